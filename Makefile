@@ -1,0 +1,80 @@
+# vault-plugin-secrets-palo. The two commands a new machine needs:
+#   make demo   the main job end to end, on a real Vault and the built-in fake vendor
+#   make test   every test: lint, unit (-race), fuzz smoke, and end-to-end against a real Vault
+SHELL := /usr/bin/env bash
+.SHELLFLAGS := -euo pipefail -c
+
+PLUGIN    := vault-plugin-secrets-palo
+VERSION   ?= v0.1.0
+MODULE    := github.com/vault-palo/vault-plugin-secrets-palo
+LDFLAGS   := -X $(MODULE)/backend.Version=$(VERSION)
+BIN_DIR   := $(CURDIR)/bin
+TOOLS_BIN := $(CURDIR)/.tools/bin
+FUZZTIME  ?= 5s
+
+export PATH := $(TOOLS_BIN):$(PATH)
+
+.PHONY: all build fakevendor vault demo dev test lint fmt unit fuzz e2e bench configure tools clean
+
+all: build
+
+## build: the plugin binary, bin/vault-plugin-secrets-palo, with its version stamped
+build:
+	go build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN_DIR)/$(PLUGIN) .
+
+## fakevendor: the fake of all four vendors, bin/fakevendor
+fakevendor:
+	go build -trimpath -o $(BIN_DIR)/fakevendor ./internal/fakevendor/cmd/fakevendor
+
+## vault: a vault binary (the one on PATH if recent enough, else built once from the module proxy)
+vault:
+	@scripts/get-vault.sh >/dev/null
+
+## demo: dev Vault + plugin + fake vendor, read palo/creds/wildfire, stop everything
+demo: build fakevendor vault
+	scripts/demo.sh
+
+## dev: like demo, but leave Vault and the fake vendor running
+dev: build fakevendor vault
+	scripts/dev.sh
+
+## test: everything CI runs
+test: lint unit fuzz e2e
+
+tools:
+	scripts/tools.sh
+
+## lint: gofumpt, go vet, golangci-lint (tests included)
+lint: tools
+	@out="$$(gofumpt -l $$(git ls-files '*.go'))"; if [[ -n "$$out" ]]; then echo "not gofumpt-formatted:"; echo "$$out"; exit 1; fi
+	go vet ./...
+	go vet -tags e2e ./e2e/...
+	golangci-lint run ./...
+
+fmt: tools
+	gofumpt -w $$(git ls-files '*.go')
+
+## unit: unit tests with the race detector
+unit:
+	go test -race -count=1 ./...
+
+## fuzz: a short run of every fuzz target (the seed corpora run in unit too)
+fuzz:
+	scripts/fuzz.sh $(FUZZTIME)
+
+## e2e: end-to-end tests against a real Vault server, CLI and Agent
+e2e: build fakevendor vault
+	VAULT_BIN="$$(scripts/get-vault.sh)" PLUGIN_BIN=$(BIN_DIR)/$(PLUGIN) PLUGIN_VERSION=$(VERSION) \
+	FAKEVENDOR_BIN=$(BIN_DIR)/fakevendor \
+	go test -race -count=1 -tags e2e -timeout 40m ./e2e/...
+
+## bench: benchmarks against a real Vault; rewrites BENCHMARKS.md
+bench: build fakevendor vault
+	scripts/bench.sh
+
+## configure: run bootstrap/configure.sh against the dev Vault (make dev first)
+configure:
+	bootstrap/configure.sh
+
+clean:
+	rm -rf $(BIN_DIR)

@@ -1,0 +1,183 @@
+// Package backend is the Vault-facing secrets engine: the config/, roles/,
+// creds/ and cache paths, their help text, storage and leases.
+//
+// Below it, backend/tokencache shares one token per distinct vendor login
+// among all readers, and backend/provider speaks the vendors' protocols.
+package backend
+
+import (
+	"context"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/vault/sdk/framework"
+	"github.com/hashicorp/vault/sdk/logical"
+
+	"github.com/vault-palo/vault-plugin-secrets-palo/backend/tokencache"
+)
+
+// Version is the plugin's version, stamped at build time with
+// -ldflags "-X github.com/vault-palo/vault-plugin-secrets-palo/backend.Version=v1.2.3".
+// Vault shows it in `vault plugin list` and `vault secrets list -detailed`, and
+// `vault plugin register -version=...` must name the same value.
+var Version = "v0.0.0-dev"
+
+// refreshInterval is how often the background refresher looks for tokens
+// that are about to stop qualifying.
+const refreshInterval = 2 * time.Second
+
+// paloBackend is the secrets engine. Stored configs and roles are cached in
+// memory (parsed, with their HTTP clients) and dropped on every write and on
+// Invalidate, so the read path normally touches no storage.
+type paloBackend struct {
+	*framework.Backend
+
+	cache *tokencache.Cache
+
+	// writeMu serialises the storage side of config and role writes and
+	// deletes, so that "a config in use cannot be deleted" and "a role's
+	// config must exist" hold. It is never held across a vendor call.
+	writeMu sync.Mutex
+
+	mu      sync.RWMutex
+	configs map[string]*configState
+	roles   map[string]*roleEntry
+	// gen counts forgets; a storage load that raced with one is used once
+	// but not remembered.
+	gen uint64
+
+	stopRefresh context.CancelFunc
+	refreshDone chan struct{}
+
+	// now is the clock; tests replace it.
+	now func() time.Time
+}
+
+// Factory creates and sets up the backend. It is what main.go serves.
+func Factory(ctx context.Context, conf *logical.BackendConfig) (logical.Backend, error) {
+	b := newBackend()
+	if err := b.Setup(ctx, conf); err != nil {
+		return nil, err
+	}
+	b.cache = tokencache.New(tokencache.Options{Now: b.now, Logger: b.Logger().Named("tokencache")})
+	b.startRefresher()
+	return b, nil
+}
+
+func newBackend() *paloBackend {
+	b := &paloBackend{
+		configs: make(map[string]*configState),
+		roles:   make(map[string]*roleEntry),
+		now:     time.Now,
+	}
+	b.Backend = &framework.Backend{
+		Help:        strings.TrimSpace(backendHelp),
+		BackendType: logical.TypeLogical,
+		// Paths are matched in order: the most specific patterns come first.
+		Paths: framework.PathAppend(
+			[]*framework.Path{pathCachePurge(b), pathCache(b)},
+			pathConfig(b),
+			pathRoles(b),
+			[]*framework.Path{pathCreds(b)},
+		),
+		PathsSpecial: &logical.Paths{
+			// Vendor credentials and the roles bound to them are stored
+			// seal-wrapped where the seal supports it.
+			SealWrapStorage: []string{configStoragePrefix, roleStoragePrefix},
+		},
+		Secrets:        []*framework.Secret{secretToken(b)},
+		InitializeFunc: b.initialize,
+		Invalidate:     b.invalidate,
+		Clean:          b.clean,
+		RunningVersion: Version,
+	}
+	return b
+}
+
+// startRefresher runs the token cache's background refresh until Clean. It
+// refreshes only where this node may act for the cluster
+// (WriteSafeReplicationState), so performance standbys and secondaries do
+// not add vendor traffic.
+func (b *paloBackend) startRefresher() {
+	ctx, cancel := context.WithCancel(context.Background())
+	b.stopRefresh = cancel
+	b.refreshDone = make(chan struct{})
+	go func() {
+		defer close(b.refreshDone)
+		t := time.NewTicker(refreshInterval)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				if b.WriteSafeReplicationState() {
+					b.cache.RefreshDue(ctx)
+				}
+			}
+		}
+	}()
+}
+
+func (b *paloBackend) clean(context.Context) {
+	if b.stopRefresh != nil {
+		b.stopRefresh()
+		<-b.refreshDone
+	}
+	b.mu.Lock()
+	b.configs = make(map[string]*configState)
+	b.roles = make(map[string]*roleEntry)
+	b.mu.Unlock()
+	if b.cache != nil {
+		b.cache.PurgeAll()
+	}
+}
+
+// invalidate is called on every node when a storage key of this mount
+// changes elsewhere in the cluster (and on performance standbys). It drops
+// the in-memory copies, and the tokens minted from them, so the very next
+// read uses the new state.
+func (b *paloBackend) invalidate(_ context.Context, key string) {
+	switch {
+	case strings.HasPrefix(key, configStoragePrefix):
+		b.forgetConfig(strings.TrimPrefix(key, configStoragePrefix))
+	case strings.HasPrefix(key, roleStoragePrefix):
+		b.forgetRole(strings.TrimPrefix(key, roleStoragePrefix))
+	}
+}
+
+// forgetConfig drops a config's parsed copy, its HTTP client and its tokens.
+func (b *paloBackend) forgetConfig(name string) {
+	b.mu.Lock()
+	delete(b.configs, name)
+	b.gen++
+	b.mu.Unlock()
+	b.cache.PurgeConfig(name)
+}
+
+// forgetRole drops a role's parsed copy and the tokens it was using.
+func (b *paloBackend) forgetRole(name string) {
+	b.mu.Lock()
+	delete(b.roles, name)
+	b.gen++
+	b.mu.Unlock()
+	b.cache.PurgeRole(name)
+}
+
+const backendHelp = `
+The palo secrets engine exchanges long-lived vendor API client secrets for
+short-lived bearer tokens: Palo Alto Networks SaaS Security, Palo Alto
+Networks Strata Cloud Manager (WildFire, Prisma Access and the other SCM
+APIs), Oracle CASB Cloud Service, Bright Pattern Contact Center, and any
+OAuth2 client-credentials endpoint.
+
+Write a vendor account to config/<name>, bind it to roles/<name>, and read
+creds/<role> for a token. The secrets stay in Vault; readers get only the
+token, leased for less than the token's remaining life. One token per vendor
+login is shared by all readers and refreshed before it runs out, so a fleet
+of readers makes one vendor call per token lifetime.
+
+Tokens cannot be revoked at any of these vendors: revoking a lease does not
+end the token, it only ends Vault's record of it.
+`

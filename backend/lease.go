@@ -1,0 +1,50 @@
+package backend
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/vault-palo/vault-plugin-secrets-palo/backend/provider"
+)
+
+const (
+	// maxLeaseMargin is the most a lease is shortened below the token's
+	// remaining life, to absorb clock skew and the time the reader needs to
+	// use the token.
+	maxLeaseMargin = 30 * time.Second
+	minLeaseMargin = time.Second
+	// leaseFloor is the least remaining life a cached token must have to be
+	// handed out: enough for the largest margin plus a one-second lease.
+	leaseFloor = maxLeaseMargin + time.Second
+)
+
+// leaseMargin is a tenth of the token's lifetime, between one and thirty
+// seconds.
+func leaseMargin(lifetime time.Duration) time.Duration {
+	return min(max(lifetime/10, minLeaseMargin), maxLeaseMargin)
+}
+
+// leaseTTL computes the lease for a token read now: its remaining life less
+// the safety margin, in whole seconds, capped by the role's ttl (or, without
+// one, the mount's default lease TTL) and by the mount's max lease TTL. It
+// is never zero (Vault would read zero as "use the mount default") and never
+// outlives the token: a token with too little life left is an error.
+func leaseTTL(tok provider.Token, now time.Time, roleTTL, mountDefault, mountMax time.Duration) (time.Duration, error) {
+	remaining := tok.ExpiresAt.Sub(now)
+	ttl := (remaining - leaseMargin(tok.Lifetime())).Truncate(time.Second)
+	limit := roleTTL
+	if limit <= 0 {
+		limit = mountDefault
+	}
+	if limit > 0 && ttl > limit {
+		ttl = limit
+	}
+	if mountMax > 0 && ttl > mountMax {
+		ttl = mountMax
+	}
+	if ttl < time.Second {
+		return 0, fmt.Errorf("the vendor's token has %s of life left (lifetime %s), too little to lease safely",
+			remaining.Truncate(time.Millisecond), tok.Lifetime().Truncate(time.Millisecond))
+	}
+	return ttl, nil
+}

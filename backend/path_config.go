@@ -1,0 +1,428 @@
+package backend
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/vault/sdk/framework"
+	"github.com/hashicorp/vault/sdk/logical"
+
+	"github.com/vault-palo/vault-plugin-secrets-palo/backend/provider"
+)
+
+func configFields() map[string]*framework.FieldSchema {
+	return map[string]*framework.FieldSchema{
+		"name": nameField("vendor config"),
+		"provider": {
+			Type: framework.TypeString,
+			Description: "The vendor protocol. Required on create; cannot change later. One of: " +
+				strings.Join(providerNames, ", ") + ".",
+			AllowedValues: []any{
+				provider.PaloAltoSaaSSecurity, provider.PaloAltoSCM, provider.OracleCASB,
+				provider.BrightPattern, provider.OAuth2,
+			},
+			DisplayAttrs: &framework.DisplayAttributes{Name: "Provider"},
+		},
+		"token_url": {
+			Type: framework.TypeString,
+			Description: "The vendor's token endpoint. Defaults to " + provider.DefaultTokenURL(provider.PaloAltoSaaSSecurity) +
+				" (paloalto_saas_security) and " + provider.DefaultTokenURL(provider.PaloAltoSCM) +
+				" (paloalto_scm); required for the others. Must be https://; http:// is accepted for loopback hosts only.",
+			DisplayAttrs: &framework.DisplayAttributes{Name: "Token URL"},
+		},
+		"client_id": {
+			Type:         framework.TypeString,
+			Description:  "OAuth2 client id (every provider but oracle_casb). For bright_pattern, the user's login id.",
+			DisplayAttrs: &framework.DisplayAttributes{Name: "Client ID"},
+		},
+		"client_secret": {
+			Type:         framework.TypeString,
+			Description:  "OAuth2 client secret (every provider but oracle_casb). For bright_pattern, the user's API secret. Write-only: never returned.",
+			DisplayAttrs: &framework.DisplayAttributes{Name: "Client secret", Sensitive: true},
+		},
+		"access_key": {
+			Type:         framework.TypeString,
+			Description:  "Oracle CASB access key (oracle_casb only).",
+			DisplayAttrs: &framework.DisplayAttributes{Name: "Access key"},
+		},
+		"access_secret": {
+			Type:         framework.TypeString,
+			Description:  "Oracle CASB access secret (oracle_casb only). Write-only: never returned.",
+			DisplayAttrs: &framework.DisplayAttributes{Name: "Access secret", Sensitive: true},
+		},
+		"tsg_id": {
+			Type:         framework.TypeString,
+			Description:  "Tenant Service Group id, digits only (paloalto_scm only, required). Sent as scope=tsg_id:<id>.",
+			DisplayAttrs: &framework.DisplayAttributes{Name: "TSG ID"},
+		},
+		"scope": {
+			Type: framework.TypeString,
+			Description: "Token scope. paloalto_saas_security: space-separated API scopes (default api_access); " +
+				"bright_pattern: the tenant host (required); oauth2: optional. Refused for the other providers.",
+			DisplayAttrs: &framework.DisplayAttributes{Name: "Scope"},
+		},
+		"auth_style": {
+			Type:          framework.TypeString,
+			Description:   "How oauth2 sends the client credentials: basic (HTTP Basic, the default) or body (form fields). oauth2 only.",
+			AllowedValues: []any{provider.AuthStyleBasic, provider.AuthStyleBody},
+			DisplayAttrs:  &framework.DisplayAttributes{Name: "Auth style"},
+		},
+		"ca_cert": {
+			Type:         framework.TypeString,
+			Description:  "PEM bundle of CA certificates trusted for the token endpoint, in addition to the system roots.",
+			DisplayAttrs: &framework.DisplayAttributes{Name: "CA certificate"},
+		},
+		"proxy_url": {
+			Type: framework.TypeString,
+			Description: "HTTP(S) proxy for the token endpoint, for example http://proxy.example.com:3128. " +
+				"When unset, the Vault process's HTTPS_PROXY and NO_PROXY apply. A password in it is not returned on read.",
+			DisplayAttrs: &framework.DisplayAttributes{Name: "Proxy URL"},
+		},
+		"request_timeout": {
+			Type:         framework.TypeDurationSecond,
+			Description:  fmt.Sprintf("Deadline for one token fetch, retries included (default %s, %s to %s).", defaultRequestTimeout, minRequestTimeout, maxRequestTimeout),
+			DisplayAttrs: &framework.DisplayAttributes{Name: "Request timeout"},
+		},
+		"default_token_ttl": {
+			Type: framework.TypeDurationSecond,
+			Description: fmt.Sprintf("Lifetime assumed when a vendor response carries none; a warning says so (default %s, %s to %s).",
+				defaultTokenTTL, minDefaultTokenTTL, maxDefaultTokenTTL),
+			DisplayAttrs: &framework.DisplayAttributes{Name: "Default token TTL"},
+		},
+		"auth_failure_cooldown": {
+			Type: framework.TypeDurationSecond,
+			Description: fmt.Sprintf("After the vendor rejects the credentials (401, 403, invalid_client), reads of this config fail fast "+
+				"with the same error for this long instead of calling the vendor again (default %s; 0 turns it off). A config write clears it.",
+				defaultAuthFailureCooldown),
+			DisplayAttrs: &framework.DisplayAttributes{Name: "Auth failure cooldown"},
+		},
+		"verify_connection": {
+			Type:         framework.TypeBool,
+			Default:      true,
+			Description:  "When true (the default), a write first fetches a token with the new settings and is refused, with the vendor's error, if that fails.",
+			DisplayAttrs: &framework.DisplayAttributes{Name: "Verify connection"},
+		},
+	}
+}
+
+// configResponseFields documents what a config read returns.
+func configResponseFields() map[string]*framework.FieldSchema {
+	f := configFields()
+	delete(f, "name")
+	delete(f, "client_secret")
+	delete(f, "access_secret")
+	return f
+}
+
+func pathConfig(b *paloBackend) []*framework.Path {
+	return []*framework.Path{
+		{
+			Pattern: "config/?$",
+			DisplayAttrs: &framework.DisplayAttributes{
+				OperationPrefix: operationPrefix,
+				OperationSuffix: "configs",
+			},
+			Operations: map[logical.Operation]framework.OperationHandler{
+				logical.ListOperation: &framework.PathOperation{
+					Callback: b.pathConfigList,
+					Summary:  "List vendor configs.",
+					Responses: map[int][]framework.Response{
+						http.StatusOK: {{Description: "OK", Fields: listResponseFields("config")}},
+					},
+				},
+			},
+			HelpSynopsis:    "List vendor configs.",
+			HelpDescription: "Lists the names of the vendor configs (accounts) stored under config/.",
+		},
+		{
+			Pattern: "config/" + namePattern("name"),
+			DisplayAttrs: &framework.DisplayAttributes{
+				OperationPrefix: operationPrefix,
+				OperationSuffix: "config",
+			},
+			Fields:         configFields(),
+			ExistenceCheck: b.configExists,
+			Operations: map[logical.Operation]framework.OperationHandler{
+				logical.CreateOperation: &framework.PathOperation{
+					Callback:                    b.pathConfigWrite,
+					Summary:                     "Create a vendor config.",
+					ForwardPerformanceStandby:   true,
+					ForwardPerformanceSecondary: true,
+					Responses:                   writeResponses(),
+				},
+				logical.UpdateOperation: &framework.PathOperation{
+					Callback:                    b.pathConfigWrite,
+					Summary:                     "Update a vendor config; fields not given keep their values.",
+					ForwardPerformanceStandby:   true,
+					ForwardPerformanceSecondary: true,
+					Responses:                   writeResponses(),
+				},
+				logical.ReadOperation: &framework.PathOperation{
+					Callback: b.pathConfigRead,
+					Summary:  "Read a vendor config. Secrets are never returned.",
+					Responses: map[int][]framework.Response{
+						http.StatusOK: {{Description: "OK", Fields: configResponseFields()}},
+					},
+				},
+				logical.DeleteOperation: &framework.PathOperation{
+					Callback:                    b.pathConfigDelete,
+					Summary:                     "Delete a vendor config. Refused while roles use it.",
+					ForwardPerformanceStandby:   true,
+					ForwardPerformanceSecondary: true,
+					Responses: map[int][]framework.Response{
+						http.StatusNoContent: {{Description: "No Content"}},
+					},
+				},
+			},
+			HelpSynopsis:    "Manage one vendor account: its provider, token endpoint and credentials.",
+			HelpDescription: strings.TrimSpace(configHelp),
+		},
+	}
+}
+
+const operationPrefix = "palo"
+
+func writeResponses() map[int][]framework.Response {
+	return map[int][]framework.Response{
+		http.StatusNoContent: {{Description: "No Content"}},
+		http.StatusOK:        {{Description: "OK, with warnings"}},
+	}
+}
+
+func listResponseFields(what string) map[string]*framework.FieldSchema {
+	return map[string]*framework.FieldSchema{
+		"keys": {Type: framework.TypeStringSlice, Description: "Names of the " + what + "s."},
+	}
+}
+
+func (b *paloBackend) configExists(ctx context.Context, req *logical.Request, d *framework.FieldData) (bool, error) {
+	c, err := readConfigEntry(ctx, req.Storage, d.Get("name").(string))
+	return c != nil, err
+}
+
+func (b *paloBackend) pathConfigList(ctx context.Context, req *logical.Request, _ *framework.FieldData) (*logical.Response, error) {
+	names, err := req.Storage.List(ctx, configStoragePrefix)
+	if err != nil {
+		return nil, fmt.Errorf("listing configs: %w", err)
+	}
+	return logical.ListResponse(names), nil
+}
+
+func (b *paloBackend) pathConfigRead(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
+	c, err := readConfigEntry(ctx, req.Storage, d.Get("name").(string))
+	if err != nil || c == nil {
+		return nil, err
+	}
+	data := map[string]any{
+		"provider":              c.Provider,
+		"token_url":             c.TokenURL,
+		"ca_cert":               c.CACert,
+		"proxy_url":             c.redactedProxyURL(),
+		"request_timeout":       seconds(c.RequestTimeout),
+		"default_token_ttl":     seconds(c.DefaultTokenTTL),
+		"auth_failure_cooldown": seconds(c.AuthFailureCooldown),
+		"verify_connection":     c.VerifyConnection,
+	}
+	for _, f := range []struct{ name, value string }{
+		{"client_id", c.ClientID}, {"access_key", c.AccessKey}, {"tsg_id", c.TSGID},
+		{"scope", c.Scope}, {"auth_style", c.AuthStyle},
+	} {
+		if takesField(c.Provider, f.name) {
+			data[f.name] = f.value
+		}
+	}
+	return &logical.Response{Data: data}, nil
+}
+
+// pathConfigWrite creates or updates a config. Nothing is stored unless the
+// whole new config is valid and, with verify_connection, has fetched a
+// token: a refused write leaves the stored config exactly as it was.
+func (b *paloBackend) pathConfigWrite(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
+	if resp := rejectUnknown(req, d.Schema); resp != nil {
+		return resp, nil
+	}
+	name := d.Get("name").(string)
+	if resp := checkName(name); resp != nil {
+		return resp, nil
+	}
+	existing, err := readConfigEntry(ctx, req.Storage, name)
+	if err != nil {
+		return nil, err
+	}
+	entry, msg := mergeConfig(existing, req, d)
+	if msg != "" {
+		return logical.ErrorResponse(msg), nil
+	}
+
+	var warnings []string
+	if entry.VerifyConnection {
+		w, msg := b.verifyConfig(ctx, name, entry)
+		if msg != "" {
+			return logical.ErrorResponse(msg), nil
+		}
+		warnings = append(warnings, w...)
+	}
+
+	b.writeMu.Lock()
+	err = putJSON(ctx, req.Storage, configStoragePrefix+name, entry)
+	b.writeMu.Unlock()
+	if err != nil {
+		return nil, err
+	}
+	b.forgetConfig(name)
+	b.Logger().Info("config written", "config", name, "provider", entry.Provider, "created", existing == nil)
+
+	if len(warnings) == 0 {
+		return nil, nil
+	}
+	return &logical.Response{Warnings: warnings}, nil
+}
+
+// mergeConfig applies the request to the existing config (or to defaults
+// for a new one) and validates the result. It returns a message for a 400
+// when the input is wrong.
+func mergeConfig(existing *configEntry, req *logical.Request, d *framework.FieldData) (*configEntry, string) {
+	var entry configEntry
+	if existing != nil {
+		entry = *existing
+	} else {
+		entry = configEntry{
+			RequestTimeout:      defaultRequestTimeout,
+			DefaultTokenTTL:     defaultTokenTTL,
+			AuthFailureCooldown: defaultAuthFailureCooldown,
+			VerifyConnection:    true,
+		}
+	}
+	entry.SchemaVersion = schemaVersion
+
+	if v, ok := d.GetOk("provider"); ok {
+		p := strings.TrimSpace(v.(string))
+		if existing != nil && p != existing.Provider {
+			return nil, fmt.Sprintf("provider: cannot change from %q to %q; delete the config and create it again", existing.Provider, p)
+		}
+		entry.Provider = p
+	}
+	if entry.Provider == "" {
+		return nil, "provider: required when creating a config; use one of " + strings.Join(providerNames, ", ")
+	}
+	if _, ok := providerFields[entry.Provider]; !ok {
+		return nil, fmt.Sprintf("provider: %q is not supported; use one of %s", entry.Provider, strings.Join(providerNames, ", "))
+	}
+	for _, f := range providerSpecificFields {
+		if _, given := req.Data[f]; given && !takesField(entry.Provider, f) {
+			return nil, fmt.Sprintf("%s: does not apply to provider %s", f, entry.Provider)
+		}
+	}
+
+	strFields := map[string]*string{
+		"token_url": &entry.TokenURL, "client_id": &entry.ClientID, "client_secret": &entry.ClientSecret,
+		"access_key": &entry.AccessKey, "access_secret": &entry.AccessSecret, "tsg_id": &entry.TSGID,
+		"scope": &entry.Scope, "auth_style": &entry.AuthStyle, "ca_cert": &entry.CACert, "proxy_url": &entry.ProxyURL,
+	}
+	for f, dst := range strFields {
+		if v, ok := d.GetOk(f); ok {
+			*dst = v.(string)
+		}
+	}
+	durFields := map[string]*time.Duration{
+		"request_timeout": &entry.RequestTimeout, "default_token_ttl": &entry.DefaultTokenTTL,
+		"auth_failure_cooldown": &entry.AuthFailureCooldown,
+	}
+	for f, dst := range durFields {
+		if v, ok := d.GetOk(f); ok {
+			*dst = time.Duration(v.(int)) * time.Second
+		}
+	}
+	if v, ok := d.GetOk("verify_connection"); ok {
+		entry.VerifyConnection = v.(bool)
+	}
+
+	// Provider defaults.
+	if entry.TokenURL == "" {
+		entry.TokenURL = provider.DefaultTokenURL(entry.Provider)
+	}
+	switch entry.Provider {
+	case provider.PaloAltoSaaSSecurity:
+		if entry.Scope == "" {
+			entry.Scope = "api_access"
+		}
+	case provider.OAuth2:
+		if entry.AuthStyle == "" {
+			entry.AuthStyle = provider.AuthStyleBasic
+		}
+	}
+	if msg := entry.validate(); msg != "" {
+		return nil, msg
+	}
+	return &entry, ""
+}
+
+// verifyConfig fetches one token with a config that is not stored yet. It
+// returns warnings, or a message for a 400 naming the config, the vendor,
+// the HTTP status and the vendor's message.
+func (b *paloBackend) verifyConfig(ctx context.Context, name string, entry *configEntry) ([]string, string) {
+	client, err := entry.newClient()
+	if err != nil {
+		return nil, fmt.Sprintf("config %q: %v", name, err)
+	}
+	ctx, cancel := context.WithTimeout(ctx, entry.RequestTimeout)
+	defer cancel()
+	tok, err := client.Fetch(ctx, entry.params(nil))
+	if err != nil {
+		return nil, fmt.Sprintf("verify_connection: config %q could not fetch a token: %v "+
+			"(fix the settings, or write with verify_connection=false to store them unverified)", name, err)
+	}
+	var warnings []string
+	if tok.LifetimeDefaulted {
+		warnings = append(warnings, fmt.Sprintf("the vendor's token response carried no lifetime; tokens are assumed to live %s (default_token_ttl)", entry.DefaultTokenTTL))
+	}
+	return warnings, ""
+}
+
+func (b *paloBackend) pathConfigDelete(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
+	name := d.Get("name").(string)
+	b.writeMu.Lock()
+	defer b.writeMu.Unlock()
+	using, err := rolesUsingConfig(ctx, req.Storage, name)
+	if err != nil {
+		return nil, err
+	}
+	if len(using) > 0 {
+		return logical.ErrorResponse("config %q is used by role(s) %s; delete them or point them at another config first",
+			name, strings.Join(using, ", ")), nil
+	}
+	if err := req.Storage.Delete(ctx, configStoragePrefix+name); err != nil {
+		return nil, fmt.Errorf("deleting config %q: %w", name, err)
+	}
+	b.forgetConfig(name)
+	return nil, nil
+}
+
+const configHelp = `
+A config holds one vendor account: the provider, its token endpoint and the
+credentials that are exchanged there for short-lived tokens.
+
+  vault write palo/config/scm-prod provider=paloalto_scm \
+      client_id=... client_secret=... tsg_id=1234567890
+
+Providers and the fields each takes:
+
+  paloalto_saas_security  client_id, client_secret, scope (default api_access);
+                          token_url defaults to the US endpoint
+  paloalto_scm            client_id, client_secret, tsg_id (required);
+                          token_url defaults to auth.apps.paloaltonetworks.com
+  oracle_casb             access_key, access_secret, token_url (required)
+  bright_pattern          client_id (login id), client_secret (API secret),
+                          scope (the tenant host, required), token_url (required)
+  oauth2                  client_id, client_secret, token_url (required),
+                          scope (optional), auth_style (basic or body)
+
+A field that does not belong to the provider is refused. The provider cannot
+change after creation. client_secret and access_secret are write-only and
+stored seal-wrapped. With verify_connection (the default) a write first
+fetches a token and is refused with the vendor's error if that fails; a
+refused write changes nothing. Deleting a config that roles use is refused.
+`

@@ -1,0 +1,186 @@
+package backend
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/vault/sdk/framework"
+	"github.com/hashicorp/vault/sdk/logical"
+
+	"github.com/vault-palo/vault-plugin-secrets-palo/backend/provider"
+	"github.com/vault-palo/vault-plugin-secrets-palo/backend/tokencache"
+)
+
+func credsResponseFields() map[string]*framework.FieldSchema {
+	return map[string]*framework.FieldSchema{
+		"access_token": {Type: framework.TypeString, Description: "The vendor's bearer token.", DisplayAttrs: &framework.DisplayAttributes{Sensitive: true}},
+		"token_type":   {Type: framework.TypeString, Description: "The token type the vendor reported (Bearer)."},
+		"expires_at":   {Type: framework.TypeString, Description: "When the token expires (RFC 3339, UTC)."},
+		"expires_in":   {Type: framework.TypeInt64, Description: "Seconds the token had left when this response was issued."},
+		"scope":        {Type: framework.TypeString, Description: "The scope the token was granted for, when known."},
+		"tenant":       {Type: framework.TypeString, Description: "Tenant name (paloalto_saas_security)."},
+		"jti":          {Type: framework.TypeString, Description: "Token id (paloalto_saas_security)."},
+		"tenant_id":    {Type: framework.TypeString, Description: "Tenant id (oracle_casb); send it as the X-Apprity-Tenant-Id header."},
+		"tsg_id":       {Type: framework.TypeString, Description: "Tenant Service Group id the token is scoped to (paloalto_scm)."},
+		"ttl":             {Type: framework.TypeInt64, Description: "Only for roles with lease=false: seconds until the reader should read again (what the lease would have been, less one second)."},
+		"rotation_period": {Type: framework.TypeInt64, Description: "Only for roles with lease=false: the token's whole lifetime in seconds. With ttl, it tells Vault Agent when to read again."},
+	}
+}
+
+func pathCreds(b *paloBackend) *framework.Path {
+	return &framework.Path{
+		Pattern: "creds/" + namePattern("name"),
+		DisplayAttrs: &framework.DisplayAttributes{
+			OperationPrefix: operationPrefix,
+			OperationVerb:   "generate",
+			OperationSuffix: "credentials",
+		},
+		Fields: map[string]*framework.FieldSchema{
+			"name": {Type: framework.TypeString, Description: "Name of the role.", Required: true},
+		},
+		Operations: map[logical.Operation]framework.OperationHandler{
+			logical.ReadOperation: &framework.PathOperation{
+				Callback: b.pathCredsRead,
+				Summary:  "Get a short-lived vendor token for a role.",
+				Responses: map[int][]framework.Response{
+					http.StatusOK: {{Description: "OK", Fields: credsResponseFields()}},
+				},
+			},
+		},
+		HelpSynopsis:    "Get a short-lived vendor token for a role.",
+		HelpDescription: strings.TrimSpace(credsHelp),
+	}
+}
+
+func (b *paloBackend) pathCredsRead(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
+	roleName := d.Get("name").(string)
+	role, err := b.role(ctx, req.Storage, roleName)
+	if err != nil {
+		return nil, err
+	}
+	if role == nil {
+		return nil, logical.CodedError(http.StatusNotFound, fmt.Sprintf("role %q does not exist", roleName))
+	}
+	cfg, err := b.config(ctx, req.Storage, role.Config)
+	if err != nil {
+		return nil, err
+	}
+	if cfg == nil {
+		return nil, fmt.Errorf("role %q uses config %q, which does not exist", roleName, role.Config)
+	}
+
+	params := cfg.entry.params(role)
+	scope := effectiveScope(params)
+	res, err := b.cache.Get(ctx, tokencache.Request{
+		Key:      cacheKey(cfg, scope),
+		Config:   cfg.name,
+		Role:     roleName,
+		Scope:    scope,
+		MinTTL:   role.MinTTL,
+		Floor:    leaseFloor,
+		Timeout:  cfg.entry.RequestTimeout,
+		FailFast: cfg.entry.AuthFailureCooldown,
+		Fetch: func(ctx context.Context) (provider.Token, error) {
+			return cfg.client.Fetch(ctx, params)
+		},
+	})
+	if err != nil {
+		return nil, b.vendorError(ctx, cfg.name, err)
+	}
+
+	tok := res.Token
+	now := b.now()
+	sys := b.System()
+	ttl, err := leaseTTL(tok, now, role.TTL, sys.DefaultLeaseTTL(), sys.MaxLeaseTTL())
+	if err != nil {
+		return nil, logical.CodedError(http.StatusBadGateway, fmt.Sprintf("config %q (%s): %v", cfg.name, cfg.entry.Provider, err))
+	}
+
+	data := map[string]any{
+		"access_token": tok.AccessToken,
+		"token_type":   tok.TokenType,
+		"expires_at":   tok.ExpiresAt.UTC().Format(time.RFC3339),
+		"expires_in":   int64(tok.ExpiresAt.Sub(now) / time.Second),
+	}
+	if tok.Scope != "" {
+		data["scope"] = tok.Scope
+	}
+	for k, v := range tok.Extra {
+		if v != "" {
+			data[k] = v
+		}
+	}
+	warnings := res.Warnings
+	if tok.LifetimeDefaulted {
+		warnings = append(warnings, fmt.Sprintf("the vendor's token response carried no lifetime; it is assumed to live %s (default_token_ttl of config %q)",
+			cfg.entry.DefaultTokenTTL, cfg.name))
+	}
+
+	var resp *logical.Response
+	if role.NoLease {
+		// Without a lease, Vault Agent (consul-template) schedules the next
+		// read from these two fields: it sleeps ttl+1 seconds when
+		// rotation_period is present. One second is taken off ttl so that
+		// re-read still lands inside what the lease would have been.
+		data["ttl"] = max(int64(ttl/time.Second)-1, 1)
+		data["rotation_period"] = int64(tok.Lifetime() / time.Second)
+		resp = &logical.Response{Data: data}
+	} else {
+		resp = b.Secret(secretTokenType).Response(data, map[string]any{"role": roleName, "config": cfg.name})
+		resp.Secret.TTL = ttl
+		resp.Secret.MaxTTL = ttl
+		resp.Secret.Renewable = false
+	}
+	resp.Warnings = append(resp.Warnings, warnings...)
+	return resp, nil
+}
+
+// cacheKey identifies one distinct vendor token: the config (by name and by
+// a fingerprint of everything that affects its tokens) and the scope.
+func cacheKey(cfg *configState, scope string) tokencache.Key {
+	return tokencache.Key(cfg.name + "\x00" + cfg.fingerprint + "\x00" + scope)
+}
+
+// vendorError turns a failed fetch into the error a reader sees: a 502
+// naming the config, the vendor, the HTTP status and the vendor's message.
+// A reader that gave up (its own context ended) gets its context error.
+func (b *paloBackend) vendorError(ctx context.Context, config string, err error) error {
+	if ctx.Err() != nil && errors.Is(err, ctx.Err()) {
+		return err
+	}
+	b.Logger().Warn("token fetch failed", "config", config, "error", err.Error())
+	return logical.CodedError(http.StatusBadGateway, fmt.Sprintf("config %q: %v", config, err))
+}
+
+const credsHelp = `
+Reading creds/<role> returns a short-lived vendor token for the role's config:
+
+  access_token  the bearer token
+  token_type    as the vendor reported it
+  expires_at    when the token expires (RFC 3339, UTC)
+  expires_in    seconds it had left when issued
+  scope         the granted scope, when known
+  tenant, jti   (paloalto_saas_security)
+  tenant_id     (oracle_casb; send it as X-Apprity-Tenant-Id)
+  tsg_id        (paloalto_scm)
+
+The lease is not renewable and ends before the token does: its TTL is the
+token's remaining life less a safety margin (a tenth of its lifetime, 1s to
+30s), capped by the role's ttl (or the mount's default lease TTL) and the
+mount's max lease TTL. Read again for a new lease; Vault Agent does this
+on its own at 85-95% of the lease.
+
+One token per config and scope is shared by all readers and refreshed in the
+background before it stops qualifying (see the role's min_ttl), so readers
+rarely wait on the vendor. If the vendor fails while the shared token still
+has life left, that token is served with a warning and a shorter lease.
+
+Revoking a lease cannot revoke the vendor token: none of the vendors has an
+endpoint for that. Revocation is a no-op that never affects other readers;
+the token stays valid at the vendor until it expires. To stop new tokens,
+rotate the client secret at the vendor and write it to the config.
+`

@@ -1,0 +1,232 @@
+package backend
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/vault/sdk/framework"
+	"github.com/hashicorp/vault/sdk/logical"
+)
+
+func roleFields() map[string]*framework.FieldSchema {
+	return map[string]*framework.FieldSchema{
+		"name": nameField("role"),
+		"config": {
+			Type:         framework.TypeString,
+			Description:  "Name of the vendor config this role mints tokens from. Required; must exist.",
+			DisplayAttrs: &framework.DisplayAttributes{Name: "Config"},
+		},
+		"scope": {
+			Type:         framework.TypeString,
+			Description:  "Overrides the config's scope for this role (providers that take a scope).",
+			DisplayAttrs: &framework.DisplayAttributes{Name: "Scope"},
+		},
+		"tsg_id": {
+			Type:         framework.TypeString,
+			Description:  "Overrides the config's Tenant Service Group id for this role, for example a child TSG (paloalto_scm only).",
+			DisplayAttrs: &framework.DisplayAttributes{Name: "TSG ID"},
+		},
+		"ttl": {
+			Type: framework.TypeDurationSecond,
+			Description: "Upper bound on the lease. The lease never outlives the token in any case; " +
+				"0 (the default) means no bound beyond the token and the mount's max TTL.",
+			DisplayAttrs: &framework.DisplayAttributes{Name: "TTL"},
+		},
+		"min_ttl": {
+			Type: framework.TypeDurationSecond,
+			Description: "The least remaining life a shared cached token must have to be handed to this role's readers; " +
+				"with less, a new token is fetched. 0 (the default) means half the token's lifetime.",
+			DisplayAttrs: &framework.DisplayAttributes{Name: "Minimum TTL"},
+		},
+		"lease": {
+			Type:    framework.TypeBool,
+			Default: true,
+			Description: "When true (the default), creds returns the token as a leased, non-renewable secret. " +
+				"When false, it returns the token without a Vault lease: no lease is stored, which is much cheaper on " +
+				"integrated storage, but Vault cannot list or revoke what was issued. The data then carries ttl " +
+				"(seconds left) so Vault Agent still re-fetches before the token expires.",
+			DisplayAttrs: &framework.DisplayAttributes{Name: "Lease"},
+		},
+	}
+}
+
+func pathRoles(b *paloBackend) []*framework.Path {
+	return []*framework.Path{
+		{
+			Pattern: "roles/?$",
+			DisplayAttrs: &framework.DisplayAttributes{
+				OperationPrefix: operationPrefix,
+				OperationSuffix: "roles",
+			},
+			Operations: map[logical.Operation]framework.OperationHandler{
+				logical.ListOperation: &framework.PathOperation{
+					Callback: b.pathRoleList,
+					Summary:  "List roles.",
+					Responses: map[int][]framework.Response{
+						http.StatusOK: {{Description: "OK", Fields: listResponseFields("role")}},
+					},
+				},
+			},
+			HelpSynopsis:    "List roles.",
+			HelpDescription: "Lists the names of the roles stored under roles/.",
+		},
+		{
+			Pattern: "roles/" + namePattern("name"),
+			DisplayAttrs: &framework.DisplayAttributes{
+				OperationPrefix: operationPrefix,
+				OperationSuffix: "role",
+			},
+			Fields:         roleFields(),
+			ExistenceCheck: b.roleExists,
+			Operations: map[logical.Operation]framework.OperationHandler{
+				logical.CreateOperation: &framework.PathOperation{
+					Callback:                    b.pathRoleWrite,
+					Summary:                     "Create a role.",
+					ForwardPerformanceStandby:   true,
+					ForwardPerformanceSecondary: true,
+					Responses:                   writeResponses(),
+				},
+				logical.UpdateOperation: &framework.PathOperation{
+					Callback:                    b.pathRoleWrite,
+					Summary:                     "Update a role; fields not given keep their values.",
+					ForwardPerformanceStandby:   true,
+					ForwardPerformanceSecondary: true,
+					Responses:                   writeResponses(),
+				},
+				logical.ReadOperation: &framework.PathOperation{
+					Callback: b.pathRoleRead,
+					Summary:  "Read a role.",
+					Responses: map[int][]framework.Response{
+						http.StatusOK: {{Description: "OK", Fields: roleResponseFields()}},
+					},
+				},
+				logical.DeleteOperation: &framework.PathOperation{
+					Callback:                    b.pathRoleDelete,
+					Summary:                     "Delete a role. Leases already issued stay valid until they expire.",
+					ForwardPerformanceStandby:   true,
+					ForwardPerformanceSecondary: true,
+					Responses: map[int][]framework.Response{
+						http.StatusNoContent: {{Description: "No Content"}},
+					},
+				},
+			},
+			HelpSynopsis:    "Manage a role: which config its readers get tokens from, and how.",
+			HelpDescription: strings.TrimSpace(roleHelp),
+		},
+	}
+}
+
+func roleResponseFields() map[string]*framework.FieldSchema {
+	f := roleFields()
+	delete(f, "name")
+	return f
+}
+
+func (b *paloBackend) roleExists(ctx context.Context, req *logical.Request, d *framework.FieldData) (bool, error) {
+	r, err := readRoleEntry(ctx, req.Storage, d.Get("name").(string))
+	return r != nil, err
+}
+
+func (b *paloBackend) pathRoleList(ctx context.Context, req *logical.Request, _ *framework.FieldData) (*logical.Response, error) {
+	names, err := req.Storage.List(ctx, roleStoragePrefix)
+	if err != nil {
+		return nil, fmt.Errorf("listing roles: %w", err)
+	}
+	return logical.ListResponse(names), nil
+}
+
+func (b *paloBackend) pathRoleRead(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
+	r, err := readRoleEntry(ctx, req.Storage, d.Get("name").(string))
+	if err != nil || r == nil {
+		return nil, err
+	}
+	return &logical.Response{Data: map[string]any{
+		"config":  r.Config,
+		"scope":   r.Scope,
+		"tsg_id":  r.TSGID,
+		"ttl":     seconds(r.TTL),
+		"min_ttl": seconds(r.MinTTL),
+		"lease":   !r.NoLease,
+	}}, nil
+}
+
+func (b *paloBackend) pathRoleWrite(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
+	if resp := rejectUnknown(req, d.Schema); resp != nil {
+		return resp, nil
+	}
+	name := d.Get("name").(string)
+	if resp := checkName(name); resp != nil {
+		return resp, nil
+	}
+
+	b.writeMu.Lock()
+	defer b.writeMu.Unlock()
+
+	existing, err := readRoleEntry(ctx, req.Storage, name)
+	if err != nil {
+		return nil, err
+	}
+	var r roleEntry
+	if existing != nil {
+		r = *existing
+	}
+	r.SchemaVersion = schemaVersion
+	for f, dst := range map[string]*string{"config": &r.Config, "scope": &r.Scope, "tsg_id": &r.TSGID} {
+		if v, ok := d.GetOk(f); ok {
+			*dst = strings.TrimSpace(v.(string))
+		}
+	}
+	for f, dst := range map[string]*time.Duration{"ttl": &r.TTL, "min_ttl": &r.MinTTL} {
+		if v, ok := d.GetOk(f); ok {
+			*dst = time.Duration(v.(int)) * time.Second
+		}
+	}
+	if v, ok := d.GetOk("lease"); ok {
+		r.NoLease = !v.(bool)
+	}
+	if r.Config == "" {
+		return logical.ErrorResponse("config: required: the name of a vendor config (see LIST config/)"), nil
+	}
+	cfg, err := readConfigEntry(ctx, req.Storage, r.Config)
+	if err != nil {
+		return nil, err
+	}
+	if cfg == nil {
+		return logical.ErrorResponse("config: %q does not exist; write config/%s first", r.Config, r.Config), nil
+	}
+	if msg := r.validate(cfg); msg != "" {
+		return logical.ErrorResponse(msg), nil
+	}
+	if err := putJSON(ctx, req.Storage, roleStoragePrefix+name, &r); err != nil {
+		return nil, err
+	}
+	b.forgetRole(name)
+	return nil, nil
+}
+
+func (b *paloBackend) pathRoleDelete(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
+	name := d.Get("name").(string)
+	b.writeMu.Lock()
+	defer b.writeMu.Unlock()
+	if err := req.Storage.Delete(ctx, roleStoragePrefix+name); err != nil {
+		return nil, fmt.Errorf("deleting role %q: %w", name, err)
+	}
+	b.forgetRole(name)
+	return nil, nil
+}
+
+const roleHelp = `
+A role binds readers of creds/<role> to a vendor config. Vault ACL policies
+grant teams read on their own creds/<role> paths only.
+
+  vault write palo/roles/wildfire config=scm-prod
+  vault write palo/roles/child-tenant config=scm-prod tsg_id=1234567891 ttl=10m
+
+scope and tsg_id override the config's values (for example a child TSG).
+ttl caps the lease. min_ttl is the least remaining life a shared token must
+have to be handed out (default: half its lifetime). lease=false returns the
+token without a Vault lease.
+`

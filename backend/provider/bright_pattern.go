@@ -1,0 +1,41 @@
+package provider
+
+import (
+	"context"
+	"net/http"
+	"time"
+)
+
+// brightPattern is Bright Pattern Contact Center: POST
+// /configapi/v2/oauth/token with the form
+// grant_type=client_credentials&client_id=<login id>&client_secret=<API
+// secret>&scope=<tenant host>, and no Basic auth. The response is RFC 6749
+// JSON whose expires_in is a string ("3599"). Bad credentials, a locked user
+// or an inactive tenant give 401; repeated bad logins can lock the user,
+// which is why 4xx is never retried.
+type brightPattern struct{}
+
+func (brightPattern) Name() string { return BrightPattern }
+
+func (brightPattern) NewRequest(ctx context.Context, p Params) (*http.Request, error) {
+	u, err := resolveTokenURL(BrightPattern, p)
+	if err != nil {
+		return nil, err
+	}
+	if err := require(BrightPattern,
+		[2]string{"client_id", p.ClientID}, [2]string{"client_secret", p.ClientSecret}, [2]string{"scope", p.Scope},
+	); err != nil {
+		return nil, err
+	}
+	body := formBody(
+		[2]string{"grant_type", grantType},
+		[2]string{"client_id", p.ClientID},
+		[2]string{"client_secret", p.ClientSecret},
+		[2]string{"scope", p.Scope},
+	)
+	return newPost(ctx, BrightPattern, u, contentTypeForm, []byte(body))
+}
+
+func (brightPattern) ParseResponse(p Params, resp *Response, now time.Time) (Token, error) {
+	return oauthShape{provider: BrightPattern}.parse(p, resp, now)
+}

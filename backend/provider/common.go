@@ -1,0 +1,198 @@
+package provider
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+)
+
+// grantType is the only OAuth2 grant the vendors support.
+const grantType = "client_credentials"
+
+// Content types sent.
+const (
+	contentTypeForm = "application/x-www-form-urlencoded"
+	contentTypeJSON = "application/json"
+)
+
+// configError is a request that cannot be built. msg is our own text and
+// must never contain a secret.
+func configError(provider, msg string) *Error {
+	return &Error{Provider: provider, Kind: KindConfig, Message: msg}
+}
+
+// resolveTokenURL returns p.TokenURL, or the provider's default when it is
+// empty, after checking that it is an absolute http(s) URL. The backend
+// enforces https (and http only for loopback); this is the last guard.
+func resolveTokenURL(provider string, p Params) (string, error) {
+	raw := p.TokenURL
+	if raw == "" {
+		raw = DefaultTokenURL(provider)
+	}
+	if raw == "" {
+		return "", configError(provider, "token_url is required")
+	}
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		return "", configError(provider, "token_url must be an absolute https:// (or http://) URL with a host")
+	}
+	if u.User != nil {
+		return "", configError(provider, "token_url must not contain user info")
+	}
+	return raw, nil
+}
+
+// require returns a config error naming the first empty field.
+func require(provider string, fields ...[2]string) error {
+	for _, f := range fields {
+		if f[1] == "" {
+			return configError(provider, f[0]+" is required")
+		}
+	}
+	return nil
+}
+
+// formBody encodes name/value pairs as application/x-www-form-urlencoded in
+// the order given, which is the order the vendor documents show.
+func formBody(pairs ...[2]string) string {
+	var b strings.Builder
+	for i, kv := range pairs {
+		if i > 0 {
+			b.WriteByte('&')
+		}
+		b.WriteString(url.QueryEscape(kv[0]))
+		b.WriteByte('=')
+		b.WriteString(url.QueryEscape(kv[1]))
+	}
+	return b.String()
+}
+
+// newPost builds a POST to rawURL with the given body and content type,
+// asking for JSON back.
+func newPost(ctx context.Context, provider, rawURL, contentType string, body []byte) (*http.Request, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, rawURL, bytes.NewReader(body))
+	if err != nil {
+		return nil, configError(provider, "the token request cannot be built from token_url")
+	}
+	req.Header.Set("Content-Type", contentType)
+	req.Header.Set("Accept", contentTypeJSON)
+	return req, nil
+}
+
+// decodeObject decodes a success body as a JSON object whose values are kept
+// raw, tolerating trailing commas as decodeJSON does.
+func decodeObject(body []byte) (map[string]json.RawMessage, bool) {
+	for _, b := range [][]byte{body, stripTrailingCommas(body)} {
+		var obj map[string]json.RawMessage
+		if err := json.Unmarshal(b, &obj); err == nil && obj != nil {
+			return obj, true
+		}
+	}
+	return nil, false
+}
+
+// stringField returns obj[key] as a string. A missing key or null is "",
+// and so is a value of another type when strict is false; with strict, a
+// value of another type is an error (ok false).
+func stringField(obj map[string]json.RawMessage, key string, strict bool) (s string, ok bool) {
+	raw := bytes.TrimSpace(obj[key])
+	if len(raw) == 0 || bytes.Equal(raw, []byte("null")) {
+		return "", true
+	}
+	if err := json.Unmarshal(raw, &s); err != nil {
+		return "", !strict
+	}
+	return s, true
+}
+
+// oauthShape describes how one vendor's RFC 6749 style success response maps
+// onto a Token.
+type oauthShape struct {
+	provider string
+	// extraKeys are response fields copied into Token.Extra under the same
+	// name when they are non-empty strings.
+	extraKeys []string
+	// extra adds fields that come from the request, not the response.
+	extra func(p Params) map[string]string
+	// requestedScope is the scope that was asked for, shown when the
+	// response names none.
+	requestedScope func(p Params) string
+}
+
+// parse turns a vendor response into a Token: 2xx with a non-empty
+// access_token and a usable expires_in.
+func (s oauthShape) parse(p Params, resp *Response, now time.Time) (Token, error) {
+	if !isSuccess(resp.StatusCode) {
+		return Token{}, statusError(s.provider, p, resp)
+	}
+	obj, ok := decodeObject(resp.Body)
+	if !ok {
+		return Token{}, responseError(s.provider, p, resp, "the response is not a JSON object", true)
+	}
+	access, ok := stringField(obj, "access_token", true)
+	if !ok {
+		return Token{}, responseError(s.provider, p, resp, "access_token in the response is not a string", false)
+	}
+	if strings.TrimSpace(access) == "" {
+		return Token{}, missingTokenError(s.provider, p, resp, "access_token")
+	}
+	exp, err := relativeExpiry(obj["expires_in"], now, p.DefaultTTL)
+	if err != nil {
+		return Token{}, lifetimeError(s.provider, p, resp, "expires_in", err)
+	}
+	tok := Token{
+		AccessToken:       access,
+		IssuedAt:          now,
+		ExpiresAt:         exp.at,
+		LifetimeDefaulted: exp.defaulted,
+		LifetimeClamped:   exp.clamped,
+		Extra:             map[string]string{},
+	}
+	tok.TokenType, _ = stringField(obj, "token_type", false)
+	tok.Scope, _ = stringField(obj, "scope", false)
+	if tok.Scope == "" && s.requestedScope != nil {
+		tok.Scope = s.requestedScope(p)
+	}
+	for _, k := range s.extraKeys {
+		if v, _ := stringField(obj, k, false); v != "" {
+			tok.Extra[k] = v
+		}
+	}
+	if s.extra != nil {
+		for k, v := range s.extra(p) {
+			tok.Extra[k] = v
+		}
+	}
+	return checkEchoedSecret(s.provider, p, resp, tok)
+}
+
+// lifetimeError is an unusable lifetime. The message names the field and the
+// rule it broke; it never quotes the value, which is vendor text.
+func lifetimeError(provider string, p Params, resp *Response, field string, err error) *Error {
+	if err == errNoDefaultTTL {
+		return &Error{Provider: provider, Kind: KindConfig, StatusCode: resp.StatusCode, Message: err.Error()}
+	}
+	return responseError(provider, p, resp, field+" in the response "+err.Error(), false)
+}
+
+// checkEchoedSecret refuses a token in which any field holds one of the
+// config's secrets. No vendor returns the client secret in a token response;
+// one that does is broken or hostile, and its token must not be handed out
+// (it would put the secret into a Vault response).
+func checkEchoedSecret(provider string, p Params, resp *Response, tok Token) (Token, error) {
+	r := newRedactor(p)
+	fields := []string{tok.AccessToken, tok.TokenType, tok.Scope}
+	for _, v := range tok.Extra {
+		fields = append(fields, v)
+	}
+	for _, f := range fields {
+		if r.contains(f) {
+			return Token{}, responseError(provider, p, resp, "the response echoes a credential; the token is refused", false)
+		}
+	}
+	return tok, nil
+}

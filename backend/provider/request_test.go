@@ -1,0 +1,280 @@
+package provider
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"io"
+	"net/http"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+func TestRegistry(t *testing.T) {
+	t.Parallel()
+	want := []string{BrightPattern, OAuth2, OracleCASB, PaloAltoSaaSSecurity, PaloAltoSCM}
+	if got := Names(); !reflect.DeepEqual(got, want) {
+		t.Fatalf("Names() = %v, want %v", got, want)
+	}
+	for _, name := range want {
+		proto, ok := Lookup(name)
+		if !ok || proto.Name() != name {
+			t.Errorf("Lookup(%q) = %v, %v", name, proto, ok)
+		}
+	}
+	if _, ok := Lookup("paloalto"); ok {
+		t.Error(`Lookup("paloalto") found a protocol`)
+	}
+	urls := map[string]string{
+		PaloAltoSaaSSecurity: "https://api.aperture.paloaltonetworks.com/oauth/token",
+		PaloAltoSCM:          "https://auth.apps.paloaltonetworks.com/am/oauth2/access_token",
+		OracleCASB:           "",
+		BrightPattern:        "",
+		OAuth2:               "",
+		"unknown":            "",
+	}
+	for name, want := range urls {
+		if got := DefaultTokenURL(name); got != want {
+			t.Errorf("DefaultTokenURL(%q) = %q, want %q", name, got, want)
+		}
+	}
+}
+
+func TestNewRequest(t *testing.T) {
+	t.Parallel()
+	basic := func(id, secret string) string {
+		return "Basic " + base64.StdEncoding.EncodeToString([]byte(id+":"+secret))
+	}
+	cases := map[string]struct {
+		params      Params
+		wantURL     string
+		wantType    string
+		wantAuth    string // "" means no Authorization header
+		wantBody    string
+	}{
+		"saas security as the seed documents it": {
+			params: Params{
+				Provider: PaloAltoSaaSSecurity, TokenURL: "https://api.aperture.paloaltonetworks.com/oauth/token",
+				ClientID: "acme", ClientSecret: "acmesecret", Scope: "api_access",
+			},
+			wantURL:  "https://api.aperture.paloaltonetworks.com/oauth/token",
+			wantType: "application/x-www-form-urlencoded",
+			wantAuth: "Basic YWNtZTphY21lc2VjcmV0", // the seed's own example
+			wantBody: "grant_type=client_credentials&scope=api_access",
+		},
+		"saas security defaults the URL and scope": {
+			params:   Params{Provider: PaloAltoSaaSSecurity, ClientID: "acme", ClientSecret: "acmesecret"},
+			wantURL:  "https://api.aperture.paloaltonetworks.com/oauth/token",
+			wantType: "application/x-www-form-urlencoded",
+			wantAuth: "Basic YWNtZTphY21lc2VjcmV0",
+			wantBody: "grant_type=client_credentials&scope=api_access",
+		},
+		"saas security several scopes": {
+			params: Params{
+				Provider: PaloAltoSaaSSecurity, TokenURL: "https://api.aperture-eu.paloaltonetworks.com/oauth/token",
+				ClientID: "acme", ClientSecret: "acmesecret", Scope: "log_access incident_management",
+			},
+			wantURL:  "https://api.aperture-eu.paloaltonetworks.com/oauth/token",
+			wantType: "application/x-www-form-urlencoded",
+			wantAuth: "Basic YWNtZTphY21lc2VjcmV0",
+			wantBody: "grant_type=client_credentials&scope=log_access+incident_management",
+		},
+		"scm with the TSG id as scope": {
+			params: Params{
+				Provider: PaloAltoSCM, ClientID: "sa@1234567890.iam.panserviceaccount.com",
+				ClientSecret: "p:ss/w rd", TSGID: "1234567890",
+			},
+			wantURL:  "https://auth.apps.paloaltonetworks.com/am/oauth2/access_token",
+			wantType: "application/x-www-form-urlencoded",
+			// curl -u sends the id and secret as they are.
+			wantAuth: basic("sa@1234567890.iam.panserviceaccount.com", "p:ss/w rd"),
+			wantBody: "grant_type=client_credentials&scope=tsg_id%3A1234567890",
+		},
+		"oracle casb JSON body": {
+			params: Params{
+				Provider: OracleCASB, TokenURL: "https://pod1.palerra.net/api/v1/token",
+				AccessKey: "BLHZKSBNTO7DIYRB3DRQ", AccessSecret: "uQHUJdDrb08png%7K2guKbADYKnZKz05xke9LjTlEs",
+			},
+			wantURL:  "https://pod1.palerra.net/api/v1/token",
+			wantType: "application/json",
+			wantBody: `{"accessKey":"BLHZKSBNTO7DIYRB3DRQ","accessSecret":"uQHUJdDrb08png%7K2guKbADYKnZKz05xke9LjTlEs"}`,
+		},
+		"bright pattern as the seed documents it": {
+			params: Params{
+				Provider: BrightPattern, TokenURL: "https://example.com/configapi/v2/oauth/token",
+				ClientID: "clientid", ClientSecret: "qkDwDJlDfig2IpeuUZYKH1Wb8q1V0ju6sILxQQqhJ", Scope: "example.com",
+			},
+			wantURL:  "https://example.com/configapi/v2/oauth/token",
+			wantType: "application/x-www-form-urlencoded",
+			wantBody: "grant_type=client_credentials&client_id=clientid&client_secret=qkDwDJlDfig2IpeuUZYKH1Wb8q1V0ju6sILxQQqhJ&scope=example.com",
+		},
+		"bright pattern encodes the form": {
+			params: Params{
+				Provider: BrightPattern, TokenURL: "http://127.0.0.1:8443/configapi/v2/oauth/token",
+				ClientID: "sheila.thomas", ClientSecret: "a&b=c+d", Scope: "tenant.example.com",
+			},
+			wantURL:  "http://127.0.0.1:8443/configapi/v2/oauth/token",
+			wantType: "application/x-www-form-urlencoded",
+			wantBody: "grant_type=client_credentials&client_id=sheila.thomas&client_secret=a%26b%3Dc%2Bd&scope=tenant.example.com",
+		},
+		"oauth2 basic encodes id and secret first (RFC 6749 2.3.1)": {
+			params: Params{
+				Provider: OAuth2, TokenURL: "https://idp.example.com/token", AuthStyle: AuthStyleBasic,
+				ClientID: "my client", ClientSecret: "p@ss:w/rd", Scope: "read write",
+			},
+			wantURL:  "https://idp.example.com/token",
+			wantType: "application/x-www-form-urlencoded",
+			wantAuth: basic("my+client", "p%40ss%3Aw%2Frd"),
+			wantBody: "grant_type=client_credentials&scope=read+write",
+		},
+		"oauth2 basic is the default style and scope is optional": {
+			params: Params{
+				Provider: OAuth2, TokenURL: "https://idp.example.com/token",
+				ClientID: "id", ClientSecret: "secret",
+			},
+			wantURL:  "https://idp.example.com/token",
+			wantType: "application/x-www-form-urlencoded",
+			wantAuth: basic("id", "secret"),
+			wantBody: "grant_type=client_credentials",
+		},
+		"oauth2 body style": {
+			params: Params{
+				Provider: OAuth2, TokenURL: "https://idp.example.com/token", AuthStyle: AuthStyleBody,
+				ClientID: "my client", ClientSecret: "p@ss:w/rd", Scope: "read",
+			},
+			wantURL:  "https://idp.example.com/token",
+			wantType: "application/x-www-form-urlencoded",
+			wantBody: "grant_type=client_credentials&client_id=my+client&client_secret=p%40ss%3Aw%2Frd&scope=read",
+		},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			proto, ok := Lookup(tc.params.Provider)
+			if !ok {
+				t.Fatalf("no protocol %q", tc.params.Provider)
+			}
+			ctx := context.WithValue(context.Background(), ctxKey{}, "marker")
+			req, err := proto.NewRequest(ctx, tc.params)
+			if err != nil {
+				t.Fatalf("NewRequest: %v", err)
+			}
+			if req.Context().Value(ctxKey{}) != "marker" {
+				t.Error("the request does not carry the caller's context")
+			}
+			if req.Method != http.MethodPost {
+				t.Errorf("method = %s, want POST", req.Method)
+			}
+			if req.URL.String() != tc.wantURL {
+				t.Errorf("URL = %s, want %s", req.URL, tc.wantURL)
+			}
+			if got := req.Header.Get("Content-Type"); got != tc.wantType {
+				t.Errorf("Content-Type = %q, want %q", got, tc.wantType)
+			}
+			if got := req.Header.Get("Accept"); got != "application/json" {
+				t.Errorf("Accept = %q, want application/json", got)
+			}
+			if got := req.Header.Get("Authorization"); got != tc.wantAuth {
+				t.Errorf("Authorization = %q, want %q", got, tc.wantAuth)
+			}
+			body, err := io.ReadAll(req.Body)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if string(body) != tc.wantBody {
+				t.Errorf("body = %s\nwant   %s", body, tc.wantBody)
+			}
+			if req.ContentLength != int64(len(tc.wantBody)) {
+				t.Errorf("ContentLength = %d, want %d", req.ContentLength, len(tc.wantBody))
+			}
+			if req.GetBody == nil {
+				t.Error("GetBody is nil: the body cannot be replayed for a retry")
+			}
+		})
+	}
+}
+
+type ctxKey struct{}
+
+func TestNewRequestConfigErrors(t *testing.T) {
+	t.Parallel()
+	const secret = "Sup3r-S3cret-value"
+	cases := map[string]struct {
+		params  Params
+		wantMsg string
+	}{
+		"saas without secret": {
+			params:  Params{Provider: PaloAltoSaaSSecurity, ClientID: "id"},
+			wantMsg: "client_secret is required",
+		},
+		"saas without id": {
+			params:  Params{Provider: PaloAltoSaaSSecurity, ClientSecret: secret},
+			wantMsg: "client_id is required",
+		},
+		"scm without tsg_id": {
+			params:  Params{Provider: PaloAltoSCM, ClientID: "id", ClientSecret: secret},
+			wantMsg: "tsg_id is required",
+		},
+		"oracle without token_url": {
+			params:  Params{Provider: OracleCASB, AccessKey: "k", AccessSecret: secret},
+			wantMsg: "token_url is required",
+		},
+		"oracle without access_key": {
+			params:  Params{Provider: OracleCASB, TokenURL: "https://pod.palerra.net/api/v1/token", AccessSecret: secret},
+			wantMsg: "access_key is required",
+		},
+		"oracle without access_secret": {
+			params:  Params{Provider: OracleCASB, TokenURL: "https://pod.palerra.net/api/v1/token", AccessKey: "k"},
+			wantMsg: "access_secret is required",
+		},
+		"bright pattern without scope": {
+			params:  Params{Provider: BrightPattern, TokenURL: "https://bp.example.com/configapi/v2/oauth/token", ClientID: "id", ClientSecret: secret},
+			wantMsg: "scope is required",
+		},
+		"oauth2 without token_url": {
+			params:  Params{Provider: OAuth2, ClientID: "id", ClientSecret: secret},
+			wantMsg: "token_url is required",
+		},
+		"oauth2 unknown auth style": {
+			params:  Params{Provider: OAuth2, TokenURL: "https://idp.example.com/token", ClientID: "id", ClientSecret: secret, AuthStyle: "header"},
+			wantMsg: "auth_style",
+		},
+		"token_url not http": {
+			params:  Params{Provider: OAuth2, TokenURL: "ftp://idp.example.com/token", ClientID: "id", ClientSecret: secret},
+			wantMsg: "absolute https://",
+		},
+		"token_url relative": {
+			params:  Params{Provider: OAuth2, TokenURL: "/token", ClientID: "id", ClientSecret: secret},
+			wantMsg: "absolute https://",
+		},
+		"token_url unparsable": {
+			params:  Params{Provider: OAuth2, TokenURL: "https://idp.example.com:port/" + secret, ClientID: "id", ClientSecret: secret},
+			wantMsg: "absolute https://",
+		},
+		"token_url with user info": {
+			params:  Params{Provider: OAuth2, TokenURL: "https://user:" + secret + "@idp.example.com/token", ClientID: "id", ClientSecret: secret},
+			wantMsg: "user info",
+		},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			proto, _ := Lookup(tc.params.Provider)
+			_, err := proto.NewRequest(context.Background(), tc.params)
+			var pe *Error
+			if !errors.As(err, &pe) {
+				t.Fatalf("err = %v, want *Error", err)
+			}
+			if pe.Kind != KindConfig || pe.Provider != tc.params.Provider {
+				t.Errorf("kind, provider = %v, %q; want config, %q", pe.Kind, pe.Provider, tc.params.Provider)
+			}
+			if !strings.Contains(pe.Error(), tc.wantMsg) {
+				t.Errorf("error %q does not mention %q", pe.Error(), tc.wantMsg)
+			}
+			if strings.Contains(pe.Error(), secret) {
+				t.Errorf("error %q contains the secret", pe.Error())
+			}
+		})
+	}
+}

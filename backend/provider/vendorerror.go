@@ -1,0 +1,269 @@
+package provider
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/url"
+	"regexp"
+	"sort"
+	"strings"
+)
+
+// messageKeys are the keys under which vendors put a human-readable error
+// message, in order of preference within one JSON object:
+// RFC 6749 (error_description), Spring and Oracle (message), and the usual
+// variants of other frameworks.
+var messageKeys = []string{
+	"error_description", "errordescription", "message", "errormessage", "error_message",
+	"detail", "description", "msg", "reason", "title",
+}
+
+// oauthCodeRe matches an RFC 6749 style error code (invalid_client). A
+// Spring body's "error" is an HTTP reason phrase ("Unauthorized") instead,
+// which is treated as a message.
+var oauthCodeRe = regexp.MustCompile(`^[a-z][a-z0-9_.-]*$`)
+
+// Bounds of the search for a message inside a JSON body.
+const (
+	maxSearchDepth = 6
+	maxSearchNodes = 1000
+)
+
+// vendorDetail extracts the vendor's error code and message from a response
+// body. It understands RFC 6749 {error, error_description}, Spring
+// {timestamp, status, error, message}, Oracle CASB {status, entity,
+// metadata} (searching inside for a message) and {"runtime-response":
+// {"message"}}. Both results are raw vendor text: sanitise before use.
+// isJSON reports whether the body is JSON at all.
+func vendorDetail(body []byte) (code, message string, isJSON bool) {
+	v, ok := decodeJSON(body)
+	if !ok {
+		return "", "", false
+	}
+	obj, _ := v.(map[string]any)
+	var reason string
+	if e, ok := obj["error"].(string); ok {
+		if oauthCodeRe.MatchString(e) {
+			code = e
+		} else {
+			reason = e
+		}
+	}
+	message = findMessage(v)
+	if message == "" {
+		message = reason
+	}
+	return code, message, true
+}
+
+// decodeJSON decodes body as one JSON value, tolerating trailing commas (see
+// stripTrailingCommas).
+func decodeJSON(body []byte) (any, bool) {
+	for _, b := range [][]byte{body, stripTrailingCommas(body)} {
+		dec := json.NewDecoder(bytes.NewReader(b))
+		dec.UseNumber()
+		var v any
+		if err := dec.Decode(&v); err != nil {
+			continue
+		}
+		if _, err := dec.Token(); err == nil {
+			continue // more than one value: not a JSON document
+		}
+		return v, true
+	}
+	return nil, false
+}
+
+// findMessage searches a decoded JSON value breadth first for a non-empty
+// string under one of messageKeys, so the outermost message wins and, within
+// one object, the preferred key wins. The search is bounded in depth and
+// size.
+func findMessage(root any) string {
+	type node struct {
+		v     any
+		depth int
+	}
+	queue := []node{{root, 0}}
+	for visited := 0; len(queue) > 0 && visited < maxSearchNodes; visited++ {
+		n := queue[0]
+		queue = queue[1:]
+		var children []any
+		switch v := n.v.(type) {
+		case map[string]any:
+			lower := make(map[string]any, len(v))
+			keys := make([]string, 0, len(v))
+			for k, val := range v {
+				lower[strings.ToLower(k)] = val
+				keys = append(keys, k)
+			}
+			for _, k := range messageKeys {
+				if s, ok := lower[k].(string); ok && strings.TrimSpace(s) != "" {
+					return s
+				}
+			}
+			sort.Strings(keys)
+			for _, k := range keys {
+				children = append(children, v[k])
+			}
+		case []any:
+			children = v
+		}
+		if n.depth < maxSearchDepth {
+			for _, c := range children {
+				queue = append(queue, node{c, n.depth + 1})
+			}
+		}
+	}
+	return ""
+}
+
+// stripTrailingCommas removes commas that directly precede a closing brace or
+// bracket outside strings. Bright Pattern's documented response ends with
+// `"expires_in":"3599",}`; this is used only after a strict parse fails.
+func stripTrailingCommas(b []byte) []byte {
+	out := make([]byte, 0, len(b))
+	inString, escaped := false, false
+	pendingComma := -1 // index in out of a comma that may be trailing
+	for _, c := range b {
+		if inString {
+			out = append(out, c)
+			switch {
+			case escaped:
+				escaped = false
+			case c == '\\':
+				escaped = true
+			case c == '"':
+				inString = false
+			}
+			continue
+		}
+		switch c {
+		case ' ', '\t', '\r', '\n':
+			out = append(out, c)
+			continue
+		case '}', ']':
+			if pendingComma >= 0 {
+				out = append(out[:pendingComma], out[pendingComma+1:]...)
+			}
+		case '"':
+			inString = true
+		}
+		pendingComma = -1
+		if c == ',' {
+			pendingComma = len(out)
+		}
+		out = append(out, c)
+	}
+	return out
+}
+
+// classify maps a vendor status and OAuth2 error code to a Kind.
+func classify(status int, code string) Kind {
+	switch {
+	case code == "invalid_client" || code == "unauthorized_client":
+		return KindCredentials
+	case status == http.StatusUnauthorized || status == http.StatusForbidden:
+		return KindCredentials
+	case status == http.StatusRequestTimeout || status == http.StatusTooManyRequests || status >= 500 && status <= 599:
+		return KindTransient
+	case status >= 200 && status <= 499:
+		return KindRequest
+	default:
+		return KindResponse
+	}
+}
+
+// isSuccess reports whether a status is 2xx.
+func isSuccess(status int) bool { return status >= 200 && status <= 299 }
+
+// statusError turns a non-2xx vendor response into an *Error carrying the
+// vendor's code and message (or a sanitised excerpt of the body).
+func statusError(provider string, p Params, resp *Response) *Error {
+	r := newRedactor(p)
+	if resp.StatusCode >= 300 && resp.StatusCode <= 399 {
+		if msg := redirectMessage(p, resp, r); msg != "" {
+			return &Error{Provider: provider, Kind: KindRequest, StatusCode: resp.StatusCode, Message: msg}
+		}
+	}
+	code, msg := detailOrExcerpt(resp.Body, r)
+	return &Error{
+		Provider:   provider,
+		Kind:       classify(resp.StatusCode, code),
+		StatusCode: resp.StatusCode,
+		Code:       code,
+		Message:    msg,
+	}
+}
+
+// missingTokenError is the failure for a 2xx response without a token:
+// KindRequest (or KindCredentials for an invalid_client code) carrying
+// whatever message the vendor put in the body.
+func missingTokenError(provider string, p Params, resp *Response, field string) *Error {
+	r := newRedactor(p)
+	code, msg := detailOrExcerpt(resp.Body, r)
+	text := "the response carries no " + field
+	if msg != "" {
+		text += ": " + msg
+	}
+	kind := KindRequest
+	if classify(resp.StatusCode, code) == KindCredentials {
+		kind = KindCredentials
+	}
+	return &Error{Provider: provider, Kind: kind, StatusCode: resp.StatusCode, Code: code, Message: text}
+}
+
+// responseError is a KindResponse failure: a response that cannot be used.
+// detail is our own description and must not contain vendor text; excerpt,
+// when true, appends a sanitised excerpt of the body.
+func responseError(provider string, p Params, resp *Response, detail string, excerpt bool) *Error {
+	msg := detail
+	if excerpt {
+		if ex := sanitize(string(resp.Body), newRedactor(p), maxExcerpt); ex != "" {
+			msg += ": " + ex
+		} else {
+			msg += " (empty body)"
+		}
+	}
+	return &Error{Provider: provider, Kind: KindResponse, StatusCode: resp.StatusCode, Message: msg}
+}
+
+// detailOrExcerpt returns the sanitised vendor code and message of a body,
+// or, when it names none, a sanitised excerpt of the body itself.
+func detailOrExcerpt(body []byte, r redactor) (code, msg string) {
+	rawCode, rawMsg, _ := vendorDetail(body)
+	code = sanitize(rawCode, r, maxCode)
+	msg = sanitize(rawMsg, r, maxExcerpt)
+	if code == "" && msg == "" {
+		msg = sanitize(string(body), r, maxExcerpt)
+	}
+	return code, msg
+}
+
+// redirectMessage explains a refused redirect, naming where the vendor
+// pointed (scheme, host and path; never a query or user info). It returns
+// "" when the response has no usable Location.
+func redirectMessage(p Params, resp *Response, r redactor) string {
+	loc := resp.Header.Get("Location")
+	if loc == "" {
+		return ""
+	}
+	target, err := url.Parse(loc)
+	if err != nil {
+		return ""
+	}
+	base := p.TokenURL
+	if base == "" {
+		base = DefaultTokenURL(p.Provider)
+	}
+	if b, err := url.Parse(base); err == nil {
+		target = b.ResolveReference(target)
+	}
+	target.User, target.RawQuery, target.Fragment = nil, "", ""
+	where := sanitize(target.String(), r, 120)
+	if where == "" {
+		return ""
+	}
+	return fmt.Sprintf("the vendor redirected to %s; redirects are not followed: set token_url to the final address", where)
+}

@@ -1,0 +1,615 @@
+package tokencache
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/vault-palo/vault-plugin-secrets-palo/backend/provider"
+)
+
+func TestGetMissThenHit(t *testing.T) {
+	t.Parallel()
+	clock := newClock()
+	v := newVendor(clock, time.Hour)
+	c := newCache(clock)
+	req := v.request("k", "wildfire")
+
+	first := expectSource(t, c, req, Fetched)
+	second := expectSource(t, c, req, Hit)
+	expectCalls(t, v, 1)
+	if first.Token.AccessToken != second.Token.AccessToken {
+		t.Fatalf("hit returned %q, want the cached %q", second.Token.AccessToken, first.Token.AccessToken)
+	}
+	if len(first.Warnings)+len(second.Warnings) != 0 {
+		t.Fatalf("unexpected warnings: %v %v", first.Warnings, second.Warnings)
+	}
+
+	rows := c.Entries()
+	if len(rows) != 1 || rows[0].Hits != 1 || rows[0].VendorCalls != 1 {
+		t.Fatalf("Entries = %+v, want one row with 1 hit and 1 vendor call", rows)
+	}
+}
+
+func TestGetWithoutFetch(t *testing.T) {
+	t.Parallel()
+	c := New(Options{})
+	if _, err := c.Get(context.Background(), Request{Key: "k"}); err == nil {
+		t.Fatal("Get without Fetch succeeded")
+	}
+}
+
+func TestRolesShareAKey(t *testing.T) {
+	t.Parallel()
+	clock := newClock()
+	v := newVendor(clock, time.Hour)
+	c := newCache(clock)
+
+	expectSource(t, c, v.request("k", "wildfire"), Fetched)
+	expectSource(t, c, v.request("k", "prisma"), Hit)
+	expectSource(t, c, v.request("k", "aardvark"), Hit)
+	expectSource(t, c, v.request("other", "wildfire"), Fetched)
+	expectCalls(t, v, 2)
+
+	rows := c.Entries()
+	if len(rows) != 2 {
+		t.Fatalf("got %d entries, want 2", len(rows))
+	}
+	var roles [][]string
+	for _, r := range rows {
+		roles = append(roles, r.Roles)
+	}
+	got := fmt.Sprint(roles)
+	if got != "[[aardvark prisma wildfire] [wildfire]]" && got != "[[wildfire] [aardvark prisma wildfire]]" {
+		t.Fatalf("roles = %s", got)
+	}
+}
+
+func TestQualification(t *testing.T) {
+	t.Parallel()
+	cases := map[string]struct {
+		minTTL  time.Duration
+		floor   time.Duration
+		elapsed time.Duration
+		want    Source
+	}{
+		"default min_ttl, more than half left":       {elapsed: 29 * time.Minute, want: Hit},
+		"default min_ttl, exactly half left":         {elapsed: 30 * time.Minute, want: Hit},
+		"default min_ttl, less than half left":       {elapsed: 30*time.Minute + time.Second, want: Fetched},
+		"min_ttl 10m, 10m left":                      {minTTL: 10 * time.Minute, elapsed: 50 * time.Minute, want: Hit},
+		"min_ttl 10m, just under 10m left":           {minTTL: 10 * time.Minute, elapsed: 50*time.Minute + time.Second, want: Fetched},
+		"min_ttl 50m, 45m left":                      {minTTL: 50 * time.Minute, elapsed: 15 * time.Minute, want: Fetched},
+		"min_ttl longer than the lifetime":           {minTTL: 2 * time.Hour, want: Fetched},
+		"floor above min_ttl, floor left":            {minTTL: 10 * time.Second, floor: testFloor, elapsed: time.Hour - testFloor, want: Hit},
+		"floor above min_ttl, less than floor left":  {minTTL: 10 * time.Second, floor: testFloor, elapsed: time.Hour - testFloor + time.Second, want: Fetched},
+		"floor above default min_ttl, just under it": {floor: 40 * time.Minute, elapsed: 20*time.Minute + time.Second, want: Fetched},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			clock := newClock()
+			v := newVendor(clock, time.Hour)
+			c := newCache(clock)
+			req := v.request("k", "r")
+			req.MinTTL, req.Floor = tc.minTTL, tc.floor
+
+			first := expectSource(t, c, req, Fetched)
+			clock.Advance(tc.elapsed)
+			second := expectSource(t, c, req, tc.want)
+
+			wantCalls, wantSame := int64(1), true
+			if tc.want == Fetched {
+				wantCalls, wantSame = 2, false
+			}
+			expectCalls(t, v, wantCalls)
+			if same := first.Token.AccessToken == second.Token.AccessToken; same != wantSame {
+				t.Fatalf("second read got token %q after %q", second.Token.AccessToken, first.Token.AccessToken)
+			}
+		})
+	}
+}
+
+func TestFreshTokenBelowFloor(t *testing.T) {
+	t.Parallel()
+	clock := newClock()
+	v := newVendor(clock, 20*time.Second)
+	c := newCache(clock)
+
+	_, err := c.Get(context.Background(), v.request("k", "r"))
+	var short *ShortLifetimeError
+	if !errors.As(err, &short) {
+		t.Fatalf("err = %v, want a *ShortLifetimeError", err)
+	}
+	if short.Remaining != 20*time.Second || short.Floor != testFloor {
+		t.Fatalf("ShortLifetimeError = %+v", short)
+	}
+	if !strings.Contains(err.Error(), "20s of life left") {
+		t.Fatalf("message %q does not say how much life was left", err)
+	}
+	if strings.Contains(err.Error(), "secret-token") {
+		t.Fatalf("message %q contains the token", err)
+	}
+}
+
+func TestExpiredFreshTokenIsNotCached(t *testing.T) {
+	t.Parallel()
+	clock := newClock()
+	v := newVendor(clock, 0)
+	c := newCache(clock)
+	req := v.request("k", "r")
+	req.Floor = 0
+
+	for range 2 {
+		if _, err := c.Get(context.Background(), req); err == nil {
+			t.Fatal("an already expired token was handed out")
+		}
+	}
+	expectCalls(t, v, 2)
+	if rows := c.Entries(); len(rows) != 1 || !rows[0].ExpiresAt.IsZero() {
+		t.Fatalf("Entries = %+v, want one row without a token", rows)
+	}
+}
+
+func TestSingleflight(t *testing.T) {
+	t.Parallel()
+	clock := newClock()
+	v := newVendor(clock, time.Hour).gated()
+	c := newCache(clock)
+	waits := waiters(c)
+	const readers = 32
+
+	results := make([]<-chan getResult, readers)
+	for i := range readers {
+		results[i] = goGet(context.Background(), c, v.request("k", fmt.Sprintf("role-%d", i%4)))
+	}
+	for range readers {
+		recv(t, waits, "a reader to wait on the fetch")
+	}
+	recv(t, v.entered, "the fetch")
+	close(v.gate)
+
+	var token string
+	for i, ch := range results {
+		r := recv(t, ch, "a reader")
+		if r.err != nil {
+			t.Fatalf("reader %d: %v", i, r.err)
+		}
+		if r.res.Source != Fetched {
+			t.Fatalf("reader %d: source %s, want fetched", i, r.res.Source)
+		}
+		if token == "" {
+			token = r.res.Token.AccessToken
+		} else if r.res.Token.AccessToken != token {
+			t.Fatalf("reader %d got %q, others %q", i, r.res.Token.AccessToken, token)
+		}
+	}
+	expectCalls(t, v, 1)
+	expectSource(t, c, v.request("k", "role-0"), Hit)
+	if rows := c.Entries(); len(rows) != 1 || len(rows[0].Roles) != 4 || rows[0].VendorCalls != 1 {
+		t.Fatalf("Entries = %+v", rows)
+	}
+}
+
+func TestOtherKeysAreNotBlocked(t *testing.T) {
+	t.Parallel()
+	clock := newClock()
+	slow := newVendor(clock, time.Hour).gated()
+	fast := newVendor(clock, time.Hour)
+	c := newCache(clock)
+
+	expectSource(t, c, fast.request("cached", "r"), Fetched)
+	blocked := goGet(context.Background(), c, slow.request("slow", "r"))
+	recv(t, slow.entered, "the slow fetch")
+
+	// While the slow key's fetch hangs: a miss and a hit on other keys,
+	// a listing, and a purge of another config all complete.
+	other := goGet(context.Background(), c, fast.request("other", "r"))
+	if r := recv(t, other, "a read of another key"); r.err != nil || r.res.Source != Fetched {
+		t.Fatalf("other key: %+v", r)
+	}
+	hit := goGet(context.Background(), c, fast.request("cached", "r"))
+	if r := recv(t, hit, "a hit on another key"); r.err != nil || r.res.Source != Hit {
+		t.Fatalf("cached key: %+v", r)
+	}
+	if n := c.PurgeConfig("unrelated"); n != 0 {
+		t.Fatalf("PurgeConfig(unrelated) = %d", n)
+	}
+	if rows := c.Entries(); len(rows) != 3 {
+		t.Fatalf("Entries during the slow fetch: %d rows, want 3", len(rows))
+	}
+
+	close(slow.gate)
+	if r := recv(t, blocked, "the slow reader"); r.err != nil || r.res.Source != Fetched {
+		t.Fatalf("slow key: %+v", r)
+	}
+}
+
+func TestCallerCancelDoesNotCancelSharedFetch(t *testing.T) {
+	t.Parallel()
+	clock := newClock()
+	v := newVendor(clock, time.Hour).gated()
+	c := newCache(clock)
+	waits := waiters(c)
+
+	ctx, cancel := context.WithCancel(context.Background())
+	impatient := goGet(ctx, c, v.request("k", "r"))
+	recv(t, waits, "the first reader")
+	recv(t, v.entered, "the fetch")
+	patient := goGet(context.Background(), c, v.request("k", "r"))
+	recv(t, waits, "the second reader")
+
+	cancel()
+	r := recv(t, impatient, "the cancelled reader")
+	if !errors.Is(r.err, context.Canceled) {
+		t.Fatalf("cancelled reader: err = %v, want context.Canceled", r.err)
+	}
+
+	close(v.gate)
+	if err := recv(t, v.ctxErrs, "the fetch's context"); err != nil {
+		t.Fatalf("the shared fetch's context ended with the first reader: %v", err)
+	}
+	r = recv(t, patient, "the second reader")
+	if r.err != nil || r.res.Source != Fetched {
+		t.Fatalf("second reader: %+v", r)
+	}
+	expectCalls(t, v, 1)
+}
+
+func TestFetchContextIsBoundedByTimeout(t *testing.T) {
+	t.Parallel()
+	clock := newClock()
+	var deadline time.Time
+	var ok bool
+	c := newCache(clock)
+	req := Request{
+		Key: "k", Config: "c", Timeout: 7 * time.Second,
+		Fetch: func(ctx context.Context) (provider.Token, error) {
+			deadline, ok = ctx.Deadline()
+			return provider.Token{AccessToken: "t", IssuedAt: clock.Now(), ExpiresAt: clock.Now().Add(time.Hour)}, nil
+		},
+	}
+	before := time.Now()
+	mustGet(t, c, req)
+	if !ok || deadline.Before(before.Add(7*time.Second)) || deadline.After(time.Now().Add(7*time.Second)) {
+		t.Fatalf("fetch deadline = %v (set %v), want about 7s from the call", deadline, ok)
+	}
+}
+
+func TestFetchPanicBecomesError(t *testing.T) {
+	t.Parallel()
+	c := New(Options{})
+	_, err := c.Get(context.Background(), Request{
+		Key: "k", Config: "c",
+		Fetch: func(context.Context) (provider.Token, error) { panic("client_secret=hunter2") },
+	})
+	if !errors.Is(err, errFetchPanicked) {
+		t.Fatalf("err = %v, want errFetchPanicked", err)
+	}
+	if strings.Contains(err.Error(), "hunter2") {
+		t.Fatalf("error %q carries the panic value", err)
+	}
+}
+
+func TestStaleOnError(t *testing.T) {
+	t.Parallel()
+	cases := map[string]struct {
+		err       error
+		elapsed   time.Duration
+		wantStale bool
+	}{
+		"transient, life above the floor":    {err: errTransient, elapsed: 40 * time.Minute, wantStale: true},
+		"transient, exactly the floor left":  {err: errTransient, elapsed: time.Hour - testFloor, wantStale: true},
+		"transient, below the floor":         {err: errTransient, elapsed: time.Hour - testFloor + time.Second},
+		"transient, token expired":           {err: errTransient, elapsed: 2 * time.Hour},
+		"credential failure":                 {err: errCredentials, elapsed: 40 * time.Minute},
+		"request failure":                    {err: errBadRequest, elapsed: 40 * time.Minute},
+		"error that is not a provider error": {err: errors.New("boom"), elapsed: 40 * time.Minute},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			clock := newClock()
+			v := newVendor(clock, time.Hour)
+			c := newCache(clock)
+			req := v.request("k", "r")
+
+			cached := expectSource(t, c, req, Fetched)
+			clock.Advance(tc.elapsed)
+			v.setErr(tc.err)
+			res, err := c.Get(context.Background(), req)
+			expectCalls(t, v, 2)
+
+			if !tc.wantStale {
+				if !errors.Is(err, tc.err) {
+					t.Fatalf("err = %v, want %v", err, tc.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("Get: %v", err)
+			}
+			if res.Source != Stale || res.Token.AccessToken != cached.Token.AccessToken {
+				t.Fatalf("got %s %q, want the cached token as stale", res.Source, res.Token.AccessToken)
+			}
+			left := int64((time.Hour - tc.elapsed) / time.Second)
+			if len(res.Warnings) != 1 {
+				t.Fatalf("warnings = %q", res.Warnings)
+			}
+			w := res.Warnings[0]
+			for _, part := range []string{`"scm-prod"`, "HTTP 503", "service unavailable", fmt.Sprintf("%ds of life left", left)} {
+				if !strings.Contains(w, part) {
+					t.Errorf("warning %q lacks %q", w, part)
+				}
+			}
+			if strings.Contains(w, "secret-token") {
+				t.Errorf("warning %q contains the token", w)
+			}
+			rows := c.Entries()
+			if len(rows) != 1 || !strings.Contains(rows[0].LastError, "HTTP 503") || !rows[0].LastErrorAt.Equal(clock.Now()) {
+				t.Fatalf("Entries = %+v, want the failure recorded", rows)
+			}
+		})
+	}
+}
+
+func TestErrorBackoffServesStaleWithoutCalling(t *testing.T) {
+	t.Parallel()
+	clock := newClock()
+	v := newVendor(clock, time.Hour)
+	c := New(Options{Now: clock.Now, ErrorBackoff: 5 * time.Second})
+	req := v.request("k", "r")
+
+	expectSource(t, c, req, Fetched)
+	clock.Advance(40 * time.Minute)
+	v.setErr(errTransient)
+	expectSource(t, c, req, Stale)
+	expectCalls(t, v, 2)
+
+	clock.Advance(4 * time.Second)
+	res := expectSource(t, c, req, Stale)
+	expectCalls(t, v, 2)
+	if len(res.Warnings) != 1 || !strings.Contains(res.Warnings[0], "HTTP 503") {
+		t.Fatalf("warnings = %q", res.Warnings)
+	}
+
+	// A reader whose floor the stale token no longer meets still calls.
+	strict := req
+	strict.Floor = 30 * time.Minute
+	if _, err := c.Get(context.Background(), strict); !provider.IsTransient(err) {
+		t.Fatalf("strict reader: err = %v", err)
+	}
+	expectCalls(t, v, 3)
+
+	clock.Advance(5 * time.Second)
+	v.setErr(nil)
+	expectSource(t, c, req, Fetched)
+	expectCalls(t, v, 4)
+}
+
+func TestErrorBackoffOff(t *testing.T) {
+	t.Parallel()
+	clock := newClock()
+	v := newVendor(clock, time.Hour)
+	c := New(Options{Now: clock.Now, ErrorBackoff: -1})
+	req := v.request("k", "r")
+
+	expectSource(t, c, req, Fetched)
+	clock.Advance(40 * time.Minute)
+	v.setErr(errTransient)
+	expectSource(t, c, req, Stale)
+	expectSource(t, c, req, Stale)
+	expectCalls(t, v, 3)
+}
+
+func TestFailFast(t *testing.T) {
+	t.Parallel()
+	clock := newClock()
+	v := newVendor(clock, time.Hour)
+	c := newCache(clock)
+	req := v.request("k", "r")
+	req.FailFast = time.Minute
+	v.setErr(errCredentials)
+
+	_, err := c.Get(context.Background(), req)
+	if !errors.Is(err, errCredentials) {
+		t.Fatalf("first read: err = %v", err)
+	}
+	var replayed *ReplayedError
+	if errors.As(err, &replayed) {
+		t.Fatal("the first failure is reported as replayed")
+	}
+	failedAt := clock.Now()
+
+	clock.Advance(59 * time.Second)
+	_, err = c.Get(context.Background(), req)
+	expectCalls(t, v, 1)
+	if !errors.As(err, &replayed) || !provider.IsCredentialError(err) {
+		t.Fatalf("second read: err = %v, want a replayed credential error", err)
+	}
+	if !replayed.FailedAt.Equal(failedAt) || !replayed.Until.Equal(failedAt.Add(time.Minute)) {
+		t.Fatalf("replayed = %+v", replayed)
+	}
+	for _, part := range []string{"invalid_client", "replayed without calling the vendor", failedAt.Add(time.Minute).Format(time.RFC3339)} {
+		if !strings.Contains(err.Error(), part) {
+			t.Errorf("error %q lacks %q", err, part)
+		}
+	}
+	if rows := c.Entries(); len(rows) != 1 || !rows[0].FailFastUntil.Equal(failedAt.Add(time.Minute)) {
+		t.Fatalf("Entries = %+v", rows)
+	}
+
+	// The window ends: the vendor is asked again.
+	clock.Advance(time.Second)
+	v.setErr(nil)
+	expectSource(t, c, req, Fetched)
+	expectCalls(t, v, 2)
+}
+
+func TestFailFastClearedByPurge(t *testing.T) {
+	t.Parallel()
+	cases := map[string]func(c *Cache) int{
+		"config": func(c *Cache) int { return c.PurgeConfig("scm-prod") },
+		"role":   func(c *Cache) int { return c.PurgeRole("r") },
+		"all":    func(c *Cache) int { return c.PurgeAll() },
+	}
+	for name, purge := range cases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			clock := newClock()
+			v := newVendor(clock, time.Hour)
+			c := newCache(clock)
+			req := v.request("k", "r")
+			v.setErr(errCredentials)
+			if _, err := c.Get(context.Background(), req); err == nil {
+				t.Fatal("read succeeded")
+			}
+			if n := purge(c); n != 1 {
+				t.Fatalf("purge dropped %d, want 1", n)
+			}
+			v.setErr(nil)
+			expectSource(t, c, req, Fetched)
+			expectCalls(t, v, 2)
+		})
+	}
+}
+
+func TestFailFastOff(t *testing.T) {
+	t.Parallel()
+	clock := newClock()
+	v := newVendor(clock, time.Hour)
+	c := newCache(clock)
+	req := v.request("k", "r")
+	req.FailFast = 0
+	v.setErr(errCredentials)
+	for range 3 {
+		if _, err := c.Get(context.Background(), req); !errors.Is(err, errCredentials) {
+			t.Fatalf("err = %v", err)
+		}
+	}
+	expectCalls(t, v, 3)
+}
+
+func TestFailFastDoesNotHideAQualifyingToken(t *testing.T) {
+	t.Parallel()
+	clock := newClock()
+	v := newVendor(clock, time.Hour)
+	c := newCache(clock)
+	req := v.request("k", "r")
+
+	expectSource(t, c, req, Fetched)
+	clock.Advance(29*time.Minute + 45*time.Second)
+	v.setErr(errCredentials)
+	if rep := c.RefreshDue(context.Background()); rep.Due != 1 || rep.Failed != 1 {
+		t.Fatalf("RefreshDue = %+v, want one failed refresh", rep)
+	}
+	// The cached token still qualifies: it is served.
+	expectSource(t, c, req, Hit)
+	// Once it stops qualifying, the failure is replayed, not served stale.
+	clock.Advance(time.Minute)
+	_, err := c.Get(context.Background(), req)
+	var replayed *ReplayedError
+	if !errors.As(err, &replayed) {
+		t.Fatalf("err = %v, want a replayed credential error", err)
+	}
+	expectCalls(t, v, 2)
+}
+
+func TestSecretsStayOutOfErrorsAndListings(t *testing.T) {
+	t.Parallel()
+	clock := newClock()
+	v := newVendor(clock, time.Hour)
+	c := newCache(clock)
+	req := v.request("scm-prod\x00fingerprint-abc\x00tsg_id:1", "r")
+
+	res := expectSource(t, c, req, Fetched)
+	tok := res.Token.AccessToken
+	if !strings.HasPrefix(tok, "secret-token-") {
+		t.Fatalf("unexpected token %q", tok)
+	}
+	listing := fmt.Sprintf("%+v %#v", c.Entries(), c.Entries())
+	if strings.Contains(listing, tok) || strings.Contains(listing, "secret-token") {
+		t.Fatalf("Entries shows the token: %s", listing)
+	}
+	if strings.Contains(listing, "fingerprint-abc") {
+		t.Fatalf("Entries shows the key: %s", listing)
+	}
+
+	clock.Advance(40 * time.Minute)
+	v.setErr(errTransient)
+	stale := expectSource(t, c, req, Stale)
+	for _, w := range stale.Warnings {
+		if strings.Contains(w, tok) {
+			t.Fatalf("warning shows the token: %s", w)
+		}
+	}
+}
+
+func TestSourceString(t *testing.T) {
+	t.Parallel()
+	cases := map[Source]string{Hit: "hit", Fetched: "fetched", Stale: "stale", 0: "source(0)"}
+	for s, want := range cases {
+		if got := s.String(); got != want {
+			t.Errorf("%d.String() = %q, want %q", s, got, want)
+		}
+	}
+}
+
+func TestConcurrentMixedUse(t *testing.T) {
+	t.Parallel()
+	clock := newClock()
+	v := newVendor(clock, 10*time.Minute)
+	c := New(Options{Now: clock.Now, RefreshLead: time.Minute})
+	keys := []Key{"a", "b", "c", "d"}
+	roles := []string{"r1", "r2", "r3"}
+
+	var wg sync.WaitGroup
+	errs := make(chan error, 1000)
+	for g := range 16 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 300 {
+				switch (g + i) % 10 {
+				case 0:
+					c.PurgeConfig("scm-prod")
+				case 1:
+					c.PurgeRole(roles[i%len(roles)])
+				case 2:
+					c.RefreshDue(context.Background())
+				case 3:
+					_ = c.Entries()
+				case 4:
+					clock.Advance(5 * time.Second)
+				case 5:
+					if i%20 == 5 {
+						v.setErr(errTransient)
+					} else {
+						v.setErr(nil)
+					}
+				default:
+					before := clock.Now()
+					req := v.request(keys[(g+i)%len(keys)], roles[i%len(roles)])
+					res, err := c.Get(context.Background(), req)
+					switch {
+					case err == nil:
+						if !res.Token.ExpiresAt.After(before) {
+							errs <- fmt.Errorf("expired token handed out: %+v", res)
+						}
+					case provider.IsTransient(err), errors.Is(err, errPurgedRepeatedly):
+					default:
+						errs <- err
+					}
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+}

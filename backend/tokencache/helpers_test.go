@@ -1,0 +1,204 @@
+package tokencache
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/vault-palo/vault-plugin-secrets-palo/backend/provider"
+)
+
+// waitBound bounds every wait in these tests; reaching it is a failure, not
+// a timing assertion.
+const waitBound = 10 * time.Second
+
+const testFloor = 31 * time.Second
+
+// fakeClock is a clock that moves only when told to.
+type fakeClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func newClock() *fakeClock {
+	return &fakeClock{t: time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)}
+}
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *fakeClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
+// vendor is a fake token endpoint. Tokens are numbered by call.
+type vendor struct {
+	clock    *fakeClock
+	lifetime time.Duration
+
+	calls    atomic.Int64
+	inflight atomic.Int64
+	maxIn    atomic.Int64
+
+	mu  sync.Mutex
+	err error // returned by every call while set
+
+	// gate, when set, makes each call wait for a receive (or for gate to
+	// be closed) before answering; entered gets one value per call.
+	gate    chan struct{}
+	entered chan struct{}
+	// ctxErrs records each gated call's ctx.Err() after it is released.
+	ctxErrs chan error
+}
+
+func newVendor(clock *fakeClock, lifetime time.Duration) *vendor {
+	return &vendor{clock: clock, lifetime: lifetime, entered: make(chan struct{}, 1000), ctxErrs: make(chan error, 1000)}
+}
+
+// gated makes calls block until released; call before any use.
+func (v *vendor) gated() *vendor {
+	v.gate = make(chan struct{})
+	return v
+}
+
+func (v *vendor) setErr(err error) {
+	v.mu.Lock()
+	v.err = err
+	v.mu.Unlock()
+}
+
+func (v *vendor) Fetch(ctx context.Context) (provider.Token, error) {
+	n := v.calls.Add(1)
+	in := v.inflight.Add(1)
+	defer v.inflight.Add(-1)
+	raise(&v.maxIn, in)
+	trySend(v.entered, struct{}{})
+	if v.gate != nil {
+		select {
+		case <-v.gate:
+			trySend(v.ctxErrs, ctx.Err())
+		case <-ctx.Done():
+			trySend(v.ctxErrs, ctx.Err())
+			return provider.Token{}, &provider.Error{Provider: "fake", Kind: provider.KindTransient, Message: "cancelled", Err: ctx.Err()}
+		}
+	}
+	v.mu.Lock()
+	err := v.err
+	v.mu.Unlock()
+	if err != nil {
+		return provider.Token{}, err
+	}
+	now := v.clock.Now()
+	return provider.Token{
+		AccessToken: fmt.Sprintf("secret-token-%d", n),
+		TokenType:   "Bearer",
+		IssuedAt:    now,
+		ExpiresAt:   now.Add(v.lifetime),
+		Extra:       map[string]string{"tsg_id": "1234567890"},
+	}, nil
+}
+
+// trySend sends v unless ch is full (a test that makes more calls than
+// the buffer holds does not watch the channel).
+func trySend[T any](ch chan T, v T) {
+	select {
+	case ch <- v:
+	default:
+	}
+}
+
+// request is a typical request for key k of config "scm-prod".
+func (v *vendor) request(k Key, role string) Request {
+	return Request{
+		Key:      k,
+		Config:   "scm-prod",
+		Role:     role,
+		Scope:    "tsg_id:1234567890",
+		Floor:    testFloor,
+		Timeout:  time.Minute,
+		FailFast: 5 * time.Minute,
+		Fetch:    v.Fetch,
+	}
+}
+
+var (
+	errTransient   = &provider.Error{Provider: "paloalto_scm", Kind: provider.KindTransient, StatusCode: 503, Message: "service unavailable"}
+	errCredentials = &provider.Error{Provider: "paloalto_scm", Kind: provider.KindCredentials, StatusCode: 401, Code: "invalid_client", Message: "Client authentication failed"}
+	errBadRequest  = &provider.Error{Provider: "paloalto_scm", Kind: provider.KindRequest, StatusCode: 400, Code: "invalid_scope", Message: "unknown tsg"}
+)
+
+func newCache(clock *fakeClock) *Cache {
+	return New(Options{Now: clock.Now})
+}
+
+// mustGet reads and fails the test on error.
+func mustGet(t *testing.T, c *Cache, req Request) Result {
+	t.Helper()
+	res, err := c.Get(context.Background(), req)
+	if err != nil {
+		t.Fatalf("Get: %v", err)
+	}
+	return res
+}
+
+// expectSource reads and checks where the token came from.
+func expectSource(t *testing.T, c *Cache, req Request, want Source) Result {
+	t.Helper()
+	res := mustGet(t, c, req)
+	if res.Source != want {
+		t.Fatalf("Get source = %s, want %s", res.Source, want)
+	}
+	return res
+}
+
+// expectCalls checks the vendor call count.
+func expectCalls(t *testing.T, v *vendor, want int64) {
+	t.Helper()
+	if got := v.calls.Load(); got != want {
+		t.Fatalf("vendor calls = %d, want %d", got, want)
+	}
+}
+
+// recv waits for one value from ch, failing the test at waitBound.
+func recv[T any](t *testing.T, ch <-chan T, what string) T {
+	t.Helper()
+	select {
+	case v := <-ch:
+		return v
+	case <-time.After(waitBound):
+		t.Fatalf("timed out waiting for %s", what)
+		var zero T
+		return zero
+	}
+}
+
+// waiters installs the onWait hook and returns the channel it reports to.
+// Call before the cache is used concurrently.
+func waiters(c *Cache) chan Key {
+	ch := make(chan Key, 1000)
+	c.onWait = func(k Key) { ch <- k }
+	return ch
+}
+
+type getResult struct {
+	res Result
+	err error
+}
+
+// goGet reads in a new goroutine and delivers the outcome on the channel.
+func goGet(ctx context.Context, c *Cache, req Request) <-chan getResult {
+	ch := make(chan getResult, 1)
+	go func() {
+		res, err := c.Get(ctx, req)
+		ch <- getResult{res, err}
+	}()
+	return ch
+}

@@ -1,0 +1,187 @@
+package tokencache
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// RefreshReport says what one RefreshDue did.
+type RefreshReport struct {
+	Swept     int // entries dropped (expired, or failed and idle)
+	Due       int // entries whose refresh was started
+	Refreshed int // refreshes that stored a new token
+	Failed    int // refreshes that failed (the old token stays)
+}
+
+// refreshJob is a snapshot, taken under the lock, of what a refresh needs.
+type refreshJob struct {
+	e        *entry
+	expires  time.Time
+	fetch    FetchFunc
+	timeout  time.Duration
+	failFast time.Duration
+}
+
+// RefreshDue sweeps and refreshes the cache. Call it every few seconds (Run
+// does); the interval must be well below Options.RefreshLead.
+//
+// Sweep: an entry is dropped when no fetch for it is in flight, no
+// credential failure is being replayed, and either its token has expired or
+// it holds no token and its last failure is older than
+// Options.ErrorRetention.
+//
+// Refresh: an entry's token is replaced when all of these hold:
+//   - it was read since it was stored (the read that fetched it counts),
+//     and the latest such read is no older than half the token's lifetime:
+//     the entry is "in use"; an idle entry is left to expire;
+//   - its remaining life is at most T + lead, where T is the largest
+//     threshold, max(MinTTL or lifetime/2, Floor), that readers of this
+//     token asked for, and lead is Options.RefreshLead capped at a tenth of
+//     the lifetime;
+//   - no fetch is in flight, and it is not in a credential-failure replay
+//     or a transient-failure backoff.
+//
+// A refresh goes through the same singleflight as readers, so a reader and
+// the refresher never both call the vendor for one key. At most
+// Options.RefreshWorkers refreshes run at once; RefreshDue returns when they
+// are done or ctx ends (which also cancels them). A failed refresh records
+// the error and keeps the old token.
+func (c *Cache) RefreshDue(ctx context.Context) RefreshReport {
+	now := c.now()
+	var rep RefreshReport
+	var jobs []refreshJob
+
+	c.mu.Lock()
+	for k, e := range c.entries {
+		if e.sweepable(now, c.retention) {
+			delete(c.entries, k)
+			rep.Swept++
+			continue
+		}
+		if e.refreshDue(now, c.lead) {
+			jobs = append(jobs, refreshJob{e: e, expires: e.token.ExpiresAt, fetch: e.fetch, timeout: e.timeout, failFast: e.failFast})
+		}
+	}
+	c.mu.Unlock()
+	if rep.Swept > 0 {
+		c.log.Debug("dropped expired token cache entries", "count", rep.Swept)
+	}
+	if len(jobs) == 0 {
+		return rep
+	}
+
+	// The most urgent first.
+	slices.SortFunc(jobs, func(a, b refreshJob) int { return cmp.Compare(a.expires.UnixNano(), b.expires.UnixNano()) })
+
+	var refreshed, failed atomic.Int64
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, c.workers)
+	for _, j := range jobs {
+		if !c.acquire(ctx, sem) {
+			break
+		}
+		rep.Due++
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			switch err := c.refresh(ctx, j); {
+			case err == nil:
+				refreshed.Add(1)
+			case errors.Is(err, errPurged), ctx.Err() != nil:
+			default:
+				failed.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	rep.Refreshed, rep.Failed = int(refreshed.Load()), int(failed.Load())
+	return rep
+}
+
+// acquire takes a refresh worker slot, waiting while all are busy. It
+// returns false when ctx ends first.
+func (c *Cache) acquire(ctx context.Context, sem chan struct{}) bool {
+	if ctx.Err() != nil {
+		return false
+	}
+	select {
+	case sem <- struct{}{}:
+		return true
+	default:
+	}
+	if c.onWorkersBusy != nil {
+		c.onWorkersBusy()
+	}
+	select {
+	case sem <- struct{}{}:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// refresh replaces one entry's token through the singleflight.
+func (c *Cache) refresh(ctx context.Context, j refreshJob) error {
+	ch := c.group.DoChan(string(j.e.key), func() (any, error) {
+		return c.fetch(ctx, j.e, j.fetch, j.timeout, j.failFast)
+	})
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case r := <-ch:
+		if r.Err != nil && !errors.Is(r.Err, errPurged) {
+			c.log.Warn("background token refresh failed; the cached token is kept", "config", j.e.config, "scope", j.e.scope, "error", r.Err.Error())
+		}
+		return r.Err
+	}
+}
+
+// Run calls RefreshDue every interval until ctx ends. It is for production
+// use; tests call RefreshDue with a fake clock.
+func (c *Cache) Run(ctx context.Context, interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			c.RefreshDue(ctx)
+		}
+	}
+}
+
+// sweepable reports whether RefreshDue may drop e. Called under the write lock.
+func (e *entry) sweepable(now time.Time, retention time.Duration) bool {
+	if e.fetching > 0 || now.Before(e.failUntil) {
+		return false
+	}
+	if e.hasToken {
+		return !now.Before(e.token.ExpiresAt)
+	}
+	return now.Sub(e.lastErrAt) >= retention
+}
+
+// refreshDue reports whether RefreshDue should replace e's token now (see
+// RefreshDue for the rule). Called under the write lock.
+func (e *entry) refreshDue(now time.Time, lead time.Duration) bool {
+	if !e.hasToken || e.fetch == nil || e.fetching > 0 || now.Before(e.failUntil) || now.Before(e.staleUntil) {
+		return false
+	}
+	life := e.token.Lifetime()
+	last := e.lastRead.Load()
+	if last == 0 || last < e.storedAt.UnixNano() || now.UnixNano()-last > int64(life/2) {
+		return false
+	}
+	thr := time.Duration(e.want.Load())
+	if thr <= 0 {
+		thr = life / 2
+	}
+	return e.token.ExpiresAt.Sub(now) <= thr+min(lead, life/10)
+}

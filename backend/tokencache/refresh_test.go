@@ -1,0 +1,318 @@
+package tokencache
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+)
+
+// With a 1h token, the default threshold is 30m and the lead 30s, so a read
+// token is due for refresh once 30m30s or less remain: after 29m30s.
+const dueAfter = 29*time.Minute + 30*time.Second
+
+func TestRefreshDueReplacesARecentlyReadToken(t *testing.T) {
+	t.Parallel()
+	clock := newClock()
+	v := newVendor(clock, time.Hour)
+	c := newCache(clock)
+	req := v.request("k", "r")
+
+	first := expectSource(t, c, req, Fetched)
+	clock.Advance(dueAfter - time.Second)
+	if rep := c.RefreshDue(context.Background()); rep != (RefreshReport{}) {
+		t.Fatalf("RefreshDue before the lead = %+v, want nothing done", rep)
+	}
+	expectCalls(t, v, 1)
+
+	clock.Advance(time.Second)
+	if rep := c.RefreshDue(context.Background()); rep != (RefreshReport{Due: 1, Refreshed: 1}) {
+		t.Fatalf("RefreshDue = %+v, want one refresh", rep)
+	}
+	expectCalls(t, v, 2)
+
+	// The steady reader never waits: its next read, past the point where
+	// the old token would have stopped qualifying, is a hit on the new one.
+	clock.Advance(time.Minute)
+	res := expectSource(t, c, req, Hit)
+	if res.Token.AccessToken == first.Token.AccessToken {
+		t.Fatal("the refreshed entry still serves the old token")
+	}
+	// Nothing more to do until the new token is due in turn.
+	if rep := c.RefreshDue(context.Background()); rep != (RefreshReport{}) {
+		t.Fatalf("RefreshDue right after a refresh = %+v", rep)
+	}
+	expectCalls(t, v, 2)
+}
+
+func TestRefreshDueLeavesIdleTokens(t *testing.T) {
+	t.Parallel()
+	cases := map[string]struct {
+		steps []time.Duration // clock advances, each followed by RefreshDue
+		calls int64
+	}{
+		// The single read is older than half the lifetime when the token
+		// becomes due: not in use.
+		"last read older than half the lifetime": {steps: []time.Duration{31 * time.Minute}, calls: 1},
+		// The read that fetched it makes the token due once; the
+		// replacement, never read, is not refreshed in turn.
+		"replacement never read": {steps: []time.Duration{dueAfter, dueAfter, 10 * time.Minute}, calls: 2},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			clock := newClock()
+			v := newVendor(clock, time.Hour)
+			c := newCache(clock)
+			expectSource(t, c, v.request("k", "r"), Fetched)
+			for _, d := range tc.steps {
+				clock.Advance(d)
+				c.RefreshDue(context.Background())
+			}
+			expectCalls(t, v, tc.calls)
+		})
+	}
+}
+
+func TestRefreshUsesTheLargestThresholdOfRecentReaders(t *testing.T) {
+	t.Parallel()
+	clock := newClock()
+	v := newVendor(clock, time.Hour)
+	c := newCache(clock)
+	lax, strict := v.request("k", "lax"), v.request("k", "strict")
+	lax.MinTTL, strict.MinTTL = 10*time.Minute, 40*time.Minute
+
+	expectSource(t, c, lax, Fetched)
+	expectSource(t, c, strict, Hit)
+
+	// Due at 40m30s left, that is after 19m30s.
+	clock.Advance(19*time.Minute + 29*time.Second)
+	if rep := c.RefreshDue(context.Background()); rep.Due != 0 {
+		t.Fatalf("refreshed too early: %+v", rep)
+	}
+	clock.Advance(time.Second)
+	if rep := c.RefreshDue(context.Background()); rep.Refreshed != 1 {
+		t.Fatalf("RefreshDue = %+v, want one refresh", rep)
+	}
+	expectCalls(t, v, 2)
+}
+
+func TestRefreshLeadIsCappedForShortTokens(t *testing.T) {
+	t.Parallel()
+	clock := newClock()
+	v := newVendor(clock, 2*time.Minute)
+	c := newCache(clock)
+	req := v.request("k", "r")
+	expectSource(t, c, req, Fetched)
+
+	// Threshold 1m, lead min(30s, 12s) = 12s: due after 48s, not at once.
+	clock.Advance(47 * time.Second)
+	c.RefreshDue(context.Background())
+	expectCalls(t, v, 1)
+	clock.Advance(time.Second)
+	c.RefreshDue(context.Background())
+	expectCalls(t, v, 2)
+}
+
+func TestRefreshFailureKeepsTheToken(t *testing.T) {
+	t.Parallel()
+	clock := newClock()
+	v := newVendor(clock, time.Hour)
+	c := newCache(clock)
+	req := v.request("k", "r")
+	first := expectSource(t, c, req, Fetched)
+
+	clock.Advance(dueAfter)
+	v.setErr(errTransient)
+	if rep := c.RefreshDue(context.Background()); rep != (RefreshReport{Due: 1, Failed: 1}) {
+		t.Fatalf("RefreshDue = %+v", rep)
+	}
+	res := expectSource(t, c, req, Hit)
+	if res.Token.AccessToken != first.Token.AccessToken {
+		t.Fatal("a failed refresh replaced the token")
+	}
+	rows := c.Entries()
+	if len(rows) != 1 || !strings.Contains(rows[0].LastError, "HTTP 503") || !rows[0].LastErrorAt.Equal(clock.Now()) || rows[0].VendorCalls != 2 {
+		t.Fatalf("Entries = %+v, want the failure recorded", rows)
+	}
+
+	// It is retried on a later pass, after the error backoff.
+	clock.Advance(2 * time.Second)
+	v.setErr(nil)
+	if rep := c.RefreshDue(context.Background()); rep.Refreshed != 1 {
+		t.Fatalf("retry: RefreshDue = %+v", rep)
+	}
+}
+
+func TestReaderJoinsARefreshInFlight(t *testing.T) {
+	t.Parallel()
+	clock := newClock()
+	v := newVendor(clock, time.Hour)
+	c := newCache(clock)
+	waits := waiters(c)
+	req := v.request("k", "r")
+	req.MinTTL = 40 * time.Minute
+	expectSource(t, c, req, Fetched)
+	recv(t, waits, "the first read")
+
+	v.gate = make(chan struct{}) // later calls block until released
+	clock.Advance(19*time.Minute + 45*time.Second)
+	done := make(chan RefreshReport, 1)
+	go func() { done <- c.RefreshDue(context.Background()) }()
+	recv(t, v.entered, "the first fetch")
+	recv(t, v.entered, "the refresh fetch")
+
+	// The token no longer qualifies for this reader: it joins the refresh.
+	clock.Advance(time.Minute)
+	reader := goGet(context.Background(), c, req)
+	recv(t, waits, "the reader to join the refresh")
+	close(v.gate)
+
+	r := recv(t, reader, "the reader")
+	if r.err != nil || r.res.Source != Fetched {
+		t.Fatalf("reader: %+v", r)
+	}
+	if rep := recv(t, done, "RefreshDue"); rep.Refreshed != 1 {
+		t.Fatalf("RefreshDue = %+v", rep)
+	}
+	expectCalls(t, v, 2)
+}
+
+func TestRefreshWorkersBoundVendorCalls(t *testing.T) {
+	t.Parallel()
+	clock := newClock()
+	v := newVendor(clock, time.Hour)
+	c := New(Options{Now: clock.Now, RefreshWorkers: 2})
+	busy := make(chan struct{}, 100)
+	c.onWorkersBusy = func() { trySend(busy, struct{}{}) }
+	const keys = 10
+	for i := range keys {
+		expectSource(t, c, v.request(Key(fmt.Sprint("k", i)), "r"), Fetched)
+		recv(t, v.entered, "a first fetch")
+	}
+
+	v.gate = make(chan struct{})
+	clock.Advance(dueAfter)
+	done := make(chan RefreshReport, 1)
+	go func() { done <- c.RefreshDue(context.Background()) }()
+	recv(t, v.entered, "a refresh")
+	recv(t, v.entered, "a second refresh")
+	// The third must wait for a worker: RefreshDue says it is waiting.
+	recv(t, busy, "RefreshDue to wait for a free worker")
+	if n := v.inflight.Load(); n != 2 {
+		t.Fatalf("%d refreshes in flight, want 2", n)
+	}
+	for i := range keys {
+		v.gate <- struct{}{}
+		if i < keys-2 {
+			recv(t, v.entered, "the next refresh")
+		}
+	}
+	if rep := recv(t, done, "RefreshDue"); rep != (RefreshReport{Due: keys, Refreshed: keys}) {
+		t.Fatalf("RefreshDue = %+v", rep)
+	}
+	if m := v.maxIn.Load(); m != 2 {
+		t.Fatalf("at most %d refreshes ran at once, want 2", m)
+	}
+	expectCalls(t, v, 2*keys)
+}
+
+func TestRefreshDueStopsWithItsContext(t *testing.T) {
+	t.Parallel()
+	clock := newClock()
+	v := newVendor(clock, time.Hour)
+	c := newCache(clock)
+	req := v.request("k", "r")
+	expectSource(t, c, req, Fetched)
+	recv(t, v.entered, "the first fetch")
+
+	v.gate = make(chan struct{})
+	clock.Advance(dueAfter)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan RefreshReport, 1)
+	go func() { done <- c.RefreshDue(ctx) }()
+	recv(t, v.entered, "the refresh")
+	cancel()
+	if rep := recv(t, done, "RefreshDue"); rep.Due != 1 || rep.Failed != 0 {
+		t.Fatalf("RefreshDue = %+v", rep)
+	}
+	if err := recv(t, v.ctxErrs, "the refresh's context"); err == nil {
+		t.Fatal("the refresh fetch was not cancelled")
+	}
+}
+
+func TestSweep(t *testing.T) {
+	t.Parallel()
+	clock := newClock()
+	v := newVendor(clock, time.Hour)
+	bad := newVendor(clock, time.Hour)
+	bad.setErr(errCredentials)
+	c := New(Options{Now: clock.Now, ErrorRetention: 20 * time.Minute})
+
+	expectSource(t, c, v.request("good", "r"), Fetched)
+	failing := bad.request("bad", "r")
+	failing.FailFast = 2 * time.Hour
+	if _, err := c.Get(context.Background(), failing); err == nil {
+		t.Fatal("failing read succeeded")
+	}
+
+	steps := []struct {
+		advance time.Duration
+		swept   int
+		left    int
+	}{
+		{advance: 59 * time.Minute, swept: 0, left: 2}, // token has 1m left; idle, so not refreshed
+		{advance: time.Minute, swept: 1, left: 1},      // token expired; failure replayed for 2h
+		{advance: 59*time.Minute + 59*time.Second, swept: 0, left: 1},
+		{advance: time.Second, swept: 1, left: 0}, // replay over, failure older than its retention
+	}
+	for i, s := range steps {
+		clock.Advance(s.advance)
+		rep := c.RefreshDue(context.Background())
+		if rep.Swept != s.swept || rep.Due != 0 || len(c.Entries()) != s.left {
+			t.Fatalf("step %d: RefreshDue = %+v, %d entries left; want %d swept, %d left", i, rep, len(c.Entries()), s.swept, s.left)
+		}
+	}
+	expectCalls(t, v, 1)
+	expectCalls(t, bad, 1)
+}
+
+func TestSweepKeepsRecentFailures(t *testing.T) {
+	t.Parallel()
+	clock := newClock()
+	v := newVendor(clock, time.Hour)
+	v.setErr(errBadRequest)
+	c := New(Options{Now: clock.Now, ErrorRetention: 10 * time.Minute})
+	if _, err := c.Get(context.Background(), v.request("k", "r")); err == nil {
+		t.Fatal("read succeeded")
+	}
+	clock.Advance(10*time.Minute - time.Second)
+	if rep := c.RefreshDue(context.Background()); rep.Swept != 0 || len(c.Entries()) != 1 {
+		t.Fatalf("failure dropped before its retention: %+v", rep)
+	}
+	clock.Advance(time.Second)
+	if rep := c.RefreshDue(context.Background()); rep.Swept != 1 || len(c.Entries()) != 0 {
+		t.Fatalf("failure kept past its retention: %+v", rep)
+	}
+}
+
+func TestRun(t *testing.T) {
+	t.Parallel()
+	clock := newClock()
+	v := newVendor(clock, time.Hour)
+	c := newCache(clock)
+	expectSource(t, c, v.request("k", "r"), Fetched)
+	recv(t, v.entered, "the first fetch")
+	clock.Advance(dueAfter)
+
+	ctx, cancel := context.WithCancel(context.Background())
+	stopped := make(chan struct{})
+	go func() {
+		c.Run(ctx, time.Millisecond)
+		close(stopped)
+	}()
+	recv(t, v.entered, "a refresh by Run")
+	cancel()
+	recv(t, stopped, "Run to return")
+}

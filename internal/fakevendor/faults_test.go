@@ -1,0 +1,566 @@
+package fakevendor
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+)
+
+// setFaults sets f or fails the test.
+func setFaults(t testing.TB, s *Server, f Faults) {
+	t.Helper()
+	if err := s.SetFaults(f); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// waitFor polls cond until it holds, failing the test after 10 s. It waits
+// for a state, not for time to pass.
+func waitFor(t testing.TB, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+func TestFaultFailNextThenRecover(t *testing.T) {
+	t.Parallel()
+	for _, p := range Providers() {
+		t.Run(p, func(t *testing.T) {
+			t.Parallel()
+			ts, _ := newDemoServer(t)
+			setFaults(t, ts.Server, Faults{FailNext: 3})
+			for i := range 3 {
+				res := do(t, ts, goodRequest(t, p))
+				if res.status != http.StatusServiceUnavailable || tokenOf(res) != "" {
+					t.Fatalf("request %d: status %d, body %s", i+1, res.status, res.raw)
+				}
+				if res.header.Get("Retry-After") != "" {
+					t.Errorf("Retry-After %q without RetryAfter", res.header.Get("Retry-After"))
+				}
+				wantCode := "temporarily_unavailable"
+				if p == ProviderOracleCASB {
+					wantCode = "SERVICE_UNAVAILABLE"
+				}
+				if errorCode(res) != wantCode {
+					t.Errorf("error body %s, want code %s", res.raw, wantCode)
+				}
+				if left := ts.Faults().FailNext; left != 2-i {
+					t.Errorf("FailNext = %d after %d failures", left, i+1)
+				}
+			}
+			if res := do(t, ts, goodRequest(t, p)); res.status != successStatus(p) || tokenOf(res) == "" {
+				t.Fatalf("after the burst: status %d, body %s", res.status, res.raw)
+			}
+			st := ts.Stats()
+			if st.ByStatus[503] != 3 || st.ByFault[FaultError] != 3 || st.Successes != 1 || st.Failures != 3 {
+				t.Errorf("stats = %+v", st)
+			}
+		})
+	}
+}
+
+func TestFaultErrorRatePercent(t *testing.T) {
+	t.Parallel()
+	for name, tc := range map[string]struct {
+		percent int
+		failing []int // 1-based request numbers among the first 20
+	}{
+		"10 percent":  {10, []int{10, 20}},
+		"25 percent":  {25, []int{4, 8, 12, 16, 20}},
+		"50 percent":  {50, []int{2, 4, 6, 8, 10, 12, 14, 16, 18, 20}},
+		"100 percent": {100, []int{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			ts, _ := newDemoServer(t)
+			setFaults(t, ts.Server, Faults{ErrorRatePercent: tc.percent, FailStatus: 502})
+			var failed []int
+			for n := 1; n <= 20; n++ {
+				res := do(t, ts, goodRequest(t, ProviderSCM))
+				if res.status == http.StatusBadGateway {
+					failed = append(failed, n)
+				} else if res.status != http.StatusOK {
+					t.Fatalf("request %d: status %d", n, res.status)
+				}
+			}
+			if !equalInts(failed, tc.failing) {
+				t.Errorf("failed requests %v, want %v", failed, tc.failing)
+			}
+		})
+	}
+}
+
+func equalInts(a, b []int) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+func TestFaultOutage(t *testing.T) {
+	t.Parallel()
+	for name, tc := range map[string]struct {
+		faults Faults
+		status int // 0: the connection is reset
+	}{
+		"error":             {Faults{Outage: OutageError}, 503},
+		"error with 500":    {Faults{Outage: OutageError, FailStatus: 500}, 500},
+		"reset":             {Faults{Outage: OutageReset}, 0},
+		"rate limit":        {Faults{Outage: OutageRateLimit}, 429},
+		"html":              {Faults{Outage: OutageHTML}, 502},
+		"html with 504":     {Faults{Outage: OutageHTML, HTMLStatus: 504}, 504},
+		"outage beats next": {Faults{Outage: OutageError, FailStatus: 504, RateLimitNext: 5}, 504},
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			ts, _ := newDemoServer(t)
+			setFaults(t, ts.Server, tc.faults)
+			for i := range 5 {
+				res, err := tryDo(ts, goodRequest(t, ProviderOAuth2))
+				switch {
+				case tc.status == 0 && err == nil:
+					t.Fatalf("request %d: got status %d, want a reset connection", i, res.status)
+				case tc.status != 0 && err != nil:
+					t.Fatalf("request %d: %v", i, err)
+				case tc.status != 0 && res.status != tc.status:
+					t.Fatalf("request %d: status %d, want %d", i, res.status, tc.status)
+				}
+			}
+			setFaults(t, ts.Server, Faults{})
+			if res := do(t, ts, goodRequest(t, ProviderOAuth2)); res.status != http.StatusOK {
+				t.Errorf("after the outage: status %d", res.status)
+			}
+			if st := ts.Stats(); st.Failures != 5 || st.Successes != 1 || st.ByStatus[tc.status] != 5 {
+				t.Errorf("stats = %+v", st)
+			}
+		})
+	}
+}
+
+func TestFaultResetNext(t *testing.T) {
+	t.Parallel()
+	ts, _ := newDemoServer(t)
+	setFaults(t, ts.Server, Faults{ResetNext: 2})
+	for i := range 2 {
+		if res, err := tryDo(ts, goodRequest(t, ProviderSaaSSecurity)); err == nil {
+			t.Fatalf("request %d: got status %d, want a reset", i, res.status)
+		}
+	}
+	if res := do(t, ts, goodRequest(t, ProviderSaaSSecurity)); res.status != http.StatusOK {
+		t.Fatalf("after the resets: status %d", res.status)
+	}
+	st := ts.Stats()
+	if st.ByFault[FaultReset] != 2 || st.ByStatus[0] != 2 || st.Successes != 1 {
+		t.Errorf("stats = %+v", st)
+	}
+}
+
+func TestFaultRateLimitRetryAfter(t *testing.T) {
+	t.Parallel()
+	for name, tc := range map[string]struct {
+		faults     Faults
+		retryAfter func(now time.Time) string
+	}{
+		"no Retry-After": {Faults{RateLimitNext: 1}, func(time.Time) string { return "" }},
+		"seconds":        {Faults{RateLimitNext: 1, RetryAfter: 30 * time.Second}, func(time.Time) string { return "30" }},
+		"seconds rounded up": {
+			Faults{RateLimitNext: 1, RetryAfter: 1500 * time.Millisecond}, func(time.Time) string { return "2" },
+		},
+		"HTTP date": {
+			Faults{RateLimitNext: 1, RetryAfter: 2 * time.Minute, RetryAfterHTTPDate: true},
+			func(now time.Time) string { return now.Add(2 * time.Minute).Format(http.TimeFormat) },
+		},
+		"HTTP date on the skewed clock": {
+			Faults{RateLimitNext: 1, RetryAfter: time.Minute, RetryAfterHTTPDate: true, ClockSkew: -time.Hour},
+			func(now time.Time) string { return now.Add(-time.Hour + time.Minute).Format(http.TimeFormat) },
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			ts, clk := newDemoServer(t)
+			setFaults(t, ts.Server, tc.faults)
+			res := do(t, ts, goodRequest(t, ProviderSCM))
+			if res.status != http.StatusTooManyRequests || errorCode(res) != "too_many_requests" {
+				t.Fatalf("status %d, body %s", res.status, res.raw)
+			}
+			if got, want := res.header.Get("Retry-After"), tc.retryAfter(clk.Now()); got != want {
+				t.Errorf("Retry-After = %q, want %q", got, want)
+			}
+			if res := do(t, ts, goodRequest(t, ProviderSCM)); res.status != http.StatusOK {
+				t.Errorf("second request: status %d", res.status)
+			}
+		})
+	}
+}
+
+func TestFaultRetryAfterOn503(t *testing.T) {
+	t.Parallel()
+	ts, _ := newDemoServer(t)
+	setFaults(t, ts.Server, Faults{FailNext: 1, RetryAfter: 5 * time.Second})
+	res := do(t, ts, goodRequest(t, ProviderBrightPattern))
+	if res.status != 503 || res.header.Get("Retry-After") != "5" {
+		t.Errorf("status %d, Retry-After %q", res.status, res.header.Get("Retry-After"))
+	}
+	// A 500 is not a "come back later": no Retry-After.
+	setFaults(t, ts.Server, Faults{FailNext: 1, FailStatus: 500, RetryAfter: 5 * time.Second})
+	res = do(t, ts, goodRequest(t, ProviderBrightPattern))
+	if res.status != 500 || res.header.Get("Retry-After") != "" {
+		t.Errorf("status %d, Retry-After %q", res.status, res.header.Get("Retry-After"))
+	}
+}
+
+func TestFaultHTML(t *testing.T) {
+	t.Parallel()
+	for name, tc := range map[string]struct {
+		status int
+		want   int
+	}{
+		"default 502":    {0, 502},
+		"captive portal": {200, 200},
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			ts, _ := newDemoServer(t)
+			setFaults(t, ts.Server, Faults{HTMLNext: 1, HTMLStatus: tc.status})
+			res := do(t, ts, goodRequest(t, ProviderOracleCASB))
+			if res.status != tc.want || !strings.HasPrefix(res.header.Get("Content-Type"), "text/html") {
+				t.Errorf("status %d, Content-Type %q", res.status, res.header.Get("Content-Type"))
+			}
+			if json.Valid(res.raw) || !strings.Contains(string(res.raw), "<html>") {
+				t.Errorf("body is not an HTML page: %s", res.raw)
+			}
+			if st := ts.Stats(); st.Successes != 0 || st.ByFault[FaultHTML] != 1 {
+				t.Errorf("stats = %+v", st)
+			}
+		})
+	}
+}
+
+func TestFaultTruncateBody(t *testing.T) {
+	t.Parallel()
+	for _, p := range Providers() {
+		t.Run(p, func(t *testing.T) {
+			t.Parallel()
+			ts, _ := newDemoServer(t)
+			setFaults(t, ts.Server, Faults{TruncateBody: true})
+			res := do(t, ts, goodRequest(t, p))
+			if res.status != successStatus(p) || json.Valid(res.raw) || len(res.raw) == 0 {
+				t.Errorf("status %d, body %q: want the success status and broken JSON", res.status, res.raw)
+			}
+			if st := ts.Stats(); st.Successes != 0 || st.Failures != 1 || st.ByFault[FaultTruncate] != 1 {
+				t.Errorf("stats = %+v", st)
+			}
+			// Errors are not truncated: the fault shapes successes.
+			rq := goodRequest(t, p)
+			rq.method = http.MethodGet
+			if res := do(t, ts, rq); !json.Valid(res.raw) {
+				t.Errorf("an error body was truncated: %s", res.raw)
+			}
+		})
+	}
+}
+
+func TestFaultOmitToken(t *testing.T) {
+	t.Parallel()
+	for _, p := range Providers() {
+		t.Run(p, func(t *testing.T) {
+			t.Parallel()
+			ts, _ := newDemoServer(t)
+			setFaults(t, ts.Server, Faults{OmitToken: true})
+			res := do(t, ts, goodRequest(t, p))
+			if res.status != successStatus(p) || res.json == nil {
+				t.Fatalf("status %d, body %s", res.status, res.raw)
+			}
+			if _, ok := res.json["access_token"]; ok {
+				t.Errorf("body has access_token: %s", res.raw)
+			}
+			if _, ok := res.json["accessToken"]; ok {
+				t.Errorf("body has accessToken: %s", res.raw)
+			}
+			if len(res.json) == 0 {
+				t.Error("the other fields are gone too")
+			}
+			if st := ts.Stats(); st.Successes != 0 || st.ByFault[FaultNoToken] != 1 {
+				t.Errorf("stats = %+v", st)
+			}
+		})
+	}
+}
+
+func TestFaultExpiresInForm(t *testing.T) {
+	t.Parallel()
+	for name, tc := range map[string]struct {
+		provider string
+		form     string
+		want     any // nil: absent
+	}{
+		"SaaS as vendor":        {ProviderSaaSSecurity, ExpiresInVendor, float64(7199)},
+		"SaaS as string":        {ProviderSaaSSecurity, ExpiresInString, "7199"},
+		"SCM as string":         {ProviderSCM, ExpiresInString, "899"},
+		"SCM omitted":           {ProviderSCM, ExpiresInOmit, nil},
+		"Bright as vendor":      {ProviderBrightPattern, ExpiresInVendor, "3599"},
+		"Bright as number":      {ProviderBrightPattern, ExpiresInNumber, float64(3599)},
+		"Bright omitted":        {ProviderBrightPattern, ExpiresInOmit, nil},
+		"OAuth2 as string":      {ProviderOAuth2, ExpiresInString, "3600"},
+		"OAuth2 forced number":  {ProviderOAuth2, ExpiresInNumber, float64(3600)},
+		"Oracle expiresAt gone": {ProviderOracleCASB, ExpiresInOmit, nil},
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			ts, _ := newDemoServer(t)
+			setFaults(t, ts.Server, Faults{ExpiresIn: tc.form})
+			res := do(t, ts, goodRequest(t, tc.provider))
+			if res.status != successStatus(tc.provider) {
+				t.Fatalf("status %d, body %s", res.status, res.raw)
+			}
+			field := "expires_in"
+			if tc.provider == ProviderOracleCASB {
+				field = "expiresAt"
+			}
+			got, present := res.json[field]
+			if (tc.want == nil) == present || (present && got != tc.want) {
+				t.Errorf("%s = %#v (present %t), want %#v", field, got, present, tc.want)
+			}
+			// The token still expires as configured, and the fake knows it.
+			if _, ok := ts.Check(tokenOf(res)); !ok {
+				t.Error("token unknown")
+			}
+		})
+	}
+}
+
+func TestFaultLifetimes(t *testing.T) {
+	t.Parallel()
+	const tenYears = 10 * 365 * 24 * time.Hour
+	for name, tc := range map[string]struct {
+		provider  string
+		lifetime  time.Duration
+		expiresIn any
+	}{
+		"zero":                     {ProviderSCM, 0, float64(0)},
+		"one second":               {ProviderSCM, time.Second, float64(1)},
+		"ten years":                {ProviderSCM, tenYears, float64(315360000)},
+		"sub-second rounds down":   {ProviderSaaSSecurity, 1500 * time.Millisecond, float64(1)},
+		"Bright one second":        {ProviderBrightPattern, time.Second, "1"},
+		"Oracle zero":              {ProviderOracleCASB, 0, nil},
+		"Oracle one second":        {ProviderOracleCASB, time.Second, nil},
+		"Oracle ten years":         {ProviderOracleCASB, tenYears, nil},
+		"OAuth2 ten years, string": {ProviderOAuth2, tenYears, float64(315360000)},
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			ts, clk := newDemoServer(t)
+			if err := ts.SetLifetime(tc.provider, tc.lifetime); err != nil {
+				t.Fatal(err)
+			}
+			start := clk.Now()
+			res := do(t, ts, goodRequest(t, tc.provider))
+			if res.status != successStatus(tc.provider) {
+				t.Fatalf("status %d, body %s", res.status, res.raw)
+			}
+			wholeSeconds := tc.lifetime.Truncate(time.Second)
+			if tc.provider == ProviderOracleCASB {
+				want := start.Add(wholeSeconds).Format(time.RFC3339)
+				if res.str("expiresAt") != want {
+					t.Errorf("expiresAt = %q, want %q", res.str("expiresAt"), want)
+				}
+			} else if res.json["expires_in"] != tc.expiresIn {
+				t.Errorf("expires_in = %#v, want %#v", res.json["expires_in"], tc.expiresIn)
+			}
+			tok := tokenOf(res)
+			info, ok := ts.Check(tok)
+			if !info.ExpiresAt.Equal(start.Add(wholeSeconds)) {
+				t.Errorf("ExpiresAt = %s, want %s", info.ExpiresAt, start.Add(wholeSeconds))
+			}
+			if ok != (wholeSeconds > 0) {
+				t.Errorf("Check ok = %t right after minting a %s token", ok, tc.lifetime)
+			}
+			clk.Advance(wholeSeconds)
+			if _, ok := ts.Check(tok); ok {
+				t.Error("Check ok at the expiry instant")
+			}
+		})
+	}
+}
+
+func TestFaultClockSkew(t *testing.T) {
+	t.Parallel()
+	ts, clk := newDemoServer(t)
+	setFaults(t, ts.Server, Faults{ClockSkew: 5 * time.Minute})
+	vendorNow := clk.Now().Add(5 * time.Minute)
+
+	res := do(t, ts, goodRequest(t, ProviderOracleCASB))
+	if got := res.header.Get("Date"); got != vendorNow.Format(http.TimeFormat) {
+		t.Errorf("Date = %q, want the skewed %q", got, vendorNow.Format(http.TimeFormat))
+	}
+	if got, want := res.str("expiresAt"), vendorNow.Add(time.Hour).Format(time.RFC3339); got != want {
+		t.Errorf("expiresAt = %q, want %q", got, want)
+	}
+	tok := tokenOf(res)
+	if !ts.Now().Equal(vendorNow) {
+		t.Errorf("Now = %s, want %s", ts.Now(), vendorNow)
+	}
+	// expiresAt reads 1h5m ahead of the unskewed clock, but the token dies
+	// an hour from now: a client that trusts expiresAt over its own clock,
+	// without the Date header, keeps it 5 minutes too long.
+	clk.Advance(time.Hour - time.Second)
+	if _, ok := ts.Check(tok); !ok {
+		t.Error("token expired early")
+	}
+	clk.Advance(time.Second)
+	if _, ok := ts.Check(tok); ok {
+		t.Error("token alive past the vendor's expiry")
+	}
+	// A skew applies to every provider, even with a Providers filter.
+	setFaults(t, ts.Server, Faults{ClockSkew: -time.Hour, Providers: []string{ProviderSCM}})
+	res = do(t, ts, goodRequest(t, ProviderSaaSSecurity))
+	if got, want := res.header.Get("Date"), clk.Now().Add(-time.Hour).Format(http.TimeFormat); got != want {
+		t.Errorf("Date = %q, want %q", got, want)
+	}
+}
+
+func TestFaultProvidersFilter(t *testing.T) {
+	t.Parallel()
+	ts, _ := newDemoServer(t)
+	setFaults(t, ts.Server, Faults{Providers: []string{ProviderSCM}, Outage: OutageError, TruncateBody: true})
+	if res := do(t, ts, goodRequest(t, ProviderSCM)); res.status != 503 {
+		t.Errorf("SCM status %d, want 503", res.status)
+	}
+	for _, p := range []string{ProviderSaaSSecurity, ProviderOracleCASB, ProviderBrightPattern, ProviderOAuth2} {
+		if res := do(t, ts, goodRequest(t, p)); res.status != successStatus(p) || tokenOf(res) == "" {
+			t.Errorf("%s: status %d, body %s", p, res.status, res.raw)
+		}
+	}
+	// FailNext counts only the providers it applies to.
+	setFaults(t, ts.Server, Faults{Providers: []string{ProviderSCM}, FailNext: 1})
+	do(t, ts, goodRequest(t, ProviderOAuth2))
+	if res := do(t, ts, goodRequest(t, ProviderSCM)); res.status != 503 {
+		t.Errorf("SCM status %d, want 503", res.status)
+	}
+}
+
+// A delayed response outlives a client's timeout: the client gets a timeout
+// error, never an answer.
+func TestFaultDelayPastTimeout(t *testing.T) {
+	t.Parallel()
+	records := make(chan RequestRecord, 4)
+	clk := newTestClock()
+	s := New(WithClock(clk.Now), WithRequestLog(func(r RequestRecord) { records <- r }))
+	if err := s.AddAccount(demo(t, ProviderSCM)); err != nil {
+		t.Fatal(err)
+	}
+	ts := Serve(t, s)
+	setFaults(t, s, Faults{Delay: time.Hour})
+
+	rq := goodRequest(t, ProviderSCM)
+	r, _ := http.NewRequest(http.MethodPost, ts.URL+rq.path, strings.NewReader(rq.body))
+	r.Header.Set("Content-Type", rq.contentType)
+	r.SetBasicAuth(rq.basicUser, rq.basicPass)
+	client := &http.Client{Timeout: 50 * time.Millisecond}
+	resp, err := client.Do(r)
+	if err == nil {
+		resp.Body.Close()
+		t.Fatalf("got status %d, want a timeout", resp.StatusCode)
+	}
+	var netErr interface{ Timeout() bool }
+	if !errors.As(err, &netErr) || !netErr.Timeout() {
+		t.Errorf("error %v is not a timeout", err)
+	}
+	select {
+	case rec := <-records:
+		if rec.Fault != FaultDelay || !rec.Delayed || rec.Status != 0 || rec.TokenIssued {
+			t.Errorf("record = %+v", rec)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the delayed request never finished after the client gave up")
+	}
+}
+
+func TestFaultDelayThenAnswer(t *testing.T) {
+	t.Parallel()
+	ts, _ := newDemoServer(t)
+	setFaults(t, ts.Server, Faults{Delay: time.Millisecond, FailNext: 1})
+	if res := do(t, ts, goodRequest(t, ProviderSaaSSecurity)); res.status != 503 {
+		t.Errorf("status %d, want the 503 after the delay", res.status)
+	}
+	if res := do(t, ts, goodRequest(t, ProviderSaaSSecurity)); res.status != 200 {
+		t.Errorf("status %d, want 200 after the delay", res.status)
+	}
+	if st := ts.Stats(); st.ByFault[FaultDelay] != 2 || st.ByFault[FaultError] != 1 {
+		t.Errorf("stats = %+v", st)
+	}
+}
+
+// Requests held by a delay are in flight together: the peak counts them,
+// and MaxInFlight answers one more with an immediate 429.
+func TestFaultMaxInFlightAndPeak(t *testing.T) {
+	t.Parallel()
+	ts, _ := newDemoServer(t)
+	const n = 5
+	setFaults(t, ts.Server, Faults{Delay: time.Hour, MaxInFlight: n, RetryAfter: time.Second})
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	errs := make(chan error, n)
+	for range n {
+		go func() {
+			rq := goodRequest(t, ProviderSCM)
+			r, _ := http.NewRequestWithContext(ctx, http.MethodPost, ts.URL+rq.path, strings.NewReader(rq.body))
+			r.Header.Set("Content-Type", rq.contentType)
+			r.SetBasicAuth(rq.basicUser, rq.basicPass)
+			resp, err := ts.Client().Do(r)
+			if err == nil {
+				resp.Body.Close()
+			}
+			errs <- err
+		}()
+	}
+	waitFor(t, "5 requests in flight", func() bool { return ts.Stats().InFlight == n })
+
+	res := do(t, ts, goodRequest(t, ProviderSCM))
+	if res.status != http.StatusTooManyRequests || res.header.Get("Retry-After") != "1" {
+		t.Errorf("request beyond the limit: status %d, Retry-After %q", res.status, res.header.Get("Retry-After"))
+	}
+	if st := ts.Stats(); st.PeakInFlight != n+1 || st.ByFault[FaultInFlight] != 1 {
+		t.Errorf("stats = %+v", st)
+	}
+
+	cancel()
+	for range n {
+		if err := <-errs; err == nil {
+			t.Error("a delayed request was answered")
+		}
+	}
+	waitFor(t, "no request in flight", func() bool { return ts.Stats().InFlight == 0 })
+	if st := ts.Stats(); st.ByFault[FaultDelay] != n || st.Requests != n+1 || st.Successes != 0 {
+		t.Errorf("stats = %+v", st)
+	}
+}
+
+// takeFault answers 429 to the request beyond MaxInFlight (tested directly:
+// a delayed request cannot answer at once).
+func TestTakeFaultMaxInFlight(t *testing.T) {
+	t.Parallel()
+	s := New()
+	setFaults(t, s, Faults{MaxInFlight: 10})
+	if f, _ := s.takeFault(ProviderSCM, 10); f != "" {
+		t.Errorf("fault %q at the limit", f)
+	}
+	if f, _ := s.takeFault(ProviderSCM, 11); f != FaultInFlight {
+		t.Errorf("fault %q past the limit, want %q", f, FaultInFlight)
+	}
+}

@@ -1,0 +1,115 @@
+package fakevendor
+
+import (
+	"net/http"
+	"net/url"
+	"testing"
+	"time"
+)
+
+func TestOAuth2Success(t *testing.T) {
+	t.Parallel()
+	post := func(kv ...string) func(r *req) {
+		return func(r *req) { r.basic = false; r.body = form(kv...) }
+	}
+	for name, tc := range map[string]struct {
+		mutate    func(r *req)
+		method    string
+		scope     string
+		hasScopes bool
+	}{
+		"basic with scope": {func(*req) {}, AuthMethodBasic, "read", true},
+		"basic without scope": {
+			func(r *req) { r.body = form("grant_type", "client_credentials") }, AuthMethodBasic, "", false,
+		},
+		"basic form-encoded": {
+			func(r *req) { r.basicUser = url.QueryEscape(r.basicUser) }, AuthMethodBasic, "read", true,
+		},
+		"post with two scopes": {
+			post("grant_type", "client_credentials", "client_id", "demo-oauth2-client",
+				"client_secret", "demo-oauth2-secret-not-real", "scope", "read write"),
+			AuthMethodPost, "read write", true,
+		},
+		"post without scope": {
+			post("grant_type", "client_credentials", "client_id", "demo-oauth2-client",
+				"client_secret", "demo-oauth2-secret-not-real"),
+			AuthMethodPost, "", false,
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			ts, clk := newDemoServer(t)
+			rq := goodRequest(t, ProviderOAuth2)
+			tc.mutate(&rq)
+			res := do(t, ts, rq)
+			if res.status != http.StatusOK {
+				t.Fatalf("status = %d, body %s", res.status, res.raw)
+			}
+			if res.json["expires_in"] != float64(3600) || res.str("token_type") != "Bearer" {
+				t.Errorf("body %s", res.raw)
+			}
+			if _, has := res.json["scope"]; has != tc.hasScopes || res.str("scope") != tc.scope {
+				t.Errorf("scope in %s, want %q", res.raw, tc.scope)
+			}
+			info, ok := ts.Check(tokenOf(res))
+			if !ok || info.AuthMethod != tc.method || info.Scope != tc.scope ||
+				!info.ExpiresAt.Equal(clk.Now().Add(time.Hour)) {
+				t.Errorf("Check = %+v, %t", info, ok)
+			}
+		})
+	}
+}
+
+func TestOAuth2Errors(t *testing.T) {
+	t.Parallel()
+	post := func(kv ...string) func(r *req) {
+		return func(r *req) { r.basic = false; r.body = form(kv...) }
+	}
+	runErrorCases(t, ProviderOAuth2, map[string]errCase{
+		"GET":               {func(r *req) { r.method = http.MethodGet }, 405, "invalid_request"},
+		"JSON content type": {func(r *req) { r.contentType = "application/json" }, 400, "invalid_request"},
+		"no credentials":    {func(r *req) { r.basic = false }, 401, "invalid_client"},
+		"Bearer header":     {func(r *req) { r.basic = false; r.header = map[string]string{"Authorization": "Bearer x"} }, 401, "invalid_client"},
+		"both methods": {func(r *req) {
+			r.body += "&" + form("client_id", "demo-oauth2-client", "client_secret", "demo-oauth2-secret-not-real")
+		}, 400, "invalid_request"},
+		"basic wrong secret": {func(r *req) { r.basicPass = "nope" }, 401, "invalid_client"},
+		"post wrong secret": {post("grant_type", "client_credentials", "client_id", "demo-oauth2-client",
+			"client_secret", "nope"), 400, "invalid_client"},
+		"post without secret": {post("grant_type", "client_credentials", "client_id", "demo-oauth2-client"), 400, "invalid_client"},
+		"missing grant_type":  {func(r *req) { r.body = form("scope", "read") }, 400, "invalid_request"},
+		"wrong grant_type":    {func(r *req) { r.body = form("grant_type", "password", "scope", "read") }, 400, "unsupported_grant_type"},
+		"scope not allowed":   {func(r *req) { r.body = form("grant_type", "client_credentials", "scope", "admin") }, 400, "invalid_scope"},
+		"repeated scope":      {func(r *req) { r.body += "&scope=write" }, 400, "invalid_request"},
+	})
+}
+
+func TestOAuth2AuthMethodRestriction(t *testing.T) {
+	t.Parallel()
+	for name, tc := range map[string]struct {
+		allowed string
+		basic   bool
+		status  int
+	}{
+		"basic client uses basic": {AuthMethodBasic, true, http.StatusOK},
+		"basic client uses post":  {AuthMethodBasic, false, http.StatusBadRequest},
+		"post client uses post":   {AuthMethodPost, false, http.StatusOK},
+		"post client uses basic":  {AuthMethodPost, true, http.StatusUnauthorized},
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			ts := NewTestServer(t, Account{Provider: ProviderOAuth2, ClientID: "c", ClientSecret: "s", AuthMethod: tc.allowed})
+			rq := req{path: "/oauth2/token", contentType: "application/x-www-form-urlencoded"}
+			if tc.basic {
+				rq.basic, rq.basicUser, rq.basicPass = true, "c", "s"
+				rq.body = form("grant_type", "client_credentials")
+			} else {
+				rq.body = form("grant_type", "client_credentials", "client_id", "c", "client_secret", "s")
+			}
+			res := do(t, ts, rq)
+			if res.status != tc.status {
+				t.Errorf("status = %d, want %d; body %s", res.status, tc.status, res.raw)
+			}
+		})
+	}
+}

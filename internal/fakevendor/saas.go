@@ -1,0 +1,79 @@
+package fakevendor
+
+import (
+	"net/http"
+	"slices"
+	"strings"
+)
+
+// Palo Alto SaaS Security API: POST /oauth/token (seed:
+// paloalto-saas-security-retrieve-token.txt).
+//
+// The client authenticates with HTTP Basic client_id:client_secret and sends
+// the form grant_type=client_credentials&scope=<space-separated scopes>. A
+// success is 200 with access_token, token_type "bearer", expires_in (a
+// number, 7199), scope, tenant and jti.
+//
+// Errors are not documented. The endpoint is a Spring Security OAuth2 token
+// endpoint by its shape (/oauth/token, a lower-case "bearer", jti), so the
+// fake answers as that does: RFC 6749 {"error", "error_description"} bodies,
+// 401 "unauthorized" for missing or bad client credentials.
+
+func (s *Server) saasToken(in *tokenRequest) response {
+	const p = ProviderSaaSSecurity
+	if in.r.Method != http.MethodPost {
+		return methodNotAllowed(p)
+	}
+	form, err := parseForm(in.r, in.body)
+	if err != nil {
+		return oauthError(http.StatusBadRequest, "invalid_request", err.Error())
+	}
+	if form.Has("client_id") || form.Has("client_secret") {
+		return oauthError(http.StatusBadRequest, "invalid_request",
+			"Client credentials must be sent in the Authorization header, not the request body.")
+	}
+	id, secret, ok := in.r.BasicAuth()
+	if !ok {
+		return oauthError(http.StatusUnauthorized, "unauthorized", "Full authentication is required to access this resource")
+	}
+	acct, ok := s.checkClient(p, id, secret, false)
+	if !ok || acct.Disabled {
+		return oauthError(http.StatusUnauthorized, "unauthorized", "Bad credentials")
+	}
+	if resp, bad := checkGrantType(form.Get("grant_type")); bad {
+		return resp
+	}
+	scopes := strings.Fields(form.Get("scope"))
+	if len(scopes) == 0 {
+		return oauthError(http.StatusBadRequest, "invalid_scope",
+			"Empty scope (either the client or the user is not allowed the requested scopes)")
+	}
+	for _, sc := range scopes {
+		if !slices.Contains(acct.Scopes, sc) {
+			resp := jsonResponse(http.StatusBadRequest, map[string]string{
+				"error":             "invalid_scope",
+				"error_description": "Invalid scope",
+				"scope":             strings.Join(acct.Scopes, " "),
+			})
+			return resp
+		}
+	}
+	scope := strings.Join(scopes, " ")
+	fields, resp := s.mintOAuth(in, p, "bearer", false, TokenInfo{Account: acct.ClientID, Scope: scope})
+	fields["scope"] = scope
+	fields["tenant"] = acct.Tenant
+	fields["jti"] = newUUID()
+	return resp.withBody(http.StatusOK, fields)
+}
+
+// checkGrantType checks an RFC 6749 grant_type for client credentials.
+func checkGrantType(gt string) (response, bool) {
+	switch gt {
+	case "client_credentials":
+		return response{}, false
+	case "":
+		return oauthError(http.StatusBadRequest, "invalid_request", "Missing grant type"), true
+	default:
+		return oauthError(http.StatusBadRequest, "unsupported_grant_type", "Unsupported grant type"), true
+	}
+}

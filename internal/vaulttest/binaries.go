@@ -1,0 +1,75 @@
+package vaulttest
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+// Binaries are the programs under test.
+type Binaries struct {
+	// Vault is the vault binary (server, CLI and Agent).
+	Vault string
+	// Plugin is the plugin binary, built with its version stamped.
+	Plugin string
+	// PluginVersion is the version stamped into Plugin, such as v0.1.0.
+	PluginVersion string
+	// FakeVendor is the fake vendor command.
+	FakeVendor string
+}
+
+// PluginName is the name the plugin is registered under.
+const PluginName = "vault-plugin-secrets-palo"
+
+// LoadBinaries reads the binaries from the environment that `make e2e`
+// sets: VAULT_BIN, PLUGIN_BIN, PLUGIN_VERSION and FAKEVENDOR_BIN. Where one
+// is unset it falls back to what make builds in the repository
+// (.tools/bin/vault, bin/vault-plugin-secrets-palo, bin/fakevendor, version
+// v0.1.0). It fails the test, naming the fix, if a binary is missing: an
+// end-to-end test that silently skipped would prove nothing.
+func LoadBinaries(t testing.TB) Binaries {
+	t.Helper()
+	root := repoRoot()
+	b := Binaries{
+		Vault:         envOr("VAULT_BIN", filepath.Join(root, ".tools", "bin", "vault")),
+		Plugin:        envOr("PLUGIN_BIN", filepath.Join(root, "bin", PluginName)),
+		PluginVersion: envOr("PLUGIN_VERSION", "v0.1.0"),
+		FakeVendor:    envOr("FAKEVENDOR_BIN", filepath.Join(root, "bin", "fakevendor")),
+	}
+	for name, path := range map[string]string{"VAULT_BIN": b.Vault, "PLUGIN_BIN": b.Plugin, "FAKEVENDOR_BIN": b.FakeVendor} {
+		info, err := os.Stat(path)
+		if err != nil || info.IsDir() || info.Mode()&0o111 == 0 {
+			t.Fatalf("vaulttest: %s: no executable at %s; run the end-to-end tests with `make e2e`, "+
+				"which builds the binaries and sets VAULT_BIN, PLUGIN_BIN, PLUGIN_VERSION and FAKEVENDOR_BIN", name, path)
+		}
+	}
+	return b
+}
+
+func envOr(key, fallback string) string {
+	if v := os.Getenv(key); v != "" {
+		return v
+	}
+	return fallback
+}
+
+// repoRoot is the nearest directory at or above the working directory (a
+// test runs in its package's directory) that holds a go.mod, or "." if none
+// does.
+func repoRoot() string {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "."
+	}
+	for range 20 {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			break
+		}
+		dir = parent
+	}
+	return "."
+}

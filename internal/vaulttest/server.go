@@ -1,0 +1,197 @@
+package vaulttest
+
+import (
+	"context"
+	"crypto/rand"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/vault/api"
+)
+
+// Default bounds for a Vault server.
+const (
+	// DefaultStartTimeout bounds how long a server may take to answer its
+	// health check. A dev server is ready in about a second; the rest is
+	// headroom for a loaded 2-core machine.
+	DefaultStartTimeout = 60 * time.Second
+	// startAttempts bounds the retries when a port was taken between
+	// FreePorts and the server binding it.
+	startAttempts = 4
+)
+
+// Server is one running Vault server process. A dev server comes from
+// StartDev; the nodes of an integrated-storage cluster would be Servers too,
+// started from a configuration file instead of -dev.
+type Server struct {
+	*Process
+
+	// Bin is the vault binary, also used for the CLI and Agent.
+	Bin string
+	// Addr is the API address, such as http://127.0.0.1:41234.
+	Addr string
+	// RootToken is a token with the root policy.
+	RootToken string
+	// PluginDir is the server's plugin directory.
+	PluginDir string
+	// Dir is a private working folder for this server: its log, plugin
+	// directory, and the HOME of the CLI and Agent processes run against it.
+	Dir string
+}
+
+// DevOptions configure StartDev. The zero value is a good default.
+type DevOptions struct {
+	// RootToken is the dev root token id; a random one by default.
+	RootToken string
+	// LogLevel is the server's -log-level: "debug" by default; "trace"
+	// also logs every plugin request.
+	LogLevel string
+	// Args are extra arguments for `vault server`.
+	Args []string
+	// Env are extra environment variables (KEY=value) for the server.
+	Env []string
+	// StartTimeout bounds the wait for readiness (DefaultStartTimeout).
+	StartTimeout time.Duration
+}
+
+// StartDev starts `vault server -dev` on a free loopback port, with an
+// empty plugin directory (so that nothing is registered behind the test's
+// back: see RegisterPlugin), and waits until it is unsealed and active. The
+// server is stopped in t.Cleanup; if the test failed, the end of its log is
+// printed.
+func StartDev(t testing.TB, vaultBin string, o DevOptions) *Server {
+	t.Helper()
+	if o.RootToken == "" {
+		o.RootToken = "root-" + rand.Text()
+	}
+	if o.LogLevel == "" {
+		o.LogLevel = "debug"
+	}
+	if o.StartTimeout <= 0 {
+		o.StartTimeout = DefaultStartTimeout
+	}
+	dir := t.TempDir()
+	s := &Server{Bin: vaultBin, RootToken: o.RootToken, Dir: dir, PluginDir: filepath.Join(dir, "plugins")}
+	if err := os.Mkdir(s.PluginDir, 0o700); err != nil {
+		t.Fatalf("vaulttest: %v", err)
+	}
+
+	var lastErr error
+	for attempt := 1; attempt <= startAttempts; attempt++ {
+		port, err := FreePorts(2) // the API and, on the next port, the cluster listener
+		if err != nil {
+			t.Fatalf("vaulttest: %v", err)
+		}
+		listen := "127.0.0.1:" + strconv.Itoa(port)
+		args := append([]string{
+			"server", "-dev",
+			"-dev-root-token-id=" + o.RootToken,
+			"-dev-listen-address=" + listen,
+			"-dev-plugin-dir=" + s.PluginDir,
+			"-log-level=" + o.LogLevel,
+		}, o.Args...)
+		logPath := filepath.Join(dir, fmt.Sprintf("vault-%d.log", attempt))
+		p, err := startProcess("vault", vaultBin, args, childEnv(dir, o.Env...), dir, logPath)
+		if err != nil {
+			t.Fatalf("vaulttest: %v", err)
+		}
+		s.Process = p
+		s.Addr = "http://" + listen
+		lastErr = s.waitHealthy(o.StartTimeout)
+		if lastErr == nil {
+			s.registerCleanup(t)
+			return s
+		}
+		_ = p.Stop()
+		if !strings.Contains(p.Log(), "address already in use") {
+			break
+		}
+	}
+	t.Fatalf("vaulttest: the Vault dev server did not become ready: %v\nlast lines of its log (%s):\n%s",
+		lastErr, s.LogPath, s.LogTail(logTailLines))
+	return nil
+}
+
+// registerCleanup stops the server when the test ends, after printing the
+// end of its log if the test failed.
+func (s *Server) registerCleanup(t testing.TB) {
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("vaulttest: last lines of the Vault log (%s):\n%s", s.LogPath, s.LogTail(logTailLines))
+		}
+		if err := s.Stop(); err != nil {
+			t.Errorf("vaulttest: %v", err)
+		}
+	})
+}
+
+// waitHealthy polls sys/health until it answers 200 (initialised, unsealed,
+// active), the process exits, or timeout passes.
+func (s *Server) waitHealthy(timeout time.Duration) error {
+	client := &http.Client{Timeout: 2 * time.Second}
+	return waitFor(context.Background(), timeout, 100*time.Millisecond, func() (bool, error) {
+		if s.Exited() {
+			return false, fmt.Errorf("vault exited: %v", s.ExitError())
+		}
+		code, err := healthCode(client, s.Addr)
+		if err != nil {
+			return false, err
+		}
+		if code != http.StatusOK {
+			return false, fmt.Errorf("sys/health answered %d", code)
+		}
+		return true, nil
+	})
+}
+
+// WaitHealthy waits (bounded by timeout) until the server answers its health
+// check with 200: initialised, unsealed and active.
+func (s *Server) WaitHealthy(t testing.TB, timeout time.Duration) {
+	t.Helper()
+	if err := s.waitHealthy(timeout); err != nil {
+		t.Fatalf("vaulttest: Vault at %s is not healthy: %v", s.Addr, err)
+	}
+}
+
+// healthCode returns the status of GET /v1/sys/health.
+func healthCode(client *http.Client, addr string) (int, error) {
+	req, err := http.NewRequestWithContext(context.Background(), http.MethodGet, addr+"/v1/sys/health", nil)
+	if err != nil {
+		return 0, err
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	_ = resp.Body.Close()
+	return resp.StatusCode, nil
+}
+
+// Client returns a Go API client for the server with the root token.
+func (s *Server) Client(t testing.TB) *api.Client {
+	t.Helper()
+	return s.ClientWithToken(t, s.RootToken)
+}
+
+// ClientWithToken returns a Go API client for the server with token (none
+// if empty).
+func (s *Server) ClientWithToken(t testing.TB, token string) *api.Client {
+	t.Helper()
+	cfg := api.DefaultConfig()
+	cfg.Address = s.Addr
+	cfg.Timeout = 60 * time.Second
+	cfg.MaxRetries = 0
+	c, err := api.NewClient(cfg)
+	if err != nil {
+		t.Fatalf("vaulttest: API client: %v", err)
+	}
+	c.SetToken(token)
+	c.ClearNamespace() // in case VAULT_NAMESPACE is set around the test
+	return c
+}
