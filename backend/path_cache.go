@@ -23,7 +23,7 @@ func pathCache(b *paloBackend) *framework.Path {
 				Summary:  "List the cached tokens on this node (never the tokens themselves).",
 				Responses: map[int][]framework.Response{
 					http.StatusOK: {{Description: "OK", Fields: map[string]*framework.FieldSchema{
-						"entries": {Type: framework.TypeSlice, Description: "One row per cached token: config, roles, scope, issued_at, expires_at, hits, vendor_calls, last_error, last_error_at."},
+						"entries": {Type: framework.TypeSlice, Description: "One row per cached token: config, roles, scope, issued_at, expires_at, hits, vendor_calls, last_error, last_error_at, fail_fast_until (the end of a credential-failure cooldown)."},
 					}}},
 				},
 			},
@@ -76,6 +76,7 @@ func (b *paloBackend) pathCacheRead(_ context.Context, _ *logical.Request, _ *fr
 			"last_error":   e.LastError,
 		}
 		row["last_error_at"] = formatTime(e.LastErrorAt)
+		row["fail_fast_until"] = formatTime(e.FailFastUntil)
 		rows = append(rows, row)
 	}
 	return &logical.Response{Data: map[string]any{"entries": rows}}, nil

@@ -227,8 +227,11 @@ func (b *paloBackend) pathConfigRead(ctx context.Context, req *logical.Request, 
 		"verify_connection":     c.VerifyConnection,
 	}
 	for _, f := range []struct{ name, value string }{
-		{"client_id", c.ClientID}, {"access_key", c.AccessKey}, {"tsg_id", c.TSGID},
-		{"scope", c.Scope}, {"auth_style", c.AuthStyle},
+		{"client_id", c.ClientID},
+		{"access_key", c.AccessKey},
+		{"tsg_id", c.TSGID},
+		{"scope", c.Scope},
+		{"auth_style", c.AuthStyle},
 	} {
 		if takesField(c.Provider, f.name) {
 			data[f.name] = f.value

@@ -17,15 +17,15 @@ import (
 
 func credsResponseFields() map[string]*framework.FieldSchema {
 	return map[string]*framework.FieldSchema{
-		"access_token": {Type: framework.TypeString, Description: "The vendor's bearer token.", DisplayAttrs: &framework.DisplayAttributes{Sensitive: true}},
-		"token_type":   {Type: framework.TypeString, Description: "The token type the vendor reported (Bearer)."},
-		"expires_at":   {Type: framework.TypeString, Description: "When the token expires (RFC 3339, UTC)."},
-		"expires_in":   {Type: framework.TypeInt64, Description: "Seconds the token had left when this response was issued."},
-		"scope":        {Type: framework.TypeString, Description: "The scope the token was granted for, when known."},
-		"tenant":       {Type: framework.TypeString, Description: "Tenant name (paloalto_saas_security)."},
-		"jti":          {Type: framework.TypeString, Description: "Token id (paloalto_saas_security)."},
-		"tenant_id":    {Type: framework.TypeString, Description: "Tenant id (oracle_casb); send it as the X-Apprity-Tenant-Id header."},
-		"tsg_id":       {Type: framework.TypeString, Description: "Tenant Service Group id the token is scoped to (paloalto_scm)."},
+		"access_token":    {Type: framework.TypeString, Description: "The vendor's bearer token.", DisplayAttrs: &framework.DisplayAttributes{Sensitive: true}},
+		"token_type":      {Type: framework.TypeString, Description: "The token type the vendor reported (Bearer)."},
+		"expires_at":      {Type: framework.TypeString, Description: "When the token expires (RFC 3339, UTC)."},
+		"expires_in":      {Type: framework.TypeInt64, Description: "Seconds the token had left when this response was issued."},
+		"scope":           {Type: framework.TypeString, Description: "The scope the token was granted for, when known."},
+		"tenant":          {Type: framework.TypeString, Description: "Tenant name (paloalto_saas_security)."},
+		"jti":             {Type: framework.TypeString, Description: "Token id (paloalto_saas_security)."},
+		"tenant_id":       {Type: framework.TypeString, Description: "Tenant id (oracle_casb); send it as the X-Apprity-Tenant-Id header."},
+		"tsg_id":          {Type: framework.TypeString, Description: "Tenant Service Group id the token is scoped to (paloalto_scm)."},
 		"ttl":             {Type: framework.TypeInt64, Description: "Only for roles with lease=false: seconds until the reader should read again (what the lease would have been, less one second)."},
 		"rotation_period": {Type: framework.TypeInt64, Description: "Only for roles with lease=false: the token's whole lifetime in seconds. With ttl, it tells Vault Agent when to read again."},
 	}
@@ -63,7 +63,7 @@ func (b *paloBackend) pathCredsRead(ctx context.Context, req *logical.Request, d
 		return nil, err
 	}
 	if role == nil {
-		return nil, logical.CodedError(http.StatusNotFound, fmt.Sprintf("role %q does not exist", roleName))
+		return logical.ErrorResponse("role %q does not exist (see LIST roles/)", roleName), nil
 	}
 	cfg, err := b.config(ctx, req.Storage, role.Config)
 	if err != nil {
@@ -97,7 +97,7 @@ func (b *paloBackend) pathCredsRead(ctx context.Context, req *logical.Request, d
 	sys := b.System()
 	ttl, err := leaseTTL(tok, now, role.TTL, sys.DefaultLeaseTTL(), sys.MaxLeaseTTL())
 	if err != nil {
-		return nil, logical.CodedError(http.StatusBadGateway, fmt.Sprintf("config %q (%s): %v", cfg.name, cfg.entry.Provider, err))
+		return nil, fmt.Errorf("config %q (%s): %w", cfg.name, cfg.entry.Provider, err)
 	}
 
 	data := map[string]any{
@@ -145,17 +145,19 @@ func cacheKey(cfg *configState, scope string) tokencache.Key {
 	return tokencache.Key(cfg.name + "\x00" + cfg.fingerprint + "\x00" + scope)
 }
 
-// vendorError turns a failed fetch into the error a reader sees: a 502
-// naming the config, the vendor, the HTTP status and the vendor's message.
-// A reader that gave up (its own context ended) gets its context error.
+// vendorError turns a failed fetch into the error a reader sees, naming the
+// config, the vendor, the HTTP status and the vendor's message. Vault
+// answers it with a 500: the request was fine, the upstream was not. A
+// reader that gave up (its own context ended) gets its context error.
 func (b *paloBackend) vendorError(ctx context.Context, config string, err error) error {
 	if ctx.Err() != nil && errors.Is(err, ctx.Err()) {
 		return err
 	}
 	b.Logger().Warn("token fetch failed", "config", config, "error", err.Error())
-	return logical.CodedError(http.StatusBadGateway, fmt.Sprintf("config %q: %v", config, err))
+	return fmt.Errorf("config %q: %w", config, err)
 }
 
+//nolint:gosec // G101 false positive: this is help text that mentions tokens, not a credential.
 const credsHelp = `
 Reading creds/<role> returns a short-lived vendor token for the role's config:
 

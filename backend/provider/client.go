@@ -268,7 +268,8 @@ func (f *fetch) checkRetry(ctx context.Context, resp *http.Response, err error) 
 	retry := retryDecision(ctx.Err(), status, err) && f.attempts <= f.client.retryMax
 	if retry {
 		now := time.Now()
-		f.wait = backoff(f.client.waitMin, f.client.waitMax, f.attempts-1, header, now, rand.Float64())
+		jitter := rand.Float64() //nolint:gosec // G404: jitter needs no cryptographic randomness
+		f.wait = backoff(f.client.waitMin, f.client.waitMax, f.attempts-1, header, now, jitter)
 		deadline, has := ctx.Deadline()
 		retry = fitsDeadline(now, deadline, has, f.wait)
 	}
@@ -344,11 +345,11 @@ func (f *fetch) networkError(err error) *Error {
 		return &Error{Kind: KindTransient, Message: contextText(ctxErr) + ": " + msg, Err: ctxErr}
 	}
 	if isTLSError(err) {
-		return &Error{
-			Kind:    KindConfig,
-			Message: "TLS connection refused: " + msg + " (if the vendor uses a private CA, set ca_cert)",
-			Err:     err,
+		hint := " (check that token_url speaks https)"
+		if isCertError(err) {
+			hint = " (if the vendor uses a private CA, set ca_cert)"
 		}
+		return &Error{Kind: KindConfig, Message: "TLS failure: " + msg + hint, Err: err}
 	}
 	return &Error{Kind: KindTransient, Message: "network error: " + msg, Err: err}
 }

@@ -61,7 +61,7 @@ func newTestClient(t *testing.T, opts ClientOptions) *Client {
 func reply(w http.ResponseWriter, status int, body string) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
-	_, _ = io.WriteString(w, body)
+	_, _ = io.WriteString(w, body) //nolint:gosec // G705: a test server writing its own fixture
 }
 
 const okBody = `{"access_token":"tok","token_type":"Bearer","expires_in":900}`
@@ -90,7 +90,7 @@ func TestFetchEveryProvider(t *testing.T) {
 	basic := "Basic " + base64.StdEncoding.EncodeToString([]byte("acme:"+testSecret))
 	form := func(pairs ...string) string {
 		var b strings.Builder
-		for i := 0; i < len(pairs); i += 2 {
+		for i := 0; i+1 < len(pairs); i += 2 {
 			if i > 0 {
 				b.WriteByte('&')
 			}
@@ -124,7 +124,8 @@ func TestFetchEveryProvider(t *testing.T) {
 		"oracle casb": {
 			provider: OracleCASB, path: "/api/v1/token", wantType: contentTypeJSON,
 			wantBody: `{"accessKey":"BLHZKSBNTO7DIYRB3DRQ","accessSecret":"` + testAccessSecret + `"}`,
-			status:   201, respBody: `{"accessToken":"tok","tenantId":"tid","expiresAt":"` + testNow.Add(time.Hour).Format(time.RFC3339) + `"}`,
+			// The server sets Date from the real clock: expiresAt is an hour after it.
+			status: 201, respBody: `{"accessToken":"tok","tenantId":"tid","expiresAt":"` + time.Now().Add(time.Hour).UTC().Format(time.RFC3339) + `"}`,
 			wantExtra: map[string]string{"tenant_id": "tid"},
 		},
 		"bright pattern": {
@@ -293,7 +294,7 @@ func TestFetchGivesUpAfterRetryMax(t *testing.T) {
 			_, err := c.Fetch(fetchCtx(t), testParams(PaloAltoSCM, v.URL))
 			pe := asError(t, err)
 			last := "overloaded " + strconv.Itoa(tc.wantAttempts)
-			if pe.Kind != KindTransient || pe.StatusCode != 503 || pe.Attempts != tc.wantAttempts || pe.Message != last {
+			if pe.Kind != KindTransient || pe.StatusCode != http.StatusServiceUnavailable || pe.Attempts != tc.wantAttempts || pe.Message != last {
 				t.Errorf("error = %+v; want transient 503 %q after %d attempts", pe, last, tc.wantAttempts)
 			}
 			if got := int(v.hits.Load()); got != tc.wantAttempts {
@@ -393,16 +394,14 @@ func TestFetchDeadlineWhileVendorHangs(t *testing.T) {
 
 func TestFetchCancelledWhileWaitingToRetry(t *testing.T) {
 	t.Parallel()
-	firstHit := make(chan struct{}, 1)
 	v := newVendor(t, func(w http.ResponseWriter, _ *http.Request, _ int) {
 		reply(w, 503, `{"message":"maintenance"}`)
-		select {
-		case firstHit <- struct{}{}:
-		default:
-		}
 	})
+	// The client logs its decision to retry just before it starts waiting.
+	waiting := &signalWriter{match: "retry=true", ch: make(chan struct{}, 1)}
 	opts := fastOptions()
 	opts.RetryWaitMin, opts.RetryWaitMax = time.Hour, time.Hour // no deadline: the wait starts
+	opts.Logger = hclog.New(&hclog.LoggerOptions{Level: hclog.Debug, Output: waiting})
 	c := newTestClient(t, opts)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -412,9 +411,9 @@ func TestFetchCancelledWhileWaitingToRetry(t *testing.T) {
 		done <- err
 	}()
 	select {
-	case <-firstHit:
+	case <-waiting.ch:
 	case <-time.After(testTimeout):
-		t.Fatal("the vendor was never called")
+		t.Fatal("the client never decided to retry")
 	}
 	cancel()
 	var err error
@@ -424,7 +423,7 @@ func TestFetchCancelledWhileWaitingToRetry(t *testing.T) {
 		t.Fatal("Fetch did not return after cancellation")
 	}
 	pe := asError(t, err)
-	if pe.Kind != KindTransient || pe.StatusCode != 503 || !errors.Is(err, context.Canceled) || pe.Attempts != 1 {
+	if pe.Kind != KindTransient || pe.StatusCode != http.StatusServiceUnavailable || !errors.Is(err, context.Canceled) || pe.Attempts != 1 {
 		t.Errorf("error = %+v; want transient 503 wrapping Canceled after 1 attempt", pe)
 	}
 	if !strings.Contains(pe.Message, "maintenance") || !strings.Contains(pe.Message, "cancelled") {
@@ -472,7 +471,7 @@ func TestFetchTruncatedBodyRetried(t *testing.T) {
 		if n == 1 {
 			// Promise more than is sent: the connection is closed mid-body.
 			w.Header().Set("Content-Length", "100")
-			w.WriteHeader(200)
+			w.WriteHeader(http.StatusOK)
 			_, _ = io.WriteString(w, `{"access_tok`)
 			return
 		}
@@ -498,9 +497,9 @@ func TestFetchBodyLimit(t *testing.T) {
 		wantErr  bool
 		wantKind Kind
 	}{
-		"exactly the limit":   {status: 200, body: exact},
-		"one byte over":       {status: 200, body: exact + " ", wantErr: true, wantKind: KindResponse},
-		"huge success":        {status: 200, body: `{"access_token":"` + strings.Repeat("x", 1<<20) + `"}`, wantErr: true, wantKind: KindResponse},
+		"exactly the limit":    {status: 200, body: exact},
+		"one byte over":        {status: 200, body: exact + " ", wantErr: true, wantKind: KindResponse},
+		"huge success":         {status: 200, body: `{"access_token":"` + strings.Repeat("x", 1<<20) + `"}`, wantErr: true, wantKind: KindResponse},
 		"huge 503 not retried": {status: 503, body: strings.Repeat("<p>error</p>", 1000), wantErr: true, wantKind: KindResponse},
 	}
 	for name, tc := range cases {
@@ -544,7 +543,7 @@ func TestFetchHTMLErrorPage(t *testing.T) {
 	t.Parallel()
 	v := newVendor(t, func(w http.ResponseWriter, _ *http.Request, _ int) {
 		w.Header().Set("Content-Type", "text/html")
-		w.WriteHeader(502)
+		w.WriteHeader(http.StatusBadGateway)
 		_, _ = io.WriteString(w, htmlBadGateway)
 	})
 	opts := fastOptions()
@@ -567,7 +566,7 @@ func TestFetchRedirectRefused(t *testing.T) {
 	c := newTestClient(t, fastOptions())
 	_, err := c.Fetch(fetchCtx(t), testParams(PaloAltoSaaSSecurity, v.URL+"/oauth/token"))
 	pe := asError(t, err)
-	if pe.Kind != KindRequest || pe.StatusCode != 307 || pe.Attempts != 1 {
+	if pe.Kind != KindRequest || pe.StatusCode != http.StatusTemporaryRedirect || pe.Attempts != 1 {
 		t.Errorf("error = %+v; want a request error for the 307", pe)
 	}
 	if !strings.Contains(pe.Message, "redirected to "+elsewhere.URL+"/oauth/token;") || !strings.Contains(pe.Message, "token_url") {
@@ -758,4 +757,20 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.w.Write(p)
+}
+
+// signalWriter signals ch (without blocking) when a write contains match.
+type signalWriter struct {
+	match string
+	ch    chan struct{}
+}
+
+func (s *signalWriter) Write(p []byte) (int, error) {
+	if strings.Contains(string(p), s.match) {
+		select {
+		case s.ch <- struct{}{}:
+		default:
+		}
+	}
+	return len(p), nil
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"net/url"
 	"strings"
@@ -173,7 +174,7 @@ func (s oauthShape) parse(p Params, resp *Response, now time.Time) (Token, error
 // lifetimeError is an unusable lifetime. The message names the field and the
 // rule it broke; it never quotes the value, which is vendor text.
 func lifetimeError(provider string, p Params, resp *Response, field string, err error) *Error {
-	if err == errNoDefaultTTL {
+	if errors.Is(err, errNoDefaultTTL) {
 		return &Error{Provider: provider, Kind: KindConfig, StatusCode: resp.StatusCode, Message: err.Error()}
 	}
 	return responseError(provider, p, resp, field+" in the response "+err.Error(), false)

@@ -33,7 +33,9 @@ func (oracleCASB) NewRequest(ctx context.Context, p Params) (*http.Request, erro
 	if err := require(OracleCASB, [2]string{"access_key", p.AccessKey}, [2]string{"access_secret", p.AccessSecret}); err != nil {
 		return nil, err
 	}
-	body, err := json.Marshal(oracleTokenRequest{AccessKey: p.AccessKey, AccessSecret: p.AccessSecret})
+	// The secret goes into the request body by design; it is never logged.
+	creds := oracleTokenRequest{AccessKey: p.AccessKey, AccessSecret: p.AccessSecret}
+	body, err := json.Marshal(creds) //nolint:gosec // G117: this is the credential exchange itself
 	if err != nil {
 		return nil, configError(OracleCASB, "the token request body cannot be encoded")
 	}

@@ -47,14 +47,14 @@ func TestNewRequest(t *testing.T) {
 		return "Basic " + base64.StdEncoding.EncodeToString([]byte(id+":"+secret))
 	}
 	cases := map[string]struct {
-		params      Params
-		wantURL     string
-		wantType    string
-		wantAuth    string // "" means no Authorization header
-		wantBody    string
+		params   Params
+		wantURL  string
+		wantType string
+		wantAuth string // "" means no Authorization header
+		wantBody string
 	}{
 		"saas security as the seed documents it": {
-			params: Params{
+			params: Params{ //nolint:gosec // G101: made-up test credentials
 				Provider: PaloAltoSaaSSecurity, TokenURL: "https://api.aperture.paloaltonetworks.com/oauth/token",
 				ClientID: "acme", ClientSecret: "acmesecret", Scope: "api_access",
 			},
@@ -71,7 +71,7 @@ func TestNewRequest(t *testing.T) {
 			wantBody: "grant_type=client_credentials&scope=api_access",
 		},
 		"saas security several scopes": {
-			params: Params{
+			params: Params{ //nolint:gosec // G101: made-up test credentials
 				Provider: PaloAltoSaaSSecurity, TokenURL: "https://api.aperture-eu.paloaltonetworks.com/oauth/token",
 				ClientID: "acme", ClientSecret: "acmesecret", Scope: "log_access incident_management",
 			},
@@ -81,7 +81,7 @@ func TestNewRequest(t *testing.T) {
 			wantBody: "grant_type=client_credentials&scope=log_access+incident_management",
 		},
 		"scm with the TSG id as scope": {
-			params: Params{
+			params: Params{ //nolint:gosec // G101: made-up test credentials
 				Provider: PaloAltoSCM, ClientID: "sa@1234567890.iam.panserviceaccount.com",
 				ClientSecret: "p:ss/w rd", TSGID: "1234567890",
 			},
@@ -92,7 +92,7 @@ func TestNewRequest(t *testing.T) {
 			wantBody: "grant_type=client_credentials&scope=tsg_id%3A1234567890",
 		},
 		"oracle casb JSON body": {
-			params: Params{
+			params: Params{ //nolint:gosec // G101: made-up test credentials
 				Provider: OracleCASB, TokenURL: "https://pod1.palerra.net/api/v1/token",
 				AccessKey: "BLHZKSBNTO7DIYRB3DRQ", AccessSecret: "uQHUJdDrb08png%7K2guKbADYKnZKz05xke9LjTlEs",
 			},
@@ -101,7 +101,7 @@ func TestNewRequest(t *testing.T) {
 			wantBody: `{"accessKey":"BLHZKSBNTO7DIYRB3DRQ","accessSecret":"uQHUJdDrb08png%7K2guKbADYKnZKz05xke9LjTlEs"}`,
 		},
 		"bright pattern as the seed documents it": {
-			params: Params{
+			params: Params{ //nolint:gosec // G101: made-up test credentials
 				Provider: BrightPattern, TokenURL: "https://example.com/configapi/v2/oauth/token",
 				ClientID: "clientid", ClientSecret: "qkDwDJlDfig2IpeuUZYKH1Wb8q1V0ju6sILxQQqhJ", Scope: "example.com",
 			},
@@ -110,7 +110,7 @@ func TestNewRequest(t *testing.T) {
 			wantBody: "grant_type=client_credentials&client_id=clientid&client_secret=qkDwDJlDfig2IpeuUZYKH1Wb8q1V0ju6sILxQQqhJ&scope=example.com",
 		},
 		"bright pattern encodes the form": {
-			params: Params{
+			params: Params{ //nolint:gosec // G101: made-up test credentials
 				Provider: BrightPattern, TokenURL: "http://127.0.0.1:8443/configapi/v2/oauth/token",
 				ClientID: "sheila.thomas", ClientSecret: "a&b=c+d", Scope: "tenant.example.com",
 			},
@@ -119,7 +119,7 @@ func TestNewRequest(t *testing.T) {
 			wantBody: "grant_type=client_credentials&client_id=sheila.thomas&client_secret=a%26b%3Dc%2Bd&scope=tenant.example.com",
 		},
 		"oauth2 basic encodes id and secret first (RFC 6749 2.3.1)": {
-			params: Params{
+			params: Params{ //nolint:gosec // G101: made-up test credentials
 				Provider: OAuth2, TokenURL: "https://idp.example.com/token", AuthStyle: AuthStyleBasic,
 				ClientID: "my client", ClientSecret: "p@ss:w/rd", Scope: "read write",
 			},
@@ -129,7 +129,7 @@ func TestNewRequest(t *testing.T) {
 			wantBody: "grant_type=client_credentials&scope=read+write",
 		},
 		"oauth2 basic is the default style and scope is optional": {
-			params: Params{
+			params: Params{ //nolint:gosec // G101: made-up test credentials
 				Provider: OAuth2, TokenURL: "https://idp.example.com/token",
 				ClientID: "id", ClientSecret: "secret",
 			},
@@ -139,7 +139,7 @@ func TestNewRequest(t *testing.T) {
 			wantBody: "grant_type=client_credentials",
 		},
 		"oauth2 body style": {
-			params: Params{
+			params: Params{ //nolint:gosec // G101: made-up test credentials
 				Provider: OAuth2, TokenURL: "https://idp.example.com/token", AuthStyle: AuthStyleBody,
 				ClientID: "my client", ClientSecret: "p@ss:w/rd", Scope: "read",
 			},
@@ -221,15 +221,15 @@ func TestNewRequestConfigErrors(t *testing.T) {
 			wantMsg: "token_url is required",
 		},
 		"oracle without access_key": {
-			params:  Params{Provider: OracleCASB, TokenURL: "https://pod.palerra.net/api/v1/token", AccessSecret: secret},
+			params:  Params{Provider: OracleCASB, TokenURL: "https://pod.palerra.net/api/v1/token", AccessSecret: secret}, //nolint:gosec // G101: made-up test credentials
 			wantMsg: "access_key is required",
 		},
 		"oracle without access_secret": {
-			params:  Params{Provider: OracleCASB, TokenURL: "https://pod.palerra.net/api/v1/token", AccessKey: "k"},
+			params:  Params{Provider: OracleCASB, TokenURL: "https://pod.palerra.net/api/v1/token", AccessKey: "k"}, //nolint:gosec // G101: made-up test credentials
 			wantMsg: "access_secret is required",
 		},
 		"bright pattern without scope": {
-			params:  Params{Provider: BrightPattern, TokenURL: "https://bp.example.com/configapi/v2/oauth/token", ClientID: "id", ClientSecret: secret},
+			params:  Params{Provider: BrightPattern, TokenURL: "https://bp.example.com/configapi/v2/oauth/token", ClientID: "id", ClientSecret: secret}, //nolint:gosec // G101: made-up test credentials
 			wantMsg: "scope is required",
 		},
 		"oauth2 without token_url": {
@@ -237,11 +237,11 @@ func TestNewRequestConfigErrors(t *testing.T) {
 			wantMsg: "token_url is required",
 		},
 		"oauth2 unknown auth style": {
-			params:  Params{Provider: OAuth2, TokenURL: "https://idp.example.com/token", ClientID: "id", ClientSecret: secret, AuthStyle: "header"},
+			params:  Params{Provider: OAuth2, TokenURL: "https://idp.example.com/token", ClientID: "id", ClientSecret: secret, AuthStyle: "header"}, //nolint:gosec // G101: made-up test credentials
 			wantMsg: "auth_style",
 		},
 		"token_url not http": {
-			params:  Params{Provider: OAuth2, TokenURL: "ftp://idp.example.com/token", ClientID: "id", ClientSecret: secret},
+			params:  Params{Provider: OAuth2, TokenURL: "ftp://idp.example.com/token", ClientID: "id", ClientSecret: secret}, //nolint:gosec // G101: made-up test credentials
 			wantMsg: "absolute https://",
 		},
 		"token_url relative": {

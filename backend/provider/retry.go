@@ -60,15 +60,23 @@ func isPermanentNetError(err error) bool {
 // isTLSError reports whether err is a TLS failure caused by configuration:
 // a certificate that does not verify, or a server that does not speak TLS.
 func isTLSError(err error) bool {
+	var recordHeader tls.RecordHeaderError
+	return isCertError(err) || errors.As(err, &recordHeader) ||
+		// net/http turns a RecordHeaderError from a plain-HTTP server into
+		// this untyped error.
+		strings.Contains(err.Error(), "server gave HTTP response to HTTPS client")
+}
+
+// isCertError reports whether err is a certificate that does not verify.
+func isCertError(err error) bool {
 	var (
 		unknownAuthority x509.UnknownAuthorityError
 		hostname         x509.HostnameError
 		invalid          x509.CertificateInvalidError
 		verification     *tls.CertificateVerificationError
-		recordHeader     tls.RecordHeaderError
 	)
 	return errors.As(err, &unknownAuthority) || errors.As(err, &hostname) || errors.As(err, &invalid) ||
-		errors.As(err, &verification) || errors.As(err, &recordHeader)
+		errors.As(err, &verification)
 }
 
 // backoff returns how long to wait before retry number attempt+1 (attempt

@@ -70,7 +70,7 @@ func TestBackoff(t *testing.T) {
 	now := time.Date(2025, 3, 4, 10, 0, 0, 0, time.UTC)
 	h := func(kv ...string) http.Header {
 		hdr := http.Header{}
-		for i := 0; i < len(kv); i += 2 {
+		for i := 0; i+1 < len(kv); i += 2 {
 			hdr.Set(kv[i], kv[i+1])
 		}
 		return hdr

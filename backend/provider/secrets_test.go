@@ -54,11 +54,11 @@ var echoShapes = map[string]func(w http.ResponseWriter, echo string){
 		reply(w, 500, `{"status":500,"entity":{"detail":`+jsonString(echo)+`},"metadata":{}}`)
 	},
 	"HTML 502": func(w http.ResponseWriter, echo string) {
-		w.WriteHeader(502)
+		w.WriteHeader(http.StatusBadGateway)
 		_, _ = io.WriteString(w, "<html><body><pre>"+html.EscapeString(echo)+"</pre><!-- "+echo+" --></body></html>")
 	},
 	"plain 403": func(w http.ResponseWriter, echo string) {
-		w.WriteHeader(403)
+		w.WriteHeader(http.StatusForbidden)
 		_, _ = io.WriteString(w, echo)
 	},
 	"JSON without a message": func(w http.ResponseWriter, echo string) {
@@ -72,7 +72,7 @@ var echoShapes = map[string]func(w http.ResponseWriter, echo string){
 	},
 	"redirect to the secret": func(w http.ResponseWriter, echo string) {
 		w.Header().Set("Location", "/login/"+url.PathEscape(echo)+"?q="+url.QueryEscape(echo))
-		w.WriteHeader(302)
+		w.WriteHeader(http.StatusFound)
 	},
 }
 

@@ -12,12 +12,13 @@ import (
 )
 
 // messageKeys are the keys under which vendors put a human-readable error
-// message, in order of preference within one JSON object:
-// RFC 6749 (error_description), Spring and Oracle (message), and the usual
-// variants of other frameworks.
+// message, in order of preference within one JSON object: RFC 6749
+// (error_description), Spring and Oracle (message), the usual variants of
+// other frameworks, and last Oracle's JAX-RS "entity" when it is a plain
+// string.
 var messageKeys = []string{
 	"error_description", "errordescription", "message", "errormessage", "error_message",
-	"detail", "description", "msg", "reason", "title",
+	"detail", "description", "msg", "reason", "title", "entity",
 }
 
 // oauthCodeRe matches an RFC 6749 style error code (invalid_client). A

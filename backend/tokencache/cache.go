@@ -37,6 +37,9 @@ const (
 	DefaultErrorBackoff   = time.Second
 	DefaultErrorRetention = 10 * time.Minute
 	DefaultTimeout        = 30 * time.Second
+	// DefaultRefreshInterval is Run's interval when given none; it must
+	// stay well below DefaultRefreshLead.
+	DefaultRefreshInterval = 2 * time.Second
 )
 
 // maxAttempts bounds how often Get starts over when a purge overtakes the

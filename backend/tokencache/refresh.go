@@ -42,7 +42,8 @@ type refreshJob struct {
 //   - its remaining life is at most T + lead, where T is the largest
 //     threshold, max(MinTTL or lifetime/2, Floor), that readers of this
 //     token asked for, and lead is Options.RefreshLead capped at a tenth of
-//     the lifetime;
+//     the lifetime; and T is shorter than the lifetime (otherwise no new
+//     token could qualify either);
 //   - no fetch is in flight, and it is not in a credential-failure replay
 //     or a transient-failure backoff.
 //
@@ -142,9 +143,13 @@ func (c *Cache) refresh(ctx context.Context, j refreshJob) error {
 	}
 }
 
-// Run calls RefreshDue every interval until ctx ends. It is for production
-// use; tests call RefreshDue with a fake clock.
+// Run calls RefreshDue every interval (DefaultRefreshInterval if not
+// positive) until ctx ends. It is for production use; tests call RefreshDue
+// with a fake clock.
 func (c *Cache) Run(ctx context.Context, interval time.Duration) {
+	if interval <= 0 {
+		interval = DefaultRefreshInterval
+	}
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
@@ -182,6 +187,11 @@ func (e *entry) refreshDue(now time.Time, lead time.Duration) bool {
 	thr := time.Duration(e.want.Load())
 	if thr <= 0 {
 		thr = life / 2
+	}
+	if thr >= life {
+		// No token of this lifetime can qualify for these readers: they
+		// fetch for themselves, and a refresh would only add a call.
+		return false
 	}
 	return e.token.ExpiresAt.Sub(now) <= thr+min(lead, life/10)
 }

@@ -316,3 +316,46 @@ func TestRun(t *testing.T) {
 	cancel()
 	recv(t, stopped, "Run to return")
 }
+
+func TestSweepSparesAnEntryBeingFetched(t *testing.T) {
+	t.Parallel()
+	clock := newClock()
+	v := newVendor(clock, time.Hour)
+	c := newCache(clock)
+	req := v.request("k", "r")
+	expectSource(t, c, req, Fetched)
+	recv(t, v.entered, "the first fetch")
+
+	v.gate = make(chan struct{})
+	clock.Advance(2 * time.Hour) // the token has expired
+	reader := goGet(context.Background(), c, req)
+	recv(t, v.entered, "the second fetch")
+	if rep := c.RefreshDue(context.Background()); rep.Swept != 0 {
+		t.Fatalf("RefreshDue swept an entry with a fetch in flight: %+v", rep)
+	}
+	close(v.gate)
+	if r := recv(t, reader, "the reader"); r.err != nil || r.res.Source != Fetched {
+		t.Fatalf("reader: %+v", r)
+	}
+	expectSource(t, c, req, Hit)
+	expectCalls(t, v, 2)
+}
+
+func TestNoRefreshWhenNoTokenCanQualify(t *testing.T) {
+	t.Parallel()
+	clock := newClock()
+	v := newVendor(clock, time.Hour)
+	c := newCache(clock)
+	req := v.request("k", "r")
+	req.MinTTL = 2 * time.Hour // a misconfiguration: every read fetches
+
+	expectSource(t, c, req, Fetched)
+	expectSource(t, c, req, Fetched)
+	for range 3 {
+		clock.Advance(time.Minute)
+		if rep := c.RefreshDue(context.Background()); rep.Due != 0 {
+			t.Fatalf("RefreshDue = %+v, want nothing due", rep)
+		}
+	}
+	expectCalls(t, v, 2)
+}

@@ -203,6 +203,7 @@ func (a Account) withDefaults() Account {
 // credentials, for the demo, the command's default and tests. Each call
 // returns fresh copies.
 func DemoAccounts() []Account {
+	//nolint:gosec // G101: obviously fake credentials, for the demo and tests
 	return []Account{
 		{
 			Provider:     ProviderSaaSSecurity,

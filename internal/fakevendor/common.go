@@ -25,7 +25,7 @@ const (
 // 6749 section 3.2 and 3.1). Its errors never quote the request.
 func parseForm(r *http.Request, body []byte) (url.Values, error) {
 	if !hasMediaType(r, formType) {
-		return nil, errors.New("Content-Type must be " + formType + ".")
+		return nil, errors.New("content type must be " + formType)
 	}
 	if err := checkQuery(r); err != nil {
 		return nil, err
@@ -36,7 +36,7 @@ func parseForm(r *http.Request, body []byte) (url.Values, error) {
 	}
 	for _, v := range form {
 		if len(v) > 1 {
-			return nil, errors.New("A parameter is included more than once.")
+			return nil, errors.New("a parameter is included more than once")
 		}
 	}
 	return form, nil
@@ -48,7 +48,7 @@ func checkQuery(r *http.Request) error {
 	q := r.URL.Query()
 	for _, name := range []string{"grant_type", "client_id", "client_secret", "scope", "accessKey", "accessSecret"} {
 		if q.Has(name) {
-			return errors.New("Token request parameters belong in the request body, not the URL.")
+			return errors.New("token request parameters belong in the request body, not the URL")
 		}
 	}
 	return nil

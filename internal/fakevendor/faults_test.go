@@ -372,9 +372,9 @@ func TestFaultLifetimes(t *testing.T) {
 			if res.status != successStatus(tc.provider) {
 				t.Fatalf("status %d, body %s", res.status, res.raw)
 			}
-			wholeSeconds := tc.lifetime.Truncate(time.Second)
+			whole := tc.lifetime.Truncate(time.Second)
 			if tc.provider == ProviderOracleCASB {
-				want := start.Add(wholeSeconds).Format(time.RFC3339)
+				want := start.Add(whole).Format(time.RFC3339)
 				if res.str("expiresAt") != want {
 					t.Errorf("expiresAt = %q, want %q", res.str("expiresAt"), want)
 				}
@@ -383,13 +383,13 @@ func TestFaultLifetimes(t *testing.T) {
 			}
 			tok := tokenOf(res)
 			info, ok := ts.Check(tok)
-			if !info.ExpiresAt.Equal(start.Add(wholeSeconds)) {
-				t.Errorf("ExpiresAt = %s, want %s", info.ExpiresAt, start.Add(wholeSeconds))
+			if !info.ExpiresAt.Equal(start.Add(whole)) {
+				t.Errorf("ExpiresAt = %s, want %s", info.ExpiresAt, start.Add(whole))
 			}
-			if ok != (wholeSeconds > 0) {
+			if ok != (whole > 0) {
 				t.Errorf("Check ok = %t right after minting a %s token", ok, tc.lifetime)
 			}
-			clk.Advance(wholeSeconds)
+			clk.Advance(whole)
 			if _, ok := ts.Check(tok); ok {
 				t.Error("Check ok at the expiry instant")
 			}
@@ -470,10 +470,12 @@ func TestFaultDelayPastTimeout(t *testing.T) {
 	r, _ := http.NewRequest(http.MethodPost, ts.URL+rq.path, strings.NewReader(rq.body))
 	r.Header.Set("Content-Type", rq.contentType)
 	r.SetBasicAuth(rq.basicUser, rq.basicPass)
-	client := &http.Client{Timeout: 50 * time.Millisecond}
+	// The timeout starts once the request is written, so the server has it.
+	client := &http.Client{Transport: &http.Transport{ResponseHeaderTimeout: 50 * time.Millisecond}}
+	defer client.CloseIdleConnections()
 	resp, err := client.Do(r)
 	if err == nil {
-		resp.Body.Close()
+		_ = resp.Body.Close()
 		t.Fatalf("got status %d, want a timeout", resp.StatusCode)
 	}
 	var netErr interface{ Timeout() bool }
@@ -524,7 +526,7 @@ func TestFaultMaxInFlightAndPeak(t *testing.T) {
 			r.SetBasicAuth(rq.basicUser, rq.basicPass)
 			resp, err := ts.Client().Do(r)
 			if err == nil {
-				resp.Body.Close()
+				_ = resp.Body.Close()
 			}
 			errs <- err
 		}()

@@ -37,7 +37,9 @@ func TestOracleSuccess(t *testing.T) {
 
 func TestOracleTenantIDDefault(t *testing.T) {
 	t.Parallel()
-	ts := NewTestServer(t, Account{Provider: ProviderOracleCASB, AccessKey: "BLHZKSBNTO7DIYRB3DRQ", AccessSecret: "uQHUJdDrb08png%7K2guKbADYKnZKz05xke9LjTlEs"})
+	// The seed's example credentials.
+	seed := Account{Provider: ProviderOracleCASB, AccessKey: "BLHZKSBNTO7DIYRB3DRQ", AccessSecret: "uQHUJdDrb08png%7K2guKbADYKnZKz05xke9LjTlEs"} //nolint:gosec // G101: from the vendor's page
+	ts := NewTestServer(t, seed)
 	res := do(t, ts, req{
 		path: "/api/v1/token", contentType: "application/json; charset=utf-8",
 		body: `{"accessKey": "BLHZKSBNTO7DIYRB3DRQ", "accessSecret": "uQHUJdDrb08png%7K2guKbADYKnZKz05xke9LjTlEs"}`,

@@ -135,7 +135,7 @@ func ValidateOracleUnknownKeyStatus(status int) error {
 	case 200, 400, 401, 403, 404, 500:
 		return nil
 	}
-	return fmt.Errorf("Oracle CASB unknown-key status %d is not one of 200, 400, 401, 403, 404, 500", status)
+	return fmt.Errorf("unknown-key status %d for Oracle CASB is not one of 200, 400, 401, 403, 404, 500", status)
 }
 
 // Now returns the fake's current time: its clock plus Faults.ClockSkew.
@@ -251,7 +251,7 @@ func (s *Server) Faults() Faults {
 //	GET  /_fake/stats           the Stats
 //	POST /_fake/stats/reset     zero the Stats
 //	POST /_fake/accounts        add or replace an Account
-//	GET  /_fake/lifetimes       lifetime per provider, as "899s"
+//	GET  /_fake/lifetimes       lifetime per provider, as "14m59s"
 //	PUT  /_fake/lifetimes       set some: {"paloalto_scm": "1s"}
 //	GET  /_fake/check?token=T   {"minted": bool, "valid": bool, "info": TokenInfo}
 //	GET  /_fake/now             {"now": the fake's time}

@@ -70,7 +70,7 @@ func TestStats(t *testing.T) {
 	do(t, ts, goodRequest(t, ProviderOracleCASB))
 	do(t, ts, req{path: "/oauth2/token", contentType: "application/x-www-form-urlencoded", body: "grant_type=client_credentials"})
 	do(t, ts, req{path: "/_fake/stats", method: http.MethodGet}) // admin: not counted
-	do(t, ts, req{path: "/nowhere"})                           // unknown path: not counted
+	do(t, ts, req{path: "/nowhere"})                             // unknown path: not counted
 
 	st := ts.Stats()
 	want := Counts{Requests: 6, Successes: 3, Failures: 3}

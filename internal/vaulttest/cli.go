@@ -134,13 +134,13 @@ func runVault(t testing.TB, bin, home string, env []string, stdin string, timeou
 }
 
 // MustCLI runs `vault args...` with the root token and returns its stdout;
-// it fails the test, with the output and the end of the server log, if the
-// command does not exit 0.
+// it fails the test, with the command's output, if the command does not
+// exit 0. (The end of the server log follows in the cleanup.)
 func (s *Server) MustCLI(t testing.TB, args ...string) string {
 	t.Helper()
 	r := s.CLI(t, args...)
 	if !r.OK() {
-		t.Fatalf("%s\nlast lines of the Vault log:\n%s", r, s.LogTail(20))
+		t.Fatal(r)
 	}
 	return r.Stdout
 }
@@ -153,7 +153,7 @@ func (s *Server) CLIJSON(t testing.TB, o CLIOptions, out any, args ...string) Re
 	o.Env = append([]string{"VAULT_FORMAT=json"}, o.Env...)
 	r := s.CLIWith(t, o, args...)
 	if !r.OK() {
-		t.Fatalf("%s\nlast lines of the Vault log:\n%s", r, s.LogTail(20))
+		t.Fatal(r)
 	}
 	if err := json.Unmarshal([]byte(r.Stdout), out); err != nil {
 		t.Fatalf("vaulttest: `vault %s` printed no JSON: %v\n%s", strings.Join(RedactArgs(args), " "), err, r)

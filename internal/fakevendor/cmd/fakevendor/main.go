@@ -46,7 +46,7 @@ func main() {
 	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()
 	if errors.Is(err, flag.ErrHelp) {
-		os.Exit(2)
+		return // the usage was printed
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "fakevendor:", err)
@@ -126,7 +126,7 @@ func loadAccounts(file string) ([]fakevendor.Account, error) {
 	if file == "" {
 		return fakevendor.DemoAccounts(), nil
 	}
-	b, err := os.ReadFile(file)
+	b, err := os.ReadFile(file) //nolint:gosec // G304: the operator names the file
 	if err != nil {
 		return nil, err
 	}
@@ -195,11 +195,11 @@ func writeFileAtomic(name string, data []byte) error {
 	}
 	defer os.Remove(tmp.Name()) // fails harmlessly after the rename
 	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
+		_ = tmp.Close()
 		return err
 	}
 	if err := tmp.Chmod(0o644); err != nil {
-		tmp.Close()
+		_ = tmp.Close()
 		return err
 	}
 	if err := tmp.Close(); err != nil {

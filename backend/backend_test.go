@@ -1,0 +1,301 @@
+package backend
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/hashicorp/vault/sdk/helper/errutil"
+	"github.com/hashicorp/vault/sdk/helper/testhelpers/schema"
+	"github.com/hashicorp/vault/sdk/logical"
+
+	"github.com/vault-palo/vault-plugin-secrets-palo/internal/fakevendor"
+)
+
+// testEnv is one backend on in-memory storage, wired to its own fake vendor,
+// with every log line captured.
+type testEnv struct {
+	t       *testing.T
+	b       *paloBackend
+	storage *logical.InmemStorage
+	vendor  *fakevendor.TestServer
+	logs    *syncBuffer
+}
+
+// syncBuffer is a bytes.Buffer safe for the concurrent writes of a logger.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.buf.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.buf.String()
+}
+
+const (
+	testMaxLeaseTTL     = 24 * time.Hour
+	testDefaultLeaseTTL = 12 * time.Hour
+)
+
+// newTestEnv builds a backend through Factory, the way Vault does, logging
+// at trace level into a buffer, against a TLS fake vendor holding the demo
+// accounts.
+func newTestEnv(t *testing.T) *testEnv {
+	t.Helper()
+	logs := &syncBuffer{}
+	conf := &logical.BackendConfig{
+		Logger: hclog.New(&hclog.LoggerOptions{Level: hclog.Trace, Output: logs}),
+		System: &logical.StaticSystemView{
+			DefaultLeaseTTLVal: testDefaultLeaseTTL,
+			MaxLeaseTTLVal:     testMaxLeaseTTL,
+			PluginEnvironment:  &logical.PluginEnvironment{VaultVersion: "1.21.0"},
+		},
+		StorageView: &logical.InmemStorage{},
+	}
+	lb, err := Factory(context.Background(), conf)
+	if err != nil {
+		t.Fatalf("Factory: %v", err)
+	}
+	b := lb.(*paloBackend)
+	t.Cleanup(func() { b.Cleanup(context.Background()) })
+	return &testEnv{
+		t:       t,
+		b:       b,
+		storage: conf.StorageView.(*logical.InmemStorage),
+		vendor:  fakevendor.NewTLSTestServer(t, fakevendor.DemoAccounts()...),
+		logs:    logs,
+	}
+}
+
+// do sends one request through the framework's routing, as Vault would.
+func (e *testEnv) do(op logical.Operation, path string, data map[string]any) (*logical.Response, error) {
+	e.t.Helper()
+	req := &logical.Request{
+		Operation:  op,
+		Path:       path,
+		Data:       data,
+		Storage:    e.storage,
+		MountPoint: "palo/",
+	}
+	if op == logical.CreateOperation || op == logical.UpdateOperation {
+		checkFound, exists, err := e.b.HandleExistenceCheck(context.Background(), req)
+		var userErr errutil.UserError
+		if errors.As(err, &userErr) {
+			// Vault answers a user error from the existence check (a
+			// field of the wrong type) with a 400.
+			return logical.ErrorResponse(userErr.Error()), nil
+		}
+		if err != nil {
+			e.t.Fatalf("existence check %s: %v", path, err)
+		}
+		if exists || !checkFound {
+			req.Operation = logical.UpdateOperation
+		} else {
+			req.Operation = logical.CreateOperation
+		}
+	}
+	return e.b.HandleRequest(context.Background(), req)
+}
+
+// mustOK sends a request and fails the test on an error or error response.
+func (e *testEnv) mustOK(op logical.Operation, path string, data map[string]any) *logical.Response {
+	e.t.Helper()
+	resp, err := e.do(op, path, data)
+	if err != nil {
+		e.t.Fatalf("%s %s: %v", op, path, err)
+	}
+	if resp.IsError() {
+		e.t.Fatalf("%s %s: error response: %v", op, path, resp.Error())
+	}
+	return resp
+}
+
+// mustBadRequest sends a request that must be refused with a 400 whose
+// message contains every one of want.
+func (e *testEnv) mustBadRequest(op logical.Operation, path string, data map[string]any, want ...string) string {
+	e.t.Helper()
+	resp, err := e.do(op, path, data)
+	if err != nil {
+		e.t.Fatalf("%s %s: want a 400 error response, got error %v", op, path, err)
+	}
+	if resp == nil || !resp.IsError() {
+		e.t.Fatalf("%s %s: want a 400 error response, got %#v", op, path, resp)
+	}
+	code, _ := logical.RespondErrorCommon(&logical.Request{Operation: op}, resp, nil)
+	if code != http.StatusBadRequest {
+		e.t.Fatalf("%s %s: status %d, want 400 (%v)", op, path, code, resp.Error())
+	}
+	msg := resp.Error().Error()
+	for _, w := range want {
+		if !strings.Contains(msg, w) {
+			e.t.Errorf("%s %s: error %q does not mention %q", op, path, msg, w)
+		}
+	}
+	return msg
+}
+
+// validate checks a response against the path's documented schema (strict:
+// no undocumented fields).
+func (e *testEnv) validate(path string, op logical.Operation, resp *logical.Response) {
+	e.t.Helper()
+	schema.ValidateResponse(e.t, schema.GetResponseSchema(e.t, e.b.Route(path), op), resp, true)
+}
+
+// demoConfig returns the config fields for a demo account of provider p on
+// the fake vendor.
+func (e *testEnv) demoConfig(p string) map[string]any {
+	e.t.Helper()
+	var acct fakevendor.Account
+	for _, a := range fakevendor.DemoAccounts() {
+		if a.Provider == p {
+			acct = a
+		}
+	}
+	data := map[string]any{
+		"provider":  p,
+		"token_url": e.vendor.TokenURL(p),
+		"ca_cert":   string(e.vendor.CACertPEM()),
+	}
+	switch p {
+	case "oracle_casb":
+		data["access_key"] = acct.AccessKey
+		data["access_secret"] = acct.AccessSecret
+	default:
+		data["client_id"] = acct.ClientID
+		data["client_secret"] = acct.ClientSecret
+	}
+	switch p {
+	case "paloalto_scm":
+		data["tsg_id"] = acct.TSGIDs[0]
+	case "bright_pattern":
+		data["scope"] = acct.TenantHost
+	case "oauth2":
+		data["scope"] = "read"
+	}
+	return data
+}
+
+// demoSecrets lists every secret of the demo accounts, for leak checks.
+func demoSecrets() []string {
+	var s []string
+	for _, a := range fakevendor.DemoAccounts() {
+		for _, v := range []string{a.ClientSecret, a.AccessSecret} {
+			if v != "" {
+				s = append(s, v)
+			}
+		}
+	}
+	return s
+}
+
+var allProviders = []string{"paloalto_saas_security", "paloalto_scm", "oracle_casb", "bright_pattern", "oauth2"}
+
+func TestFactoryServesHelpAndVersion(t *testing.T) {
+	t.Parallel()
+	e := newTestEnv(t)
+	if got := e.b.PluginVersion().Version; got != Version {
+		t.Errorf("PluginVersion = %q, want %q", got, Version)
+	}
+	resp, err := e.b.HandleRequest(context.Background(), &logical.Request{Operation: logical.HelpOperation, Storage: e.storage})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if help, _ := resp.Data["help"].(string); !strings.Contains(help, "cannot be revoked") {
+		t.Errorf("root help does not explain revocation: %q", help)
+	}
+}
+
+func TestPathHelpAndOpenAPIForEveryPath(t *testing.T) {
+	t.Parallel()
+	e := newTestEnv(t)
+	for _, path := range []string{"config/", "config/x", "roles/", "roles/x", "creds/x", "cache", "cache/purge"} {
+		resp, err := e.do(logical.HelpOperation, path, nil)
+		if err != nil {
+			t.Fatalf("help %s: %v", path, err)
+		}
+		help, _ := resp.Data["help"].(string)
+		if len(help) < 60 {
+			t.Errorf("help %s is too thin: %q", path, help)
+		}
+		doc, ok := resp.Data["openapi"]
+		if !ok || doc == nil {
+			t.Errorf("help %s has no OpenAPI document", path)
+		}
+	}
+}
+
+func TestInvalidateDropsConfigsRolesAndTokens(t *testing.T) {
+	t.Parallel()
+	e := newTestEnv(t)
+	e.mustOK(logical.UpdateOperation, "config/scm", e.demoConfig("paloalto_scm"))
+	e.mustOK(logical.UpdateOperation, "roles/wf", map[string]any{"config": "scm"})
+	e.mustOK(logical.ReadOperation, "creds/wf", nil)
+	if n := len(e.b.cache.Entries()); n != 1 {
+		t.Fatalf("cache entries = %d, want 1", n)
+	}
+
+	// Another node rewrites the role in storage, then tells this one.
+	if err := putJSON(context.Background(), e.storage, "roles/wf", &roleEntry{SchemaVersion: 1, Config: "scm", TTL: time.Minute}); err != nil {
+		t.Fatal(err)
+	}
+	e.b.invalidate(context.Background(), "roles/wf")
+	resp := e.mustOK(logical.ReadOperation, "creds/wf", nil)
+	if resp.Secret.TTL != time.Minute {
+		t.Errorf("after invalidate the lease is %s, want the new role ttl 1m", resp.Secret.TTL)
+	}
+
+	e.b.invalidate(context.Background(), "config/scm")
+	if n := len(e.b.cache.Entries()); n != 0 {
+		t.Errorf("cache entries after config invalidation = %d, want 0", n)
+	}
+	e.b.mu.RLock()
+	_, cached := e.b.configs["scm"]
+	e.b.mu.RUnlock()
+	if cached {
+		t.Error("config still cached in memory after invalidation")
+	}
+}
+
+func TestRevokeIsANoOp(t *testing.T) {
+	t.Parallel()
+	e := newTestEnv(t)
+	e.mustOK(logical.UpdateOperation, "config/scm", e.demoConfig("paloalto_scm"))
+	e.mustOK(logical.UpdateOperation, "roles/wf", map[string]any{"config": "scm"})
+	first := e.mustOK(logical.ReadOperation, "creds/wf", nil)
+
+	resp, err := e.b.HandleRequest(context.Background(), &logical.Request{
+		Operation: logical.RevokeOperation,
+		Secret:    first.Secret,
+		Storage:   e.storage,
+	})
+	if err != nil || resp != nil {
+		t.Fatalf("revoke = %v, %v; want nil, nil", resp, err)
+	}
+	// The shared token is still served to other readers.
+	second := e.mustOK(logical.ReadOperation, "creds/wf", nil)
+	if first.Data["access_token"] != second.Data["access_token"] {
+		t.Error("revoking one lease changed the token other readers get")
+	}
+	if _, ok := e.vendor.Check(second.Data["access_token"].(string)); !ok {
+		t.Error("token served after a revoke is not valid at the vendor")
+	}
+	if renew, err := e.b.HandleRequest(context.Background(), &logical.Request{
+		Operation: logical.RenewOperation, Secret: first.Secret, Storage: e.storage,
+	}); err == nil {
+		t.Errorf("renew succeeded (%v); the lease must not be renewable", renew)
+	}
+}

@@ -1,0 +1,246 @@
+package backend
+
+import (
+	"maps"
+	"strings"
+	"testing"
+
+	"github.com/hashicorp/vault/sdk/logical"
+)
+
+func TestConfigLifecycleEveryProvider(t *testing.T) {
+	t.Parallel()
+	for _, p := range allProviders {
+		t.Run(p, func(t *testing.T) {
+			t.Parallel()
+			e := newTestEnv(t)
+			in := e.demoConfig(p)
+			resp := e.mustOK(logical.UpdateOperation, "config/acct", in)
+			if resp != nil && len(resp.Warnings) > 0 {
+				t.Errorf("unexpected warnings: %v", resp.Warnings)
+			}
+
+			read := e.mustOK(logical.ReadOperation, "config/acct", nil)
+			e.validate("config/acct", logical.ReadOperation, read)
+			for _, secret := range []string{"client_secret", "access_secret"} {
+				if _, ok := read.Data[secret]; ok {
+					t.Errorf("read returned %s", secret)
+				}
+			}
+			for k, v := range in {
+				if k == "client_secret" || k == "access_secret" {
+					continue
+				}
+				if read.Data[k] != v {
+					t.Errorf("read %s = %v, want %v", k, read.Data[k], v)
+				}
+			}
+			if read.Data["request_timeout"] != int64(30) || read.Data["verify_connection"] != true {
+				t.Errorf("defaults not applied: %v", read.Data)
+			}
+
+			list := e.mustOK(logical.ListOperation, "config/", nil)
+			if keys := list.Data["keys"].([]string); len(keys) != 1 || keys[0] != "acct" {
+				t.Errorf("list = %v", keys)
+			}
+
+			// An update names only what changes; the rest is kept.
+			e.mustOK(logical.UpdateOperation, "config/acct", map[string]any{"request_timeout": "10s"})
+			read = e.mustOK(logical.ReadOperation, "config/acct", nil)
+			if read.Data["request_timeout"] != int64(10) || read.Data["token_url"] != in["token_url"] {
+				t.Errorf("partial update lost fields: %v", read.Data)
+			}
+
+			e.mustOK(logical.DeleteOperation, "config/acct", nil)
+			if resp, err := e.do(logical.ReadOperation, "config/acct", nil); err != nil || resp != nil {
+				t.Errorf("read after delete = %v, %v; want nil, nil (404)", resp, err)
+			}
+		})
+	}
+}
+
+func TestConfigDefaults(t *testing.T) {
+	t.Parallel()
+	e := newTestEnv(t)
+	in := e.demoConfig("paloalto_saas_security")
+	delete(in, "token_url")
+	in["verify_connection"] = false
+	e.mustOK(logical.UpdateOperation, "config/saas", in)
+	read := e.mustOK(logical.ReadOperation, "config/saas", nil)
+	if read.Data["token_url"] != "https://api.aperture.paloaltonetworks.com/oauth/token" || read.Data["scope"] != "api_access" {
+		t.Errorf("SaaS defaults: %v", read.Data)
+	}
+
+	scm := e.demoConfig("paloalto_scm")
+	delete(scm, "token_url")
+	scm["verify_connection"] = false
+	e.mustOK(logical.UpdateOperation, "config/scm", scm)
+	read = e.mustOK(logical.ReadOperation, "config/scm", nil)
+	if read.Data["token_url"] != "https://auth.apps.paloaltonetworks.com/am/oauth2/access_token" {
+		t.Errorf("SCM default token_url: %v", read.Data["token_url"])
+	}
+
+	oauth := e.demoConfig("oauth2")
+	e.mustOK(logical.UpdateOperation, "config/o", oauth)
+	if read := e.mustOK(logical.ReadOperation, "config/o", nil); read.Data["auth_style"] != "basic" {
+		t.Errorf("oauth2 default auth_style: %v", read.Data["auth_style"])
+	}
+}
+
+func TestConfigBadInputIsA400NamingTheField(t *testing.T) {
+	t.Parallel()
+	e := newTestEnv(t)
+	scm := e.demoConfig("paloalto_scm")
+	// with returns base with one field set, or removed when value is nil.
+	with := func(base map[string]any, field string, value any) map[string]any {
+		m := maps.Clone(base)
+		if value == nil {
+			delete(m, field)
+		} else {
+			m[field] = value
+		}
+		return m
+	}
+	cases := map[string]struct {
+		data map[string]any
+		want []string
+	}{
+		"unknown field":              {with(scm, "client_secrte", "x"), []string{"client_secrte", "unknown"}},
+		"missing provider":           {with(scm, "provider", nil), []string{"provider", "required"}},
+		"unsupported provider":       {with(scm, "provider", "okta"), []string{"provider", "okta"}},
+		"scope on scm":               {with(scm, "scope", "api_access"), []string{"scope", "paloalto_scm"}},
+		"access_key on scm":          {with(scm, "access_key", "AK"), []string{"access_key"}},
+		"auth_style on scm":          {with(scm, "auth_style", "basic"), []string{"auth_style"}},
+		"tsg_id not digits":          {with(scm, "tsg_id", "12ab"), []string{"tsg_id", "digits"}},
+		"tsg_id missing":             {with(scm, "tsg_id", nil), []string{"tsg_id", "required"}},
+		"client_secret missing":      {with(scm, "client_secret", nil), []string{"client_secret", "required"}},
+		"http to a remote host":      {with(scm, "token_url", "http://auth.example.com/token"), []string{"token_url", "http://"}},
+		"ftp token_url":              {with(scm, "token_url", "ftp://127.0.0.1/x"), []string{"token_url", "ftp"}},
+		"relative token_url":         {with(scm, "token_url", "/am/oauth2/access_token"), []string{"token_url"}},
+		"credentials in token_url":   {with(scm, "token_url", "https://u:p@auth.example.com/t"), []string{"token_url", "credentials"}},
+		"invalid PEM":                {with(scm, "ca_cert", "not a certificate"), []string{"ca_cert", "PEM"}},
+		"request_timeout too long":   {with(scm, "request_timeout", "10h"), []string{"request_timeout", "range"}},
+		"request_timeout not a time": {with(scm, "request_timeout", "soon"), []string{"request_timeout"}},
+		"default_token_ttl absurd":   {with(scm, "default_token_ttl", "87600h"), []string{"default_token_ttl", "range"}},
+		"negative cooldown":          {with(scm, "auth_failure_cooldown", "-5s"), []string{"auth_failure_cooldown"}},
+		"proxy scheme":               {with(scm, "proxy_url", "ftp://proxy:21"), []string{"proxy_url"}},
+		"oversized client_id":        {with(scm, "client_id", strings.Repeat("a", 5000)), []string{"client_id", "too long"}},
+		"control character in id":    {with(scm, "client_id", "a\nb"), []string{"client_id", "control"}},
+		"verify_connection not bool": {with(scm, "verify_connection", "perhaps"), []string{"verify_connection"}},
+		"bright_pattern without scope": {
+			with(e.demoConfig("bright_pattern"), "scope", nil), []string{"scope", "tenant host"},
+		},
+		"bright_pattern without token_url": {
+			with(e.demoConfig("bright_pattern"), "token_url", nil), []string{"token_url", "required"},
+		},
+		"oracle with client_id": {with(e.demoConfig("oracle_casb"), "client_id", "x"), []string{"client_id", "oracle_casb"}},
+		"oauth2 bad auth_style": {with(e.demoConfig("oauth2"), "auth_style", "digest"), []string{"auth_style", "digest"}},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			e.mustBadRequest(logical.UpdateOperation, "config/bad", tc.data, tc.want...)
+		})
+	}
+	if list, _ := e.storage.List(t.Context(), "config/"); len(list) != 0 {
+		t.Errorf("refused writes stored configs: %v", list)
+	}
+}
+
+func TestConfigNameTooLong(t *testing.T) {
+	t.Parallel()
+	e := newTestEnv(t)
+	e.mustBadRequest(logical.UpdateOperation, "config/"+strings.Repeat("n", 200), e.demoConfig("paloalto_scm"), "name", "too long")
+}
+
+func TestConfigProviderCannotChange(t *testing.T) {
+	t.Parallel()
+	e := newTestEnv(t)
+	e.mustOK(logical.UpdateOperation, "config/acct", e.demoConfig("paloalto_scm"))
+	e.mustBadRequest(logical.UpdateOperation, "config/acct", map[string]any{"provider": "oauth2"}, "provider", "cannot change")
+}
+
+func TestConfigRefusedWriteKeepsTheStoredConfig(t *testing.T) {
+	t.Parallel()
+	e := newTestEnv(t)
+	good := e.demoConfig("paloalto_scm")
+	e.mustOK(logical.UpdateOperation, "config/scm", good)
+	e.mustOK(logical.UpdateOperation, "roles/wf", map[string]any{"config": "scm"})
+	before, _ := e.storage.Get(t.Context(), "config/scm")
+
+	// verify_connection fails: the vendor refuses the new secret.
+	msg := e.mustBadRequest(logical.UpdateOperation, "config/scm", map[string]any{"client_secret": "wrong-secret-value"},
+		`config "scm"`, "paloalto_scm", "401", "invalid_client")
+	if strings.Contains(msg, "wrong-secret-value") {
+		t.Errorf("error leaks the secret: %s", msg)
+	}
+	// Validation fails.
+	e.mustBadRequest(logical.UpdateOperation, "config/scm", map[string]any{"tsg_id": "x"}, "tsg_id")
+	// Storage fails.
+	e.storage.FailPut(true)
+	if _, err := e.do(logical.UpdateOperation, "config/scm", map[string]any{"request_timeout": 5}); err == nil {
+		t.Error("write with failing storage succeeded")
+	}
+	e.storage.FailPut(false)
+
+	after, _ := e.storage.Get(t.Context(), "config/scm")
+	if string(before.Value) != string(after.Value) {
+		t.Errorf("a refused write changed the stored config:\nbefore %s\nafter  %s", before.Value, after.Value)
+	}
+	resp := e.mustOK(logical.ReadOperation, "creds/wf", nil)
+	if _, ok := e.vendor.Check(resp.Data["access_token"].(string)); !ok {
+		t.Error("the old config no longer mints valid tokens")
+	}
+}
+
+func TestConfigVerifyConnectionFalseStoresUnverified(t *testing.T) {
+	t.Parallel()
+	e := newTestEnv(t)
+	in := e.demoConfig("bright_pattern")
+	in["client_secret"] = "not-the-secret"
+	in["verify_connection"] = false
+	e.mustOK(logical.UpdateOperation, "config/bp", in)
+	if got := e.vendor.Stats(); got.Requests != 0 {
+		t.Errorf("vendor called %d times with verify_connection=false", got.Requests)
+	}
+}
+
+func TestConfigDeleteInUseIsRefused(t *testing.T) {
+	t.Parallel()
+	e := newTestEnv(t)
+	e.mustOK(logical.UpdateOperation, "config/scm", e.demoConfig("paloalto_scm"))
+	e.mustOK(logical.UpdateOperation, "roles/a", map[string]any{"config": "scm"})
+	e.mustOK(logical.UpdateOperation, "roles/b", map[string]any{"config": "scm"})
+	e.mustBadRequest(logical.DeleteOperation, "config/scm", nil, "a, b", "used by")
+	if c, _ := readConfigEntry(t.Context(), e.storage, "scm"); c == nil {
+		t.Fatal("config deleted despite the refusal")
+	}
+	e.mustOK(logical.DeleteOperation, "roles/a", nil)
+	e.mustOK(logical.DeleteOperation, "roles/b", nil)
+	e.mustOK(logical.DeleteOperation, "config/scm", nil)
+}
+
+func TestConfigWriteDropsCachedTokens(t *testing.T) {
+	t.Parallel()
+	e := newTestEnv(t)
+	e.mustOK(logical.UpdateOperation, "config/scm", e.demoConfig("paloalto_scm"))
+	e.mustOK(logical.UpdateOperation, "roles/wf", map[string]any{"config": "scm"})
+	first := e.mustOK(logical.ReadOperation, "creds/wf", nil).Data["access_token"]
+	e.mustOK(logical.UpdateOperation, "config/scm", map[string]any{"request_timeout": "20s"})
+	second := e.mustOK(logical.ReadOperation, "creds/wf", nil).Data["access_token"]
+	if first == second {
+		t.Error("a config write did not drop the cached token")
+	}
+}
+
+func TestProxyPasswordIsNotReturned(t *testing.T) {
+	t.Parallel()
+	e := newTestEnv(t)
+	in := e.demoConfig("paloalto_scm")
+	in["proxy_url"] = "http://user:proxy-pass-123@127.0.0.1:3128"
+	in["verify_connection"] = false
+	e.mustOK(logical.UpdateOperation, "config/scm", in)
+	read := e.mustOK(logical.ReadOperation, "config/scm", nil)
+	if got := read.Data["proxy_url"].(string); strings.Contains(got, "proxy-pass-123") || !strings.Contains(got, "user:") {
+		t.Errorf("proxy_url on read = %q", got)
+	}
+}

@@ -1,0 +1,148 @@
+package provider
+
+import (
+	"encoding/json"
+	"errors"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+	"unicode/utf8"
+)
+
+// The seed corpora live in testdata/fuzz/<FuzzName>/: the vendors' documented
+// responses, every error shape, lifetimes of every kind, and bodies that
+// echo the secrets. Run one target with, for example:
+//
+//	go test -run='^$' -fuzz='^FuzzParseOracleCASB$' -fuzztime=10s ./backend/provider
+
+func FuzzParseSaaSSecurity(f *testing.F) { fuzzParse(f, PaloAltoSaaSSecurity) }
+func FuzzParseSCM(f *testing.F)          { fuzzParse(f, PaloAltoSCM) }
+func FuzzParseOracleCASB(f *testing.F)   { fuzzParse(f, OracleCASB) }
+func FuzzParseBrightPattern(f *testing.F) {
+	fuzzParse(f, BrightPattern)
+}
+func FuzzParseOAuth2(f *testing.F) { fuzzParse(f, OAuth2) }
+
+// fuzzParse checks one provider's ParseResponse over any status, body and
+// Date header: it never panics; a success has a non-blank token, was a 2xx,
+// and expires after it was issued and within MaxLifetime; a failure is an
+// *Error of this provider with no token; and no token field or error ever
+// holds a secret.
+func fuzzParse(f *testing.F, provider string) {
+	proto, _ := Lookup(provider)
+	p := testParams(provider, "")
+	p.AccessSecret = testAccessSecret // both secrets, whatever the provider
+	f.Fuzz(func(t *testing.T, status int, body []byte, date string) {
+		resp := &Response{StatusCode: status, Body: body}
+		if date != "" {
+			resp.Header = map[string][]string{"Date": {date}}
+		}
+		tok, err := proto.ParseResponse(p, resp, testNow)
+		if err != nil {
+			var pe *Error
+			if !errors.As(err, &pe) {
+				t.Fatalf("error %v is not an *Error", err)
+			}
+			if pe.Provider != provider || pe.StatusCode != status {
+				t.Fatalf("error names %q, %d; want %q, %d", pe.Provider, pe.StatusCode, provider, status)
+			}
+			if !reflect.DeepEqual(tok, Token{}) {
+				t.Fatalf("a failure returned a token: %+v", tok)
+			}
+			msg := err.Error()
+			if !utf8.ValidString(msg) || utf8.RuneCountInString(pe.Message) > 2*maxExcerpt+60 {
+				t.Fatalf("bad message %q", msg)
+			}
+			assertNoSecret(t, "error", msg, p)
+			return
+		}
+		if !isSuccess(status) {
+			t.Fatalf("status %d gave a token", status)
+		}
+		if strings.TrimSpace(tok.AccessToken) == "" {
+			t.Fatal("success without a token")
+		}
+		if !tok.IssuedAt.Equal(testNow) || !tok.ExpiresAt.After(tok.IssuedAt) || tok.Lifetime() > MaxLifetime {
+			t.Fatalf("issued %v, expires %v", tok.IssuedAt, tok.ExpiresAt)
+		}
+		fields := []string{tok.AccessToken, tok.TokenType, tok.Scope}
+		for k, v := range tok.Extra {
+			fields = append(fields, k, v)
+		}
+		for _, field := range fields {
+			assertNoSecret(t, "token field", field, p)
+		}
+	})
+}
+
+// FuzzParseExpiresIn checks that any expires_in value either fails, is
+// absent, or is a positive whole number of seconds, and that relativeExpiry
+// then always gives an expiry after now and within MaxLifetime.
+func FuzzParseExpiresIn(f *testing.F) {
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		d, present, err := ParseExpiresIn(json.RawMessage(raw))
+		switch {
+		case err != nil:
+			if !present || d != 0 {
+				t.Fatalf("error %v with present=%v d=%v", err, present, d)
+			}
+		case !present:
+			if d != 0 {
+				t.Fatalf("absent with d=%v", d)
+			}
+		default:
+			if d < time.Second || d%time.Second != 0 {
+				t.Fatalf("lifetime %v is not a positive whole number of seconds", d)
+			}
+		}
+		exp, err := relativeExpiry(json.RawMessage(raw), testNow, time.Minute)
+		if err == nil && (!exp.at.After(testNow) || exp.at.Sub(testNow) > MaxLifetime) {
+			t.Fatalf("expiry %v out of range", exp.at)
+		}
+		if err == nil && exp.defaulted == present {
+			t.Fatalf("defaulted=%v but present=%v", exp.defaulted, present)
+		}
+	})
+}
+
+// FuzzParseExpiresAt checks absoluteExpiry over any expiresAt value and Date
+// header: an expiry is always after now and within MaxLifetime.
+func FuzzParseExpiresAt(f *testing.F) {
+	f.Fuzz(func(t *testing.T, raw []byte, date string) {
+		at, present, err := ParseExpiresAt(json.RawMessage(raw))
+		if err != nil && (!present || !at.IsZero()) {
+			t.Fatalf("error %v with present=%v at=%v", err, present, at)
+		}
+		exp, err := absoluteExpiry(json.RawMessage(raw), date, testNow, time.Minute)
+		if err != nil {
+			return
+		}
+		if !exp.at.After(testNow) || exp.at.Sub(testNow) > MaxLifetime {
+			t.Fatalf("expiry %v out of range (raw %q, date %q)", exp.at, raw, date)
+		}
+	})
+}
+
+// FuzzSanitize checks that any vendor text becomes a short, valid, single
+// line without control characters or the secret.
+func FuzzSanitize(f *testing.F) {
+	p := testParams(OAuth2, "")
+	p.AccessSecret = testAccessSecret
+	r := newRedactor(p)
+	f.Fuzz(func(t *testing.T, s string) {
+		out := sanitize(s, r, maxExcerpt)
+		if !utf8.ValidString(out) || utf8.RuneCountInString(out) > maxExcerpt {
+			t.Fatalf("sanitize gave %q", out)
+		}
+		if strings.TrimSpace(out) != out || strings.Contains(out, "  ") {
+			t.Fatalf("whitespace not folded: %q", out)
+		}
+		for _, c := range out {
+			if c < 0x20 || c == 0x7f {
+				t.Fatalf("control character in %q", out)
+			}
+		}
+		assertNoSecret(t, "sanitized text", out, p)
+	})
+}
