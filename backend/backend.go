@@ -150,10 +150,14 @@ func (b *paloBackend) invalidate(_ context.Context, key string) {
 // forgetConfig drops a config's parsed copy, its HTTP client and its tokens.
 func (b *paloBackend) forgetConfig(name string) {
 	b.mu.Lock()
+	old := b.configs[name]
 	delete(b.configs, name)
 	b.gen++
 	b.mu.Unlock()
 	b.cache.PurgeConfig(name)
+	if old != nil {
+		old.client.CloseIdleConnections()
+	}
 }
 
 // forgetRole drops a role's parsed copy and the tokens it was using.

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/vault/sdk/logical"
 
 	"github.com/vault-palo/vault-plugin-secrets-palo/backend/provider"
@@ -362,12 +363,14 @@ func (c *configEntry) fingerprint() string {
 	return hex.EncodeToString(h.Sum(nil)[:16])
 }
 
-// newClient builds the HTTP client for this config.
-func (c *configEntry) newClient() (*provider.Client, error) {
+// newClient builds the HTTP client for this config; it logs one debug line
+// per vendor attempt (never a secret or a token).
+func (c *configEntry) newClient(logger hclog.Logger) (*provider.Client, error) {
 	return provider.NewClient(provider.ClientOptions{
 		CACertPEM: c.CACert,
 		ProxyURL:  c.ProxyURL,
 		UserAgent: userAgent(),
+		Logger:    logger,
 	})
 }
 
@@ -399,7 +402,7 @@ func (b *paloBackend) config(ctx context.Context, s logical.Storage, name string
 	if err != nil || entry == nil {
 		return nil, err
 	}
-	client, err := entry.newClient()
+	client, err := entry.newClient(b.Logger().Named("provider").With("config", name))
 	if err != nil {
 		return nil, fmt.Errorf("config %q: building its HTTP client: %w", name, err)
 	}

@@ -48,3 +48,17 @@ func leaseTTL(tok provider.Token, now time.Time, roleTTL, mountDefault, mountMax
 	}
 	return ttl, nil
 }
+
+// lifetimeWarnings says when a token's lifetime is an assumption rather than
+// the vendor's word: none was given (default_token_ttl applies), or an
+// implausibly long one was cut to provider.MaxLifetime.
+func lifetimeWarnings(tok provider.Token, config string, defaultTTL time.Duration) []string {
+	var w []string
+	if tok.LifetimeDefaulted {
+		w = append(w, fmt.Sprintf("the vendor's token response carried no lifetime; the token is assumed to live %s (default_token_ttl of config %q)", defaultTTL, config))
+	}
+	if tok.LifetimeClamped {
+		w = append(w, fmt.Sprintf("the vendor's token lifetime is over %s; it is treated as %s (config %q)", provider.MaxLifetime, provider.MaxLifetime, config))
+	}
+	return w
+}

@@ -367,7 +367,7 @@ func mergeConfig(existing *configEntry, req *logical.Request, d *framework.Field
 // returns warnings, or a message for a 400 naming the config, the vendor,
 // the HTTP status and the vendor's message.
 func (b *paloBackend) verifyConfig(ctx context.Context, name string, entry *configEntry) ([]string, string) {
-	client, err := entry.newClient()
+	client, err := entry.newClient(b.Logger().Named("provider").With("config", name))
 	if err != nil {
 		return nil, fmt.Sprintf("config %q: %v", name, err)
 	}
@@ -378,11 +378,7 @@ func (b *paloBackend) verifyConfig(ctx context.Context, name string, entry *conf
 		return nil, fmt.Sprintf("verify_connection: config %q could not fetch a token: %v "+
 			"(fix the settings, or write with verify_connection=false to store them unverified)", name, err)
 	}
-	var warnings []string
-	if tok.LifetimeDefaulted {
-		warnings = append(warnings, fmt.Sprintf("the vendor's token response carried no lifetime; tokens are assumed to live %s (default_token_ttl)", entry.DefaultTokenTTL))
-	}
-	return warnings, ""
+	return lifetimeWarnings(tok, name, entry.DefaultTokenTTL), ""
 }
 
 func (b *paloBackend) pathConfigDelete(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {

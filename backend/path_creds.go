@@ -114,11 +114,7 @@ func (b *paloBackend) pathCredsRead(ctx context.Context, req *logical.Request, d
 			data[k] = v
 		}
 	}
-	warnings := res.Warnings
-	if tok.LifetimeDefaulted {
-		warnings = append(warnings, fmt.Sprintf("the vendor's token response carried no lifetime; it is assumed to live %s (default_token_ttl of config %q)",
-			cfg.entry.DefaultTokenTTL, cfg.name))
-	}
+	warnings := append(res.Warnings, lifetimeWarnings(tok, cfg.name, cfg.entry.DefaultTokenTTL)...)
 
 	var resp *logical.Response
 	if role.NoLease {

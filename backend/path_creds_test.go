@@ -404,3 +404,28 @@ type tokenAt struct{ issued, expires time.Time }
 func (ta tokenAt) token() provider.Token {
 	return provider.Token{AccessToken: "t", IssuedAt: ta.issued, ExpiresAt: ta.expires}
 }
+
+func TestCredsMissingLifetimeUsesDefaultTokenTTLWithWarning(t *testing.T) {
+	t.Parallel()
+	e := newTestEnv(t)
+	if err := e.vendor.SetFaults(fakevendor.Faults{ExpiresIn: fakevendor.ExpiresInOmit}); err != nil {
+		t.Fatal(err)
+	}
+	in := e.demoConfig("bright_pattern")
+	in["default_token_ttl"] = "5m"
+	w := e.mustOK(logical.UpdateOperation, "config/bp", in)
+	if w == nil || len(w.Warnings) == 0 || !strings.Contains(w.Warnings[0], "no lifetime") {
+		t.Errorf("config write warnings: %v", w)
+	}
+	e.mustOK(logical.UpdateOperation, "roles/bp", map[string]any{"config": "bp"})
+	resp := e.mustOK(logical.ReadOperation, "creds/bp", nil)
+	if !strings.Contains(strings.Join(resp.Warnings, " "), "default_token_ttl") {
+		t.Errorf("creds warnings: %v", resp.Warnings)
+	}
+	if left := resp.Data["expires_in"].(int64); left > 300 || left < 290 {
+		t.Errorf("expires_in %d, want about 300 (default_token_ttl)", left)
+	}
+	if resp.Secret.TTL >= 300*time.Second {
+		t.Errorf("lease %s does not end before the assumed expiry", resp.Secret.TTL)
+	}
+}
