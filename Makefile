@@ -14,7 +14,7 @@ FUZZTIME  ?= 5s
 
 export PATH := $(TOOLS_BIN):$(PATH)
 
-.PHONY: all build fakevendor vault demo dev test lint fmt unit fuzz e2e bench configure tools clean
+.PHONY: all build fakevendor vault deps demo dev test lint fmt unit fuzz e2e bench configure tools clean
 
 all: build
 
@@ -39,17 +39,23 @@ dev: build fakevendor vault
 	scripts/dev.sh
 
 ## test: everything CI runs
-test: lint unit fuzz e2e
+test: deps lint unit fuzz e2e
 
 tools:
 	scripts/tools.sh
 
-## lint: gofumpt, go vet, golangci-lint (tests included)
-lint: tools
+## deps: Debian packages the tests use (jq, curl, shellcheck), installed with apt-get when missing
+deps:
+	scripts/deps.sh
+
+## lint: gofumpt, go vet, golangci-lint (tests included), shellcheck, Terraform formatting
+lint: tools deps
 	@out="$$(gofumpt -l $$(git ls-files '*.go'))"; if [[ -n "$$out" ]]; then echo "not gofumpt-formatted:"; echo "$$out"; exit 1; fi
 	go vet ./...
 	go vet -tags e2e ./e2e/...
 	golangci-lint run ./...
+	shellcheck scripts/*.sh bootstrap/*.sh docs/recipes/*.sh docs/recipes/agent/*.sh
+	scripts/tf-fmt-check.sh
 
 fmt: tools
 	gofumpt -w $$(git ls-files '*.go')
@@ -72,9 +78,9 @@ e2e: build fakevendor vault
 bench: build fakevendor vault
 	scripts/bench.sh
 
-## configure: run bootstrap/configure.sh against the dev Vault (make dev first)
-configure:
-	bootstrap/configure.sh
+## configure: bootstrap/configure.sh with bootstrap/examples/dev.json against the dev Vault (make dev first)
+configure: build
+	bootstrap/configure-dev.sh
 
 clean:
 	rm -rf $(BIN_DIR)

@@ -94,7 +94,7 @@ path "` + p.Path("creds", "wildfire-nolease") + `" { capabilities = ["read"] }`
 	}
 	vaulttest.Eventually(t, agentWait, 100*time.Millisecond, "the agent's renders", func() error {
 		if agent.Exited() {
-			t.Fatalf("the agent exited: %v\n%s", agent.ExitError(), agent.LogTail(40))
+			t.Fatalf("the agent exited (%v):\n%s", agent.ExitError(), agent.LogTail(40))
 		}
 		for name, file := range files {
 			observe(name, file)

@@ -132,6 +132,9 @@ func TestDisableAndReenable(t *testing.T) {
 	}
 	mustFail(t, v, "", http.StatusBadRequest, "lease", "lookup", s.LeaseID)
 	mustFail(t, v, "", http.StatusNotFound, "read", p.Path("creds", "wildfire"))
+	if c := p.Vendor.Check(t, str(t, s.Data, "access_token")); !c.Valid {
+		t.Fatalf("the vendor token of the revoked lease is no longer valid: %+v", c)
+	}
 
 	v.MustCLI(t, "secrets", "enable", "-path="+p.Mount, vaulttest.PluginName)
 	for _, what := range []string{"config", "roles"} {
@@ -152,8 +155,8 @@ func TestDisableAndReenable(t *testing.T) {
 
 // TestSecretsMove moves the mount with `vault secrets move`: configs and
 // roles come along unchanged and work at the new path, the old path is
-// gone, and the outstanding lease moves with the mount and can be revoked
-// there.
+// gone, the old mount's lease is revoked (as Vault documents for a move),
+// and the new mount's leases are revocable by prefix.
 func TestSecretsMove(t *testing.T) {
 	t.Parallel()
 	p := vaulttest.NewPalo(t, vaulttest.PaloOptions{})
@@ -175,6 +178,13 @@ func TestSecretsMove(t *testing.T) {
 		t.Fatalf("after the move, mounts are %v; want %s/ gone and %s/ of type %s", m, p.Mount, dest, vaulttest.PluginName)
 	}
 	mustFail(t, v, "", http.StatusNotFound, "read", p.Path("creds", "wildfire"))
+	// As documented for `vault secrets move`, the old mount's leases are
+	// revoked; revoking cannot touch the vendor token, which stays valid.
+	mustFail(t, v, "", http.StatusBadRequest, "lease", "lookup", s.LeaseID)
+	mustFail(t, v, "", http.StatusBadRequest, "lease", "lookup", dest+strings.TrimPrefix(s.LeaseID, p.Mount))
+	if c := p.Vendor.Check(t, str(t, s.Data, "access_token")); !c.Valid {
+		t.Fatalf("the vendor token of the revoked lease is no longer valid: %+v", c)
+	}
 	for _, su := range p.Setups {
 		if got := readJSON(t, v, "", dest+"/config/"+su.Config).Data; !reflect.DeepEqual(got, before[su.Config]) {
 			t.Fatalf("config %s after the move: %v, before: %v", su.Config, got, before[su.Config])
@@ -185,11 +195,12 @@ func TestSecretsMove(t *testing.T) {
 	}
 	assertSetupsIntact(t, p, dest)
 
-	moved := dest + strings.TrimPrefix(s.LeaseID, p.Mount)
-	t.Log(v.CLI(t, "list", "sys/leases/lookup/"+dest+"/creds/wildfire"))
-	t.Log(v.CLI(t, "list", "sys/leases/lookup/"+p.Mount+"/creds/wildfire"))
-	t.Log(v.CLI(t, "lease", "lookup", s.LeaseID))
-	v.MustCLI(t, "lease", "lookup", moved)
+	// The new mount's leases are its own, and revocable by prefix.
+	var leases []string
+	v.CLIJSON(t, vaulttest.CLIOptions{}, &leases, "list", "sys/leases/lookup/"+dest+"/creds/wildfire")
+	if len(leases) != 1 {
+		t.Fatalf("leases under %s/creds/wildfire: %v, want the one read after the move", dest, leases)
+	}
 	v.MustCLI(t, "lease", "revoke", "-prefix", dest+"/creds/wildfire")
-	mustFail(t, v, "", http.StatusBadRequest, "lease", "lookup", moved)
+	mustFail(t, v, "", http.StatusNotFound, "list", "sys/leases/lookup/"+dest+"/creds/wildfire")
 }

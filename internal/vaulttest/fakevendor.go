@@ -64,7 +64,8 @@ func StartFakeVendor(t testing.TB, bin string, o FakeVendorOptions) *FakeVendor 
 	addrFile := filepath.Join(dir, "url.txt")
 	args := []string{"-addr", "127.0.0.1:0", "-tls", "-ca-out", caFile, "-addr-out", addrFile}
 	if o.Accounts != nil {
-		b, err := json.Marshal(o.Accounts)
+		// The fake needs the secrets; the file is private (0600) and temporary.
+		b, err := json.Marshal(o.Accounts) //nolint:gosec // G117: see above
 		if err != nil {
 			t.Fatalf("vaulttest: encode accounts: %v", err)
 		}
@@ -86,7 +87,7 @@ func StartFakeVendor(t testing.TB, bin string, o FakeVendorOptions) *FakeVendor 
 	fv := &FakeVendor{Process: p, CAFile: caFile}
 	err := waitFor(context.Background(), o.StartTimeout, 50*time.Millisecond, func() (bool, error) {
 		if p.Exited() {
-			return false, fmt.Errorf("fakevendor exited: %v", p.ExitError())
+			return false, fmt.Errorf("fakevendor exited: %s", p.exitReason())
 		}
 		b, err := os.ReadFile(addrFile) //nolint:gosec // our own temporary file
 		if err != nil {

@@ -1,7 +1,6 @@
 package vaulttest
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -33,6 +32,8 @@ type Process struct {
 
 	cmd  *exec.Cmd
 	done chan struct{} // closed once the process has exited and was reaped
+	// stopTimeout is how long Stop waits after SIGTERM (StopTimeout).
+	stopTimeout time.Duration
 
 	mu      sync.Mutex
 	waitErr error
@@ -60,7 +61,7 @@ func StartProcess(t testing.TB, name, bin string, args, env []string, dir, logPa
 }
 
 func startProcess(name, bin string, args, env []string, dir, logPath string) (*Process, error) {
-	logFile, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	logFile, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600) //nolint:gosec // G304: a path the caller chose
 	if err != nil {
 		return nil, fmt.Errorf("open the %s log: %w", name, err)
 	}
@@ -83,7 +84,7 @@ func startProcess(name, bin string, args, env []string, dir, logPath string) (*P
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start %s (%s): %w", name, bin, err)
 	}
-	p := &Process{Name: name, LogPath: logPath, cmd: cmd, done: make(chan struct{})}
+	p := &Process{Name: name, LogPath: logPath, cmd: cmd, done: make(chan struct{}), stopTimeout: StopTimeout}
 	go func() {
 		err := cmd.Wait()
 		p.mu.Lock()
@@ -118,6 +119,19 @@ func (p *Process) ExitError() error {
 	return p.waitErr
 }
 
+// exitReason describes how the process ended ("exit status 1", "signal:
+// killed"), or that it has not.
+func (p *Process) exitReason() string {
+	switch err := p.ExitError(); {
+	case !p.Exited():
+		return "still running"
+	case err == nil:
+		return "exit status 0"
+	default:
+		return err.Error()
+	}
+}
+
 // Signal sends sig to the process alone (not its group). It does nothing
 // once the process has exited.
 func (p *Process) Signal(sig syscall.Signal) error {
@@ -149,8 +163,8 @@ func (p *Process) Stop() error {
 		if err := p.Signal(syscall.SIGTERM); err != nil {
 			errs = append(errs, err)
 		}
-		if p.waitDone(StopTimeout) != nil {
-			errs = append(errs, fmt.Errorf("%s (pid %d) did not stop within %s of SIGTERM; killing it", p.Name, p.Pid(), StopTimeout))
+		if p.waitDone(p.stopTimeout) != nil {
+			errs = append(errs, fmt.Errorf("%s (pid %d) did not stop within %s of SIGTERM; killing it", p.Name, p.Pid(), p.stopTimeout))
 		}
 	}
 	// The group id is the leader's pid. Linux does not reuse a pid while a
@@ -266,14 +280,4 @@ func writeFile(t testing.TB, path string, data []byte) {
 	if err := os.WriteFile(path, data, 0o600); err != nil {
 		t.Fatalf("vaulttest: %v", err)
 	}
-}
-
-// containsAny reports whether s contains any of the byte strings.
-func containsAny(s []byte, subs ...string) bool {
-	for _, sub := range subs {
-		if bytes.Contains(s, []byte(sub)) {
-			return true
-		}
-	}
-	return false
 }

@@ -137,7 +137,7 @@ func (s *Server) waitHealthy(timeout time.Duration) error {
 	client := &http.Client{Timeout: 2 * time.Second}
 	return waitFor(context.Background(), timeout, 100*time.Millisecond, func() (bool, error) {
 		if s.Exited() {
-			return false, fmt.Errorf("vault exited: %v", s.ExitError())
+			return false, fmt.Errorf("vault exited: %s", s.exitReason())
 		}
 		code, err := healthCode(client, s.Addr)
 		if err != nil {

@@ -1,0 +1,80 @@
+package backend
+
+import (
+	"context"
+	"fmt"
+	"reflect"
+	"sort"
+
+	"github.com/hashicorp/vault/sdk/framework"
+	"github.com/hashicorp/vault/sdk/helper/errutil"
+	"github.com/hashicorp/vault/sdk/logical"
+)
+
+// HandleExistenceCheck is the framework's, after compositeValueError.
+// Vault calls it before HandleRequest on every write, and the framework
+// converts the request's fields there first.
+func (b *paloBackend) HandleExistenceCheck(ctx context.Context, req *logical.Request) (checkFound, exists bool, err error) {
+	if msg := b.compositeValueError(req); msg != "" {
+		return false, false, errutil.UserError{Err: msg}
+	}
+	return b.Backend.HandleExistenceCheck(ctx, req)
+}
+
+// HandleRequest is the framework's, after compositeValueError.
+func (b *paloBackend) HandleRequest(ctx context.Context, req *logical.Request) (*logical.Response, error) {
+	if msg := b.compositeValueError(req); msg != "" {
+		return logical.ErrorResponse(msg), nil
+	}
+	return b.Backend.HandleRequest(ctx, req)
+}
+
+// compositeValueError refuses a list or an object given for a field that
+// takes a single value, naming the field but not the value. The
+// framework would refuse it too, but its message quotes the whole value
+// ("... got unconvertible type '[]interface {}', value: '[...]'"), and
+// for client_secret, access_secret or a proxy_url with a password that
+// puts a secret into the response and Vault's audit log. A list is what
+// the vault CLI sends for a field given twice (client_secret=a
+// client_secret=b). It returns "" when there is nothing to refuse.
+func (b *paloBackend) compositeValueError(req *logical.Request) string {
+	switch req.Operation {
+	case logical.CreateOperation, logical.UpdateOperation, logical.PatchOperation,
+		logical.ReadOperation, logical.ListOperation, logical.DeleteOperation:
+	default:
+		return ""
+	}
+	if len(req.Data) == 0 {
+		return ""
+	}
+	p := b.Route(req.Path)
+	if p == nil {
+		return ""
+	}
+	names := make([]string, 0, len(req.Data))
+	for k := range req.Data {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	for _, k := range names {
+		schema, ok := p.Fields[k]
+		v := req.Data[k]
+		if !ok || v == nil {
+			continue
+		}
+		var what string
+		switch reflect.ValueOf(v).Kind() {
+		case reflect.Slice, reflect.Array:
+			what = "a list"
+		case reflect.Map:
+			what = "an object"
+		default:
+			continue
+		}
+		fd := framework.FieldData{Raw: map[string]any{k: v}, Schema: map[string]*framework.FieldSchema{k: schema}}
+		if _, _, err := fd.GetOkErr(k); err != nil {
+			return fmt.Sprintf("%s: expected a single %s value, got %s (was the field given twice?)", k, schema.Type, what)
+		}
+	}
+	return ""
+}

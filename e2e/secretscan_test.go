@@ -1,0 +1,358 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"html"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/vault-palo/vault-plugin-secrets-palo/internal/fakevendor"
+	"github.com/vault-palo/vault-plugin-secrets-palo/internal/vaulttest"
+)
+
+// scanTimeout bounds one API request of the secret scan.
+const scanTimeout = 45 * time.Second
+
+// scanned is one thing a person or a program could see: a CLI command's
+// output or an API response body.
+type scanned struct {
+	what string
+	text string
+}
+
+// scanAPI sends raw HTTP requests to Vault and keeps every response body.
+// It is safe for concurrent use and never fails the test itself, so it
+// may be used from any goroutine.
+type scanAPI struct {
+	addr, token string
+	client      *http.Client
+
+	mu     sync.Mutex
+	bodies []scanned
+}
+
+// do sends one request (body, if not nil, as JSON) and returns the status
+// and body; status 0 means the request got no answer (err says why).
+func (a *scanAPI) do(method, path string, body any) (int, []byte, error) {
+	var in io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return 0, nil, err
+		}
+		in = bytes.NewReader(b)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), scanTimeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, method, a.addr+"/v1/"+path, in)
+	if err != nil {
+		return 0, nil, err
+	}
+	req.Header.Set("X-Vault-Token", a.token)
+	resp, err := a.client.Do(req)
+	if err != nil {
+		return 0, nil, err
+	}
+	defer resp.Body.Close()
+	out, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
+	if err != nil {
+		return 0, nil, err
+	}
+	a.mu.Lock()
+	a.bodies = append(a.bodies, scanned{what: method + " /v1/" + path, text: string(out)})
+	a.mu.Unlock()
+	return resp.StatusCode, out, nil
+}
+
+// must sends one request from the test goroutine and fails the test
+// unless the answer has status want.
+func (a *scanAPI) must(t *testing.T, want int, method, path string, body any) []byte {
+	t.Helper()
+	status, out, err := a.do(method, path, body)
+	if err != nil || status != want {
+		t.Fatalf("%s %s: HTTP %d (%v), want %d: %s", method, path, status, err, want, redactBody(out))
+	}
+	return out
+}
+
+// redactBody shortens a body for a failure message; bodies are scanned
+// for secrets separately.
+func redactBody(b []byte) string {
+	if len(b) > 600 {
+		return string(b[:600]) + "..."
+	}
+	return string(b)
+}
+
+// secretForms returns every form in which secret could be leaked: as it
+// is, form-, path-, JSON- and HTML-escaped, and in the HTTP Basic header
+// built with clientID.
+func secretForms(clientID, secret string) []string {
+	j, _ := json.Marshal(secret)
+	forms := []string{
+		secret, url.QueryEscape(secret), url.PathEscape(secret), string(j[1 : len(j)-1]), html.EscapeString(secret),
+	}
+	if clientID != "" {
+		forms = append(forms,
+			base64.StdEncoding.EncodeToString([]byte(clientID+":"+secret)),
+			base64.StdEncoding.EncodeToString([]byte(url.QueryEscape(clientID)+":"+url.QueryEscape(secret))))
+	}
+	return forms
+}
+
+// TestSecretScanEverywhere gives every provider's account a secret that
+// starts with a random canary and holds characters that every encoding
+// changes (+ / = & % " < > '), then does, through a real Vault logging at
+// trace level with a file audit device, everything that could echo a
+// secret: refused writes (the vendor refusing the secret, a secret with
+// white space or a control character, a secret given twice, a secret of
+// the wrong JSON type, bad input next to a good secret), good writes,
+// reads of configs, roles, creds, the cache and help, the OpenAPI document,
+// and reads that fail in every way the vendor can fail (wrong secret and
+// its replay, truncated, non-JSON and token-less bodies, an outage served
+// stale, the vendor gone) both through the CLI and the HTTP API. It then
+// scans every CLI output, every API response body, the Vault server log
+// (which carries the plugin's), the audit log and the fake vendor's log:
+// no secret, in any form, and not even the canary, appears anywhere.
+func TestSecretScanEverywhere(t *testing.T) {
+	t.Parallel()
+	canary := "Cnry" + rand.Text()[:16]
+	accounts := fakevendor.DemoAccounts()
+	var forms []string
+	secretOf := map[string]string{}
+	for i := range accounts {
+		a := &accounts[i]
+		s := canary + `+/=&%"<>'-` + a.Provider
+		if a.Provider == fakevendor.ProviderOracleCASB {
+			a.AccessSecret = s
+		} else {
+			a.ClientSecret = s
+		}
+		secretOf[a.Provider] = s
+		forms = append(forms, secretForms(a.ClientID, s)...)
+	}
+	bins := vaulttest.LoadBinaries(t)
+	fv := vaulttest.StartFakeVendor(t, bins.FakeVendor, vaulttest.FakeVendorOptions{Accounts: accounts})
+	v := vaulttest.StartDev(t, bins.Vault, vaulttest.DevOptions{LogLevel: "trace"})
+	v.MountPalo(t, bins, "palo")
+	auditLog := filepath.Join(t.TempDir(), "audit.log")
+	v.MustCLI(t, "audit", "enable", "file", "file_path="+auditLog)
+	api := &scanAPI{addr: v.Addr, token: v.RootToken, client: &http.Client{Timeout: scanTimeout}}
+	t.Cleanup(api.client.CloseIdleConnections)
+
+	var outputs []scanned
+	cli := func(wantOK bool, o vaulttest.CLIOptions, args ...string) vaulttest.Result {
+		t.Helper()
+		r := v.CLIWith(t, o, args...)
+		outputs = append(outputs, scanned{what: "`vault " + strings.Join(vaulttest.RedactArgs(args), " ") + "`", text: r.Output()})
+		if r.OK() != wantOK {
+			t.Fatalf("want success %t: `vault %s` exited %d", wantOK, strings.Join(vaulttest.RedactArgs(args), " "), r.Code)
+		}
+		return r
+	}
+	plain := vaulttest.CLIOptions{}
+	jsonOut := vaulttest.CLIOptions{Env: []string{"VAULT_FORMAT=json"}}
+
+	setups := vaulttest.VendorSetups(t, fv, accounts)
+	for _, s := range setups {
+		key := "client_secret"
+		if s.Provider == fakevendor.ProviderOracleCASB {
+			key = "access_secret"
+		}
+		secret := secretOf[s.Provider]
+		wrong := canary + "-wrong-" + s.Provider
+		forms = append(forms, secretForms(s.Account.ClientID, wrong)...)
+		var args []string // the config's fields without the secret
+		for _, a := range s.ConfigArgs(fv) {
+			if !strings.HasPrefix(a, key+"=") {
+				args = append(args, a)
+			}
+		}
+		fields := map[string]any{"ca_cert": string(fv.CAPEM)}
+		for k, val := range s.Fields {
+			fields[k] = val
+		}
+		with := func(extra map[string]any) map[string]any {
+			out := map[string]any{}
+			for k, val := range fields {
+				out[k] = val
+			}
+			for k, val := range extra {
+				out[k] = val
+			}
+			return out
+		}
+		config := "palo/config/" + s.Config
+		write := func(extra ...string) []string { return append(append([]string{"write", config}, args...), extra...) }
+
+		// Refused writes, each carrying a secret.
+		cli(false, plain, write(key+"="+wrong)...)                          // the vendor refuses it
+		cli(false, plain, write(key+"="+wrong, key+"="+secret)...)          // given twice: a list
+		cli(false, plain, write(key+"= "+secret)...)                        // leading white space
+		cli(false, plain, write(key+"="+secret+"\x07")...)                  // a control character
+		cli(false, plain, write(key+"="+secret, "request_timeout=soon")...) // bad input next to it
+		cli(false, plain, write(key+"="+secret, "no_such_field=1")...)      // an unknown field
+		api.must(t, 400, http.MethodPut, config, with(map[string]any{key: []any{secret, wrong}}))
+		api.must(t, 400, http.MethodPut, config, with(map[string]any{key: map[string]any{"value": secret}}))
+		api.must(t, 400, http.MethodPut, config, with(map[string]any{key: wrong}))
+		api.must(t, 400, http.MethodPut, config, with(map[string]any{key: secret, "token_url": "http://vendor.example/token"}))
+		proxy := (&url.URL{Scheme: "http", User: url.UserPassword("proxyuser", secret), Host: "127.0.0.1:9"}).String()
+		api.must(t, 400, http.MethodPut, config, with(map[string]any{key: secret, "proxy_url": []any{proxy}}))
+
+		// The right secret, and everything that reads around it.
+		cli(true, plain, write(key+"="+secret)...)
+		cli(true, plain, "write", "palo/roles/"+s.Role, "config="+s.Config)
+		cli(true, plain, "read", config)
+		cli(true, jsonOut, "read", config)
+		api.must(t, 200, http.MethodGet, config, nil)
+		api.must(t, 200, http.MethodGet, "palo/roles/"+s.Role, nil)
+		cli(true, plain, "read", "palo/creds/"+s.Role)
+		cli(true, jsonOut, "read", "palo/creds/"+s.Role)
+		api.must(t, 200, http.MethodGet, "palo/creds/"+s.Role, nil)
+		// A password in proxy_url is a secret too.
+		cli(true, plain, "write", config, "proxy_url="+proxy, "verify_connection=false")
+		cli(true, jsonOut, "read", config)
+		api.must(t, 200, http.MethodGet, config, nil)
+		cli(true, plain, "write", config, "proxy_url=", "verify_connection=true")
+
+		// The wrong secret stored unverified: the read fails with the
+		// vendor's 401, later reads replay it; the right secret mends it.
+		cli(true, plain, write(key+"="+wrong, "verify_connection=false")...)
+		cli(false, plain, "read", "palo/creds/"+s.Role)
+		api.must(t, 500, http.MethodGet, "palo/creds/"+s.Role, nil)
+		cli(true, jsonOut, "read", "palo/cache")
+		cli(true, plain, write(key+"="+secret, "verify_connection=true")...)
+	}
+
+	// Vendor failures that are not retried, for every provider at once.
+	for name, f := range map[string]fakevendor.Faults{
+		"truncated body": {TruncateBody: true},
+		"no token":       {OmitToken: true},
+		"HTML with 200":  {HTMLNext: 100, HTMLStatus: 200},
+		"bad request":    {FailNext: 100, FailStatus: 400},
+	} {
+		fv.SetFaults(t, f)
+		cli(true, plain, "write", "-f", "palo/cache/purge")
+		for _, s := range setups {
+			r := cli(false, plain, "read", "palo/creds/"+s.Role)
+			if !strings.Contains(r.Stderr, s.Provider) {
+				t.Errorf("%s: the error for %s does not name the provider:\n%s", name, s.Role, r.Stderr)
+			}
+		}
+	}
+	// An outage with a cached token: the reader gets it with a warning
+	// that quotes the vendor's failure.
+	fv.SetFaults(t, fakevendor.Faults{})
+	scm := vaulttest.StandardNames[fakevendor.ProviderSCM]
+	cli(true, plain, "write", "palo/roles/"+scm.Role, "min_ttl=24h")
+	cli(true, plain, "read", "palo/creds/"+scm.Role)
+	fv.SetFaults(t, fakevendor.Faults{Outage: fakevendor.OutageHTML})
+	if r := cli(true, plain, "read", "palo/creds/"+scm.Role); !strings.Contains(r.Output(), "serving a cached token") {
+		t.Errorf("no stale warning during the outage:\n%s", r.Output())
+	}
+	cli(true, jsonOut, "read", "palo/cache")
+
+	// Documentation.
+	for _, p := range []string{"palo/config/x", "palo/config", "palo/roles/x", "palo/roles", "palo/creds/x", "palo/cache", "palo/cache/purge"} {
+		cli(true, plain, "path-help", p)
+	}
+	cli(true, plain, "list", "palo/config")
+	cli(true, plain, "list", "palo/roles")
+	api.must(t, 200, http.MethodGet, "sys/internal/specs/openapi", nil)
+	api.must(t, 200, http.MethodGet, "sys/internal/specs/openapi?generic_mount_paths=true", nil)
+	api.must(t, 200, "LIST", "palo/config", nil)
+
+	// What the scan looks through must be there, or it proves nothing; the
+	// first part: the secrets were used.
+	fv.SetFaults(t, fakevendor.Faults{})
+	stats := fv.Stats(t)
+	for _, a := range accounts {
+		if stats.ByAccount[a.ID()].Successes == 0 {
+			t.Errorf("the fake vendor issued no token to %v: its secret was never used", a)
+		}
+	}
+
+	// The vendor gone: every provider's read fails at once, in parallel
+	// (each retries a refused connection), and so does a verified write.
+	if err := fv.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	cli(true, plain, "write", "-f", "palo/cache/purge")
+	var wg sync.WaitGroup
+	statuses := make([]int, len(setups))
+	for i, s := range setups {
+		wg.Go(func() {
+			statuses[i], _, _ = api.do(http.MethodGet, "palo/creds/"+s.Role, nil)
+		})
+	}
+	wg.Wait()
+	for i, st := range statuses {
+		if st != 500 {
+			t.Errorf("read of %s with the vendor gone: HTTP %d, want 500", setups[i].Role, st)
+		}
+	}
+	cli(false, plain, "write", "palo/config/"+scm.Config, "request_timeout=5s")
+	cli(true, jsonOut, "read", "palo/cache")
+	for _, s := range setups {
+		cli(true, plain, "delete", "palo/roles/"+s.Role)
+		cli(true, plain, "delete", "palo/config/"+s.Config)
+	}
+
+	// The rest: the plugin logged at trace level, the audit log saw the
+	// config writes, and the OpenAPI document covers the engine.
+	serverLog := v.Log()
+	if !strings.Contains(serverLog, "vendor token request") || !strings.Contains(serverLog, "[TRACE]") {
+		t.Error("the Vault server log has no plugin debug line or no trace line; the scan would prove nothing")
+	}
+	audit, err := os.ReadFile(auditLog) //nolint:gosec // the test's own file
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(audit, []byte(`"path":"palo/config/scm-prod"`)) {
+		t.Error("the audit log has no config write; the scan would prove nothing")
+	}
+	api.mu.Lock()
+	bodies := append([]scanned(nil), api.bodies...)
+	api.mu.Unlock()
+	openAPI := false
+	for _, b := range bodies {
+		if strings.HasPrefix(b.what, "GET /v1/sys/internal/specs/openapi") && strings.Contains(b.text, "/palo/config/{name}") {
+			openAPI = true
+		}
+	}
+	if !openAPI {
+		t.Error("the OpenAPI document does not describe palo/config/{name}; the scan would prove nothing")
+	}
+
+	everything := append(append(outputs, bodies...),
+		scanned{"the Vault server log", serverLog},
+		scanned{"the audit log", string(audit)},
+		scanned{"the fake vendor log", fv.Log()})
+	for _, s := range everything {
+		if strings.Contains(s.text, canary) {
+			t.Errorf("%s holds a secret (the canary)", s.what)
+			continue
+		}
+		for _, f := range forms {
+			if strings.Contains(s.text, f) {
+				t.Errorf("%s holds a secret in an encoded form (%d characters)", s.what, len(f))
+				break
+			}
+		}
+	}
+	t.Logf("scanned %d CLI outputs, %d API response bodies and 3 logs (%d bytes of server log, %d of audit log)",
+		len(outputs), len(bodies), len(serverLog), len(audit))
+}

@@ -1,0 +1,231 @@
+package vaulttest
+
+import (
+	"errors"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestTail(t *testing.T) {
+	t.Parallel()
+	cases := map[string]struct {
+		in   string
+		n    int
+		want string
+	}{
+		"fewer lines than asked": {"a\nb\n", 5, "a\nb"},
+		"the last lines":         {"a\nb\nc\nd\n", 2, "c\nd"},
+		"no trailing newline":    {"a\nb\nc", 1, "c"},
+		"empty":                  {"", 3, ""},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			if got := tail(tc.in, tc.n); got != tc.want {
+				t.Fatalf("tail(%q, %d) = %q, want %q", tc.in, tc.n, got, tc.want)
+			}
+		})
+	}
+}
+
+func TestRedactArgs(t *testing.T) {
+	t.Parallel()
+	cases := map[string]struct {
+		in, want string
+	}{
+		"client secret":         {"client_secret=hunter2", "client_secret=<redacted>"},
+		"access secret":         {"access_secret=hunter2", "access_secret=<redacted>"},
+		"a token flag":          {"-token=s.abc", "-token=<redacted>"},
+		"a file reference":      {"client_secret=@/tmp/secret", "client_secret=@/tmp/secret"},
+		"stdin":                 {"client_secret=-", "client_secret=<redacted>"},
+		"not a secret":          {"client_id=abc", "client_id=abc"},
+		"a path":                {"palo/config/scm-prod", "palo/config/scm-prod"},
+		"a value with equals":   {"client_secret=a=b", "client_secret=<redacted>"},
+		"a secret-looking path": {"secret/data/x", "secret/data/x"},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			if got := RedactArgs([]string{tc.in})[0]; got != tc.want {
+				t.Fatalf("RedactArgs(%q) = %q, want %q", tc.in, got, tc.want)
+			}
+		})
+	}
+}
+
+func TestParseStat(t *testing.T) {
+	t.Parallel()
+	cases := map[string]struct {
+		in        string
+		ppid      int
+		state     string
+		wantParse bool
+	}{
+		"plain":                      {"123 (vault) S 45 123 123 0 -1", 45, "S", true},
+		"a command with spaces":      {"123 (my plugin) R 7 1 1", 7, "R", true},
+		"a command with parentheses": {"123 (a) (b)) Z 9 1 1", 9, "Z", true},
+		"truncated":                  {"123 (vault)", 0, "", false},
+		"garbage":                    {"nonsense", 0, "", false},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			ppid, state, ok := parseStat(tc.in)
+			if ok != tc.wantParse || ppid != tc.ppid || state != tc.state {
+				t.Fatalf("parseStat(%q) = %d, %q, %t; want %d, %q, %t", tc.in, ppid, state, ok, tc.ppid, tc.state, tc.wantParse)
+			}
+		})
+	}
+}
+
+func TestFreePorts(t *testing.T) {
+	t.Parallel()
+	first, err := FreePorts(2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, port := range []int{first, first + 1} {
+		l, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
+		if err != nil {
+			t.Fatalf("port %d is not free: %v", port, err)
+		}
+		_ = l.Close()
+	}
+}
+
+// TestStopEndsTheProcessGroup starts a shell that leaves a child behind and
+// ignores SIGTERM: Stop must still end both.
+func TestStopEndsTheProcessGroup(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	pidFile := filepath.Join(dir, "child.pid")
+	script := `trap '' TERM; sleep 300 & echo $! > ` + pidFile + `; echo started; wait`
+	p, err := startProcess("shell", "/bin/sh", []string{"-c", script}, os.Environ(), dir, filepath.Join(dir, "log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.stopTimeout = 200 * time.Millisecond
+	var child int
+	Eventually(t, 10*time.Second, 20*time.Millisecond, "the child's pid", func() error {
+		b, err := os.ReadFile(pidFile) //nolint:gosec // the test's own file
+		if err != nil {
+			return err
+		}
+		child, err = strconv.Atoi(strings.TrimSpace(string(b)))
+		return err
+	})
+	if p.Exited() {
+		t.Fatal("the shell exited early")
+	}
+	if err := p.Stop(); err == nil || !strings.Contains(err.Error(), "did not stop") {
+		t.Fatalf("Stop of a process that ignores SIGTERM: %v; want a note that it had to be killed", err)
+	}
+	if !p.Exited() {
+		t.Fatal("the shell still runs after Stop")
+	}
+	Eventually(t, 10*time.Second, 20*time.Millisecond, "the child's end", func() error {
+		if alive(child) {
+			return errors.New("the child still runs")
+		}
+		return nil
+	})
+	if !strings.Contains(p.LogTail(5), "started") {
+		t.Fatalf("the log does not hold the shell's output: %q", p.Log())
+	}
+	if err := p.Stop(); err != nil {
+		t.Fatalf("a second Stop: %v", err)
+	}
+}
+
+// TestChildPids checks that childPids finds a child by its executable's
+// name, and skips it once it is gone.
+func TestChildPids(t *testing.T) {
+	t.Parallel()
+	sleep, err := exec.LookPath("sleep")
+	if err != nil {
+		t.Skip("no sleep command")
+	}
+	cmd := exec.Command(sleep, "300")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+
+	pids, err := childPids(os.Getpid(), filepath.Base(sleep))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Contains(pids, cmd.Process.Pid) {
+		t.Fatalf("childPids found %v, not the sleep at %d", pids, cmd.Process.Pid)
+	}
+	if pids, _ := childPids(os.Getpid(), "no-such-command"); len(pids) != 0 {
+		t.Fatalf("childPids found %v for a command that does not run", pids)
+	}
+	if err := cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	_ = cmd.Wait()
+	pids, _ = childPids(os.Getpid(), filepath.Base(sleep))
+	if slices.Contains(pids, cmd.Process.Pid) {
+		t.Fatalf("childPids still finds the killed sleep at %d", cmd.Process.Pid)
+	}
+}
+
+// TestKillLeavesChildrenUntilStop checks that Kill ends the process alone,
+// as a crash would, and that Stop afterwards ends what it left behind.
+func TestKillLeavesChildrenUntilStop(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	pidFile := filepath.Join(dir, "child.pid")
+	script := `sleep 300 & echo $! > ` + pidFile + `; wait`
+	p, err := startProcess("shell", "/bin/sh", []string{"-c", script}, os.Environ(), dir, filepath.Join(dir, "log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = p.Stop() })
+	var child int
+	Eventually(t, 10*time.Second, 20*time.Millisecond, "the child's pid", func() error {
+		b, err := os.ReadFile(pidFile) //nolint:gosec // the test's own file
+		if err != nil {
+			return err
+		}
+		child, err = strconv.Atoi(strings.TrimSpace(string(b)))
+		return err
+	})
+	if err := p.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	if !p.Exited() {
+		t.Fatal("the shell still runs after Kill")
+	}
+	if !alive(child) {
+		t.Fatal("the child is gone after Kill of its parent; Kill must act like a crash")
+	}
+	if err := p.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	Eventually(t, 10*time.Second, 20*time.Millisecond, "the child's end", func() error {
+		if alive(child) {
+			return errors.New("the child still runs")
+		}
+		return nil
+	})
+}
+
+// alive reports whether pid is a running process; a zombie (ended but not
+// yet reaped by whoever adopted it) is not.
+func alive(pid int) bool {
+	stat, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "stat"))
+	if err != nil {
+		return false
+	}
+	_, state, ok := parseStat(string(stat))
+	return ok && state != "Z" && state != "X"
+}

@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Installs the Debian packages the tests and scripts use (jq, curl and the
+# shell linter) when they are missing. Needs root or sudo the first time on
+# a fresh machine; does nothing when everything is there.
+
+set -euo pipefail
+
+need=()
+command -v jq >/dev/null 2>&1 || need+=(jq)
+command -v curl >/dev/null 2>&1 || need+=(curl)
+command -v shellcheck >/dev/null 2>&1 || need+=(shellcheck)
+[[ ${#need[@]} -eq 0 ]] && exit 0
+
+echo "deps: installing ${need[*]} with apt-get" >&2
+sudo=()
+if [[ $(id -u) -ne 0 ]]; then
+  command -v sudo >/dev/null 2>&1 || { echo "deps: need root or sudo to install ${need[*]}" >&2; exit 1; }
+  sudo=(sudo)
+fi
+export DEBIAN_FRONTEND=noninteractive
+"${sudo[@]}" apt-get update -qq
+"${sudo[@]}" apt-get install -y -qq "${need[@]}" >/dev/null
