@@ -32,11 +32,11 @@ vault:
 
 ## demo: dev Vault + plugin + fake vendor, read palo/creds/wildfire, stop everything
 demo: build fakevendor vault
-	scripts/demo.sh
+	PLUGIN_VERSION=$(VERSION) scripts/demo.sh
 
 ## dev: like demo, but leave Vault and the fake vendor running
 dev: build fakevendor vault
-	scripts/dev.sh
+	PLUGIN_VERSION=$(VERSION) scripts/dev.sh
 
 ## test: everything CI runs
 test: deps lint unit fuzz e2e
@@ -72,7 +72,7 @@ fuzz:
 e2e: build fakevendor vault
 	VAULT_BIN="$$(scripts/get-vault.sh)" PLUGIN_BIN=$(BIN_DIR)/$(PLUGIN) PLUGIN_VERSION=$(VERSION) \
 	FAKEVENDOR_BIN=$(BIN_DIR)/fakevendor \
-	go test -race -count=1 -tags e2e -timeout 40m ./e2e/...
+	go test -race -count=1 -tags e2e -parallel 4 -timeout 40m ./e2e/...
 
 ## bench: benchmarks against a real Vault; rewrites BENCHMARKS.md
 bench: build fakevendor vault

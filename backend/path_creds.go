@@ -89,7 +89,7 @@ func (b *paloBackend) pathCredsRead(ctx context.Context, req *logical.Request, d
 		},
 	})
 	if err != nil {
-		return nil, b.vendorError(ctx, cfg.name, err)
+		return nil, b.vendorError(ctx, cfg, err)
 	}
 
 	tok := res.Token
@@ -145,12 +145,16 @@ func cacheKey(cfg *configState, scope string) tokencache.Key {
 // config, the vendor, the HTTP status and the vendor's message. Vault
 // answers it with a 500: the request was fine, the upstream was not. A
 // reader that gave up (its own context ended) gets its context error.
-func (b *paloBackend) vendorError(ctx context.Context, config string, err error) error {
+func (b *paloBackend) vendorError(ctx context.Context, cfg *configState, err error) error {
 	if ctx.Err() != nil && errors.Is(err, ctx.Err()) {
 		return err
 	}
-	b.Logger().Warn("token fetch failed", "config", config, "error", err.Error())
-	return fmt.Errorf("config %q: %w", config, err)
+	b.Logger().Warn("token fetch failed", "config", cfg.name, "error", err.Error())
+	var pe *provider.Error
+	if errors.As(err, &pe) {
+		return fmt.Errorf("config %q: %w", cfg.name, err) // the provider error names the vendor
+	}
+	return fmt.Errorf("config %q (%s): %w", cfg.name, cfg.entry.Provider, err)
 }
 
 //nolint:gosec // G101 false positive: this is help text that mentions tokens, not a credential.

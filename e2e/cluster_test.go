@@ -267,14 +267,15 @@ func TestClusterStandbysServeTheActiveNodesState(t *testing.T) {
 // TestClusterFailover kills the active node by its pid while a reader per
 // node reads tokens: a standby takes over, every config and role is there,
 // reads succeed again through every surviving node within a bounded wait,
-// and no reader ever received an expired token. Tokens live 20 seconds, so
-// they are refreshed while the readers read: the readers go on until they
-// have crossed a refresh on the new active node. The killed node is then started
+// and no reader ever received an expired token. Tokens live 40 seconds and
+// are handed out only while 31 seconds remain (the engine's floor), so they
+// are replaced every few seconds: the readers go on until they have crossed
+// a refresh on the new active node. The killed node is then started
 // again and rejoins as a standby with the same state.
 func TestClusterFailover(t *testing.T) {
 	t.Parallel()
 	e := newClusterEnv(t, vaulttest.FakeVendorOptions{
-		Lifetimes: map[string]time.Duration{fakevendor.ProviderSCM: 20 * time.Second},
+		Lifetimes: map[string]time.Duration{fakevendor.ProviderSCM: 40 * time.Second},
 	})
 	scm := e.setup(t, fakevendor.ProviderSCM)
 	old := e.cluster.WaitStable(t)

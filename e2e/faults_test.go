@@ -262,7 +262,17 @@ func (m *faultMount) wantError(r credsRead, want ...string) {
 		}
 	}
 	assertNoSecret(m.t, "the error", r.errText, m.secrets())
+	// An error goes to the server log, the audit log and the cache
+	// endpoint's last_error, none of which may hold a bearer token: a body
+	// cut short in transit still carries a token the vendor has issued.
+	if tok := fakeTokenRe.FindString(r.errText); tok != "" {
+		m.t.Errorf("the error quotes a bearer token (%d characters of one)", len(tok))
+	}
 }
+
+// fakeTokenRe matches a token the fake vendor mints, or enough of one to
+// matter: its provider prefix and at least 8 of its random characters.
+var fakeTokenRe = regexp.MustCompile(`fake-(?:saas|scm|casb|bp|oauth2)-[A-Z0-9]{8,}`)
 
 func secretData(s *api.Secret) map[string]any {
 	if s == nil {

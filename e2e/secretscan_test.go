@@ -208,6 +208,7 @@ func TestSecretScanEverywhere(t *testing.T) {
 		api.must(t, 400, http.MethodPut, config, with(map[string]any{key: []any{secret, wrong}}))
 		api.must(t, 400, http.MethodPut, config, with(map[string]any{key: map[string]any{"value": secret}}))
 		api.must(t, 400, http.MethodPut, config, with(map[string]any{key: wrong}))
+		//nolint:gosec // G101: the test's canary secret, not a credential
 		api.must(t, 400, http.MethodPut, config, with(map[string]any{key: secret, "token_url": "http://vendor.example/token"}))
 		proxy := (&url.URL{Scheme: "http", User: url.UserPassword("proxyuser", secret), Host: "127.0.0.1:9"}).String()
 		api.must(t, 400, http.MethodPut, config, with(map[string]any{key: secret, "proxy_url": []any{proxy}}))

@@ -64,7 +64,9 @@ func factory(ctx context.Context, conf *logical.BackendConfig) (logical.Backend,
 			Type:   secretType,
 			Fields: map[string]*framework.FieldSchema{"access_token": {Type: framework.TypeString}},
 			// Revoking is a no-op, as in the engine.
-			Revoke: func(context.Context, *logical.Request, *framework.FieldData) (*logical.Response, error) { return nil, nil },
+			Revoke: func(context.Context, *logical.Request, *framework.FieldData) (*logical.Response, error) {
+				return nil, nil
+			},
 		}},
 	}
 	if err := b.Setup(ctx, conf); err != nil {
@@ -87,4 +89,6 @@ func constData() map[string]any {
 }
 
 // constToken is a fixed string the length of a fake vendor token.
+//
+//nolint:gosec // G101: not a credential
 const constToken = "fake-scm-ABCDEFGHIJKLMNOPQRSTUVWXYZ234567ABCDEFGHIJKLMNOPQRSTUVWXYZ"

@@ -336,8 +336,11 @@ func (r *reader) readToken(path string) (string, error) {
 			AccessToken string `json:"access_token"`
 		} `json:"data"`
 	}
-	if err := json.Unmarshal(body, &s); err != nil || s.Data.AccessToken == "" {
-		return "", fmt.Errorf("GET %s: no access_token in the response (%v)", path, err)
+	if err := json.Unmarshal(body, &s); err != nil {
+		return "", fmt.Errorf("GET %s: %w", path, err)
+	}
+	if s.Data.AccessToken == "" {
+		return "", fmt.Errorf("GET %s: no access_token in the response", path)
 	}
 	return s.Data.AccessToken, nil
 }

@@ -1,0 +1,302 @@
+package results
+
+import (
+	"bytes"
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+)
+
+const goBenchOutput = `goos: linux
+goarch: amd64
+pkg: github.com/vault-palo/vault-plugin-secrets-palo/backend
+cpu: AMD EPYC
+BenchmarkCredsReadHit-2           	  141014	      7737 ns/op	    2955 B/op	      38 allocs/op
+BenchmarkBroken
+--- FAIL: BenchmarkOther
+PASS
+ok  	github.com/vault-palo/vault-plugin-secrets-palo/backend	5.885s
+pkg: github.com/vault-palo/vault-plugin-secrets-palo/backend/tokencache
+BenchmarkGetHit-2           	 3440889	       111.2 ns/op	       0 B/op	       0 allocs/op
+BenchmarkBytesPerEntry-2    	       4	 104282464 ns/op	      1052 B/entry	40710022 B/op	  289337 allocs/op
+BenchmarkNoProcs	10	5 ns/op
+`
+
+func TestParseGoBench(t *testing.T) {
+	t.Parallel()
+	got, err := ParseGoBench(strings.NewReader(goBenchOutput))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 4 {
+		t.Fatalf("parsed %d results, want 4: %+v", len(got), got)
+	}
+	cases := map[string]struct {
+		pkg, name string
+		procs     int
+		n         int64
+		metrics   map[string]float64
+	}{
+		"backend hit": {
+			"backend", "BenchmarkCredsReadHit", 2, 141014,
+			map[string]float64{"ns/op": 7737, "B/op": 2955, "allocs/op": 38},
+		},
+		"fractional ns": {
+			"backend/tokencache", "BenchmarkGetHit", 2, 3440889,
+			map[string]float64{"ns/op": 111.2, "B/op": 0, "allocs/op": 0},
+		},
+		"custom metric": {
+			"backend/tokencache", "BenchmarkBytesPerEntry", 2, 4,
+			map[string]float64{"ns/op": 104282464, "B/entry": 1052, "B/op": 40710022, "allocs/op": 289337},
+		},
+		"no procs suffix": {
+			"backend/tokencache", "BenchmarkNoProcs", 0, 10,
+			map[string]float64{"ns/op": 5},
+		},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			b, ok := Find(got, tc.pkg, tc.name)
+			if !ok {
+				t.Fatalf("%s in %s not found", tc.name, tc.pkg)
+			}
+			if b.Procs != tc.procs || b.N != tc.n || len(b.Metrics) != len(tc.metrics) {
+				t.Fatalf("got %+v", b)
+			}
+			for unit, v := range tc.metrics {
+				if b.Metrics[unit] != v {
+					t.Errorf("%s = %v, want %v", unit, b.Metrics[unit], v)
+				}
+			}
+		})
+	}
+	if _, ok := Find(got, "backend", "BenchmarkGetHit"); ok {
+		t.Error("Find matched a benchmark of another package")
+	}
+}
+
+func TestParseGoBenchRejectsABadValue(t *testing.T) {
+	t.Parallel()
+	if _, err := ParseGoBench(strings.NewReader("BenchmarkX-2 10 fast ns/op\n")); err == nil {
+		t.Fatal("a non-numeric value was accepted")
+	}
+}
+
+// fixture is a complete set of results where every target is met.
+func fixture() Input {
+	runs := func(target, path string, p50, rps float64) []Run {
+		var out []Run
+		for _, c := range []int{1, 16, 64} {
+			out = append(out, Run{Target: target, Path: path, Clients: c, Reads: 1000, P50Micros: p50 * float64(c), P99Micros: 3 * p50 * float64(c), PerSecond: rps})
+		}
+		return out
+	}
+	var hit []Run
+	hit = append(hit, runs("kv", "kv/bench", 200, 5000)...)
+	hit = append(hit, runs("const", "const/leased", 600, 1500)...)
+	hit = append(hit, runs("palo", "palo/creds/wildfire", 620, 1450)...)
+	cold := Cold{Samples: 100, MissP50Micros: 1400, HitP50Micros: 1100, BareP50Micros: 300}
+	delayed := Cold{Samples: 10, MissP50Micros: 22000, HitP50Micros: 1100, BareP50Micros: 21000}
+	cold.Delayed, cold.VendorDelayMillis = &delayed, 20
+	return Input{
+		Meta: Meta{Date: time.Date(2026, 1, 2, 3, 4, 0, 0, time.UTC), Machine: "a machine", MakeCommand: "make bench", GoBenchCommand: "go test -bench"},
+		Results: Results{
+			VaultVersion: "1.21.0", Rounds: 5, RunSeconds: 2,
+			HitPath: hit,
+			VendorCalls: []VendorCalls{
+				{Clients: 1, Reads: 1000, Seconds: 70, LifetimeSeconds: 64, WindowSeconds: 32, RefreshEverySeconds: 25.6, Calls: 3, PeakInFlight: 2, DistinctTokens: 3},
+				{Clients: 64, Reads: 90000, Seconds: 70, LifetimeSeconds: 64, WindowSeconds: 32, RefreshEverySeconds: 25.6, Calls: 3, PeakInFlight: 2, DistinctTokens: 3},
+			},
+			Cold:   cold,
+			Memory: Memory{Roles: 10000, CachedEntries: 10001, BaselineKiB: 30000, RolesKiB: 35000, TokensKiB: 50000, TokenBytes: 61},
+			Raft:   runs("palo", "palo/creds/wildfire", 3000, 300),
+		},
+		GoBench: []GoBench{{
+			Pkg: "github.com/vault-palo/vault-plugin-secrets-palo/backend/tokencache", Name: "BenchmarkBytesPerEntry",
+			Metrics: map[string]float64{"ns/op": 1, "B/entry": 1052},
+		}},
+		LoadNote: "it does not exist yet.",
+	}
+}
+
+// targetLine returns the row of the targets table that starts with prefix.
+func targetLine(t *testing.T, doc, prefix string) string {
+	t.Helper()
+	for line := range strings.SplitSeq(doc, "\n") {
+		if strings.HasPrefix(line, "| "+prefix) {
+			return line
+		}
+	}
+	t.Fatalf("no targets row %q in:\n%s", prefix, doc)
+	return ""
+}
+
+func TestRenderVerdicts(t *testing.T) {
+	t.Parallel()
+	rows := map[string]string{
+		"hit":    "cache-hit read",
+		"vendor": "one vendor call",
+		"cold":   "cold path",
+		"memory": "under 2 KiB",
+	}
+	cases := map[string]struct {
+		change  func(*Input)
+		notMet  string // the row that must say "not met"; "" for none
+		mention string // text the document must contain
+	}{
+		"every target met": {change: func(*Input) {}, mention: "worst 1.03×"},
+		"a slow hit path at 16 clients": {
+			change: func(in *Input) {
+				for i, r := range in.Results.HitPath {
+					if r.Target == "palo" && r.Clients == 16 {
+						in.Results.HitPath[i].PerSecond = 1000
+					}
+				}
+			},
+			notMet: "hit", mention: "worst 1.50× (throughput at 16 clients)",
+		},
+		"a duplicate vendor call": {
+			change: func(in *Input) { in.Results.VendorCalls[1].Calls = 4 },
+			notMet: "vendor", mention: "64 clients: 4 calls for 3 tokens",
+		},
+		"a vendor call during cache hits": {
+			change: func(in *Input) { in.Results.HitPath[len(in.Results.HitPath)-1].VendorCalls = 1 },
+			notMet: "vendor", mention: "made 1 vendor calls",
+		},
+		"a slow miss": {
+			change: func(in *Input) { in.Results.Cold.MissP50Micros = 1600 },
+			notMet: "cold", mention: "a miss adds 1.67× the exchange",
+		},
+		"too much memory": {
+			change: func(in *Input) { in.GoBench[0].Metrics["B/entry"] = 3000 },
+			notMet: "memory", mention: "3,000 B per entry",
+		},
+		"no tokencache figure": {
+			change: func(in *Input) { in.GoBench = nil },
+			notMet: "memory", mention: "no tokencache figure",
+		},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			in := fixture()
+			tc.change(&in)
+			var buf bytes.Buffer
+			if err := Render(&buf, in); err != nil {
+				t.Fatal(err)
+			}
+			doc := buf.String()
+			for row, prefix := range rows {
+				line := targetLine(t, doc, prefix)
+				if got, want := strings.Contains(line, "**not met**"), row == tc.notMet; got != want {
+					t.Errorf("row %s: %q; not met = %t, want %t", row, line, got, want)
+				}
+			}
+			if !strings.Contains(doc, tc.mention) {
+				t.Errorf("the document does not say %q:\n%s", tc.mention, doc)
+			}
+		})
+	}
+}
+
+func TestRenderExplainsASystemViewHeavyProfile(t *testing.T) {
+	t.Parallel()
+	in := fixture()
+	for i, r := range in.Results.HitPath {
+		if r.Target == "palo" {
+			in.Results.HitPath[i].P50Micros *= 1.5
+		}
+	}
+	in.Results.Profile = &Profile{What: "a profile", Plugin: []string{
+		"      flat  flat%   sum%        cum   cum%",
+		"         0     0%     0%      200ms 30.30%  github.com/vault-palo/vault-plugin-secrets-palo/backend.(*paloBackend).pathCredsRead",
+		"         0     0%     0%      110ms 16.67%  github.com/hashicorp/vault/sdk/plugin.(*gRPCSystemViewClient).DefaultLeaseTTL",
+		"         0     0%     0%       80ms 12.12%  github.com/hashicorp/vault/sdk/plugin.(*gRPCSystemViewClient).MaxLeaseTTL",
+	}}
+	var buf bytes.Buffer
+	if err := Render(&buf, in); err != nil {
+		t.Fatal(err)
+	}
+	want := "of the 30% of the plugin's CPU spent in `pathCredsRead`, 29 points are SystemView calls (DefaultLeaseTTL, MaxLeaseTTL)"
+	if !strings.Contains(buf.String(), want) {
+		t.Fatalf("no explanation %q in:\n%s", want, buf.String())
+	}
+}
+
+func TestRenderLoadReport(t *testing.T) {
+	t.Parallel()
+	cases := map[string]struct {
+		load json.RawMessage
+		want []string
+	}{
+		"not run": {nil, []string{"Not run: it does not exist yet."}},
+		"nested fields": {
+			json.RawMessage(`{"reads": 12000, "errors": {"total": 3, "by_status": {"503": 3}}, "p99_ms": 41.5, "faults": ["reset", "503"], "note": "a|b"}`),
+			[]string{"| `reads` | 12000 |", "| `errors.by_status.503` | 3 |", "| `errors.total` | 3 |", "| `p99_ms` | 41.5 |", "| `faults` | reset, 503 |", "| `note` | a\\|b |"},
+		},
+		"a long list": {
+			json.RawMessage(`{"samples": [1,2,3,4,5,6,7,8,9,10,11], "runs": [{"a": 1}]}`),
+			[]string{"| `samples` | 11 values |", "| `runs` | 1 entries |"},
+		},
+		"not JSON": {json.RawMessage(`{`), []string{"The report is not JSON"}},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			in := fixture()
+			in.Load = tc.load
+			var buf bytes.Buffer
+			if err := Render(&buf, in); err != nil {
+				t.Fatal(err)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(buf.String(), w) {
+					t.Errorf("no %q in the load section:\n%s", w, buf.String()[strings.Index(buf.String(), "## Load test"):])
+				}
+			}
+		})
+	}
+}
+
+func TestFormatting(t *testing.T) {
+	t.Parallel()
+	cases := map[string]struct{ got, want string }{
+		"thousands small":    {thousands(999), "999"},
+		"thousands":          {thousands(1234567), "1,234,567"},
+		"thousands negative": {thousands(-1234), "-1,234"},
+		"microseconds":       {us(612.4), "612 µs"},
+		"milliseconds":       {us(12345), "12.3 ms"},
+		"ratio":              {ratio(1.234), "1.23×"},
+		"KiB as MiB":         {kib(2048), "2.0 MiB"},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			if tc.got != tc.want {
+				t.Fatalf("got %q, want %q", tc.got, tc.want)
+			}
+		})
+	}
+}
+
+func TestScheduled(t *testing.T) {
+	t.Parallel()
+	cases := map[string]struct {
+		v    VendorCalls
+		want int64
+	}{
+		"shorter than one refresh": {VendorCalls{Seconds: 20, RefreshEverySeconds: 25.6}, 1},
+		"three tokens":             {VendorCalls{Seconds: 70, RefreshEverySeconds: 25.6}, 3},
+		"no refresh period":        {VendorCalls{Seconds: 70}, 1},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			if got := scheduled(tc.v); got != tc.want {
+				t.Fatalf("scheduled(%+v) = %d, want %d", tc.v, got, tc.want)
+			}
+		})
+	}
+}
