@@ -71,22 +71,23 @@ type mountState struct {
 	Roles   map[string]map[string]any
 }
 
-// readMountState lists and reads every config and role through node n.
-func readMountState(t *testing.T, n *vaulttest.Node) mountState {
+// readMountState lists and reads every config and role of mount through
+// server v.
+func readMountState(t *testing.T, v *vaulttest.Server, mount string) mountState {
 	t.Helper()
-	c := n.Client(t)
+	c := v.Client(t)
 	st := mountState{Configs: map[string]map[string]any{}, Roles: map[string]map[string]any{}}
 	for kind, into := range map[string]map[string]map[string]any{"config": st.Configs, "roles": st.Roles} {
-		list, err := c.Logical().List(clusterMount + "/" + kind)
+		list, err := c.Logical().List(mount + "/" + kind)
 		if err != nil || list == nil {
-			t.Fatalf("%s: LIST %s/%s: %v (secret %v)", n.Name, clusterMount, kind, err, list)
+			t.Fatalf("%s: LIST %s/%s: %v (secret %v)", v.Addr, mount, kind, err, list)
 		}
 		names, _ := list.Data["keys"].([]any)
 		for _, name := range names {
-			path := fmt.Sprintf("%s/%s/%v", clusterMount, kind, name)
+			path := fmt.Sprintf("%s/%s/%v", mount, kind, name)
 			s, err := c.Logical().Read(path)
 			if err != nil || s == nil {
-				t.Fatalf("%s: read %s: %v (secret %v)", n.Name, path, err, s)
+				t.Fatalf("%s: read %s: %v (secret %v)", v.Addr, path, err, s)
 			}
 			into[fmt.Sprint(name)] = s.Data
 		}
@@ -97,7 +98,7 @@ func readMountState(t *testing.T, n *vaulttest.Node) mountState {
 // requireState fails the test unless node n serves exactly want.
 func requireState(t *testing.T, n *vaulttest.Node, want mountState) {
 	t.Helper()
-	if got := readMountState(t, n); !reflect.DeepEqual(got, want) {
+	if got := readMountState(t, n.Server, clusterMount); !reflect.DeepEqual(got, want) {
 		t.Fatalf("%s serves a different mount state:\ngot  %v\nwant %v", n.Name, got, want)
 	}
 }
@@ -110,7 +111,6 @@ type credRead struct {
 	sent, got  time.Time
 	token      string
 	lease      time.Duration
-	data       map[string]any
 	err        error
 	afterEvent bool // sent after the event the test waits out (a kill)
 }
@@ -126,7 +126,6 @@ func readCred(ctx context.Context, client *api.Client, node, role string) credRe
 	case s == nil:
 		r.err = errors.New("no secret")
 	default:
-		r.data = s.Data
 		r.token, _ = s.Data["access_token"].(string)
 		r.lease = time.Duration(s.LeaseDuration) * time.Second
 		if r.token == "" {
@@ -193,16 +192,18 @@ func TestClusterStandbysServeTheActiveNodesState(t *testing.T) {
 	if len(standbys) != 2 {
 		t.Fatalf("%d standbys, want 2", len(standbys))
 	}
-	want := readMountState(t, active)
+	want := readMountState(t, active.Server, clusterMount)
 	if len(want.Configs) != len(e.setups) || len(want.Roles) != len(e.setups) {
 		t.Fatalf("the active node holds %d configs and %d roles, want %d of each", len(want.Configs), len(want.Roles), len(e.setups))
 	}
 
 	t.Run("standbys read what the active node wrote", func(t *testing.T) {
+		for _, n := range standbys {
+			requireState(t, n, want)
+		}
 		for _, s := range e.setups {
 			fromActive := e.mustReadCred(t, active, s.Role)
 			for _, n := range standbys {
-				requireState(t, n, want)
 				r := e.mustReadCred(t, n, s.Role)
 				// One plugin, on the active node, serves every node, so
 				// every node hands out its one cached token.
@@ -233,7 +234,7 @@ func TestClusterStandbysServeTheActiveNodesState(t *testing.T) {
 		scm := e.setup(t, fakevendor.ProviderSCM)
 		rotated := scm.Account
 		rotated.ClientID = "rotated-sa@1234567890.iam.panserviceaccount.com"
-		rotated.ClientSecret = "rotated-scm-secret-not-real" //nolint:gosec // G101: a fake credential
+		rotated.ClientSecret = "rotated-scm-secret-not-real"
 		e.vendor.AddAccount(t, rotated)
 		tsg0, tsg1 := scm.Account.TSGIDs[0], scm.Account.TSGIDs[1]
 		steps := []struct {
@@ -279,7 +280,7 @@ func TestClusterFailover(t *testing.T) {
 	})
 	scm := e.setup(t, fakevendor.ProviderSCM)
 	old := e.cluster.WaitStable(t)
-	want := readMountState(t, old)
+	want := readMountState(t, old.Server, clusterMount)
 
 	readers := startReaders(t, e.cluster.Nodes, scm.Role)
 	readers.waitTokens(t, e.cluster.Nodes, false, 1)
@@ -329,7 +330,7 @@ func TestClusterRollingRestart(t *testing.T) {
 	t.Parallel()
 	e := newClusterEnv(t, vaulttest.FakeVendorOptions{})
 	active, standbys := e.cluster.WaitActive(t)
-	want := readMountState(t, active)
+	want := readMountState(t, active.Server, clusterMount)
 	for _, n := range append(standbys, active) {
 		n.Restart(t)
 		now := e.cluster.WaitStable(t)
@@ -386,6 +387,7 @@ func TestClusterScript(t *testing.T) {
 	t.Cleanup(func() {
 		if t.Failed() {
 			for i := 1; i <= 3; i++ {
+				//nolint:gosec // a file in the test's temporary folder
 				if b, err := os.ReadFile(filepath.Join(dir, "node"+strconv.Itoa(i), "vault.log")); err == nil {
 					t.Logf("node%d log:\n%s", i, b)
 				}
@@ -402,7 +404,7 @@ func TestClusterScript(t *testing.T) {
 		t.Fatalf("status shows no active node, two standbys and three voters:\n%s", status)
 	}
 
-	envFile, err := os.ReadFile(filepath.Join(dir, "env"))
+	envFile, err := os.ReadFile(filepath.Join(dir, "env")) //nolint:gosec // a file in the test's temporary folder
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -451,7 +453,7 @@ func scriptPids(t *testing.T, dir string) []int {
 	t.Helper()
 	var pids []int
 	for i := 1; i <= 3; i++ {
-		b, err := os.ReadFile(filepath.Join(dir, "node"+strconv.Itoa(i), "vault.pid"))
+		b, err := os.ReadFile(filepath.Join(dir, "node"+strconv.Itoa(i), "vault.pid")) //nolint:gosec // a file in the test's temporary folder
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -537,13 +539,13 @@ func (rs *readers) waitTokens(t *testing.T, nodes []*vaulttest.Node, after bool,
 		rs.mu.Lock()
 		defer rs.mu.Unlock()
 		tokens := map[string]map[string]bool{}
-		last := map[string]error{}
+		last := map[string]string{}
 		for _, r := range rs.reads {
 			if r.afterEvent != after {
 				continue
 			}
 			if r.err != nil {
-				last[r.node] = r.err
+				last[r.node] = r.err.Error()
 				continue
 			}
 			if tokens[r.node] == nil {
@@ -553,7 +555,7 @@ func (rs *readers) waitTokens(t *testing.T, nodes []*vaulttest.Node, after bool,
 		}
 		for _, node := range nodes {
 			if got := len(tokens[node.Name]); got < n {
-				return fmt.Errorf("%d distinct tokens through %s so far, want %d (last error: %v)", got, node.Name, n, last[node.Name])
+				return fmt.Errorf("%d distinct tokens through %s so far, want %d (last error: %q)", got, node.Name, n, last[node.Name])
 			}
 		}
 		return nil

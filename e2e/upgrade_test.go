@@ -46,28 +46,6 @@ func readMountVersion(t *testing.T, v *vaulttest.Server, mount string) mountVers
 	return m
 }
 
-// serverState lists and reads every config and role of the mount.
-func serverState(t *testing.T, v *vaulttest.Server, mount string) mountState {
-	t.Helper()
-	st := mountState{Configs: map[string]map[string]any{}, Roles: map[string]map[string]any{}}
-	c := v.Client(t)
-	for kind, into := range map[string]map[string]map[string]any{"config": st.Configs, "roles": st.Roles} {
-		list, err := c.Logical().List(mount + "/" + kind)
-		if err != nil || list == nil {
-			t.Fatalf("LIST %s/%s: %v", mount, kind, err)
-		}
-		names, _ := list.Data["keys"].([]any)
-		for _, name := range names {
-			s, err := c.Logical().Read(mount + "/" + kind + "/" + name.(string))
-			if err != nil || s == nil {
-				t.Fatalf("read %s/%s/%v: %v", mount, kind, name, err)
-			}
-			into[name.(string)] = s.Data
-		}
-	}
-	return st
-}
-
 // TestUpgradeAndRollback registers two builds of the plugin as two
 // versions, mounts the old one, writes a config and role per vendor, moves
 // the mount to the new version with `vault secrets tune -plugin-version`
@@ -125,7 +103,7 @@ func TestUpgradeAndRollback(t *testing.T) {
 
 	readAll("child")
 	requireVersion("before the upgrade", upgradeOld, upgradeOld, oldSum, old.Command)
-	want := serverState(t, v, mount)
+	want := readMountState(t, v, mount)
 
 	// Upgrade. Tuning alone changes what the mount is pinned to, not what
 	// runs; the reload starts the new version.
@@ -134,21 +112,21 @@ func TestUpgradeAndRollback(t *testing.T) {
 	v.MustCLI(t, "plugin", "reload", "-type=secret", "-plugin="+vaulttest.PluginName)
 	readAll("child")
 	requireVersion("after the upgrade", upgradeNew, upgradeNew, newSum, newer.Command)
-	if got := serverState(t, v, mount); !reflect.DeepEqual(got, want) {
+	if got := readMountState(t, v, mount); !reflect.DeepEqual(got, want) {
 		t.Fatalf("after the upgrade the mount holds:\n%v\nwant:\n%v", got, want)
 	}
 
 	// The new version writes a role; the old one must read it after the
 	// rollback.
 	v.MustCLI(t, "write", mount+"/roles/added", "config="+scm.Config, "ttl=10m")
-	want = serverState(t, v, mount)
+	want = readMountState(t, v, mount)
 
 	// Rollback: the same two steps. This reloads only the one mount.
 	v.MustCLI(t, "secrets", "tune", "-plugin-version="+upgradeOld, mount+"/")
 	v.MustCLI(t, "write", "sys/plugins/reload/backend", "mounts="+mount+"/")
 	readAll("child", "added")
 	requireVersion("after the rollback", upgradeOld, upgradeOld, oldSum, old.Command)
-	if got := serverState(t, v, mount); !reflect.DeepEqual(got, want) {
+	if got := readMountState(t, v, mount); !reflect.DeepEqual(got, want) {
 		t.Fatalf("after the rollback the mount holds:\n%v\nwant:\n%v", got, want)
 	}
 	if pids, err := v.PluginPids(newer.Command); err != nil || len(pids) != 0 {

@@ -203,7 +203,11 @@ func statusError(provider string, p Params, resp *Response) *Error {
 // whatever message the vendor put in the body.
 func missingTokenError(provider string, p Params, resp *Response, field string) *Error {
 	r := newRedactor(p)
-	code, msg := detailOrExcerpt(resp.Body, r)
+	rawCode, rawMsg, _ := vendorDetail(resp.Body)
+	code, msg := sanitize(rawCode, r, maxCode), sanitize(rawMsg, r, maxExcerpt)
+	if code == "" && msg == "" {
+		msg = successBodySummary(resp.Body, r)
+	}
 	text := "the response carries no " + field
 	if msg != "" {
 		text += ": " + msg
@@ -221,13 +225,39 @@ func missingTokenError(provider string, p Params, resp *Response, field string) 
 func responseError(provider string, p Params, resp *Response, detail string, excerpt bool) *Error {
 	msg := detail
 	if excerpt {
-		if ex := sanitize(string(resp.Body), newRedactor(p), maxExcerpt); ex != "" {
+		if ex := successBodySummary(resp.Body, newRedactor(p)); ex != "" {
 			msg += ": " + ex
 		} else {
 			msg += " (empty body)"
 		}
 	}
 	return &Error{Provider: provider, Kind: KindResponse, StatusCode: resp.StatusCode, Message: msg}
+}
+
+// successBodySummary describes a 2xx body that could not be used. A success
+// body may carry a token, in the field we expected or in another (a
+// truncated body, an id_token, a refresh_token), so JSON is never quoted:
+// an object is summarised by its field names, anything else that looks like
+// JSON by its size. Text that is not JSON (an HTML page from a proxy or a
+// captive portal) is quoted as a sanitised excerpt.
+func successBodySummary(body []byte, r redactor) string {
+	trimmed := bytes.TrimSpace(body)
+	if len(trimmed) == 0 {
+		return ""
+	}
+	if trimmed[0] != '{' && trimmed[0] != '[' && trimmed[0] != '"' {
+		return sanitize(string(trimmed), r, maxExcerpt)
+	}
+	var obj map[string]json.RawMessage
+	if err := json.Unmarshal(trimmed, &obj); err == nil {
+		keys := make([]string, 0, len(obj))
+		for k := range obj {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		return sanitize("a JSON object with fields "+strings.Join(keys, ", "), r, maxExcerpt)
+	}
+	return fmt.Sprintf("%d bytes that are not valid JSON (not quoted: a success body may carry a token)", len(body))
 }
 
 // detailOrExcerpt returns the sanitised vendor code and message of a body,

@@ -1,0 +1,51 @@
+package provider
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+)
+
+// A success body may hold a token even when it cannot be used; the error
+// about it must never quote the token.
+func TestUnusableSuccessBodyNeverQuotesATokenOrSecret(t *testing.T) {
+	t.Parallel()
+	const tok = "eyJhbGciOiJSUzI1NiJ9.tokenvalue-that-must-not-leak"
+	cases := map[string]struct {
+		provider string
+		status   int
+		body     string
+		want     string
+	}{
+		"truncated oauth body": {
+			PaloAltoSCM, 200, `{"access_token":"` + tok + `","token_type":"Bearer","expi`, "not valid JSON",
+		},
+		"truncated oracle body": {
+			OracleCASB, 201, `{"accessToken":"` + tok + `","tenantId":"abc","expiresAt":"2026-`, "not valid JSON",
+		},
+		"token under another key": {
+			PaloAltoSaaSSecurity, 200, `{"id_token":"` + tok + `","token_type":"bearer"}`, "fields id_token, token_type",
+		},
+		"html page with status 200 is quoted": {
+			BrightPattern, 200, `<html><body>Please log in to the proxy</body></html>`, "Please log in to the proxy",
+		},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			proto, _ := Lookup(tc.provider)
+			p := Params{Provider: tc.provider, ClientID: "id", ClientSecret: "client-secret-1", AccessKey: "ak", AccessSecret: "access-secret-1", Scope: "s", TSGID: "1234567890", DefaultTTL: time.Minute}
+			_, err := proto.ParseResponse(p, &Response{StatusCode: tc.status, Header: http.Header{}, Body: []byte(tc.body)}, time.Now())
+			if err == nil {
+				t.Fatal("an unusable body was accepted")
+			}
+			if strings.Contains(err.Error(), "tokenvalue") {
+				t.Errorf("error quotes the token: %v", err)
+			}
+			if !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("error %q does not say %q", err, tc.want)
+			}
+		})
+	}
+}
