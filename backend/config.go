@@ -385,7 +385,24 @@ func readConfigEntry(ctx context.Context, s logical.Storage, name string) (*conf
 	if err != nil || !found {
 		return nil, err
 	}
+	c.applyReadDefaults()
 	return &c, nil
+}
+
+// applyReadDefaults fills settings an entry may lack because it was written
+// before they existed (or by hand, without schema_version): a zero duration
+// there means "never set", so the current default applies. Nothing is
+// written back; the next config write stores the complete entry.
+func (c *configEntry) applyReadDefaults() {
+	if c.RequestTimeout == 0 {
+		c.RequestTimeout = defaultRequestTimeout
+	}
+	if c.DefaultTokenTTL == 0 {
+		c.DefaultTokenTTL = defaultTokenTTL
+	}
+	if c.SchemaVersion < 1 && c.AuthFailureCooldown == 0 {
+		c.AuthFailureCooldown = defaultAuthFailureCooldown
+	}
 }
 
 // config returns the parsed config, from memory or storage (double-checked

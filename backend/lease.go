@@ -13,10 +13,13 @@ const (
 	// use the token.
 	maxLeaseMargin = 30 * time.Second
 	minLeaseMargin = time.Second
-	// leaseFloor is the least remaining life a cached token must have to be
-	// handed out: enough for the largest margin plus a one-second lease.
-	leaseFloor = maxLeaseMargin + time.Second
 )
+
+// leaseFloor is the least remaining life a token of the given lifetime must
+// have to be handed out: its margin plus a one-second lease.
+func leaseFloor(lifetime time.Duration) time.Duration {
+	return leaseMargin(lifetime) + time.Second
+}
 
 // leaseMargin is a tenth of the token's lifetime, between one and thirty
 // seconds.

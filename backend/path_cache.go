@@ -47,9 +47,11 @@ func pathCachePurge(b *paloBackend) *framework.Path {
 		},
 		Operations: map[logical.Operation]framework.OperationHandler{
 			logical.UpdateOperation: &framework.PathOperation{
-				Callback:                  b.pathCachePurge,
-				Summary:                   "Drop cached tokens so the next read fetches a fresh one.",
-				ForwardPerformanceStandby: true,
+				// Not forwarded: the cache is per node, and a purge acts on
+				// the node that serves it. A config write clears every node
+				// (through Invalidate).
+				Callback: b.pathCachePurge,
+				Summary:  "Drop cached tokens on this node so the next read fetches a fresh one.",
 				Responses: map[int][]framework.Response{
 					http.StatusOK: {{Description: "OK", Fields: map[string]*framework.FieldSchema{
 						"purged": {Type: framework.TypeInt, Description: "How many cached tokens were dropped."},
@@ -124,5 +126,7 @@ The token cache holds one vendor token per config and scope, in memory only
 
 After a purge the next read fetches a fresh token. A purge also clears a
 config's credential-failure cooldown. The cache is per node: a purge acts on
-the node that serves it (the active node). Tokens are never shown here.
+the node that serves it (in Vault's community edition, the active node, since
+standbys forward every request). To clear every node at once, write the
+config again. Tokens are never shown here.
 `

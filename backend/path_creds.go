@@ -81,7 +81,7 @@ func (b *paloBackend) pathCredsRead(ctx context.Context, req *logical.Request, d
 		Role:     roleName,
 		Scope:    scope,
 		MinTTL:   role.MinTTL,
-		Floor:    leaseFloor,
+		FloorFor: leaseFloor,
 		Timeout:  cfg.entry.RequestTimeout,
 		FailFast: cfg.entry.AuthFailureCooldown,
 		Fetch: func(ctx context.Context) (provider.Token, error) {

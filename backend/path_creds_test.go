@@ -429,3 +429,32 @@ func TestCredsMissingLifetimeUsesDefaultTokenTTLWithWarning(t *testing.T) {
 		t.Errorf("lease %s does not end before the assumed expiry", resp.Secret.TTL)
 	}
 }
+
+func TestCredsShortLivedTokensAreLeasedWithAProportionalMargin(t *testing.T) {
+	t.Parallel()
+	e := newTestEnv(t)
+	if err := e.vendor.SetLifetime("oauth2", 20*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	e.mustOK(logical.UpdateOperation, "config/o", e.demoConfig("oauth2"))
+	e.mustOK(logical.UpdateOperation, "roles/o", map[string]any{"config": "o"})
+	e.vendor.ResetStats()
+	first := e.mustOK(logical.ReadOperation, "creds/o", nil)
+	// 20 s token: margin 2 s, so the lease is about 17-18 s.
+	if ttl := first.Secret.TTL; ttl < 15*time.Second || ttl > 18*time.Second {
+		t.Errorf("lease %s for a 20s token", ttl)
+	}
+	second := e.mustOK(logical.ReadOperation, "creds/o", nil)
+	if second.Data["access_token"] != first.Data["access_token"] || e.vendor.Stats().Requests != 1 {
+		t.Errorf("a fresh 20s token was not shared: %d vendor calls", e.vendor.Stats().Requests)
+	}
+
+	if err := e.vendor.SetLifetime("oauth2", time.Second); err != nil {
+		t.Fatal(err)
+	}
+	e.mustOK(logical.UpdateOperation, "cache/purge", nil)
+	_, err := e.do(logical.ReadOperation, "creds/o", nil)
+	if err == nil || !strings.Contains(err.Error(), "life left") {
+		t.Errorf("a 1s token: want a clear error, got %v", err)
+	}
+}

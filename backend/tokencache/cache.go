@@ -104,6 +104,9 @@ type Request struct {
 	// qualifies only while its remaining life is at least
 	// max(MinTTL or lifetime/2, Floor).
 	Floor time.Duration
+	// FloorFor, when set, replaces Floor with a floor that depends on the
+	// token's whole lifetime (a short-lived token needs a smaller margin).
+	FloorFor func(lifetime time.Duration) time.Duration
 	// Timeout bounds one vendor fetch; 0 means DefaultTimeout.
 	Timeout time.Duration
 	// FailFast is how long a credential failure (provider.IsCredentialError)
@@ -326,7 +329,7 @@ func (c *Cache) prepare(req Request) (e *entry, res Result, err error, done bool
 			e.noteRead(now, thr)
 			return e, Result{Token: e.token, Source: Hit}, nil, true
 		}
-		if now.Before(e.staleUntil) && remaining >= req.Floor && remaining > 0 {
+		if now.Before(e.staleUntil) && remaining >= req.floor(e.token) && remaining > 0 {
 			e.hits.Add(1)
 			e.noteRead(now, thr)
 			return e, c.staleResult(req, e.token, remaining, e.lastErr), nil, true
@@ -344,8 +347,8 @@ func (c *Cache) finish(req Request, r singleflight.Result) (Result, error) {
 	if r.Err == nil {
 		tok := r.Val.(provider.Token)
 		remaining := tok.ExpiresAt.Sub(now)
-		if remaining < req.Floor || remaining <= 0 {
-			return Result{}, &ShortLifetimeError{Remaining: remaining, Lifetime: tok.Lifetime(), Floor: req.Floor}
+		if floor := req.floor(tok); remaining < floor || remaining <= 0 {
+			return Result{}, &ShortLifetimeError{Remaining: remaining, Lifetime: tok.Lifetime(), Floor: floor}
 		}
 		c.mu.RLock()
 		if e := c.entries[req.Key]; e != nil {
@@ -359,7 +362,7 @@ func (c *Cache) finish(req Request, r singleflight.Result) (Result, error) {
 		e := c.entries[req.Key]
 		if e != nil && e.hasToken {
 			remaining := e.token.ExpiresAt.Sub(now)
-			if remaining >= req.Floor && remaining > 0 {
+			if remaining >= req.floor(e.token) && remaining > 0 {
 				tok := e.token
 				e.hits.Add(1)
 				e.noteRead(now, threshold(req, tok))
@@ -387,7 +390,16 @@ func threshold(req Request, tok provider.Token) time.Duration {
 	if least <= 0 {
 		least = tok.Lifetime() / 2
 	}
-	return max(least, req.Floor)
+	return max(least, req.floor(tok))
+}
+
+// floor is the least remaining life tok must have to be handed out:
+// FloorFor(its lifetime) when set, else Floor.
+func (r Request) floor(tok provider.Token) time.Duration {
+	if r.FloorFor != nil {
+		return r.FloorFor(tok.Lifetime())
+	}
+	return r.Floor
 }
 
 // hasRole reports whether role has read this entry. Called under either lock.

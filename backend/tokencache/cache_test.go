@@ -669,3 +669,26 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 	defer l.mu.Unlock()
 	return l.w.Write(p)
 }
+
+func TestFloorForScalesWithTheTokensLifetime(t *testing.T) {
+	t.Parallel()
+	clock := newClock()
+	c := newCache(clock)
+	v := newVendor(clock, 10*time.Second)
+
+	fixed := v.request("fixed", "r")
+	fixed.Floor = 31 * time.Second
+	var short *ShortLifetimeError
+	if _, err := c.Get(t.Context(), fixed); !errors.As(err, &short) {
+		t.Fatalf("a 10s token under a fixed 31s floor: want ShortLifetimeError, got %v", err)
+	}
+
+	scaled := v.request("scaled", "r")
+	scaled.Floor = 31 * time.Second // ignored when FloorFor is set
+	scaled.FloorFor = func(lifetime time.Duration) time.Duration { return lifetime/10 + time.Second }
+	expectSource(t, c, scaled, Fetched)
+	clock.Advance(4 * time.Second) // 6s left: at least half the lifetime, over the 2s floor
+	expectSource(t, c, scaled, Hit)
+	clock.Advance(2 * time.Second) // 4s left: under half the lifetime
+	expectSource(t, c, scaled, Fetched)
+}

@@ -277,7 +277,7 @@ func (r *renderer) systemViewShare() string {
 	}
 	var sys, creds float64
 	var calls []string
-	for _, line := range prof.Plugin {
+	for _, line := range prof.PluginCreds {
 		name, cum, ok := profileLine(line)
 		if !ok {
 			continue
@@ -293,11 +293,19 @@ func (r *renderer) systemViewShare() string {
 	if sys == 0 || creds == 0 {
 		return ""
 	}
-	return fmt.Sprintf("The plugin's CPU profile under [Where the time goes](#where-the-time-goes) shows why: of the %.0f%% of the "+
-		"plugin's CPU spent in `pathCredsRead`, %.0f points are SystemView calls (%s), each a gRPC round trip from the plugin "+
-		"back to Vault, on every read; the minimal plugin makes none. Vault applies the mount's max TTL to every lease itself, "+
-		"and the mount's default TTL changes only on a tune, so these values can be read once in a while instead of per read.",
-		creds, sys, strings.Join(calls, ", "))
+	both := ""
+	for _, line := range prof.Plugin {
+		if name, cum, ok := profileLine(line); ok && strings.HasSuffix(name, "gRPCSystemViewClient).ReplicationState") {
+			both = fmt.Sprintf(" (Both pay one more on every request, %.0f%% here: the framework's own ReplicationState check "+
+				"in `framework.(*Backend).HandleRequest`.)", cum)
+		}
+	}
+	return fmt.Sprintf("The plugin's CPU profile under [Where the time goes](#where-the-time-goes) shows why: `pathCredsRead` takes "+
+		"%.0f%% of the plugin's CPU, and %.0f points of that are SystemView calls (%s), each a gRPC round trip from the plugin "+
+		"back to Vault, on every read; the minimal plugin's handler makes none.%s Vault itself caps every lease at the mount's "+
+		"max TTL, and the mount's default TTL changes only on a tune, so the engine could read these values once in a while "+
+		"instead of on every read.",
+		creds, sys, strings.Join(calls, ", "), both)
 }
 
 // profileLine parses one row of `go tool pprof -top`: flat, flat%, sum%,
@@ -389,25 +397,45 @@ func (r *renderer) coldPath() {
 
 func (r *renderer) memory() {
 	m := r.in.Results.Memory
+	heap := m.HeapTokensBytes > 0
 	r.p("## Memory")
 	r.p("")
-	r.p("Resident memory (VmRSS from `/proc/<pid>/status`) of the plugin process, with %s roles on one config, each", thousands(int64(m.Roles)))
-	r.p("with its own TSG and so its own cached token (%d-byte fake tokens; the cache listed %s entries at the end).", m.TokenBytes, thousands(int64(m.CachedEntries)))
+	r.p("The plugin process with %s roles on one config, each with its own TSG and so its own cached token", thousands(int64(m.Roles)))
+	r.p("(%d-byte fake tokens; the cache listed %s entries at the end). RSS is VmRSS from `/proc/<pid>/status` of the", m.TokenBytes, thousands(int64(m.CachedEntries)))
+	r.p("plugin process. RSS also holds garbage the Go runtime has not collected or returned yet, so it only bounds the")
+	if heap {
+		r.p("memory from above; the live heap (HeapAlloc right after a forced GC) comes from a second plugin process given")
+		r.p("the same roles and reads: bench/profplugin, the same engine with `net/http/pprof`.")
+	} else {
+		r.p("memory from above.")
+	}
 	r.p("")
-	r.p("| point | RSS |")
-	r.p("|---|---:|")
-	r.p("| before (one cached token) | %s |", kib(m.BaselineKiB))
-	r.p("| %s roles written | %s |", thousands(int64(m.Roles)), kib(m.RolesKiB))
-	r.p("| each role read once: %s cached tokens | %s |", thousands(int64(m.Roles)), kib(m.TokensKiB))
+	if heap {
+		r.p("| point | RSS | live heap |")
+		r.p("|---|---:|---:|")
+		r.p("| before (a few cached tokens) | %s | %s |", kib(m.BaselineKiB), mib(m.HeapBaselineBytes))
+		r.p("| %s roles written | %s | %s |", thousands(int64(m.Roles)), kib(m.RolesKiB), mib(m.HeapRolesBytes))
+		r.p("| each role read once: %s more cached tokens | %s | %s |", thousands(int64(m.Roles)), kib(m.TokensKiB), mib(m.HeapTokensBytes))
+	} else {
+		r.p("| point | RSS |")
+		r.p("|---|---:|")
+		r.p("| before (a few cached tokens) | %s |", kib(m.BaselineKiB))
+		r.p("| %s roles written | %s |", thousands(int64(m.Roles)), kib(m.RolesKiB))
+		r.p("| each role read once: %s more cached tokens | %s |", thousands(int64(m.Roles)), kib(m.TokensKiB))
+	}
 	r.p("")
-	perRole := div(float64(m.TokensKiB-m.BaselineKiB)*1024, float64(m.Roles))
-	r.p("RSS grew by about %s B per role and token; RSS also holds garbage the Go runtime has not yet returned, so this", thousands(int64(perRole)))
-	r.p("is an upper bound. The precise figure is the live heap per cached entry from the tokencache benchmark")
+	r.p("From before to the end RSS grew by %s B per role and token.", thousands(int64(div(float64(m.TokensKiB-m.BaselineKiB)*1024, float64(m.Roles)))))
+	if heap {
+		r.p("The live heap grew by %s B per role read (its parsed role kept in memory, its cache entry and the %d-byte",
+			thousands(int64(div(float64(m.HeapTokensBytes-m.HeapRolesBytes), float64(m.Roles)))), m.TokenBytes)
+		r.p("token).")
+	}
+	r.p("The cache's own share is measured precisely by the tokencache benchmark")
 	if b, ok := r.bytesPerToken(); ok {
 		r.p("(`BenchmarkBytesPerEntry`: 10,000 entries, realistic keys and 1,000-byte tokens, the token bytes not counted):")
-		r.p("**%s B per entry**, target under %d B: %s.", thousands(int64(b)), BytesTarget, verdict(b < BytesTarget))
+		r.p("**%s B per entry**, target under %s B: %s.", thousands(int64(b)), thousands(BytesTarget), verdict(b < BytesTarget))
 	} else {
-		r.p("(`BenchmarkBytesPerEntry`), which did not run.")
+		r.p("(`BenchmarkBytesPerEntry`), which did not run: **not met** for want of a figure.")
 	}
 	r.p("")
 }
@@ -491,6 +519,16 @@ func (r *renderer) profile() {
 	}
 	r.p("```")
 	r.p("")
+	if len(prof.PluginCreds) > 0 {
+		r.p("The same profile, only the samples inside the creds handler (`-focus=pathCredsRead`; percentages of the whole):")
+		r.p("")
+		r.p("```")
+		for _, l := range prof.PluginCreds {
+			r.p("%s", l)
+		}
+		r.p("```")
+		r.p("")
+	}
 	r.p("The Vault server at the same time (`/v1/sys/pprof/profile`):")
 	r.p("")
 	r.p("```")
@@ -600,6 +638,8 @@ func us(v float64) string {
 }
 
 func kib(v int64) string { return fmt.Sprintf("%.1f MiB", float64(v)/1024) }
+
+func mib(bytes int64) string { return fmt.Sprintf("%.1f MiB", float64(bytes)/(1<<20)) }
 
 // thousands formats n with commas: 12,345.
 func thousands(n int64) string {

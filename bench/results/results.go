@@ -120,6 +120,13 @@ type Memory struct {
 	TokensKiB int64 `json:"tokens_kib"`
 	// TokenBytes is the length of one fake vendor token.
 	TokenBytes int `json:"token_bytes"`
+	// The live heap (HeapAlloc right after a forced GC) at the same three
+	// points, of a second plugin process given the same roles and reads:
+	// bench/profplugin, the same engine with net/http/pprof, which can
+	// report it. 0 when not measured.
+	HeapBaselineBytes int64 `json:"heap_baseline_bytes"`
+	HeapRolesBytes    int64 `json:"heap_roles_bytes"`
+	HeapTokensBytes   int64 `json:"heap_tokens_bytes"`
 }
 
 // Profile is the top of two CPU profiles taken at the same time: of the
@@ -128,7 +135,9 @@ type Profile struct {
 	// What says what was profiled, for how long, under which load.
 	What string `json:"what"`
 	// Plugin and Vault are the output of `go tool pprof -top -cum`,
-	// trimmed.
-	Plugin []string `json:"plugin"`
-	Vault  []string `json:"vault"`
+	// trimmed; PluginCreds is the plugin's profile focused on the creds
+	// handler (-focus=pathCredsRead), percentages still of the whole.
+	Plugin      []string `json:"plugin"`
+	PluginCreds []string `json:"plugin_creds"`
+	Vault       []string `json:"vault"`
 }

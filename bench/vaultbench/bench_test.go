@@ -89,7 +89,10 @@ type bench struct {
 	calls    map[int]fakevendor.Account
 	constBin string
 	profBin  string
-	out      results.Results
+	// pprofAddr serves the profiling plugin's net/http/pprof, once the
+	// profile part has mounted it.
+	pprofAddr string
+	out       results.Results
 }
 
 func TestBenchmarks(t *testing.T) {

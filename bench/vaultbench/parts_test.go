@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
@@ -100,6 +101,7 @@ func (b *bench) profile(t *testing.T) {
 		t.Fatal(err)
 	}
 	pprofAddr := "127.0.0.1:" + strconv.Itoa(port)
+	b.pprofAddr = pprofAddr
 	registerWithEnv(t, b.dev, profPlugin, b.profBin, pprofEnv+"="+pprofAddr)
 	b.dev.MustCLI(t, "secrets", "enable", "-path="+profMount, profPlugin)
 	b.dev.WriteSetup(t, profMount, b.vendor, b.scmSetup(t))
@@ -134,18 +136,20 @@ func (b *bench) profile(t *testing.T) {
 	b.out.Profile = &results.Profile{
 		What: fmt.Sprintf("%s of CPU, 16 clients reading %s (cache hits) on the dev server; "+
 			"the plugin is bench/profplugin: the same backend.Factory with net/http/pprof on loopback", b.plan.profile, creds),
-		Plugin: pprofTop(t, pluginProf),
-		Vault:  pprofTop(t, vaultProf),
+		Plugin:      pprofTop(t, pluginProf, "-nodecount=25"),
+		PluginCreds: pprofTop(t, pluginProf, "-nodecount=20", "-focus=pathCredsRead"),
+		Vault:       pprofTop(t, vaultProf, "-nodecount=25"),
 	}
 }
 
-// pprofTop is `go tool pprof -top` of a profile, cumulative, trimmed to
-// the heaviest lines.
-func pprofTop(t *testing.T, file string) []string {
+// pprofTop is `go tool pprof -top -cum` of a profile with extra options,
+// without its header lines.
+func pprofTop(t *testing.T, file string, opts ...string) []string {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	out, err := exec.CommandContext(ctx, "go", "tool", "pprof", "-top", "-cum", "-nodecount=30", file).CombinedOutput()
+	args := append(append([]string{"tool", "pprof", "-top", "-cum"}, opts...), file)
+	out, err := exec.CommandContext(ctx, "go", args...).CombinedOutput()
 	if err != nil {
 		t.Fatalf("go tool pprof: %v\n%s", err, out)
 	}
@@ -180,14 +184,17 @@ func (b *bench) coldPath(t *testing.T) {
 	measure := func(n int) results.Cold {
 		var miss, hit, bare []time.Duration
 		for i := range n + 1 {
+			if _, err := api.Logical().Write(paloMount+"/cache/purge", map[string]any{"role": "wildfire"}); err != nil {
+				t.Fatal(err)
+			}
+			// The purge's own aftermath (its log line travels from the
+			// plugin to Vault's log) must not land in what is measured.
+			time.Sleep(settle)
 			t0 := time.Now()
 			if _, err := client.Fetch(context.Background(), params); err != nil {
 				t.Fatalf("bare exchange: %v", err)
 			}
 			bareD := time.Since(t0)
-			if _, err := api.Logical().Write(paloMount+"/cache/purge", map[string]any{"role": "wildfire"}); err != nil {
-				t.Fatal(err)
-			}
 			t0 = time.Now()
 			b.mustRead(t, b.reader, creds)
 			missD := time.Since(t0)
@@ -219,6 +226,9 @@ func (b *bench) coldPath(t *testing.T) {
 	b.out.Cold.Delayed = &delayed
 	t.Logf("cold: %+v; delayed: %+v", b.out.Cold, delayed)
 }
+
+// settle is the pause between a purge and the timed reads after it.
+const settle = 20 * time.Millisecond
 
 func p50Mean(d []time.Duration) (p50, mean float64) {
 	s := slices.Clone(d)
@@ -347,32 +357,46 @@ func (r *reader) readToken(path string) (string, error) {
 
 // memory measures the plugin process's RSS before and after writing many
 // roles, each with its own TSG (so its own cache key), and after reading a
-// token for each.
+// token for each. The same is done on the profiling plugin's mount, whose
+// process reports its live heap.
 func (b *bench) memory(t *testing.T) {
 	api := b.dev.Client(t)
-	if _, err := api.Logical().Write(paloMount+"/config/scm-mem", map[string]any{
-		"provider": "paloalto_scm", "token_url": b.vendor.TokenURL(fakevendor.ProviderSCM),
-		"client_id": b.mem.ClientID, "client_secret": b.mem.ClientSecret, "tsg_id": tsgID(0),
-		"ca_cert": string(b.vendor.CAPEM),
-	}); err != nil {
-		t.Fatal(err)
+	mounts := []string{paloMount, profMount}
+	for _, mount := range mounts {
+		if _, err := api.Logical().Write(mount+"/config/scm-mem", map[string]any{
+			"provider": "paloalto_scm", "token_url": b.vendor.TokenURL(fakevendor.ProviderSCM),
+			"client_id": b.mem.ClientID, "client_secret": b.mem.ClientSecret, "tsg_id": tsgID(0),
+			"ca_cert": string(b.vendor.CAPEM),
+		}); err != nil {
+			t.Fatal(err)
+		}
 	}
 	pid := b.dev.WaitPluginPid(t, vaulttest.PluginName, 30*time.Second)
+	heap := func() int64 { return heapAlloc(t, b.pprofAddr) }
 	n := b.plan.roles
-	m := results.Memory{Roles: n, BaselineKiB: processRSS(t, pid)}
+	m := results.Memory{Roles: n, BaselineKiB: processRSS(t, pid), HeapBaselineBytes: heap()}
 
 	parallel(t, n, 8, func(i int) error {
-		_, err := api.Logical().Write(fmt.Sprintf("%s/roles/mem-%05d", paloMount, i), map[string]any{"config": "scm-mem", "tsg_id": tsgID(i)})
-		return err
+		for _, mount := range mounts {
+			if _, err := api.Logical().Write(fmt.Sprintf("%s/roles/mem-%05d", mount, i), map[string]any{"config": "scm-mem", "tsg_id": tsgID(i)}); err != nil {
+				return err
+			}
+		}
+		return nil
 	})
-	m.RolesKiB = processRSS(t, pid)
+	m.RolesKiB, m.HeapRolesBytes = processRSS(t, pid), heap()
 	var tokenLen atomic.Int64
 	parallel(t, n, 8, func(i int) error {
-		tok, err := b.reader.readToken(fmt.Sprintf("%s/creds/mem-%05d", paloMount, i))
-		tokenLen.Store(int64(len(tok)))
-		return err
+		for _, mount := range mounts {
+			tok, err := b.reader.readToken(fmt.Sprintf("%s/creds/mem-%05d", mount, i))
+			if err != nil {
+				return err
+			}
+			tokenLen.Store(int64(len(tok)))
+		}
+		return nil
 	})
-	m.TokensKiB = processRSS(t, pid)
+	m.TokensKiB, m.HeapTokensBytes = processRSS(t, pid), heap()
 	m.TokenBytes = int(tokenLen.Load())
 
 	s, err := api.Logical().Read(paloMount + "/cache")
@@ -389,6 +413,31 @@ func (b *bench) memory(t *testing.T) {
 	}
 	t.Logf("memory: %+v", m)
 	b.out.Memory = m
+}
+
+// heapAlloc is the live heap of the profiling plugin: HeapAlloc from its
+// heap profile, taken right after the GC the request forces.
+func heapAlloc(t *testing.T, pprofAddr string) int64 {
+	t.Helper()
+	file := filepath.Join(t.TempDir(), "heap.txt")
+	if err := httpGet("http://"+pprofAddr+"/debug/pprof/heap?gc=1&debug=1", "", file, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(file) //nolint:gosec // the test's own file
+	if err != nil {
+		t.Fatal(err)
+	}
+	for line := range strings.SplitSeq(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "# HeapAlloc = "); ok {
+			n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+			if err != nil {
+				t.Fatalf("HeapAlloc %q: %v", v, err)
+			}
+			return n
+		}
+	}
+	t.Fatal("no HeapAlloc in the heap profile")
+	return 0
 }
 
 // parallel runs f(0..n-1) on workers goroutines and fails the test with the

@@ -380,15 +380,26 @@ func (n *Node) Restart(t testing.TB) {
 }
 
 // waitAnswering waits (bounded) until the node answers its health check,
-// whatever its state.
+// whatever its state. It gives up at once if the node exits.
 func (n *Node) waitAnswering() error {
-	return waitFor(context.Background(), n.cluster.timeout, 100*time.Millisecond, func() (bool, error) {
-		if n.Exited() {
-			return false, fmt.Errorf("exited: %v", n.ExitError())
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := n.Done()
+	go func() {
+		select {
+		case <-done:
+			cancel()
+		case <-ctx.Done():
 		}
+	}()
+	err := waitFor(ctx, n.cluster.timeout, 100*time.Millisecond, func() (bool, error) {
 		_, err := n.Health()
 		return err == nil, err
 	})
+	if n.Exited() {
+		return errors.New(n.exitReason())
+	}
+	return err
 }
 
 // startProcess starts the node's vault server from its configuration file,
@@ -412,7 +423,7 @@ func (n *Node) unseal(t testing.TB) {
 	client := n.ClientWithToken(t, "")
 	Eventually(t, n.cluster.timeout, 250*time.Millisecond, "vaulttest: "+n.Name+" did not unseal", func() error {
 		if n.Exited() {
-			return fmt.Errorf("exited: %v", n.ExitError())
+			return errors.New(n.exitReason())
 		}
 		code, err := n.Health()
 		if err != nil {
@@ -426,6 +437,14 @@ func (n *Node) unseal(t testing.TB) {
 		}
 		return fmt.Errorf("sys/health answers %d (%s)", code, healthMeaning(code))
 	})
+}
+
+// exitReason describes how the node's vault process exited.
+func (n *Node) exitReason() string {
+	if err := n.ExitError(); err != nil {
+		return "vault exited: " + err.Error()
+	}
+	return "vault exited with status 0"
 }
 
 // cleanup stops the node at the end of the test, after printing the end of
