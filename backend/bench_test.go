@@ -156,3 +156,23 @@ func BenchmarkCredsReadMiss(b *testing.B) {
 		b.Fatalf("%d reads after a purge made %d vendor calls", n, got)
 	}
 }
+
+// BenchmarkBareFetch is the vendor exchange alone, as the engine makes it on
+// a miss (the config's client and parameters, the same kept-alive TLS
+// connection to the in-process fake vendor): what BenchmarkCredsReadMiss
+// adds to BenchmarkCredsReadHit should be little more than this.
+func BenchmarkBareFetch(b *testing.B) {
+	e := newBenchEnv(b)
+	ctx := context.Background()
+	cfg, err := e.b.config(ctx, e.storage, "scm")
+	if err != nil || cfg == nil {
+		b.Fatalf("config: %v", err)
+	}
+	params := cfg.entry.params(&roleEntry{Config: "scm"})
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := cfg.client.Fetch(ctx, params); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -269,8 +269,8 @@ func TestClusterStandbysServeTheActiveNodesState(t *testing.T) {
 // node reads tokens: a standby takes over, every config and role is there,
 // reads succeed again through every surviving node within a bounded wait,
 // and no reader ever received an expired token. Tokens live 40 seconds and
-// are handed out only while 31 seconds remain (the engine's floor), so they
-// are replaced every few seconds: the readers go on until they have crossed
+// are handed out only while half their lifetime remains, so they are
+// replaced every 20 seconds or so: the readers go on until they have crossed
 // a refresh on the new active node. The killed node is then started
 // again and rejoins as a standby with the same state.
 func TestClusterFailover(t *testing.T) {

@@ -485,11 +485,11 @@ func TestFaultTokenLifetimes(t *testing.T) {
 		},
 		"lifetime 1s": {
 			provider: fakevendor.ProviderSCM, lifetime: ptr(time.Second),
-			wantErr: []string{"the vendor issued a token with", "(lifetime 1s), less than the 31s needed to hand it out"},
+			wantErr: []string{"the vendor issued a token with", "(lifetime 1s), less than the 2s needed to hand it out"},
 		},
 		"oracle lifetime 1s": {
 			provider: fakevendor.ProviderOracleCASB, lifetime: ptr(time.Second),
-			wantErr: []string{"the vendor issued a token with", "less than the 31s needed to hand it out"},
+			wantErr: []string{"the vendor issued a token with", "less than the 2s needed to hand it out"},
 		},
 		"lifetime 10 years": {
 			provider: fakevendor.ProviderSCM, lifetime: ptr(tenYears), maxLease: 24 * time.Hour, warning: clamped,

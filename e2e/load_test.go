@@ -31,7 +31,7 @@ import (
 // outlives the outage: the cache refreshes a token in use once it has
 // min_ttl + lifetime/10 = 68s left, so when the outage begins the token has
 // at least 68s less the 2s refresh interval, and after an outage of 30s it
-// still has more than the 31s the engine needs to lease it.
+// still has far more than the 9s the engine needs to lease it.
 const (
 	loadReaders       = 200
 	loadDefaultLength = 60 * time.Second
@@ -40,10 +40,11 @@ const (
 	loadErrorRate     = 10 // percent of token requests answered 503
 	// loadReadTimeout bounds one read; a reader that waits longer has hung.
 	loadReadTimeout = 30 * time.Second
-	// loadLeaseFloor is the least life the engine hands a token out with
-	// (backend.leaseFloor): a cached token has "life left" for a reader
-	// while it has at least this much.
-	loadLeaseFloor = 31 * time.Second
+	// loadLeaseFloor is the least life the engine hands a token of
+	// loadLifetime out with (backend.leaseFloor: a tenth of the lifetime,
+	// between 1s and 30s, plus 1s): a cached token has "life left" for a
+	// reader while it has at least this much.
+	loadLeaseFloor = 9 * time.Second
 	// Bounds on vendor requests, from the client's retry policy: at most 4
 	// requests per fetch (1 + 3 retries), and a failing fetch waits at
 	// least 250ms + 500ms + 1s between its attempts.
