@@ -3,7 +3,6 @@ package backend
 import (
 	"context"
 	"fmt"
-	"net/http"
 	"strings"
 	"time"
 
@@ -118,84 +117,25 @@ func configResponseFields() map[string]*framework.FieldSchema {
 }
 
 func pathConfig(b *paloBackend) []*framework.Path {
-	return []*framework.Path{
-		{
-			Pattern: "config/?$",
-			DisplayAttrs: &framework.DisplayAttributes{
-				OperationPrefix: operationPrefix,
-				OperationSuffix: "configs",
-			},
-			Operations: map[logical.Operation]framework.OperationHandler{
-				logical.ListOperation: &framework.PathOperation{
-					Callback: b.pathConfigList,
-					Summary:  "List vendor configs.",
-					Responses: map[int][]framework.Response{
-						http.StatusOK: {{Description: "OK", Fields: listResponseFields("config")}},
-					},
-				},
-			},
-			HelpSynopsis:    "List vendor configs.",
-			HelpDescription: "Lists the names of the vendor configs (accounts) stored under config/.",
-		},
-		{
-			Pattern: "config/" + namePattern("name"),
-			DisplayAttrs: &framework.DisplayAttributes{
-				OperationPrefix: operationPrefix,
-				OperationSuffix: "config",
-			},
-			Fields:         configFields(),
-			ExistenceCheck: b.configExists,
-			Operations: map[logical.Operation]framework.OperationHandler{
-				logical.CreateOperation: &framework.PathOperation{
-					Callback:                    b.pathConfigWrite,
-					Summary:                     "Create a vendor config.",
-					ForwardPerformanceStandby:   true,
-					ForwardPerformanceSecondary: true,
-					Responses:                   writeResponses(),
-				},
-				logical.UpdateOperation: &framework.PathOperation{
-					Callback:                    b.pathConfigWrite,
-					Summary:                     "Update a vendor config; fields not given keep their values.",
-					ForwardPerformanceStandby:   true,
-					ForwardPerformanceSecondary: true,
-					Responses:                   writeResponses(),
-				},
-				logical.ReadOperation: &framework.PathOperation{
-					Callback: b.pathConfigRead,
-					Summary:  "Read a vendor config. Secrets are never returned.",
-					Responses: map[int][]framework.Response{
-						http.StatusOK: {{Description: "OK", Fields: configResponseFields()}},
-					},
-				},
-				logical.DeleteOperation: &framework.PathOperation{
-					Callback:                    b.pathConfigDelete,
-					Summary:                     "Delete a vendor config. Refused while roles use it.",
-					ForwardPerformanceStandby:   true,
-					ForwardPerformanceSecondary: true,
-					Responses: map[int][]framework.Response{
-						http.StatusNoContent: {{Description: "No Content"}},
-					},
-				},
-			},
-			HelpSynopsis:    "Manage one vendor account: its provider, token endpoint and credentials.",
-			HelpDescription: strings.TrimSpace(configHelp),
-		},
-	}
-}
-
-const operationPrefix = "palo"
-
-func writeResponses() map[int][]framework.Response {
-	return map[int][]framework.Response{
-		http.StatusNoContent: {{Description: "No Content"}},
-		http.StatusOK:        {{Description: "OK, with warnings"}},
-	}
-}
-
-func listResponseFields(what string) map[string]*framework.FieldSchema {
-	return map[string]*framework.FieldSchema{
-		"keys": {Type: framework.TypeStringSlice, Description: "Names of the " + what + "s."},
-	}
+	return resource{
+		prefix:        "config",
+		singular:      "config",
+		plural:        "configs",
+		fields:        configFields(),
+		readFields:    configResponseFields(),
+		exists:        b.configExists,
+		list:          b.pathConfigList,
+		write:         b.pathConfigWrite,
+		read:          b.pathConfigRead,
+		delete:        b.pathConfigDelete,
+		createSummary: "Create a vendor config.",
+		updateSummary: "Update a vendor config; fields not given keep their values.",
+		readSummary:   "Read a vendor config. Secrets are never returned.",
+		deleteSummary: "Delete a vendor config. Refused while roles use it.",
+		listHelp:      "Lists the names of the vendor configs (accounts) stored under config/.",
+		synopsis:      "Manage one vendor account: its provider, token endpoint and credentials.",
+		help:          strings.TrimSpace(configHelp),
+	}.paths()
 }
 
 func (b *paloBackend) configExists(ctx context.Context, req *logical.Request, d *framework.FieldData) (bool, error) {

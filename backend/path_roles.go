@@ -3,7 +3,6 @@ package backend
 import (
 	"context"
 	"fmt"
-	"net/http"
 	"strings"
 	"time"
 
@@ -54,69 +53,25 @@ func roleFields() map[string]*framework.FieldSchema {
 }
 
 func pathRoles(b *paloBackend) []*framework.Path {
-	return []*framework.Path{
-		{
-			Pattern: "roles/?$",
-			DisplayAttrs: &framework.DisplayAttributes{
-				OperationPrefix: operationPrefix,
-				OperationSuffix: "roles",
-			},
-			Operations: map[logical.Operation]framework.OperationHandler{
-				logical.ListOperation: &framework.PathOperation{
-					Callback: b.pathRoleList,
-					Summary:  "List roles.",
-					Responses: map[int][]framework.Response{
-						http.StatusOK: {{Description: "OK", Fields: listResponseFields("role")}},
-					},
-				},
-			},
-			HelpSynopsis:    "List roles.",
-			HelpDescription: "Lists the names of the roles stored under roles/.",
-		},
-		{
-			Pattern: "roles/" + namePattern("name"),
-			DisplayAttrs: &framework.DisplayAttributes{
-				OperationPrefix: operationPrefix,
-				OperationSuffix: "role",
-			},
-			Fields:         roleFields(),
-			ExistenceCheck: b.roleExists,
-			Operations: map[logical.Operation]framework.OperationHandler{
-				logical.CreateOperation: &framework.PathOperation{
-					Callback:                    b.pathRoleWrite,
-					Summary:                     "Create a role.",
-					ForwardPerformanceStandby:   true,
-					ForwardPerformanceSecondary: true,
-					Responses:                   writeResponses(),
-				},
-				logical.UpdateOperation: &framework.PathOperation{
-					Callback:                    b.pathRoleWrite,
-					Summary:                     "Update a role; fields not given keep their values.",
-					ForwardPerformanceStandby:   true,
-					ForwardPerformanceSecondary: true,
-					Responses:                   writeResponses(),
-				},
-				logical.ReadOperation: &framework.PathOperation{
-					Callback: b.pathRoleRead,
-					Summary:  "Read a role.",
-					Responses: map[int][]framework.Response{
-						http.StatusOK: {{Description: "OK", Fields: roleResponseFields()}},
-					},
-				},
-				logical.DeleteOperation: &framework.PathOperation{
-					Callback:                    b.pathRoleDelete,
-					Summary:                     "Delete a role. Leases already issued stay valid until they expire.",
-					ForwardPerformanceStandby:   true,
-					ForwardPerformanceSecondary: true,
-					Responses: map[int][]framework.Response{
-						http.StatusNoContent: {{Description: "No Content"}},
-					},
-				},
-			},
-			HelpSynopsis:    "Manage a role: which config its readers get tokens from, and how.",
-			HelpDescription: strings.TrimSpace(roleHelp),
-		},
-	}
+	return resource{
+		prefix:        "roles",
+		singular:      "role",
+		plural:        "roles",
+		fields:        roleFields(),
+		readFields:    roleResponseFields(),
+		exists:        b.roleExists,
+		list:          b.pathRoleList,
+		write:         b.pathRoleWrite,
+		read:          b.pathRoleRead,
+		delete:        b.pathRoleDelete,
+		createSummary: "Create a role.",
+		updateSummary: "Update a role; fields not given keep their values.",
+		readSummary:   "Read a role.",
+		deleteSummary: "Delete a role. Leases already issued stay valid until they expire.",
+		listHelp:      "Lists the names of the roles stored under roles/.",
+		synopsis:      "Manage a role: which config its readers get tokens from, and how.",
+		help:          strings.TrimSpace(roleHelp),
+	}.paths()
 }
 
 func roleResponseFields() map[string]*framework.FieldSchema {
