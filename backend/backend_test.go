@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"net/http"
 	"strings"
 	"sync"
@@ -51,31 +52,43 @@ const (
 	testDefaultLeaseTTL = 12 * time.Hour
 )
 
-// newTestEnv builds a backend through Factory, the way Vault does, logging
-// at trace level into a buffer, against a TLS fake vendor holding the demo
-// accounts.
-func newTestEnv(t *testing.T) *testEnv {
-	t.Helper()
-	logs := &syncBuffer{}
-	conf := &logical.BackendConfig{
-		Logger: hclog.New(&hclog.LoggerOptions{Level: hclog.Trace, Output: logs}),
+// newTestBackend builds a backend through Factory, the way Vault does, on
+// in-memory storage, logging at trace level to logs (nil: nowhere). It is
+// cleaned up when the test ends.
+func newTestBackend(tb testing.TB, logs io.Writer) (*paloBackend, *logical.InmemStorage) {
+	tb.Helper()
+	logger := hclog.NewNullLogger()
+	if logs != nil {
+		logger = hclog.New(&hclog.LoggerOptions{Level: hclog.Trace, Output: logs})
+	}
+	storage := &logical.InmemStorage{}
+	lb, err := Factory(context.Background(), &logical.BackendConfig{
+		Logger: logger,
 		System: &logical.StaticSystemView{
 			DefaultLeaseTTLVal: testDefaultLeaseTTL,
 			MaxLeaseTTLVal:     testMaxLeaseTTL,
 			PluginEnvironment:  &logical.PluginEnvironment{VaultVersion: "1.21.0"},
 		},
-		StorageView: &logical.InmemStorage{},
-	}
-	lb, err := Factory(context.Background(), conf)
+		StorageView: storage,
+	})
 	if err != nil {
-		t.Fatalf("Factory: %v", err)
+		tb.Fatalf("Factory: %v", err)
 	}
 	b := lb.(*paloBackend)
-	t.Cleanup(func() { b.Cleanup(context.Background()) })
+	tb.Cleanup(func() { b.Cleanup(context.Background()) })
+	return b, storage
+}
+
+// newTestEnv is a backend with captured logs against a TLS fake vendor
+// holding the demo accounts.
+func newTestEnv(t *testing.T) *testEnv {
+	t.Helper()
+	logs := &syncBuffer{}
+	b, storage := newTestBackend(t, logs)
 	return &testEnv{
 		t:       t,
 		b:       b,
-		storage: conf.StorageView.(*logical.InmemStorage),
+		storage: storage,
 		vendor:  fakevendor.NewTLSTestServer(t, fakevendor.DemoAccounts()...),
 		logs:    logs,
 	}

@@ -12,7 +12,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/vault/sdk/helper/errutil"
 	"github.com/hashicorp/vault/sdk/logical"
 
@@ -47,21 +46,8 @@ type fuzzEnv struct {
 func newFuzzEnv(t *testing.T, vendor *fakevendor.TestServer) *fuzzEnv {
 	t.Helper()
 	logs := &syncBuffer{}
-	conf := &logical.BackendConfig{
-		Logger: hclog.New(&hclog.LoggerOptions{Level: hclog.Trace, Output: logs}),
-		System: &logical.StaticSystemView{
-			DefaultLeaseTTLVal: testDefaultLeaseTTL,
-			MaxLeaseTTLVal:     testMaxLeaseTTL,
-		},
-		StorageView: &logical.InmemStorage{},
-	}
-	lb, err := Factory(context.Background(), conf)
-	if err != nil {
-		t.Fatalf("Factory: %v", err)
-	}
-	b := lb.(*paloBackend)
-	t.Cleanup(func() { b.Cleanup(context.Background()) })
-	return &fuzzEnv{t: t, b: b, storage: conf.StorageView.(*logical.InmemStorage), vendor: vendor, logs: logs}
+	b, storage := newTestBackend(t, logs)
+	return &fuzzEnv{t: t, b: b, storage: storage, vendor: vendor, logs: logs}
 }
 
 // demoConfig is the config of the demo account of provider p on the fake
