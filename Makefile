@@ -76,7 +76,7 @@ e2e: build fakevendor vault
 
 ## bench: benchmarks against a real Vault; rewrites BENCHMARKS.md
 bench: build fakevendor vault
-	scripts/bench.sh
+	VERSION=$(VERSION) scripts/bench.sh
 
 ## configure: bootstrap/configure.sh with bootstrap/examples/dev.json against the dev Vault (make dev first)
 configure: build

@@ -28,22 +28,16 @@ func leaseMargin(lifetime time.Duration) time.Duration {
 }
 
 // leaseTTL computes the lease for a token read now: its remaining life less
-// the safety margin, in whole seconds, capped by the role's ttl (or, without
-// one, the mount's default lease TTL) and by the mount's max lease TTL. It
-// is never zero (Vault would read zero as "use the mount default") and never
-// outlives the token: a token with too little life left is an error.
-func leaseTTL(tok provider.Token, now time.Time, roleTTL, mountDefault, mountMax time.Duration) (time.Duration, error) {
+// the safety margin, in whole seconds, capped by limit (the role's ttl or
+// the mount's default lease TTL; 0 for none). Vault itself caps it further
+// by the mount's max lease TTL. It is never zero (Vault would read zero as
+// "use the mount default") and never outlives the token: a token with too
+// little life left is an error.
+func leaseTTL(tok provider.Token, now time.Time, limit time.Duration) (time.Duration, error) {
 	remaining := tok.ExpiresAt.Sub(now)
 	ttl := (remaining - leaseMargin(tok.Lifetime())).Truncate(time.Second)
-	limit := roleTTL
-	if limit <= 0 {
-		limit = mountDefault
-	}
 	if limit > 0 && ttl > limit {
 		ttl = limit
-	}
-	if mountMax > 0 && ttl > mountMax {
-		ttl = mountMax
 	}
 	if ttl < time.Second {
 		return 0, fmt.Errorf("the vendor's token has %s of life left (lifetime %s), too little to lease safely",

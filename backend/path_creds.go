@@ -94,8 +94,15 @@ func (b *paloBackend) pathCredsRead(ctx context.Context, req *logical.Request, d
 
 	tok := res.Token
 	now := b.now()
-	sys := b.System()
-	ttl, err := leaseTTL(tok, now, role.TTL, sys.DefaultLeaseTTL(), sys.MaxLeaseTTL())
+	// The lease is bounded by the role's ttl or, without one, the mount's
+	// default lease TTL. Asking for the default is a round trip to Vault,
+	// so it is made only when it is needed. The mount's max lease TTL is
+	// not asked for here: Vault applies it to every lease it registers.
+	limit := role.TTL
+	if limit <= 0 {
+		limit = b.System().DefaultLeaseTTL()
+	}
+	ttl, err := leaseTTL(tok, now, limit)
 	if err != nil {
 		return nil, fmt.Errorf("config %q (%s): %w", cfg.name, cfg.entry.Provider, err)
 	}

@@ -360,28 +360,27 @@ func TestLeaseTTL(t *testing.T) {
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	tok := func(lifetime, left time.Duration) tokenAt { return tokenAt{now.Add(left - lifetime), now.Add(left)} }
 	cases := map[string]struct {
-		tok                     tokenAt
-		role, mountDef, mountMx time.Duration
-		want                    time.Duration
-		wantErr                 bool
+		tok     tokenAt
+		limit   time.Duration
+		want    time.Duration
+		wantErr bool
 	}{
-		"15 min token, fresh":           {tok: tok(900*time.Second, 899*time.Second), want: 869 * time.Second},
-		"2 h token":                     {tok: tok(7199*time.Second, 7199*time.Second), want: 7169 * time.Second},
-		"1 min token: margin 6s":        {tok: tok(time.Minute, time.Minute), want: 54 * time.Second},
-		"role ttl caps":                 {tok: tok(time.Hour, time.Hour), role: time.Minute, want: time.Minute},
-		"mount default caps":            {tok: tok(time.Hour, time.Hour), mountDef: 10 * time.Minute, want: 10 * time.Minute},
-		"role ttl beats mount default":  {tok: tok(time.Hour, time.Hour), role: 20 * time.Minute, mountDef: 10 * time.Minute, want: 20 * time.Minute},
-		"mount max caps role":           {tok: tok(time.Hour, time.Hour), role: 20 * time.Minute, mountMx: 5 * time.Minute, want: 5 * time.Minute},
-		"10 year token capped by mount": {tok: tok(87600*time.Hour, 87600*time.Hour), mountDef: 768 * time.Hour, mountMx: 768 * time.Hour, want: 768 * time.Hour},
-		"whole seconds":                 {tok: tok(time.Hour, time.Hour-1500*time.Millisecond), want: time.Hour - 32*time.Second},
-		"1 s token is refused":          {tok: tok(time.Second, time.Second), wantErr: true},
-		"expired token is refused":      {tok: tok(time.Hour, -time.Second), wantErr: true},
-		"last second is refused":        {tok: tok(time.Hour, 30*time.Second), wantErr: true},
+		"15 min token, fresh":      {tok: tok(900*time.Second, 899*time.Second), want: 869 * time.Second},
+		"2 h token":                {tok: tok(7199*time.Second, 7199*time.Second), want: 7169 * time.Second},
+		"1 min token: margin 6s":   {tok: tok(time.Minute, time.Minute), want: 54 * time.Second},
+		"20 s token: margin 2s":    {tok: tok(20*time.Second, 20*time.Second), want: 18 * time.Second},
+		"limit caps":               {tok: tok(time.Hour, time.Hour), limit: time.Minute, want: time.Minute},
+		"limit above the token":    {tok: tok(time.Hour, time.Hour), limit: 2 * time.Hour, want: time.Hour - 30*time.Second},
+		"24 h token, 32 d default": {tok: tok(24*time.Hour, 24*time.Hour), limit: 768 * time.Hour, want: 24*time.Hour - 30*time.Second},
+		"whole seconds":            {tok: tok(time.Hour, time.Hour-1500*time.Millisecond), want: time.Hour - 32*time.Second},
+		"1 s token is refused":     {tok: tok(time.Second, time.Second), wantErr: true},
+		"expired token is refused": {tok: tok(time.Hour, -time.Second), wantErr: true},
+		"last second is refused":   {tok: tok(time.Hour, 30*time.Second), wantErr: true},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			got, err := leaseTTL(tc.tok.token(), now, tc.role, tc.mountDef, tc.mountMx)
+			got, err := leaseTTL(tc.tok.token(), now, tc.limit)
 			if tc.wantErr {
 				if err == nil {
 					t.Fatalf("lease %s, want an error", got)

@@ -125,6 +125,7 @@ func TestUnleasedRoleAgentRerenders(t *testing.T) {
 	// it rendered: rotation_period was found, the ttl was taken as the
 	// lease duration, and the sleep was ttl+1 seconds.
 	log := agent.Log()
+	t.Logf("the agent's schedule:\n%s", grepLines(log, "Found rotation_period", "set sleep for"))
 	for i, r := range renders[:len(renders)-1] {
 		found := regexp.MustCompile(`Found rotation_period and set lease duration to ` + strconv.FormatInt(r.ttl, 10) + ` seconds`)
 		sleep := regexp.MustCompile(regexp.QuoteMeta(creds) + `\): non-renewable secret, set sleep for ` + strconv.FormatInt(r.ttl+1, 10) + `s\b`)

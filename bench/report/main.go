@@ -62,9 +62,11 @@ func run(args []string) error {
 	if err != nil {
 		return err
 	}
-	if in.GoBench, err = results.ParseGoBench(bytes.NewReader(gb)); err != nil {
+	parsed, err := results.ParseGoBench(bytes.NewReader(gb))
+	if err != nil {
 		return fmt.Errorf("%s: %w", *goBenchFile, err)
 	}
+	in.GoBench = results.Median(parsed)
 	if *loadFile != "" {
 		if in.Load, err = os.ReadFile(*loadFile); err != nil {
 			return err

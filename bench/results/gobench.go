@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -21,6 +22,9 @@ type GoBench struct {
 	// Metrics are the values by unit: "ns/op", "B/op", "allocs/op" and
 	// any custom unit such as "B/entry".
 	Metrics map[string]float64
+	// Runs is how many result lines Median merged into this one (1 for a
+	// parsed line).
+	Runs int
 }
 
 // ParseGoBench reads the output of `go test -bench` (any number of
@@ -48,7 +52,7 @@ func ParseGoBench(r io.Reader) ([]GoBench, error) {
 		if err != nil {
 			continue
 		}
-		b := GoBench{Pkg: pkg, Name: f[0], N: n, Metrics: map[string]float64{}}
+		b := GoBench{Pkg: pkg, Name: f[0], N: n, Metrics: map[string]float64{}, Runs: 1}
 		if i := strings.LastIndexByte(b.Name, '-'); i > 0 {
 			if procs, err := strconv.Atoi(b.Name[i+1:]); err == nil {
 				b.Name, b.Procs = b.Name[:i], procs
@@ -64,6 +68,42 @@ func ParseGoBench(r io.Reader) ([]GoBench, error) {
 		out = append(out, b)
 	}
 	return out, sc.Err()
+}
+
+// Median merges the results of each benchmark (the same package and name,
+// from -count or from several runs) into one, in the order first seen: for
+// each unit the median of its values (the lower middle one of an even
+// count), and N and Runs summed.
+func Median(benches []GoBench) []GoBench {
+	type key struct{ pkg, name string }
+	var order []key
+	groups := map[key][]GoBench{}
+	for _, b := range benches {
+		k := key{b.Pkg, b.Name}
+		if _, ok := groups[k]; !ok {
+			order = append(order, k)
+		}
+		groups[k] = append(groups[k], b)
+	}
+	out := make([]GoBench, 0, len(order))
+	for _, k := range order {
+		g := groups[k]
+		m := GoBench{Pkg: k.pkg, Name: k.name, Procs: g[0].Procs, Metrics: map[string]float64{}}
+		values := map[string][]float64{}
+		for _, b := range g {
+			m.N += b.N
+			m.Runs += b.Runs
+			for unit, v := range b.Metrics {
+				values[unit] = append(values[unit], v)
+			}
+		}
+		for unit, vs := range values {
+			slices.Sort(vs)
+			m.Metrics[unit] = vs[(len(vs)-1)/2]
+		}
+		out = append(out, m)
+	}
+	return out
 }
 
 // Find returns the result of the benchmark named name in a package whose

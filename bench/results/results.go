@@ -140,4 +140,8 @@ type Profile struct {
 	Plugin      []string `json:"plugin"`
 	PluginCreds []string `json:"plugin_creds"`
 	Vault       []string `json:"vault"`
+	// CredsCalls is the same focus showing only the creds handler and the
+	// SystemView calls (-show), whatever their rank: what the explanation
+	// of a slow creds read is computed from.
+	CredsCalls []string `json:"creds_calls"`
 }

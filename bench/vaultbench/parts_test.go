@@ -138,6 +138,7 @@ func (b *bench) profile(t *testing.T) {
 			"the plugin is bench/profplugin: the same backend.Factory with net/http/pprof on loopback", b.plan.profile, creds),
 		Plugin:      pprofTop(t, pluginProf, "-nodecount=25"),
 		PluginCreds: pprofTop(t, pluginProf, "-nodecount=20", "-focus=pathCredsRead"),
+		CredsCalls:  pprofTop(t, pluginProf, "-focus=pathCredsRead", "-show=pathCredsRead|gRPCSystemViewClient"),
 		Vault:       pprofTop(t, vaultProf, "-nodecount=25"),
 	}
 }
