@@ -4,7 +4,6 @@ import (
 	"context"
 	"testing"
 
-	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/vault/sdk/logical"
 
 	"github.com/vault-palo/vault-plugin-secrets-palo/internal/fakevendor"
@@ -29,21 +28,8 @@ type benchEnv struct {
 
 func newBenchEnv(tb testing.TB) *benchEnv {
 	tb.Helper()
-	conf := &logical.BackendConfig{
-		Logger: hclog.NewNullLogger(),
-		System: &logical.StaticSystemView{
-			DefaultLeaseTTLVal: testDefaultLeaseTTL,
-			MaxLeaseTTLVal:     testMaxLeaseTTL,
-		},
-		StorageView: &logical.InmemStorage{},
-	}
-	lb, err := Factory(context.Background(), conf)
-	if err != nil {
-		tb.Fatalf("Factory: %v", err)
-	}
-	b := lb.(*paloBackend)
-	tb.Cleanup(func() { b.Cleanup(context.Background()) })
-	e := &benchEnv{b: b, storage: conf.StorageView.(*logical.InmemStorage), vendor: fakevendor.NewTLSTestServer(tb, fakevendor.DemoAccounts()...)}
+	b, storage := newTestBackend(tb, nil)
+	e := &benchEnv{b: b, storage: storage, vendor: fakevendor.NewTLSTestServer(tb, fakevendor.DemoAccounts()...)}
 
 	var scm fakevendor.Account
 	for _, a := range fakevendor.DemoAccounts() {

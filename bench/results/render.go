@@ -318,9 +318,10 @@ func (r *renderer) systemViewShare() string {
 	}
 	return fmt.Sprintf("The plugin's CPU profile under [Where the time goes](#where-the-time-goes) shows why: `pathCredsRead` takes "+
 		"%.0f%% of the plugin's CPU, and %.0f points of that are SystemView calls (%s), each a gRPC round trip from the plugin "+
-		"back to Vault, on every read; the minimal plugin's handler makes none.%s Vault itself caps every lease at the mount's "+
-		"max TTL, and the mount's default TTL changes only on a tune, so the engine could read these values once in a while "+
-		"instead of on every read.",
+		"back to Vault, on every read; the minimal plugin's handler makes none.%s The engine asks for the mount's "+
+		"default lease TTL only for roles without a `ttl` (the benchmark role has none) and leaves the max TTL to Vault. "+
+		"Caching the default would meet the target but let a `vault secrets tune -default-lease-ttl` take effect late, "+
+		"so the engine keeps the round trip; a role with a `ttl` skips it.",
 		creds, sys, strings.Join(calls, ", "), both)
 }
 
@@ -344,7 +345,7 @@ func (r *renderer) vendorCalls() {
 	r.p("")
 	r.p("One role per concurrency, each on its own oauth2 account at the fake vendor, all read at once for the same span,")
 	r.p("with a token lifetime short enough that the span covers several tokens. A token is handed out while at least")
-	r.p("max(min_ttl, 31 s) of it remains (min_ttl defaults to half the lifetime), so one token serves a *window* of")
+	r.p("max(min_ttl, its lease margin + 1 s) of it remains (min_ttl defaults to half the lifetime), so one token serves a *window* of")
 	r.p("lifetime − that; a token still being read is replaced by the background refresh shortly before its window ends.")
 	r.p("")
 	r.p("| clients | reads | span | lifetime | window | refresh every | vendor calls | per 1,000 reads | tokens served | calls allowed by the schedule | lifetimes spanned | peak vendor requests at once (all keys) |")
@@ -373,7 +374,7 @@ func (r *renderer) vendorCalls() {
 	}
 	r.p("Against *lifetimes* rather than windows the count is about two per lifetime by design: with the default min_ttl a")
 	r.p("token is handed out only during the first half of its life, so that every reader gets at least half a lifetime.")
-	r.p("A role with a smaller `min_ttl` gets nearer one call per lifetime (never under the 31 s floor).")
+	r.p("A role with a smaller `min_ttl` gets nearer one call per lifetime (never under the lease margin, a tenth of the lifetime between 1 and 30 s, plus 1 s).")
 	r.p("")
 }
 

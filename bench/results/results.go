@@ -65,7 +65,7 @@ type VendorCalls struct {
 	LifetimeSeconds float64 `json:"lifetime_seconds"`
 	// WindowSeconds is how long one token may be handed out: its lifetime
 	// less the least remaining life a reader accepts (min_ttl, by default
-	// half the lifetime, and never under the 31 s floor).
+	// half the lifetime, and never under the lease margin plus 1 s).
 	WindowSeconds float64 `json:"window_seconds"`
 	// RefreshEverySeconds is how often the background refresh replaces a
 	// token that is being read: the window less the refresh lead.

@@ -305,7 +305,9 @@ func (b *bench) vendorCalls(t *testing.T) {
 	stats := b.vendor.Stats(t)
 
 	lifetime := b.plan.lifetime
-	window := lifetime - max(lifetime/2, 31*time.Second)
+	// The engine hands a token out while max(half its lifetime, its lease
+	// margin + 1s) remains; the margin is a tenth of the lifetime, 1s to 30s.
+	window := lifetime - max(lifetime/2, min(max(lifetime/10, time.Second), 30*time.Second)+time.Second)
 	lead := min(30*time.Second, lifetime/10)
 	for _, c := range b.plan.clients {
 		p := pools[c]
