@@ -3,9 +3,8 @@ package backend
 import (
 	"context"
 	"crypto/sha256"
-	"crypto/x509"
 	"encoding/hex"
-	"encoding/pem"
+	"errors"
 	"fmt"
 	"net"
 	"net/url"
@@ -144,15 +143,20 @@ func (c *configEntry) validate() string {
 	if msg := validateScope(c.Scope); msg != "" {
 		return msg
 	}
-	if c.CACert != "" {
-		if msg := validateCACert(c.CACert); msg != "" {
-			return msg
-		}
+	if len(c.CACert) > maxCACertLen {
+		return fmt.Sprintf("ca_cert: too long (%d bytes; at most %d)", len(c.CACert), maxCACertLen)
 	}
-	if c.ProxyURL != "" {
-		if msg := validateProxyURL(c.ProxyURL); msg != "" {
-			return msg
+	if len(c.ProxyURL) > maxURLLen {
+		return fmt.Sprintf("proxy_url: too long (%d bytes; at most %d)", len(c.ProxyURL), maxURLLen)
+	}
+	// The CA bundle and the proxy are checked by building the HTTP client
+	// that will use them, so they are parsed by one piece of code only.
+	if _, err := c.newClient(nil); err != nil {
+		var pe *provider.Error
+		if errors.As(err, &pe) {
+			return pe.Message // names the field, never its value
 		}
+		return err.Error()
 	}
 	if c.RequestTimeout < minRequestTimeout || c.RequestTimeout > maxRequestTimeout {
 		return fmt.Sprintf("request_timeout: %s is out of range; use %s to %s", c.RequestTimeout, minRequestTimeout, maxRequestTimeout)
@@ -245,52 +249,6 @@ func isLoopback(host string) bool {
 	}
 	ip := net.ParseIP(host)
 	return ip != nil && ip.IsLoopback()
-}
-
-func validateProxyURL(raw string) string {
-	if len(raw) > maxURLLen {
-		return fmt.Sprintf("proxy_url: too long (%d bytes; at most %d)", len(raw), maxURLLen)
-	}
-	u, err := url.Parse(raw)
-	if err != nil || u.Hostname() == "" {
-		return "proxy_url: not an absolute URL such as http://proxy.example.com:3128"
-	}
-	switch u.Scheme {
-	case "http", "https", "socks5":
-	default:
-		return fmt.Sprintf("proxy_url: scheme %q is not supported; use http, https or socks5", u.Scheme)
-	}
-	return ""
-}
-
-// validateCACert requires a PEM bundle of one or more certificates.
-func validateCACert(v string) string {
-	if len(v) > maxCACertLen {
-		return fmt.Sprintf("ca_cert: too long (%d bytes; at most %d)", len(v), maxCACertLen)
-	}
-	rest := []byte(v)
-	n := 0
-	for {
-		var block *pem.Block
-		block, rest = pem.Decode(rest)
-		if block == nil {
-			break
-		}
-		if block.Type != "CERTIFICATE" {
-			return fmt.Sprintf("ca_cert: PEM block %d is %q; only CERTIFICATE blocks are accepted", n+1, block.Type)
-		}
-		if _, err := x509.ParseCertificate(block.Bytes); err != nil {
-			return fmt.Sprintf("ca_cert: certificate %d does not parse: %v", n+1, err)
-		}
-		n++
-	}
-	if n == 0 {
-		return "ca_cert: no PEM certificate found; give a PEM bundle (-----BEGIN CERTIFICATE-----)"
-	}
-	if strings.TrimSpace(string(rest)) != "" {
-		return "ca_cert: unexpected data after the last PEM certificate"
-	}
-	return ""
 }
 
 func truncate(s string, n int) string {
