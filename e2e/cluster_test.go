@@ -358,47 +358,78 @@ func TestClusterRollingRestart(t *testing.T) {
 func TestClusterScript(t *testing.T) {
 	t.Parallel()
 	bins := vaulttest.LoadBinaries(t)
-	dir := filepath.Join(t.TempDir(), "cluster")
-	port, err := vaulttest.FreePorts(6)
-	if err != nil {
-		t.Fatal(err)
-	}
-	env := append(os.Environ(),
-		"CLUSTER_DIR="+dir,
-		"CLUSTER_BASE_PORT="+strconv.Itoa(port),
-		"VAULT_BIN="+bins.Vault,
-		"PLUGIN_BIN="+bins.Plugin,
-		"PLUGIN_VERSION="+bins.PluginVersion,
+	var (
+		dir  string
+		port int
+		env  []string
 	)
-	script := func(args ...string) string {
-		t.Helper()
+	// run runs the script with args and returns its output and error.
+	run := func(args ...string) (string, error) {
 		ctx, cancel := context.WithTimeout(context.Background(), scriptTimeout)
 		defer cancel()
 		cmd := exec.CommandContext(ctx, "bash", append([]string{vaulttest.ClusterScript()}, args...)...)
 		cmd.Env = env
 		cmd.WaitDelay = 5 * time.Second
 		out, err := cmd.CombinedOutput()
+		return string(out), err
+	}
+	script := func(args ...string) string {
+		t.Helper()
+		out, err := run(args...)
 		if err != nil {
 			t.Fatalf("scripts/cluster.sh %s: %v\n%s", strings.Join(args, " "), err, out)
 		}
-		return string(out)
+		return out
+	}
+	nodeLogs := func() {
+		for i := 1; i <= 3; i++ {
+			//nolint:gosec // a file in the test's temporary folder
+			if b, err := os.ReadFile(filepath.Join(dir, "node"+strconv.Itoa(i), "vault.log")); err == nil {
+				t.Logf("node%d log:\n%s", i, b)
+			}
+		}
 	}
 	// Whatever happens, the nodes are stopped; a failed test shows their logs.
 	t.Cleanup(func() {
 		if t.Failed() {
-			for i := 1; i <= 3; i++ {
-				//nolint:gosec // a file in the test's temporary folder
-				if b, err := os.ReadFile(filepath.Join(dir, "node"+strconv.Itoa(i), "vault.log")); err == nil {
-					t.Logf("node%d log:\n%s", i, b)
-				}
-			}
+			nodeLogs()
 		}
 		if _, err := os.Stat(dir); err == nil {
 			script("stop")
 		}
 	})
 
-	script("start")
+	// Forming a Raft cluster on a loaded machine can fail for reasons of
+	// Vault's own (a port taken between choosing and binding it, a standby
+	// autopilot does not promote in time). Such a failure is logged, with
+	// the script's diagnosis and the node logs (at debug level), and start
+	// is run once more on fresh ports; a second failure fails the test.
+	const startAttempts = 2
+	for attempt := 1; ; attempt++ {
+		var err error
+		if port, err = vaulttest.FreePorts(6); err != nil {
+			t.Fatal(err)
+		}
+		dir = filepath.Join(t.TempDir(), "cluster")
+		env = append(os.Environ(),
+			"CLUSTER_DIR="+dir,
+			"CLUSTER_BASE_PORT="+strconv.Itoa(port),
+			"CLUSTER_LOG_LEVEL=debug",
+			"VAULT_BIN="+bins.Vault,
+			"PLUGIN_BIN="+bins.Plugin,
+			"PLUGIN_VERSION="+bins.PluginVersion,
+		)
+		out, err := run("start")
+		if err == nil {
+			break
+		}
+		if attempt == startAttempts {
+			t.Fatalf("scripts/cluster.sh start, attempt %d of %d: %v\n%s", attempt, startAttempts, err, out)
+		}
+		t.Logf("scripts/cluster.sh start, attempt %d of %d: %v\n%s", attempt, startAttempts, err, out)
+		nodeLogs()
+		script("stop")
+	}
 	status := script("status")
 	if strings.Count(status, " active\n") != 1 || strings.Count(status, " standby\n") != 2 || len(voterLine.FindAllString(status, -1)) != 3 {
 		t.Fatalf("status shows no active node, two standbys and three voters:\n%s", status)

@@ -44,7 +44,7 @@ marker="$cluster_dir/.vault-palo-cluster" # only a folder holding this is ever d
 # Bounds on every wait, in seconds.
 start_wait=60  # a node answering its API
 unseal_wait=90 # a node joining the cluster and unsealing
-voter_wait=120 # every node becoming a Raft voter
+voter_wait=180 # every node becoming a Raft voter (about 15s when all is well)
 stop_wait=30   # a node exiting after SIGTERM
 
 log() { echo "cluster: $*" >&2; }
@@ -147,16 +147,23 @@ seal_state() {
 # ha_mode N prints "active" or "standby" for an unsealed node.
 ha_mode() { v "$1" status 2>/dev/null | sed -n 's/^HA Mode *//p'; }
 
-# wait_until SECONDS WHAT COMMAND... runs COMMAND every half second until it
-# succeeds, or fails the script after SECONDS.
-wait_until() {
-  local limit="$1" what="$2" deadline
-  shift 2
-  deadline=$((SECONDS + limit))
+# wait_for SECONDS COMMAND... runs COMMAND every half second until it
+# succeeds (status 0), or gives up after SECONDS (status 1).
+wait_for() {
+  local deadline=$((SECONDS + $1))
+  shift
   until "$@"; do
-    ((SECONDS < deadline)) || die "gave up after ${limit}s waiting for $what"
+    ((SECONDS < deadline)) || return 1
     sleep 0.5
   done
+}
+
+# wait_until SECONDS WHAT COMMAND... is wait_for that fails the script,
+# naming WHAT, when it gives up.
+wait_until() {
+  local limit="$1" what="$2"
+  shift 2
+  wait_for "$limit" "$@" || die "gave up after ${limit}s waiting for $what"
 }
 
 port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
@@ -252,7 +259,13 @@ cmd_start() {
     unseal "$n"
     log "node $n: unsealed"
   done
-  wait_until "$voter_wait" "every node to be a Raft voter" all_voters 1
+  if ! wait_for "$voter_wait" all_voters 1; then
+    # What autopilot thinks of each node says why one is not promoted.
+    log "the Raft peers and autopilot's view of them:"
+    v 1 operator raft list-peers >&2 || true
+    v 1 operator raft autopilot state >&2 || true
+    die "gave up after ${voter_wait}s waiting for every node to be a Raft voter"
+  fi
   wait_until "$start_wait" "an active node" active_node >/dev/null
   active="$(active_node)"
 

@@ -100,6 +100,55 @@ func TestFreePorts(t *testing.T) {
 	}
 }
 
+// TestFreePortsAvoidEphemeralAndRepeats: ports come from outside the
+// kernel's ephemeral range (where outgoing connections take their source
+// ports) and are never handed out twice in one process, even to callers
+// asking at the same time.
+func TestFreePortsAvoidEphemeralAndRepeats(t *testing.T) {
+	t.Parallel()
+	eLow, eHigh := ephemeralRange()
+	const callers, each = 8, 6
+	low, high := portWindow(each)
+	// Only a machine whose ephemeral range leaves no room around it gets the
+	// whole range, ephemeral ports included.
+	avoidsEphemeral := low != lowestPort || high != highestPort
+	firsts := make(chan int, callers)
+	errs := make(chan error, callers)
+	for range callers {
+		go func() {
+			first, err := FreePorts(each)
+			if err != nil {
+				errs <- err
+				return
+			}
+			firsts <- first
+		}()
+	}
+	seen := map[int]bool{}
+	for range callers {
+		select {
+		case err := <-errs:
+			t.Fatal(err)
+		case first := <-firsts:
+			for p := first; p < first+each; p++ {
+				if avoidsEphemeral && p >= eLow && p <= eHigh {
+					t.Errorf("port %d is in the ephemeral range %d-%d", p, eLow, eHigh)
+				}
+				if p < low || p > high {
+					t.Errorf("port %d is outside %d-%d", p, low, high)
+				}
+				if seen[p] {
+					t.Errorf("port %d was handed out twice", p)
+				}
+				seen[p] = true
+			}
+		}
+	}
+	if _, err := FreePorts(0); err == nil {
+		t.Error("FreePorts(0) returned no error")
+	}
+}
+
 // TestStopEndsTheProcessGroup starts a shell that leaves a child behind and
 // ignores SIGTERM: Stop must still end both.
 func TestStopEndsTheProcessGroup(t *testing.T) {
