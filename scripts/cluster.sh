@@ -214,13 +214,31 @@ unseal() {
   wait_until "$unseal_wait" "node $n to unseal" try_unseal
 }
 
-# all_voters N: node N (unsealed) lists every node as a Raft voter.
-# Autopilot promotes a joined node to voter once it has been healthy for a
-# while; until then, losing a node could lose the quorum.
+# all_voters: the active node lists every node as a Raft voter. (The
+# active node is asked, not node 1: leadership may have moved.) Autopilot
+# promotes a joined node to voter once it has been healthy for a while;
+# until then, losing a node could lose the quorum.
 all_voters() {
-  local count
-  count="$(v "$1" operator raft list-peers 2>/dev/null | grep -c ' true$' || true)"
+  local active count
+  active="$(active_node)" || return 1
+  count="$(v "$active" operator raft list-peers 2>/dev/null | grep -c ' true$' || true)"
   ((count == nodes))
+}
+
+# explain_voters prints, for a cluster whose nodes are not all voters, each
+# node's state and, from every unsealed node, the Raft peers and autopilot's
+# view of each node (health, last contact, term, index): what says why a
+# node is not promoted.
+explain_voters() {
+  local n
+  log "not every node is a voter; each node's view:"
+  for ((n = 1; n <= nodes; n++)); do
+    log "node $n: $(seal_state "$n") $(ha_mode "$n")"
+    unsealed "$n" || continue
+    v "$n" operator raft list-peers >&2 || true
+    v "$n" operator raft autopilot state >&2 || true
+    echo >&2 # the CLI ends that table without a newline
+  done
 }
 
 active_node() {
@@ -259,11 +277,8 @@ cmd_start() {
     unseal "$n"
     log "node $n: unsealed"
   done
-  if ! wait_for "$voter_wait" all_voters 1; then
-    # What autopilot thinks of each node says why one is not promoted.
-    log "the Raft peers and autopilot's view of them:"
-    v 1 operator raft list-peers >&2 || true
-    v 1 operator raft autopilot state >&2 || true
+  if ! wait_for "$voter_wait" all_voters; then
+    explain_voters
     die "gave up after ${voter_wait}s waiting for every node to be a Raft voter"
   fi
   wait_until "$start_wait" "an active node" active_node >/dev/null
