@@ -76,7 +76,9 @@ func ClusterScript() string {
 // StartCluster writes the node configurations with `scripts/cluster.sh
 // configure` on free loopback ports, starts every node, initialises node1
 // with one key share, unseals every node (the others join node1 through
-// retry_join), and waits until the cluster is stable (see WaitStable). Every
+// retry_join), and waits until the cluster is stable (see WaitStable). If
+// the cluster does not form, the failure and the end of each node's log are
+// logged and it is formed once more from nothing, on fresh ports. Every
 // node is stopped in t.Cleanup; if the test failed, the end of each node's
 // log is printed.
 func StartCluster(t testing.TB, vaultBin string, o ClusterOptions) *Cluster {
@@ -106,10 +108,39 @@ func StartCluster(t testing.TB, vaultBin string, o ClusterOptions) *Cluster {
 		t.Cleanup(func() { n.cleanup(t) })
 	}
 
-	c.startAll(t)
-	c.initialize(t)
-	c.WaitStable(t)
-	return c
+	for attempt := 1; ; attempt++ {
+		c.startAll(t)
+		err := c.form(t)
+		if err == nil {
+			return c
+		}
+		if attempt == formAttempts {
+			t.Fatalf("vaulttest: the cluster did not form (attempt %d of %d): %v", attempt, formAttempts, err)
+		}
+		// Forming a Raft cluster on a loaded machine can fail for reasons of
+		// Vault's own; the failure is logged in full and the nodes start
+		// again from nothing, on fresh ports.
+		t.Logf("vaulttest: the cluster did not form (attempt %d of %d), starting it again: %v", attempt, formAttempts, err)
+		for _, n := range c.Nodes {
+			t.Logf("vaulttest: last lines of the %s log (%s):\n%s", n.Name, n.LogPath, n.LogTail(logTailLines))
+			_ = n.Process.Stop()
+		}
+	}
+}
+
+// formAttempts bounds how many times StartCluster starts the nodes and
+// forms the cluster.
+const formAttempts = 2
+
+// form initialises the cluster, unseals every node and waits until it is
+// stable.
+func (c *Cluster) form(t testing.TB) error {
+	t.Helper()
+	if err := c.initialize(t); err != nil {
+		return err
+	}
+	_, err := c.stable(t)
+	return err
 }
 
 // startAll configures and starts every node, choosing new ports and
@@ -193,15 +224,15 @@ func (c *Cluster) waitAnswering() error {
 // initialize initialises the cluster on node1 with one key share, as
 // `vault operator init -key-shares=1 -key-threshold=1` does, and unseals
 // every node.
-func (c *Cluster) initialize(t testing.TB) {
+func (c *Cluster) initialize(t testing.TB) error {
 	t.Helper()
 	first := c.Nodes[0]
 	resp, err := first.ClientWithToken(t, "").Sys().Init(&api.InitRequest{SecretShares: 1, SecretThreshold: 1})
 	if err != nil {
-		t.Fatalf("vaulttest: initialise the cluster on %s: %v", first.Name, err)
+		return fmt.Errorf("initialise the cluster on %s: %w", first.Name, err)
 	}
 	if len(resp.KeysB64) != 1 || resp.RootToken == "" {
-		t.Fatalf("vaulttest: init returned %d unseal keys and a root token of %d bytes, want 1 key and a token",
+		return fmt.Errorf("init returned %d unseal keys and a root token of %d bytes, want 1 key and a token",
 			len(resp.KeysB64), len(resp.RootToken))
 	}
 	c.UnsealKey, c.RootToken = resp.KeysB64[0], resp.RootToken
@@ -209,8 +240,11 @@ func (c *Cluster) initialize(t testing.TB) {
 		n.RootToken = c.RootToken
 	}
 	for _, n := range c.Nodes {
-		n.unseal(t)
+		if err := n.unsealErr(t); err != nil {
+			return err
+		}
 	}
+	return nil
 }
 
 // Node returns the node named name (node1, node2, ...).
@@ -242,26 +276,39 @@ func (c *Cluster) Running() []*Node {
 // without losing the quorum. It returns the active node.
 func (c *Cluster) WaitStable(t testing.TB) *Node {
 	t.Helper()
+	active, err := c.stable(t)
+	if err != nil {
+		t.Fatalf("vaulttest: %v", err)
+	}
+	return active
+}
+
+// stable is WaitStable returning its failure.
+func (c *Cluster) stable(t testing.TB) (*Node, error) {
+	t.Helper()
 	var active *Node
-	Eventually(t, c.timeout, 250*time.Millisecond, "vaulttest: the cluster did not settle", func() error {
+	err := waitFor(context.Background(), c.timeout, 250*time.Millisecond, func() (bool, error) {
 		var err error
 		active, err = c.activeAmong(c.Nodes)
 		if err != nil {
-			return err
+			return false, err
 		}
 		state, err := active.ClientWithToken(t, c.RootToken).Sys().RaftAutopilotState()
 		if err != nil {
-			return fmt.Errorf("autopilot state from %s: %w", active.Name, err)
+			return false, fmt.Errorf("autopilot state from %s: %w", active.Name, err)
 		}
 		if state == nil {
-			return fmt.Errorf("%s has no autopilot state", active.Name)
+			return false, fmt.Errorf("%s has no autopilot state", active.Name)
 		}
 		if !state.Healthy || len(state.Voters) != len(c.Nodes) {
-			return fmt.Errorf("autopilot: healthy %t, voters %v, non-voters %v", state.Healthy, state.Voters, state.NonVoters)
+			return false, fmt.Errorf("autopilot: healthy %t, voters %v, non-voters %v", state.Healthy, state.Voters, state.NonVoters)
 		}
-		return nil
+		return true, nil
 	})
-	return active
+	if err != nil {
+		return nil, fmt.Errorf("the cluster did not settle: %w", err)
+	}
+	return active, nil
 }
 
 // WaitActive waits (bounded) until the running nodes have exactly one
@@ -420,23 +467,35 @@ func (n *Node) startProcess(t testing.TB) {
 // unseal is refused and is tried again.
 func (n *Node) unseal(t testing.TB) {
 	t.Helper()
+	if err := n.unsealErr(t); err != nil {
+		t.Fatalf("vaulttest: %v", err)
+	}
+}
+
+// unsealErr is unseal returning its failure.
+func (n *Node) unsealErr(t testing.TB) error {
+	t.Helper()
 	client := n.ClientWithToken(t, "")
-	Eventually(t, n.cluster.timeout, 250*time.Millisecond, "vaulttest: "+n.Name+" did not unseal", func() error {
+	err := waitFor(context.Background(), n.cluster.timeout, 250*time.Millisecond, func() (bool, error) {
 		if n.Exited() {
-			return errors.New(n.exitReason())
+			return false, errors.New(n.exitReason())
 		}
 		code, err := n.Health()
 		if err != nil {
-			return err
+			return false, err
 		}
 		if code == http.StatusOK || code == http.StatusTooManyRequests {
-			return nil
+			return true, nil
 		}
 		if _, err := client.Sys().Unseal(n.cluster.UnsealKey); err != nil {
-			return fmt.Errorf("unseal: %w", err)
+			return false, fmt.Errorf("unseal: %w", err)
 		}
-		return fmt.Errorf("sys/health answers %d (%s)", code, healthMeaning(code))
+		return false, fmt.Errorf("sys/health answers %d (%s)", code, healthMeaning(code))
 	})
+	if err != nil {
+		return fmt.Errorf("%s did not unseal: %w", n.Name, err)
+	}
+	return nil
 }
 
 // exitReason describes how the node's vault process exited.
