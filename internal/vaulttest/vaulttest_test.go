@@ -144,6 +144,28 @@ func TestFreePortsAvoidEphemeralAndRepeats(t *testing.T) {
 			}
 		}
 	}
+	// Random picks among thousands of ports rarely repeat anyway, so the
+	// registry is checked directly: a port handed out earlier, which
+	// nothing listens on, is refused.
+	checked := false
+	for p := range seen {
+		l, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(p)))
+		if err != nil {
+			continue // another process took it meanwhile; try another
+		}
+		_ = l.Close()
+		handedOut.Lock()
+		free := portsFree(p, 1)
+		handedOut.Unlock()
+		if free {
+			t.Errorf("port %d was handed out, yet portsFree offers it again", p)
+		}
+		checked = true
+		break
+	}
+	if !checked {
+		t.Error("no handed-out port could be bound to check the registry")
+	}
 	if _, err := FreePorts(0); err == nil {
 		t.Error("FreePorts(0) returned no error")
 	}
