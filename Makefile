@@ -10,7 +10,7 @@ MODULE    := github.com/vault-palo/vault-plugin-secrets-palo
 LDFLAGS   := -X $(MODULE)/backend.Version=$(VERSION)
 BIN_DIR   := $(CURDIR)/bin
 TOOLS_BIN := $(CURDIR)/.tools/bin
-FUZZTIME  ?= 5s
+FUZZTIME  ?= 10000x
 
 export PATH := $(TOOLS_BIN):$(PATH)
 
@@ -64,7 +64,7 @@ fmt: tools
 unit:
 	go test -race -count=1 ./...
 
-## fuzz: a short run of every fuzz target (the seed corpora run in unit too)
+## fuzz: a short run of every fuzz target, 10,000 inputs each (the seed corpora run in unit too)
 fuzz:
 	scripts/fuzz.sh $(FUZZTIME)
 
