@@ -16,6 +16,7 @@ import (
 	"github.com/hashicorp/vault/sdk/helper/testhelpers/schema"
 	"github.com/hashicorp/vault/sdk/logical"
 
+	"github.com/vault-palo/vault-plugin-secrets-palo/backend/provider"
 	"github.com/vault-palo/vault-plugin-secrets-palo/internal/fakevendor"
 )
 
@@ -215,7 +216,8 @@ func demoSecrets() []string {
 	return s
 }
 
-var allProviders = []string{"paloalto_saas_security", "paloalto_scm", "oracle_casb", "bright_pattern", "oauth2"}
+// allProviders are the supported providers, from their descriptors.
+var allProviders = provider.Names()
 
 func TestFactoryServesHelpAndVersion(t *testing.T) {
 	t.Parallel()

@@ -6,9 +6,8 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"net"
 	"net/url"
-	"regexp"
+	"reflect"
 	"strings"
 	"time"
 
@@ -37,10 +36,6 @@ const (
 	minDefaultTokenTTL     = 10 * time.Second
 	maxDefaultTokenTTL     = 24 * time.Hour
 	maxAuthFailureCooldown = time.Hour
-	maxIDLen               = 1024
-	maxSecretLen           = 8192
-	maxURLLen              = 2048
-	maxScopeLen            = 1024
 	maxCACertLen           = 1 << 20
 	maxNameLen             = 128
 )
@@ -78,76 +73,84 @@ type configState struct {
 	fingerprint string
 }
 
-// providerFields says which provider-specific fields each provider takes.
-// A field missing from a provider's set is refused with a 400 naming it.
-var providerFields = map[string]map[string]bool{
-	provider.PaloAltoSaaSSecurity: {"client_id": true, "client_secret": true, "scope": true},
-	provider.PaloAltoSCM:          {"client_id": true, "client_secret": true, "tsg_id": true},
-	provider.OracleCASB:           {"access_key": true, "access_secret": true},
-	provider.BrightPattern:        {"client_id": true, "client_secret": true, "scope": true},
-	provider.OAuth2:               {"client_id": true, "client_secret": true, "scope": true, "auth_style": true},
+// configFieldIndex maps the JSON name of each configEntry field, which is
+// also its name in the API, to the field's index.
+var configFieldIndex = func() map[string]int {
+	t := reflect.TypeFor[configEntry]()
+	index := make(map[string]int, t.NumField())
+	for i := range t.NumField() {
+		name, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ",")
+		index[name] = i
+	}
+	return index
+}()
+
+// field returns a pointer to the entry's field of the given API name (a
+// *string, *time.Duration or *bool), or nil when the entry has none.
+func (c *configEntry) field(name string) any {
+	i, ok := configFieldIndex[name]
+	if !ok {
+		return nil
+	}
+	return reflect.ValueOf(c).Elem().Field(i).Addr().Interface()
 }
 
-// providerSpecificFields lists every field that belongs to some providers
-// only, in the order errors mention them.
-var providerSpecificFields = []string{"client_id", "client_secret", "access_key", "access_secret", "tsg_id", "scope", "auth_style"}
-
-// providerNames lists the supported providers, for messages and schemas.
-var providerNames = []string{
-	provider.PaloAltoSaaSSecurity, provider.PaloAltoSCM, provider.OracleCASB, provider.BrightPattern, provider.OAuth2,
+// text returns the value of a text field by its API name, "" for any other.
+func (c *configEntry) text(name string) string {
+	if p, ok := c.field(name).(*string); ok {
+		return *p
+	}
+	return ""
 }
 
 // takesField reports whether provider p accepts the provider-specific field.
-func takesField(p, field string) bool { return providerFields[p][field] }
+func takesField(p, field string) bool {
+	d, _ := provider.Describe(p)
+	_, ok := d.Field(field)
+	return ok
+}
 
-var tsgIDRe = regexp.MustCompile(`^[0-9]{1,20}$`)
+// takers lists the providers that take the provider-specific field.
+func takers(field string) []string {
+	var names []string
+	for _, d := range provider.Descriptors() {
+		if _, ok := d.Field(field); ok {
+			names = append(names, d.Name)
+		}
+	}
+	return names
+}
+
+// unsupportedProvider is the message for a provider name that is not one.
+func unsupportedProvider(p string) string {
+	return fmt.Sprintf("provider: %q is not supported; use one of %s", p, strings.Join(provider.Names(), ", "))
+}
 
 // validate checks a complete entry (after defaults and merging) and returns
 // a message for the caller, naming the field, or "" when it is valid.
 func (c *configEntry) validate() string {
-	if _, ok := providerFields[c.Provider]; !ok {
-		return fmt.Sprintf("provider: %q is not supported; use one of %s", c.Provider, strings.Join(providerNames, ", "))
+	d, ok := provider.Describe(c.Provider)
+	if !ok {
+		return unsupportedProvider(c.Provider)
 	}
-	if msg := validateTokenURL(c.TokenURL); msg != "" {
-		return msg
+	if missing := d.Missing(c.text); len(missing) > 0 {
+		return fmt.Sprintf("missing required field(s) for %s: %s", c.Provider, strings.Join(missing, ", "))
 	}
-	if c.Provider == provider.OracleCASB {
-		if msg := validateText("access_key", c.AccessKey, maxIDLen, true); msg != "" {
-			return msg
-		}
-		if msg := validateText("access_secret", c.AccessSecret, maxSecretLen, true); msg != "" {
-			return msg
-		}
-	} else {
-		if msg := validateText("client_id", c.ClientID, maxIDLen, true); msg != "" {
-			return msg
-		}
-		if msg := validateText("client_secret", c.ClientSecret, maxSecretLen, true); msg != "" {
-			return msg
-		}
+	if err := provider.CheckTokenURL(c.TokenURL); err != nil {
+		return err.Error()
 	}
-	switch c.Provider {
-	case provider.PaloAltoSCM:
-		if msg := validateTSGID(c.TSGID, true); msg != "" {
-			return msg
+	for _, f := range d.Fields {
+		if v := c.text(f.Name); v != "" {
+			if err := f.Validate(v); err != nil {
+				return err.Error()
+			}
 		}
-	case provider.BrightPattern:
-		if c.Scope == "" {
-			return "scope: required for bright_pattern: the tenant host, for example example.com"
-		}
-	case provider.OAuth2:
-		if c.AuthStyle != provider.AuthStyleBasic && c.AuthStyle != provider.AuthStyleBody {
-			return fmt.Sprintf("auth_style: %q is not valid; use %q or %q", c.AuthStyle, provider.AuthStyleBasic, provider.AuthStyleBody)
-		}
-	}
-	if msg := validateScope(c.Scope); msg != "" {
-		return msg
 	}
 	if len(c.CACert) > maxCACertLen {
 		return fmt.Sprintf("ca_cert: too long (%d bytes; at most %d)", len(c.CACert), maxCACertLen)
 	}
-	if len(c.ProxyURL) > maxURLLen {
-		return fmt.Sprintf("proxy_url: too long (%d bytes; at most %d)", len(c.ProxyURL), maxURLLen)
+	if len(c.ProxyURL) > provider.MaxURLLen {
+		return fmt.Sprintf("proxy_url: too long (%d bytes; at most %d)", len(c.ProxyURL), provider.MaxURLLen)
 	}
 	// The CA bundle and the proxy are checked by building the HTTP client
 	// that will use them, so they are parsed by one piece of code only.
@@ -168,94 +171,6 @@ func (c *configEntry) validate() string {
 		return fmt.Sprintf("auth_failure_cooldown: %s is out of range; use 0 (off) to %s", c.AuthFailureCooldown, maxAuthFailureCooldown)
 	}
 	return ""
-}
-
-// validateText checks a short identifier or secret. The message never
-// contains the value, since it may be a secret.
-func validateText(field, v string, maxLen int, required bool) string {
-	switch {
-	case v == "" && required:
-		return field + ": required"
-	case len(v) > maxLen:
-		return fmt.Sprintf("%s: too long (%d bytes; at most %d)", field, len(v), maxLen)
-	case strings.TrimSpace(v) != v:
-		return field + ": must not begin or end with white space"
-	case hasControl(v):
-		return field + ": must not contain control characters"
-	}
-	return ""
-}
-
-func validateScope(v string) string {
-	return validateText("scope", v, maxScopeLen, false)
-}
-
-func validateTSGID(v string, required bool) string {
-	if v == "" {
-		if required {
-			return "tsg_id: required for paloalto_scm: the Tenant Service Group id, for example 1234567890"
-		}
-		return ""
-	}
-	if !tsgIDRe.MatchString(v) {
-		return fmt.Sprintf("tsg_id: %q is not valid; a Tenant Service Group id is digits only, for example 1234567890", truncate(v, 40))
-	}
-	return ""
-}
-
-func hasControl(s string) bool {
-	for _, r := range s {
-		if r < 0x20 || r == 0x7f {
-			return true
-		}
-	}
-	return false
-}
-
-// validateTokenURL requires an absolute https:// URL, or http:// to a
-// loopback host (for local testing), with no credentials in it.
-func validateTokenURL(raw string) string {
-	if raw == "" {
-		return "token_url: required for this provider"
-	}
-	if len(raw) > maxURLLen {
-		return fmt.Sprintf("token_url: too long (%d bytes; at most %d)", len(raw), maxURLLen)
-	}
-	u, err := url.Parse(raw)
-	if err != nil || u.Host == "" || u.Hostname() == "" {
-		return fmt.Sprintf("token_url: %q is not an absolute URL", truncate(raw, 80))
-	}
-	if u.User != nil {
-		return "token_url: must not contain credentials; set client_id and client_secret instead"
-	}
-	if u.Fragment != "" {
-		return "token_url: must not contain a fragment"
-	}
-	switch u.Scheme {
-	case "https":
-	case "http":
-		if !isLoopback(u.Hostname()) {
-			return fmt.Sprintf("token_url: http:// is accepted only for loopback hosts; use https://%s%s", u.Host, u.EscapedPath())
-		}
-	default:
-		return fmt.Sprintf("token_url: scheme %q is not supported; use https://", u.Scheme)
-	}
-	return ""
-}
-
-func isLoopback(host string) bool {
-	if strings.EqualFold(host, "localhost") {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "..."
 }
 
 // redactedProxyURL is proxy_url as a read returns it: any password in it is

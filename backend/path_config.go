@@ -13,61 +13,20 @@ import (
 )
 
 func configFields() map[string]*framework.FieldSchema {
-	return map[string]*framework.FieldSchema{
+	fields := map[string]*framework.FieldSchema{
 		"name": nameField("vendor config"),
 		"provider": {
 			Type: framework.TypeString,
 			Description: "The vendor protocol. Required on create; cannot change later. One of: " +
-				strings.Join(providerNames, ", ") + ".",
-			AllowedValues: []any{
-				provider.PaloAltoSaaSSecurity, provider.PaloAltoSCM, provider.OracleCASB,
-				provider.BrightPattern, provider.OAuth2,
-			},
-			DisplayAttrs: &framework.DisplayAttributes{Name: "Provider"},
+				strings.Join(provider.Names(), ", ") + ".",
+			AllowedValues: anySlice(provider.Names()),
+			DisplayAttrs:  &framework.DisplayAttributes{Name: "Provider"},
 		},
 		"token_url": {
 			Type: framework.TypeString,
-			Description: "The vendor's token endpoint. Defaults to " + provider.DefaultTokenURL(provider.PaloAltoSaaSSecurity) +
-				" (paloalto_saas_security) and " + provider.DefaultTokenURL(provider.PaloAltoSCM) +
-				" (paloalto_scm); required for the others. Must be https://; http:// is accepted for loopback hosts only.",
+			Description: "The vendor's token endpoint. " + tokenURLDefaults() +
+				" Must be https://; http:// is accepted for loopback hosts only.",
 			DisplayAttrs: &framework.DisplayAttributes{Name: "Token URL"},
-		},
-		"client_id": {
-			Type:         framework.TypeString,
-			Description:  "OAuth2 client id (every provider but oracle_casb). For bright_pattern, the user's login id.",
-			DisplayAttrs: &framework.DisplayAttributes{Name: "Client ID"},
-		},
-		"client_secret": {
-			Type:         framework.TypeString,
-			Description:  "OAuth2 client secret (every provider but oracle_casb). For bright_pattern, the user's API secret. Write-only: never returned.",
-			DisplayAttrs: &framework.DisplayAttributes{Name: "Client secret", Sensitive: true},
-		},
-		"access_key": {
-			Type:         framework.TypeString,
-			Description:  "Oracle CASB access key (oracle_casb only).",
-			DisplayAttrs: &framework.DisplayAttributes{Name: "Access key"},
-		},
-		"access_secret": {
-			Type:         framework.TypeString,
-			Description:  "Oracle CASB access secret (oracle_casb only). Write-only: never returned.",
-			DisplayAttrs: &framework.DisplayAttributes{Name: "Access secret", Sensitive: true},
-		},
-		"tsg_id": {
-			Type:         framework.TypeString,
-			Description:  "Tenant Service Group id, digits only (paloalto_scm only, required). Sent as scope=tsg_id:<id>.",
-			DisplayAttrs: &framework.DisplayAttributes{Name: "TSG ID"},
-		},
-		"scope": {
-			Type: framework.TypeString,
-			Description: "Token scope. paloalto_saas_security: space-separated API scopes (default api_access); " +
-				"bright_pattern: the tenant host (required); oauth2: optional. Refused for the other providers.",
-			DisplayAttrs: &framework.DisplayAttributes{Name: "Scope"},
-		},
-		"auth_style": {
-			Type:          framework.TypeString,
-			Description:   "How oauth2 sends the client credentials: basic (HTTP Basic, the default) or body (form fields). oauth2 only.",
-			AllowedValues: []any{provider.AuthStyleBasic, provider.AuthStyleBody},
-			DisplayAttrs:  &framework.DisplayAttributes{Name: "Auth style"},
 		},
 		"ca_cert": {
 			Type:         framework.TypeString,
@@ -105,14 +64,82 @@ func configFields() map[string]*framework.FieldSchema {
 			DisplayAttrs: &framework.DisplayAttributes{Name: "Verify connection"},
 		},
 	}
+	for _, f := range provider.Fields() {
+		fields[f.Name] = &framework.FieldSchema{
+			Type:          framework.TypeString,
+			Description:   providerFieldDescription(f),
+			AllowedValues: anySlice(f.Values),
+			DisplayAttrs:  &framework.DisplayAttributes{Name: f.Label, Sensitive: f.Secret},
+		}
+	}
+	return fields
+}
+
+// providerFieldDescription describes a provider-specific field: what it
+// holds, and how each provider that takes it uses it.
+func providerFieldDescription(f provider.Field) string {
+	var uses []string
+	for _, d := range provider.Descriptors() {
+		if u, ok := d.Field(f.Name); ok {
+			uses = append(uses, d.Name+" ("+useText(u)+")")
+		}
+	}
+	desc := f.Description + " Taken by " + strings.Join(uses, ", ") + "; refused for the other providers."
+	if f.Secret {
+		desc += " Write-only: never returned."
+	}
+	return desc
+}
+
+// useText says how a provider uses a field: "required: the tenant host",
+// "default api_access", "optional".
+func useText(u provider.FieldUse) string {
+	var parts []string
+	switch {
+	case u.Required:
+		parts = append(parts, "required")
+	case u.Default != "":
+		parts = append(parts, "default "+u.Default)
+	case u.Note == "":
+		parts = append(parts, "optional")
+	}
+	if u.Note != "" {
+		parts = append(parts, u.Note)
+	}
+	return strings.Join(parts, ": ")
+}
+
+// tokenURLDefaults says which providers have a default token URL.
+func tokenURLDefaults() string {
+	var defaults []string
+	for _, d := range provider.Descriptors() {
+		if d.DefaultTokenURL != "" {
+			defaults = append(defaults, d.DefaultTokenURL+" ("+d.Name+")")
+		}
+	}
+	return "Defaults to " + strings.Join(defaults, " and ") + "; required for the others."
+}
+
+func anySlice(values []string) []any {
+	if len(values) == 0 {
+		return nil
+	}
+	out := make([]any, len(values))
+	for i, v := range values {
+		out[i] = v
+	}
+	return out
 }
 
 // configResponseFields documents what a config read returns.
 func configResponseFields() map[string]*framework.FieldSchema {
 	f := configFields()
 	delete(f, "name")
-	delete(f, "client_secret")
-	delete(f, "access_secret")
+	for _, pf := range provider.Fields() {
+		if pf.Secret {
+			delete(f, pf.Name)
+		}
+	}
 	return f
 }
 
@@ -134,7 +161,7 @@ func pathConfig(b *paloBackend) []*framework.Path {
 		deleteSummary: "Delete a vendor config. Refused while roles use it.",
 		listHelp:      "Lists the names of the vendor configs (accounts) stored under config/.",
 		synopsis:      "Manage one vendor account: its provider, token endpoint and credentials.",
-		help:          strings.TrimSpace(configHelp),
+		help:          configHelp(),
 	}.paths()
 }
 
@@ -166,15 +193,9 @@ func (b *paloBackend) pathConfigRead(ctx context.Context, req *logical.Request, 
 		"auth_failure_cooldown": seconds(c.AuthFailureCooldown),
 		"verify_connection":     c.VerifyConnection,
 	}
-	for _, f := range []struct{ name, value string }{
-		{"client_id", c.ClientID},
-		{"access_key", c.AccessKey},
-		{"tsg_id", c.TSGID},
-		{"scope", c.Scope},
-		{"auth_style", c.AuthStyle},
-	} {
-		if takesField(c.Provider, f.name) {
-			data[f.name] = f.value
+	for _, f := range provider.Fields() {
+		if !f.Secret && takesField(c.Provider, f.Name) {
+			data[f.Name] = c.text(f.Name)
 		}
 	}
 	return &logical.Response{Data: data}, nil
@@ -249,52 +270,40 @@ func mergeConfig(existing *configEntry, req *logical.Request, d *framework.Field
 		entry.Provider = p
 	}
 	if entry.Provider == "" {
-		return nil, "provider: required when creating a config; use one of " + strings.Join(providerNames, ", ")
+		return nil, "provider: required when creating a config; use one of " + strings.Join(provider.Names(), ", ")
 	}
-	if _, ok := providerFields[entry.Provider]; !ok {
-		return nil, fmt.Sprintf("provider: %q is not supported; use one of %s", entry.Provider, strings.Join(providerNames, ", "))
+	desc, ok := provider.Describe(entry.Provider)
+	if !ok {
+		return nil, unsupportedProvider(entry.Provider)
 	}
-	for _, f := range providerSpecificFields {
-		if _, given := req.Data[f]; given && !takesField(entry.Provider, f) {
-			return nil, fmt.Sprintf("%s: does not apply to provider %s", f, entry.Provider)
+	for _, f := range provider.Fields() {
+		if _, given := req.Data[f.Name]; given && !takesField(entry.Provider, f.Name) {
+			return nil, fmt.Sprintf("%s: does not apply to provider %s", f.Name, entry.Provider)
 		}
 	}
 
-	strFields := map[string]*string{
-		"token_url": &entry.TokenURL, "client_id": &entry.ClientID, "client_secret": &entry.ClientSecret,
-		"access_key": &entry.AccessKey, "access_secret": &entry.AccessSecret, "tsg_id": &entry.TSGID,
-		"scope": &entry.Scope, "auth_style": &entry.AuthStyle, "ca_cert": &entry.CACert, "proxy_url": &entry.ProxyURL,
-	}
-	for f, dst := range strFields {
-		if v, ok := d.GetOk(f); ok {
+	for name := range d.Schema {
+		v, ok := d.GetOk(name)
+		if !ok || name == "provider" {
+			continue
+		}
+		switch dst := entry.field(name).(type) {
+		case *string:
 			*dst = v.(string)
-		}
-	}
-	durFields := map[string]*time.Duration{
-		"request_timeout": &entry.RequestTimeout, "default_token_ttl": &entry.DefaultTokenTTL,
-		"auth_failure_cooldown": &entry.AuthFailureCooldown,
-	}
-	for f, dst := range durFields {
-		if v, ok := d.GetOk(f); ok {
+		case *time.Duration:
 			*dst = time.Duration(v.(int)) * time.Second
+		case *bool:
+			*dst = v.(bool)
 		}
-	}
-	if v, ok := d.GetOk("verify_connection"); ok {
-		entry.VerifyConnection = v.(bool)
 	}
 
 	// Provider defaults.
 	if entry.TokenURL == "" {
-		entry.TokenURL = provider.DefaultTokenURL(entry.Provider)
+		entry.TokenURL = desc.DefaultTokenURL
 	}
-	switch entry.Provider {
-	case provider.PaloAltoSaaSSecurity:
-		if entry.Scope == "" {
-			entry.Scope = "api_access"
-		}
-	case provider.OAuth2:
-		if entry.AuthStyle == "" {
-			entry.AuthStyle = provider.AuthStyleBasic
+	for _, f := range desc.Fields {
+		if dst, ok := entry.field(f.Name).(*string); ok && *dst == "" {
+			*dst = f.Default
 		}
 	}
 	if msg := entry.validate(); msg != "" {
@@ -340,25 +349,50 @@ func (b *paloBackend) pathConfigDelete(ctx context.Context, req *logical.Request
 	return nil, nil
 }
 
-const configHelp = `
+// configHelp is the help text of config/<name>, its table of providers
+// made from their descriptors.
+func configHelp() string {
+	const indent = "                          "
+	var table strings.Builder
+	for _, d := range provider.Descriptors() {
+		items := make([]string, 0, len(d.Fields)+1)
+		for _, f := range d.Fields {
+			switch {
+			case f.Required && f.Note == "":
+				items = append(items, f.Name)
+			case f.Required:
+				items = append(items, f.Name+" ("+f.Note+")")
+			default:
+				items = append(items, f.Name+" ("+useText(f)+")")
+			}
+		}
+		items = append(items, "token_url ("+d.TokenURLHint+")")
+		line := "  " + d.Name + indent[len(d.Name)+3:]
+		for i, it := range items {
+			if i < len(items)-1 {
+				it += ","
+			}
+			if len(line) > len(indent) && len(line)+1+len(it) > 78 {
+				table.WriteString(line + "\n")
+				line = indent[:len(indent)-1]
+			}
+			line += " " + it
+		}
+		table.WriteString(line + "\n")
+	}
+	return strings.TrimSpace(fmt.Sprintf(configHelpFormat, table.String()))
+}
+
+const configHelpFormat = `
 A config holds one vendor account: the provider, its token endpoint and the
 credentials that are exchanged there for short-lived tokens.
 
   vault write palo/config/scm-prod provider=paloalto_scm \
       client_id=... client_secret=... tsg_id=1234567890
 
-Providers and the fields each takes:
+Providers and the fields each takes (required unless marked otherwise):
 
-  paloalto_saas_security  client_id, client_secret, scope (default api_access);
-                          token_url defaults to the US endpoint
-  paloalto_scm            client_id, client_secret, tsg_id (required);
-                          token_url defaults to auth.apps.paloaltonetworks.com
-  oracle_casb             access_key, access_secret, token_url (required)
-  bright_pattern          client_id (login id), client_secret (API secret),
-                          scope (the tenant host, required), token_url (required)
-  oauth2                  client_id, client_secret, token_url (required),
-                          scope (optional), auth_style (basic or body)
-
+%s
 A field that does not belong to the provider is refused. The provider cannot
 change after creation. client_secret and access_secret are write-only and
 stored seal-wrapped. With verify_connection (the default) a write first

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/hashicorp/vault/sdk/framework"
 	"github.com/hashicorp/vault/sdk/logical"
 )
 
@@ -242,5 +243,86 @@ func TestProxyPasswordIsNotReturned(t *testing.T) {
 	read := e.mustOK(logical.ReadOperation, "config/scm", nil)
 	if got := read.Data["proxy_url"].(string); strings.Contains(got, "proxy-pass-123") || !strings.Contains(got, "user:") {
 		t.Errorf("proxy_url on read = %q", got)
+	}
+}
+
+func TestConfigMissingFieldsAreNamedAtOnce(t *testing.T) {
+	t.Parallel()
+	e := newTestEnv(t)
+	cases := map[string]struct {
+		data map[string]any
+		want []string
+	}{
+		"scm without credentials and tsg_id": {
+			map[string]any{"provider": "paloalto_scm"},
+			[]string{"missing required field(s) for paloalto_scm: client_id, client_secret, tsg_id (the Tenant Service Group id"},
+		},
+		"oracle_casb without anything": {
+			map[string]any{"provider": "oracle_casb"},
+			[]string{"missing required field(s) for oracle_casb: token_url, access_key, access_secret"},
+		},
+		"bright_pattern without scope and secret": {
+			map[string]any{"provider": "bright_pattern", "token_url": "https://bp.example.com/configapi/v2/oauth/token", "client_id": "u"}, //nolint:gosec // G101: a made-up test config
+			[]string{"for bright_pattern: client_secret (that user's API secret), scope (the tenant host"},
+		},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			e.mustBadRequest(logical.UpdateOperation, "config/missing", tc.data, tc.want...)
+		})
+	}
+}
+
+func TestConfigRefusesShortSecrets(t *testing.T) {
+	t.Parallel()
+	e := newTestEnv(t)
+	for _, p := range allProviders {
+		t.Run(p, func(t *testing.T) {
+			t.Parallel()
+			in := e.demoConfig(p)
+			field := "client_secret"
+			if p == "oracle_casb" {
+				field = "access_secret"
+			}
+			in[field] = "x509"
+			msg := e.mustBadRequest(logical.UpdateOperation, "config/"+p, in, field, "too short")
+			if strings.Contains(msg, "x509") {
+				t.Errorf("the message %q quotes the secret", msg)
+			}
+			in[field] = "x509-but-longer"
+			in["verify_connection"] = false
+			e.mustOK(logical.UpdateOperation, "config/"+p, in)
+		})
+	}
+}
+
+// TestConfigAndRoleReadsShowDurationsInSeconds checks that every duration a
+// read returns is whole seconds (an int64), as Vault's own engines return
+// TTLs, so no read mixes "30" with "15m".
+func TestConfigAndRoleReadsShowDurationsInSeconds(t *testing.T) {
+	t.Parallel()
+	e := newTestEnv(t)
+	e.mustOK(logical.UpdateOperation, "config/scm", e.demoConfig("paloalto_scm"))
+	e.mustOK(logical.UpdateOperation, "roles/r", map[string]any{"config": "scm", "ttl": "10m", "min_ttl": "1m"})
+	want := map[string]int64{
+		"config/scm.request_timeout": 30, "config/scm.default_token_ttl": 900, "config/scm.auth_failure_cooldown": 30,
+		"roles/r.ttl": 600, "roles/r.min_ttl": 60,
+	}
+	seen := 0
+	for _, path := range []string{"config/scm", "roles/r"} {
+		read := e.mustOK(logical.ReadOperation, path, nil)
+		for name, f := range e.b.Route(path).Fields {
+			if f.Type != framework.TypeDurationSecond {
+				continue
+			}
+			seen++
+			if got, ok := read.Data[name].(int64); !ok || got != want[path+"."+name] {
+				t.Errorf("%s: %s = %#v, want int64(%d)", path, name, read.Data[name], want[path+"."+name])
+			}
+		}
+	}
+	if seen != len(want) {
+		t.Errorf("checked %d duration fields, want %d", seen, len(want))
 	}
 }

@@ -16,19 +16,33 @@ import (
 )
 
 func credsResponseFields() map[string]*framework.FieldSchema {
-	return map[string]*framework.FieldSchema{
+	fields := map[string]*framework.FieldSchema{
 		"access_token":    {Type: framework.TypeString, Description: "The vendor's bearer token.", DisplayAttrs: &framework.DisplayAttributes{Sensitive: true}},
 		"token_type":      {Type: framework.TypeString, Description: "The token type the vendor reported (Bearer)."},
 		"expires_at":      {Type: framework.TypeString, Description: "When the token expires (RFC 3339, UTC)."},
 		"expires_in":      {Type: framework.TypeInt64, Description: "Seconds the token had left when this response was issued."},
 		"scope":           {Type: framework.TypeString, Description: "The scope the token was granted for, when known."},
-		"tenant":          {Type: framework.TypeString, Description: "Tenant name (paloalto_saas_security)."},
-		"jti":             {Type: framework.TypeString, Description: "Token id (paloalto_saas_security)."},
-		"tenant_id":       {Type: framework.TypeString, Description: "Tenant id (oracle_casb); send it as the X-Apprity-Tenant-Id header."},
-		"tsg_id":          {Type: framework.TypeString, Description: "Tenant Service Group id the token is scoped to (paloalto_scm)."},
 		"ttl":             {Type: framework.TypeInt64, Description: "Only for roles with lease=false: seconds until the reader should read again (what the lease would have been, less one second)."},
 		"rotation_period": {Type: framework.TypeInt64, Description: "Only for roles with lease=false: the token's whole lifetime in seconds. With ttl, it tells Vault Agent when to read again."},
 	}
+	for _, d := range provider.Descriptors() {
+		for _, f := range d.Extra {
+			fields[f.Name] = &framework.FieldSchema{Type: framework.TypeString, Description: d.Name + ": " + f.Description}
+		}
+	}
+	return fields
+}
+
+// extraFieldsHelp lists the providers' extra response fields for the help
+// text, one line each.
+func extraFieldsHelp() string {
+	var b strings.Builder
+	for _, d := range provider.Descriptors() {
+		for _, f := range d.Extra {
+			fmt.Fprintf(&b, "  %-13s %s: %s\n", f.Name, d.Name, f.Description)
+		}
+	}
+	return b.String()
 }
 
 func pathCreds(b *paloBackend) *framework.Path {
@@ -52,7 +66,7 @@ func pathCreds(b *paloBackend) *framework.Path {
 			},
 		},
 		HelpSynopsis:    "Get a short-lived vendor token for a role.",
-		HelpDescription: strings.TrimSpace(credsHelp),
+		HelpDescription: strings.TrimSpace(fmt.Sprintf(credsHelpFormat, extraFieldsHelp())),
 	}
 }
 
@@ -165,7 +179,7 @@ func (b *paloBackend) vendorError(ctx context.Context, cfg *configState, err err
 }
 
 //nolint:gosec // G101 false positive: this is help text that mentions tokens, not a credential.
-const credsHelp = `
+const credsHelpFormat = `
 Reading creds/<role> returns a short-lived vendor token for the role's config:
 
   access_token  the bearer token
@@ -173,15 +187,12 @@ Reading creds/<role> returns a short-lived vendor token for the role's config:
   expires_at    when the token expires (RFC 3339, UTC)
   expires_in    seconds it had left when issued
   scope         the granted scope, when known
-  tenant, jti   (paloalto_saas_security)
-  tenant_id     (oracle_casb; send it as X-Apprity-Tenant-Id)
-  tsg_id        (paloalto_scm)
-
+%s
 The lease is not renewable and ends before the token does: its TTL is the
 token's remaining life less a safety margin (a tenth of its lifetime, 1s to
 30s), capped by the role's ttl (or the mount's default lease TTL) and the
 mount's max lease TTL. Read again for a new lease; Vault Agent does this
-on its own at 85-95% of the lease.
+on its own at 85-95%% of the lease.
 
 One token per config and scope is shared by all readers and refreshed in the
 background before it stops qualifying (see the role's min_ttl), so readers

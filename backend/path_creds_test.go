@@ -221,7 +221,7 @@ func TestCredsCredentialFailureFailsFastUntilConfigWrite(t *testing.T) {
 	t.Parallel()
 	e := newTestEnv(t)
 	in := e.demoConfig("bright_pattern")
-	in["client_secret"] = "wrong"
+	in["client_secret"] = "wrong-secret"
 	in["verify_connection"] = false
 	in["auth_failure_cooldown"] = "10m"
 	e.mustOK(logical.UpdateOperation, "config/bp", in)

@@ -3,9 +3,12 @@ package backend
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/hashicorp/vault/sdk/logical"
+
+	"github.com/vault-palo/vault-plugin-secrets-palo/backend/provider"
 )
 
 const (
@@ -34,20 +37,19 @@ type roleEntry struct {
 // validate checks a complete role against its config's provider and
 // returns a message naming the field, or "".
 func (r *roleEntry) validate(cfg *configEntry) string {
-	if r.Scope != "" {
-		if !takesField(cfg.Provider, "scope") {
-			return fmt.Sprintf("scope: config %q is %s, which takes no scope", r.Config, cfg.Provider)
+	for _, f := range []struct {
+		field provider.Field
+		value string
+	}{{provider.Scope, r.Scope}, {provider.TSGID, r.TSGID}} {
+		if f.value == "" {
+			continue
 		}
-		if msg := validateScope(r.Scope); msg != "" {
-			return msg
+		if !takesField(cfg.Provider, f.field.Name) {
+			return fmt.Sprintf("%s: config %q is %s, which takes no %s; it applies to %s only",
+				f.field.Name, r.Config, cfg.Provider, f.field.Name, strings.Join(takers(f.field.Name), ", "))
 		}
-	}
-	if r.TSGID != "" {
-		if !takesField(cfg.Provider, "tsg_id") {
-			return fmt.Sprintf("tsg_id: config %q is %s; tsg_id applies to paloalto_scm only", r.Config, cfg.Provider)
-		}
-		if msg := validateTSGID(r.TSGID, false); msg != "" {
-			return msg
+		if err := f.field.Validate(f.value); err != nil {
+			return err.Error()
 		}
 	}
 	if r.TTL < 0 || r.TTL > maxRoleTTL {

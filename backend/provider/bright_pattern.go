@@ -15,25 +15,29 @@ import (
 // which is why 4xx is never retried.
 type brightPattern struct{}
 
+//nolint:gosec // G101 false positive: field names and help text, not a credential.
+var brightPatternDescriptor = Descriptor{
+	Name:         BrightPattern,
+	Vendor:       "Bright Pattern Contact Center",
+	TokenURLHint: "per tenant: https://<tenant host>/configapi/v2/oauth/token",
+	Fields: []FieldUse{
+		{Field: ClientID, Required: true, Note: "the user's login id"},
+		{Field: ClientSecret, Required: true, Note: "that user's API secret"},
+		{Field: Scope, Required: true, Note: "the tenant host, for example example.com"},
+	},
+	Protocol: brightPattern{},
+}
+
 func (brightPattern) Name() string { return BrightPattern }
 
 func (brightPattern) NewRequest(ctx context.Context, p Params) (*http.Request, error) {
-	u, err := resolveTokenURL(BrightPattern, p)
-	if err != nil {
-		return nil, err
-	}
-	if err := require(BrightPattern,
-		[2]string{"client_id", p.ClientID}, [2]string{"client_secret", p.ClientSecret}, [2]string{"scope", p.Scope},
-	); err != nil {
-		return nil, err
-	}
 	body := formBody(
 		[2]string{"grant_type", grantType},
 		[2]string{"client_id", p.ClientID},
 		[2]string{"client_secret", p.ClientSecret},
 		[2]string{"scope", p.Scope},
 	)
-	return newPost(ctx, BrightPattern, u, contentTypeForm, []byte(body))
+	return newPost(ctx, BrightPattern, p.tokenURL(), contentTypeForm, []byte(body))
 }
 
 func (brightPattern) ParseResponse(p Params, resp *Response, now time.Time) (Token, error) {

@@ -187,15 +187,7 @@ func parseProxyURL(raw string) (*url.URL, error) {
 // retries included, with ctx (the config's request_timeout). A failure is an
 // *Error whose Attempts counts the requests made.
 func (c *Client) Fetch(ctx context.Context, p Params) (Token, error) {
-	proto, ok := Lookup(p.Provider)
-	if !ok {
-		return Token{}, &Error{
-			Provider: sanitize(p.Provider, newRedactor(p), 40),
-			Kind:     KindConfig,
-			Message:  "unknown provider; expected one of " + strings.Join(Names(), ", "),
-		}
-	}
-	req, err := proto.NewRequest(ctx, p)
+	proto, req, err := newRequest(ctx, p)
 	if err != nil {
 		return Token{}, err
 	}
@@ -219,6 +211,24 @@ func (c *Client) Fetch(ctx context.Context, p Params) (Token, error) {
 		_ = resp.Body.Close() // already read into f by checkRetry
 	}
 	return f.result(doErr)
+}
+
+// newRequest builds the token request p describes, after checking that p
+// names a known provider and has every field that provider requires.
+func newRequest(ctx context.Context, p Params) (Protocol, *http.Request, error) {
+	d, ok := Describe(p.Provider)
+	if !ok {
+		return nil, nil, &Error{
+			Provider: sanitize(p.Provider, newRedactor(p), 40),
+			Kind:     KindConfig,
+			Message:  "unknown provider; expected one of " + strings.Join(Names(), ", "),
+		}
+	}
+	if err := d.checkParams(p); err != nil {
+		return nil, nil, err
+	}
+	req, err := d.Protocol.NewRequest(ctx, p)
+	return d.Protocol, req, err
 }
 
 // fetch is the state of one Fetch across its attempts. checkRetry reads

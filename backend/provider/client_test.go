@@ -698,12 +698,12 @@ func TestFetchProxyOption(t *testing.T) {
 	opts := fastOptions()
 	opts.ProxyURL = proxy.URL
 	c := newTestClient(t, opts)
-	// vendor.invalid does not resolve: only the proxy can answer.
-	tok, err := c.Fetch(fetchCtx(t), testParams(OAuth2, "http://vendor.invalid/oauth2/token"))
+	// Nothing listens on localhost:1: only the proxy can answer.
+	tok, err := c.Fetch(fetchCtx(t), testParams(OAuth2, "http://localhost:1/oauth2/token"))
 	if err != nil || tok.AccessToken != "tok" {
 		t.Fatalf("Fetch = %+v, %v", tok, err)
 	}
-	if proxy.hits.Load() != 1 || seenHost.Load() != "vendor.invalid" || seenURI.Load() != "http://vendor.invalid/oauth2/token" {
+	if proxy.hits.Load() != 1 || seenHost.Load() != "localhost:1" || seenURI.Load() != "http://localhost:1/oauth2/token" {
 		t.Errorf("proxy saw %d requests, host %v, URI %v", proxy.hits.Load(), seenHost.Load(), seenURI.Load())
 	}
 }

@@ -26,37 +26,6 @@ func configError(provider, msg string) *Error {
 	return &Error{Provider: provider, Kind: KindConfig, Message: msg}
 }
 
-// resolveTokenURL returns p.TokenURL, or the provider's default when it is
-// empty, after checking that it is an absolute http(s) URL. The backend
-// enforces https (and http only for loopback); this is the last guard.
-func resolveTokenURL(provider string, p Params) (string, error) {
-	raw := p.TokenURL
-	if raw == "" {
-		raw = DefaultTokenURL(provider)
-	}
-	if raw == "" {
-		return "", configError(provider, "token_url is required")
-	}
-	u, err := url.Parse(raw)
-	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-		return "", configError(provider, "token_url must be an absolute https:// (or http://) URL with a host")
-	}
-	if u.User != nil {
-		return "", configError(provider, "token_url must not contain user info")
-	}
-	return raw, nil
-}
-
-// require returns a config error naming the first empty field.
-func require(provider string, fields ...[2]string) error {
-	for _, f := range fields {
-		if f[1] == "" {
-			return configError(provider, f[0]+" is required")
-		}
-	}
-	return nil
-}
-
 // formBody encodes name/value pairs as application/x-www-form-urlencoded in
 // the order given, which is the order the vendor documents show.
 func formBody(pairs ...[2]string) string {
@@ -108,6 +77,15 @@ func stringField(obj map[string]json.RawMessage, key string, strict bool) (s str
 		return "", !strict
 	}
 	return s, true
+}
+
+// extraNames are the names of a provider's extra response fields.
+func extraNames(d Descriptor) []string {
+	names := make([]string, len(d.Extra))
+	for i, f := range d.Extra {
+		names[i] = f.Name
+	}
+	return names
 }
 
 // oauthShape describes how one vendor's RFC 6749 style success response maps

@@ -1,6 +1,7 @@
 package provider
 
 import (
+	"cmp"
 	"context"
 	"net/http"
 	"net/url"
@@ -14,30 +15,34 @@ import (
 // is sent only when set.
 type oauth2Generic struct{}
 
+var oauth2Descriptor = Descriptor{
+	Name:         OAuth2,
+	Vendor:       "any RFC 6749 client-credentials endpoint",
+	TokenURLHint: "your endpoint",
+	Fields: []FieldUse{
+		{Field: ClientID, Required: true},
+		{Field: ClientSecret, Required: true},
+		{Field: Scope, Note: "optional"},
+		{Field: AuthStyle, Default: AuthStyleBasic},
+	},
+	Protocol: oauth2Generic{},
+}
+
 func (oauth2Generic) Name() string { return OAuth2 }
 
 func (oauth2Generic) NewRequest(ctx context.Context, p Params) (*http.Request, error) {
-	u, err := resolveTokenURL(OAuth2, p)
-	if err != nil {
-		return nil, err
-	}
-	if err := require(OAuth2, [2]string{"client_id", p.ClientID}, [2]string{"client_secret", p.ClientSecret}); err != nil {
-		return nil, err
-	}
 	fields := [][2]string{{"grant_type", grantType}}
-	style := p.AuthStyle
-	switch style {
-	case "", AuthStyleBasic:
-		style = AuthStyleBasic
-	case AuthStyleBody:
+	style := cmp.Or(p.AuthStyle, oauth2Descriptor.Default(AuthStyle.Name))
+	if err := AuthStyle.Validate(style); err != nil {
+		return nil, configError(OAuth2, err.Error())
+	}
+	if style == AuthStyleBody {
 		fields = append(fields, [2]string{"client_id", p.ClientID}, [2]string{"client_secret", p.ClientSecret})
-	default:
-		return nil, configError(OAuth2, `auth_style must be "basic" or "body"`)
 	}
 	if p.Scope != "" {
 		fields = append(fields, [2]string{"scope", p.Scope})
 	}
-	req, err := newPost(ctx, OAuth2, u, contentTypeForm, []byte(formBody(fields...)))
+	req, err := newPost(ctx, OAuth2, p.tokenURL(), contentTypeForm, []byte(formBody(fields...)))
 	if err != nil {
 		return nil, err
 	}

@@ -16,6 +16,21 @@ import (
 // for tenant"}}; errors otherwise come as {status, entity, metadata}.
 type oracleCASB struct{}
 
+//nolint:gosec // G101 false positive: field names and help text, not a credential.
+var oracleCASBDescriptor = Descriptor{
+	Name:         OracleCASB,
+	Vendor:       "Oracle CASB Cloud Service",
+	TokenURLHint: "per tenant: https://<pod>.palerra.net/api/v1/token",
+	Fields: []FieldUse{
+		{Field: AccessKey, Required: true},
+		{Field: AccessSecret, Required: true},
+	},
+	Extra: []ResponseField{
+		{"tenant_id", "Tenant id; send it as the X-Apprity-Tenant-Id header."},
+	},
+	Protocol: oracleCASB{},
+}
+
 func (oracleCASB) Name() string { return OracleCASB }
 
 // oracleTokenRequest is the request body; the field order is the documented
@@ -26,20 +41,13 @@ type oracleTokenRequest struct {
 }
 
 func (oracleCASB) NewRequest(ctx context.Context, p Params) (*http.Request, error) {
-	u, err := resolveTokenURL(OracleCASB, p)
-	if err != nil {
-		return nil, err
-	}
-	if err := require(OracleCASB, [2]string{"access_key", p.AccessKey}, [2]string{"access_secret", p.AccessSecret}); err != nil {
-		return nil, err
-	}
 	// The secret goes into the request body by design; it is never logged.
 	creds := oracleTokenRequest{AccessKey: p.AccessKey, AccessSecret: p.AccessSecret}
 	body, err := json.Marshal(creds) //nolint:gosec // G117: this is the credential exchange itself
 	if err != nil {
 		return nil, configError(OracleCASB, "the token request body cannot be encoded")
 	}
-	return newPost(ctx, OracleCASB, u, contentTypeJSON, body)
+	return newPost(ctx, OracleCASB, p.tokenURL(), contentTypeJSON, body)
 }
 
 // ParseResponse accepts any 2xx (the vendor documents 201; 200 is seen) with

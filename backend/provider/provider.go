@@ -52,6 +52,38 @@ type Params struct {
 	DefaultTTL time.Duration
 }
 
+// value returns the value of the named config field in p, "" for a field
+// Params does not carry.
+func (p Params) value(field string) string {
+	switch field {
+	case "token_url":
+		return p.TokenURL
+	case ClientID.Name:
+		return p.ClientID
+	case ClientSecret.Name:
+		return p.ClientSecret
+	case AccessKey.Name:
+		return p.AccessKey
+	case AccessSecret.Name:
+		return p.AccessSecret
+	case Scope.Name:
+		return p.Scope
+	case TSGID.Name:
+		return p.TSGID
+	case AuthStyle.Name:
+		return p.AuthStyle
+	}
+	return ""
+}
+
+// tokenURL is p.TokenURL, or the provider's default when it is empty.
+func (p Params) tokenURL() string {
+	if p.TokenURL != "" {
+		return p.TokenURL
+	}
+	return DefaultTokenURL(p.Provider)
+}
+
 // Token is a vendor access token as received.
 type Token struct {
 	AccessToken string
@@ -86,7 +118,8 @@ func (t Token) Lifetime() time.Duration { return t.ExpiresAt.Sub(t.IssuedAt) }
 type Protocol interface {
 	// Name is the provider name (for example "paloalto_scm").
 	Name() string
-	// NewRequest builds the token request for p. It must not perform I/O.
+	// NewRequest builds the token request for p, which has every field the
+	// provider's Descriptor requires. It must not perform I/O.
 	NewRequest(ctx context.Context, p Params) (*http.Request, error)
 	// ParseResponse turns a complete vendor response into a token. now is
 	// the local receive time. A non-nil error is an *Error.

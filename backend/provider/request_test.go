@@ -260,8 +260,7 @@ func TestNewRequestConfigErrors(t *testing.T) {
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			proto, _ := Lookup(tc.params.Provider)
-			_, err := proto.NewRequest(context.Background(), tc.params)
+			_, _, err := newRequest(context.Background(), tc.params)
 			var pe *Error
 			if !errors.As(err, &pe) {
 				t.Fatalf("err = %v, want *Error", err)

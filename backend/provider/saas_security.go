@@ -17,18 +17,29 @@ type saasSecurity struct{}
 // saasDefaultScope is the scope sent when none is configured.
 const saasDefaultScope = "api_access"
 
+//nolint:gosec // G101 false positive: field names and help text, not a credential.
+var saasSecurityDescriptor = Descriptor{
+	Name:            PaloAltoSaaSSecurity,
+	Vendor:          "Palo Alto Networks SaaS Security API",
+	DefaultTokenURL: "https://api.aperture.paloaltonetworks.com/oauth/token",
+	TokenURLHint:    "default: the US endpoint; set it for other regions",
+	Fields: []FieldUse{
+		{Field: ClientID, Required: true},
+		{Field: ClientSecret, Required: true},
+		{Field: Scope, Default: saasDefaultScope, Note: "space-separated API scopes"},
+	},
+	Extra: []ResponseField{
+		{"tenant", "Tenant name."},
+		{"jti", "Token id."},
+	},
+	Protocol: saasSecurity{},
+}
+
 func (saasSecurity) Name() string { return PaloAltoSaaSSecurity }
 
 func (saasSecurity) NewRequest(ctx context.Context, p Params) (*http.Request, error) {
-	u, err := resolveTokenURL(PaloAltoSaaSSecurity, p)
-	if err != nil {
-		return nil, err
-	}
-	if err := require(PaloAltoSaaSSecurity, [2]string{"client_id", p.ClientID}, [2]string{"client_secret", p.ClientSecret}); err != nil {
-		return nil, err
-	}
 	body := formBody([2]string{"grant_type", grantType}, [2]string{"scope", saasScope(p)})
-	req, err := newPost(ctx, PaloAltoSaaSSecurity, u, contentTypeForm, []byte(body))
+	req, err := newPost(ctx, PaloAltoSaaSSecurity, p.tokenURL(), contentTypeForm, []byte(body))
 	if err != nil {
 		return nil, err
 	}
@@ -41,7 +52,7 @@ func (saasSecurity) NewRequest(ctx context.Context, p Params) (*http.Request, er
 func (saasSecurity) ParseResponse(p Params, resp *Response, now time.Time) (Token, error) {
 	return oauthShape{
 		provider:       PaloAltoSaaSSecurity,
-		extraKeys:      []string{"tenant", "jti"},
+		extraKeys:      extraNames(saasSecurityDescriptor),
 		requestedScope: saasScope,
 	}.parse(p, resp, now)
 }

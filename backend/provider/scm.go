@@ -14,20 +14,28 @@ import (
 // {"error":"invalid_client"}, often with status 400.
 type scm struct{}
 
+//nolint:gosec // G101 false positive: field names and help text, not a credential.
+var scmDescriptor = Descriptor{
+	Name:            PaloAltoSCM,
+	Vendor:          "Palo Alto Networks Strata Cloud Manager auth (WildFire, Prisma Access and the other SCM APIs)",
+	DefaultTokenURL: "https://auth.apps.paloaltonetworks.com/am/oauth2/access_token",
+	TokenURLHint:    "default: auth.apps.paloaltonetworks.com",
+	Fields: []FieldUse{
+		{Field: ClientID, Required: true},
+		{Field: ClientSecret, Required: true},
+		{Field: TSGID, Required: true, Note: "the Tenant Service Group id, for example 1234567890"},
+	},
+	Extra: []ResponseField{
+		{"tsg_id", "Tenant Service Group id the token is scoped to."},
+	},
+	Protocol: scm{},
+}
+
 func (scm) Name() string { return PaloAltoSCM }
 
 func (scm) NewRequest(ctx context.Context, p Params) (*http.Request, error) {
-	u, err := resolveTokenURL(PaloAltoSCM, p)
-	if err != nil {
-		return nil, err
-	}
-	if err := require(PaloAltoSCM,
-		[2]string{"client_id", p.ClientID}, [2]string{"client_secret", p.ClientSecret}, [2]string{"tsg_id", p.TSGID},
-	); err != nil {
-		return nil, err
-	}
 	body := formBody([2]string{"grant_type", grantType}, [2]string{"scope", scmScope(p)})
-	req, err := newPost(ctx, PaloAltoSCM, u, contentTypeForm, []byte(body))
+	req, err := newPost(ctx, PaloAltoSCM, p.tokenURL(), contentTypeForm, []byte(body))
 	if err != nil {
 		return nil, err
 	}

@@ -1,0 +1,181 @@
+package provider
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"regexp"
+	"strings"
+)
+
+// Field is a config field that some providers take: its name, how a UI and
+// the help texts show it, and what a valid value looks like. Which provider
+// takes it, requires it or gives it a default is said by each Descriptor.
+type Field struct {
+	Name  string
+	Label string // the name a UI shows
+	// Description says what the field holds, whatever the provider.
+	Description string
+	// Secret fields are write-only: never returned on read, and removed
+	// from every vendor text that could quote them.
+	Secret bool
+	// Values, when set, are the only values accepted.
+	Values []string
+	// Check returns what is wrong with a non-empty value, or nil. Its
+	// message starts with the field name and never quotes a secret.
+	Check func(v string) error
+}
+
+// Bounds on the values of the fields.
+const (
+	MaxIDLen     = 1024
+	MinSecretLen = 8
+	MaxSecretLen = 8192
+	MaxScopeLen  = 1024
+	MaxURLLen    = 2048
+)
+
+// The fields of the providers.
+var (
+	ClientID = Field{
+		Name: "client_id", Label: "Client ID", Description: "OAuth2 client id.",
+		Check: textCheck("client_id", MaxIDLen),
+	}
+	ClientSecret = Field{
+		Name: "client_secret", Label: "Client secret", Description: "OAuth2 client secret.", Secret: true,
+		Check: secretCheck("client_secret"),
+	}
+	AccessKey = Field{
+		Name: "access_key", Label: "Access key", Description: "Oracle CASB access key.",
+		Check: textCheck("access_key", MaxIDLen),
+	}
+	AccessSecret = Field{
+		Name: "access_secret", Label: "Access secret", Description: "Oracle CASB access secret.", Secret: true,
+		Check: secretCheck("access_secret"),
+	}
+	TSGID = Field{
+		Name: "tsg_id", Label: "TSG ID",
+		Description: "Tenant Service Group id, digits only. Sent as scope=tsg_id:<id>.",
+		Check:       checkTSGID,
+	}
+	Scope = Field{
+		Name: "scope", Label: "Scope", Description: "Token scope.",
+		Check: textCheck("scope", MaxScopeLen),
+	}
+	AuthStyle = Field{
+		Name: "auth_style", Label: "Auth style",
+		Description: "How the client credentials are sent: basic (HTTP Basic) or body (form fields).",
+		Values:      []string{AuthStyleBasic, AuthStyleBody},
+	}
+)
+
+// Validate returns what is wrong with a non-empty value of the field, or
+// nil.
+func (f Field) Validate(v string) error {
+	if len(f.Values) > 0 {
+		for _, ok := range f.Values {
+			if v == ok {
+				return nil
+			}
+		}
+		return fmt.Errorf("%s: %q is not valid; use %s", f.Name, truncate(v, 40), quotedList(f.Values))
+	}
+	if f.Check == nil {
+		return nil
+	}
+	return f.Check(v)
+}
+
+// textCheck accepts a value of at most maxLen bytes without surrounding white
+// space or control characters. Its messages never quote the value.
+func textCheck(field string, maxLen int) func(string) error {
+	return func(v string) error {
+		switch {
+		case len(v) > maxLen:
+			return fmt.Errorf("%s: too long (%d bytes; at most %d)", field, len(v), maxLen)
+		case strings.TrimSpace(v) != v:
+			return errors.New(field + ": must not begin or end with white space")
+		case hasControl(v):
+			return errors.New(field + ": must not contain control characters")
+		}
+		return nil
+	}
+}
+
+// secretCheck is textCheck for a secret, which also refuses one shorter than
+// MinSecretLen: no vendor issues such a secret, and a very short one would
+// be found inside unrelated vendor text and blot it out.
+func secretCheck(field string) func(string) error {
+	text := textCheck(field, MaxSecretLen)
+	return func(v string) error {
+		if len(v) < MinSecretLen {
+			return fmt.Errorf("%s: too short (%d bytes; at least %d): is it the whole secret?", field, len(v), MinSecretLen)
+		}
+		return text(v)
+	}
+}
+
+var tsgIDRe = regexp.MustCompile(`^[0-9]{1,20}$`)
+
+func checkTSGID(v string) error {
+	if !tsgIDRe.MatchString(v) {
+		return fmt.Errorf("tsg_id: %q is not valid; a Tenant Service Group id is digits only, for example 1234567890", truncate(v, 40))
+	}
+	return nil
+}
+
+func hasControl(s string) bool {
+	for _, r := range s {
+		if r < 0x20 || r == 0x7f {
+			return true
+		}
+	}
+	return false
+}
+
+func quotedList(values []string) string {
+	q := make([]string, len(values))
+	for i, v := range values {
+		q[i] = fmt.Sprintf("%q", v)
+	}
+	return strings.Join(q, " or ")
+}
+
+// CheckTokenURL returns what is wrong with a token URL, or nil. A token URL
+// is an absolute https:// URL, or http:// to a loopback host (for local
+// testing), without credentials or a fragment. The message never quotes the
+// URL, which could carry a secret in its query.
+func CheckTokenURL(raw string) error {
+	if len(raw) > MaxURLLen {
+		return fmt.Errorf("token_url: too long (%d bytes; at most %d)", len(raw), MaxURLLen)
+	}
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" || u.Hostname() == "" {
+		return errors.New("token_url: not an absolute https:// URL with a host")
+	}
+	if u.User != nil {
+		return errors.New("token_url: must not contain user info (credentials); set them in the config's credential fields")
+	}
+	if u.Fragment != "" {
+		return errors.New("token_url: must not contain a fragment")
+	}
+	switch u.Scheme {
+	case "https":
+	case "http":
+		if !isLoopback(u.Hostname()) {
+			return fmt.Errorf("token_url: http:// is accepted only for loopback hosts; use https://%s%s", u.Host, u.EscapedPath())
+		}
+	default:
+		return fmt.Errorf("token_url: scheme %q is not supported; use an absolute https:// URL", truncate(u.Scheme, 20))
+	}
+	return nil
+}
+
+func isLoopback(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
