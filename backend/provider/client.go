@@ -1,7 +1,6 @@
 package provider
 
 import (
-	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -17,7 +16,6 @@ import (
 
 	"github.com/hashicorp/go-cleanhttp"
 	"github.com/hashicorp/go-hclog"
-	"github.com/hashicorp/go-retryablehttp"
 )
 
 // DefaultUserAgent is sent when ClientOptions.UserAgent is empty.
@@ -186,31 +184,34 @@ func parseProxyURL(raw string) (*url.URL, error) {
 // Fetch requests a token as p describes. The caller bounds the whole fetch,
 // retries included, with ctx (the config's request_timeout). A failure is an
 // *Error whose Attempts counts the requests made.
+//
+// The loop: send one attempt; stop if it succeeded, failed for good (any
+// status but 408, 429 and 5xx; a certificate that does not verify), used up
+// the retries, or if the wait before the next one would not end before the
+// deadline; otherwise wait (exponential, jittered, at least Retry-After) and
+// send again.
 func (c *Client) Fetch(ctx context.Context, p Params) (Token, error) {
 	proto, req, err := newRequest(ctx, p)
 	if err != nil {
 		return Token{}, err
 	}
 	req.Header.Set("User-Agent", c.userAgent)
-	rreq, err := retryablehttp.FromRequest(req)
-	if err != nil {
-		return Token{}, configError(proto.Name(), "the token request body cannot be prepared")
+	f := &fetch{client: c, proto: proto, params: p, redact: newRedactor(p)}
+	for n := 1; ; n++ {
+		a := c.send(ctx, req)
+		wait, retry := c.nextWait(ctx, a, n)
+		f.logAttempt(n, a, retry, wait)
+		if !retry {
+			return f.result(ctx, a, n, false)
+		}
+		timer := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			timer.Stop()
+			return f.result(ctx, a, n, true)
+		case <-timer.C:
+		}
 	}
-	f := &fetch{client: c, ctx: ctx, proto: proto, params: p, redact: newRedactor(p)}
-	rc := &retryablehttp.Client{
-		HTTPClient:   c.http,
-		RetryMax:     c.retryMax,
-		RetryWaitMin: c.waitMin,
-		RetryWaitMax: c.waitMax,
-		CheckRetry:   f.checkRetry,
-		Backoff:      f.backoff,
-		ErrorHandler: retryablehttp.PassthroughErrorHandler,
-	}
-	resp, doErr := rc.Do(rreq)
-	if resp != nil {
-		_ = resp.Body.Close() // already read into f by checkRetry
-	}
-	return f.result(doErr)
 }
 
 // newRequest builds the token request p describes, after checking that p
@@ -231,127 +232,142 @@ func newRequest(ctx context.Context, p Params) (Protocol, *http.Request, error) 
 	return d.Protocol, req, err
 }
 
-// fetch is the state of one Fetch across its attempts. checkRetry reads
-// each response body (through the size limit) and decides about the retry;
-// result turns the last attempt into a Token or an *Error.
+// attempt is the outcome of one HTTP request: a complete response, or the
+// failure that left it without one.
+type attempt struct {
+	resp       *Response // nil without a complete response
+	receivedAt time.Time // when resp arrived, by Client.now
+	err        error     // the network failure when resp is nil
+	tooLarge   int       // the status of a response whose body was over the limit
+	duration   time.Duration
+}
+
+// status is the attempt's HTTP status, 0 without a response.
+func (a attempt) status() int {
+	if a.resp != nil {
+		return a.resp.StatusCode
+	}
+	return a.tooLarge
+}
+
+// send makes one HTTP request and reads its response through the size
+// limit. Every attempt ends here, with a status or an error and its
+// duration.
+func (c *Client) send(ctx context.Context, req *http.Request) attempt {
+	start := time.Now()
+	a := c.roundTrip(ctx, req)
+	a.duration = time.Since(start)
+	return a
+}
+
+func (c *Client) roundTrip(ctx context.Context, req *http.Request) attempt {
+	r := req.Clone(ctx)
+	if req.GetBody != nil {
+		body, err := req.GetBody()
+		if err != nil {
+			return attempt{err: err}
+		}
+		r.Body = body
+	}
+	resp, err := c.http.Do(r)
+	if err != nil {
+		return attempt{err: err}
+	}
+	defer resp.Body.Close()
+	body, err := readBody(resp.Body, c.maxBody)
+	switch {
+	case errors.Is(err, errBodyTooLarge):
+		return attempt{tooLarge: resp.StatusCode}
+	case err != nil:
+		return attempt{err: err} // the connection broke mid-body: a network failure
+	}
+	return attempt{
+		resp:       &Response{StatusCode: resp.StatusCode, Header: resp.Header, Body: body},
+		receivedAt: c.now(),
+	}
+}
+
+// nextWait decides whether attempt number n is followed by another, and
+// after how long. An oversized body is final; so is a wait that would not
+// end before the deadline.
+func (c *Client) nextWait(ctx context.Context, a attempt, n int) (time.Duration, bool) {
+	if a.tooLarge != 0 || n > c.retryMax || !retryDecision(ctx.Err(), a.status(), a.err) {
+		return 0, false
+	}
+	var header http.Header
+	if a.resp != nil {
+		header = a.resp.Header
+	}
+	now := time.Now()
+	jitter := rand.Float64() //nolint:gosec // G404: jitter needs no cryptographic randomness
+	wait := backoff(c.waitMin, c.waitMax, n-1, header, now, jitter)
+	deadline, has := ctx.Deadline()
+	return wait, fitsDeadline(now, deadline, has, wait)
+}
+
+// fetch is what one Fetch knows across its attempts.
 type fetch struct {
 	client *Client
-	ctx    context.Context
 	proto  Protocol
 	params Params
 	redact redactor
-
-	attempts   int
-	resp       *Response // the last attempt's complete response
-	receivedAt time.Time
-	netErr     error // the last attempt's failure when it has no complete response
-	tooLarge   int   // the status of a response whose body was over the limit
-	wait       time.Duration
 }
 
-// checkRetry is the retryablehttp.CheckRetry of one fetch. It is called once
-// per attempt.
-func (f *fetch) checkRetry(ctx context.Context, resp *http.Response, err error) (bool, error) {
-	f.attempts++
-	f.resp, f.netErr, f.tooLarge = nil, nil, 0
-	var header http.Header
-	status := 0
-	if err == nil && resp != nil {
-		body, readErr := readBody(resp.Body, f.client.maxBody)
-		resp.Body = io.NopCloser(bytes.NewReader(nil))
-		switch {
-		case errors.Is(readErr, errBodyTooLarge):
-			f.tooLarge = resp.StatusCode
-			f.logAttempt(resp.StatusCode, nil, false)
-			return false, nil
-		case readErr != nil:
-			err = readErr // the connection broke mid-body: a network failure
-		default:
-			status, header = resp.StatusCode, resp.Header
-			f.resp = &Response{StatusCode: status, Header: resp.Header, Body: body}
-			f.receivedAt = f.client.now()
-		}
-	}
-	if err != nil {
-		f.netErr = err
-	}
-	retry := retryDecision(ctx.Err(), status, err) && f.attempts <= f.client.retryMax
-	if retry {
-		now := time.Now()
-		jitter := rand.Float64() //nolint:gosec // G404: jitter needs no cryptographic randomness
-		f.wait = backoff(f.client.waitMin, f.client.waitMax, f.attempts-1, header, now, jitter)
-		deadline, has := ctx.Deadline()
-		retry = fitsDeadline(now, deadline, has, f.wait)
-	}
-	f.logAttempt(status, err, retry)
-	return retry, nil
-}
-
-// backoff is the retryablehttp.Backoff of one fetch: the wait checkRetry
-// already computed and checked against the deadline.
-func (f *fetch) backoff(time.Duration, time.Duration, int, *http.Response) time.Duration {
-	return f.wait
-}
-
-func (f *fetch) logAttempt(status int, err error, retry bool) {
+func (f *fetch) logAttempt(n int, a attempt, retry bool, wait time.Duration) {
 	if !f.client.log.IsDebug() {
 		return
 	}
-	args := []any{"provider", f.proto.Name(), "attempt", f.attempts, "status", status, "retry", retry}
-	if err != nil {
-		args = append(args, "error", sanitize(err.Error(), f.redact, maxExcerpt))
+	args := []any{"provider", f.proto.Name(), "attempt", n, "status", a.status(), "duration", a.duration, "retry", retry}
+	if a.err != nil {
+		args = append(args, "error", sanitize(a.err.Error(), f.redact, maxExcerpt))
 	}
-	if f.tooLarge != 0 {
+	if a.tooLarge != 0 {
 		args = append(args, "error", "response body over the size limit")
 	}
 	if retry {
-		args = append(args, "wait", f.wait)
+		args = append(args, "wait", wait)
 	}
 	f.client.log.Debug("vendor token request", args...)
 }
 
-// result turns the last attempt into the outcome of the fetch. doErr is what
-// retryablehttp returned: a network error, or the context's error when it
-// ended while waiting to retry.
-func (f *fetch) result(doErr error) (Token, error) {
+// result turns the last of n attempts into the outcome of the fetch.
+// waited is true when ctx ended while waiting to retry.
+func (f *fetch) result(ctx context.Context, a attempt, n int, waited bool) (Token, error) {
 	var pe *Error
 	switch {
-	case f.tooLarge != 0:
+	case a.tooLarge != 0:
 		pe = &Error{
 			Kind:       KindResponse,
-			StatusCode: f.tooLarge,
+			StatusCode: a.tooLarge,
 			Message:    fmt.Sprintf("the response body is larger than %d bytes", f.client.maxBody),
 		}
-	case f.resp != nil:
-		tok, err := f.proto.ParseResponse(f.params, f.resp, f.receivedAt)
+	case a.resp != nil:
+		tok, err := f.proto.ParseResponse(f.params, a.resp, a.receivedAt)
 		if err == nil {
 			return tok, nil
 		}
 		if !errors.As(err, &pe) {
 			pe = &Error{Kind: KindResponse, Message: sanitize(err.Error(), f.redact, maxExcerpt)}
 		}
-	case f.netErr != nil:
-		pe = f.networkError(f.netErr)
-	case doErr != nil:
-		pe = f.networkError(doErr)
 	default:
-		pe = &Error{Kind: KindTransient, Message: "no response from the vendor"}
+		pe = f.networkError(a.err, ctx.Err())
 	}
 	pe.Provider = f.proto.Name()
-	pe.Attempts = f.attempts
-	if ctxErr := f.ctx.Err(); ctxErr != nil && doErr != nil && pe.Err == nil {
+	pe.Attempts = n
+	if waited && pe.Err == nil {
 		// The context ended while waiting to retry a failed attempt.
 		pe.Kind = KindTransient
-		pe.Err = ctxErr
-		pe.Message += " (then " + contextText(ctxErr) + " before the retry)"
+		pe.Err = ctx.Err()
+		pe.Message += " (then " + contextText(pe.Err) + " before the retry)"
 	}
 	return Token{}, pe
 }
 
-// networkError describes a failure without a usable response.
-func (f *fetch) networkError(err error) *Error {
+// networkError describes a failure without a usable response. ctxErr is
+// the request context's error, if it has ended.
+func (f *fetch) networkError(err, ctxErr error) *Error {
 	msg := sanitize(err.Error(), f.redact, maxExcerpt)
-	if ctxErr := f.ctx.Err(); ctxErr != nil {
+	if ctxErr != nil {
 		return &Error{Kind: KindTransient, Message: contextText(ctxErr) + ": " + msg, Err: ctxErr}
 	}
 	if isTLSError(err) {
@@ -372,10 +388,9 @@ func contextText(err error) string {
 	return "the request was cancelled"
 }
 
-// readBody reads at most limit bytes of body and closes it; a longer body is
+// readBody reads at most limit bytes of body; a longer body is
 // errBodyTooLarge.
-func readBody(body io.ReadCloser, limit int64) ([]byte, error) {
-	defer body.Close()
+func readBody(body io.Reader, limit int64) ([]byte, error) {
 	b, err := io.ReadAll(io.LimitReader(body, limit+1))
 	if err != nil {
 		return nil, err

@@ -742,7 +742,8 @@ func TestFetchLogs(t *testing.T) {
 	mu.Lock()
 	defer mu.Unlock()
 	out := buf.String()
-	if !strings.Contains(out, "vendor token request") || !strings.Contains(out, "retry=true") || !strings.Contains(out, "status=503") {
+	if !strings.Contains(out, "vendor token request") || !strings.Contains(out, "retry=true") || !strings.Contains(out, "status=503") ||
+		!strings.Contains(out, "duration=") {
 		t.Errorf("log lacks the attempts:\n%s", out)
 	}
 	assertNoSecret(t, "log", out, testParams(BrightPattern, ""))
