@@ -41,7 +41,7 @@ type paloBackend struct {
 	writeMu sync.Mutex
 
 	mu      sync.RWMutex
-	configs map[string]*configState
+	configs map[string]*liveConfig
 	roles   map[string]*roleEntry
 	// gen counts forgets; a storage load that raced with one is used once
 	// but not remembered.
@@ -67,7 +67,7 @@ func Factory(ctx context.Context, conf *logical.BackendConfig) (logical.Backend,
 
 func newBackend() *paloBackend {
 	b := &paloBackend{
-		configs: make(map[string]*configState),
+		configs: make(map[string]*liveConfig),
 		roles:   make(map[string]*roleEntry),
 		now:     time.Now,
 	}
@@ -126,7 +126,7 @@ func (b *paloBackend) clean(context.Context) {
 		<-b.refreshDone
 	}
 	b.mu.Lock()
-	b.configs = make(map[string]*configState)
+	b.configs = make(map[string]*liveConfig)
 	b.roles = make(map[string]*roleEntry)
 	b.mu.Unlock()
 	if b.cache != nil {

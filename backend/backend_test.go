@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
@@ -98,31 +99,64 @@ func newTestEnv(t *testing.T) *testEnv {
 // do sends one request through the framework's routing, as Vault would.
 func (e *testEnv) do(op logical.Operation, path string, data map[string]any) (*logical.Response, error) {
 	e.t.Helper()
-	req := &logical.Request{
-		Operation:  op,
-		Path:       path,
-		Data:       data,
-		Storage:    e.storage,
-		MountPoint: "palo/",
+	o := e.route(op, path, data)
+	if o.existenceErr != nil {
+		e.t.Fatalf("existence check %s: %v", path, o.existenceErr)
 	}
+	return o.resp, o.err
+}
+
+// outcome is how Vault would answer one request.
+type outcome struct {
+	resp   *logical.Response
+	err    error
+	status int
+	// existenceErr is a failure of the existence check other than a
+	// user error: the request itself was not sent.
+	existenceErr error
+}
+
+// text is everything of the answer a caller or an audit log could see.
+func (o outcome) text() string {
+	var b strings.Builder
+	if o.err != nil {
+		b.WriteString(o.err.Error())
+	}
+	if o.resp != nil {
+		fmt.Fprint(&b, o.resp.Data, o.resp.Warnings, o.resp.Secret, o.resp.Headers)
+	}
+	return b.String()
+}
+
+// route sends one request as Vault does: for a write, the existence check
+// decides between create and update (a user error there is a 400, an
+// unknown path a 404); then the request itself. The status is the one
+// Vault would answer with.
+func (e *testEnv) route(op logical.Operation, path string, data map[string]any) outcome {
+	ctx := context.Background()
+	req := &logical.Request{Operation: op, Path: path, Data: data, Storage: e.storage, MountPoint: "palo/"}
 	if op == logical.CreateOperation || op == logical.UpdateOperation {
-		checkFound, exists, err := e.b.HandleExistenceCheck(context.Background(), req)
+		checkFound, exists, err := e.b.HandleExistenceCheck(ctx, req)
 		var userErr errutil.UserError
-		if errors.As(err, &userErr) {
-			// Vault answers a user error from the existence check (a
-			// field of the wrong type) with a 400.
-			return logical.ErrorResponse(userErr.Error()), nil
-		}
-		if err != nil {
-			e.t.Fatalf("existence check %s: %v", path, err)
-		}
-		if exists || !checkFound {
-			req.Operation = logical.UpdateOperation
-		} else {
+		switch {
+		case errors.As(err, &userErr):
+			return outcome{resp: logical.ErrorResponse(userErr.Error()), status: http.StatusBadRequest}
+		case errors.Is(err, logical.ErrUnsupportedPath):
+			return outcome{err: err, existenceErr: err, status: http.StatusNotFound}
+		case err != nil:
+			return outcome{err: err, existenceErr: err, status: http.StatusInternalServerError}
+		case checkFound && !exists:
 			req.Operation = logical.CreateOperation
+		default:
+			req.Operation = logical.UpdateOperation
 		}
 	}
-	return e.b.HandleRequest(context.Background(), req)
+	resp, err := e.b.HandleRequest(ctx, req)
+	status, _ := logical.RespondErrorCommon(req, resp, err)
+	if status == 0 {
+		status = http.StatusOK
+	}
+	return outcome{resp: resp, err: err, status: status}
 }
 
 // mustOK sends a request and fails the test on an error or error response.

@@ -150,7 +150,7 @@ func BenchmarkCredsReadMiss(b *testing.B) {
 func BenchmarkBareFetch(b *testing.B) {
 	e := newBenchEnv(b)
 	ctx := context.Background()
-	cfg, err := e.b.config(ctx, e.storage, "scm")
+	cfg, err := e.b.liveConfig(ctx, e.storage, "scm")
 	if err != nil || cfg == nil {
 		b.Fatalf("config: %v", err)
 	}

@@ -64,9 +64,10 @@ type configEntry struct {
 	VerifyConnection    bool          `json:"verify_connection"`
 }
 
-// configState is a config as the read path uses it: parsed once, with its
-// HTTP client and the fingerprint that keys its tokens in the cache.
-type configState struct {
+// liveConfig is a stored configEntry loaded for serving reads: parsed once,
+// with its HTTP client and the fingerprint that keys its tokens in the
+// cache. paloBackend.liveConfig keeps one per name until the config changes.
+type liveConfig struct {
 	name        string
 	entry       *configEntry
 	client      *provider.Client
@@ -278,9 +279,10 @@ func (c *configEntry) applyReadDefaults() {
 	}
 }
 
-// config returns the parsed config, from memory or storage (double-checked
-// so concurrent readers load it once). nil when it does not exist.
-func (b *paloBackend) config(ctx context.Context, s logical.Storage, name string) (*configState, error) {
+// liveConfig returns the loaded config, from memory or storage
+// (double-checked so concurrent readers load it once). nil when it does not
+// exist.
+func (b *paloBackend) liveConfig(ctx context.Context, s logical.Storage, name string) (*liveConfig, error) {
 	b.mu.RLock()
 	cs, gen := b.configs[name], b.gen
 	b.mu.RUnlock()
@@ -296,7 +298,7 @@ func (b *paloBackend) config(ctx context.Context, s logical.Storage, name string
 	if err != nil {
 		return nil, fmt.Errorf("config %q: building its HTTP client: %w", name, err)
 	}
-	loaded := &configState{name: name, entry: entry, client: client, fingerprint: entry.fingerprint()}
+	loaded := &liveConfig{name: name, entry: entry, client: client, fingerprint: entry.fingerprint()}
 
 	b.mu.Lock()
 	defer b.mu.Unlock()

@@ -5,14 +5,11 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/json"
-	"errors"
-	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
 	"testing"
 
-	"github.com/hashicorp/vault/sdk/helper/errutil"
 	"github.com/hashicorp/vault/sdk/logical"
 
 	"github.com/vault-palo/vault-plugin-secrets-palo/internal/fakevendor"
@@ -33,84 +30,25 @@ import (
 // secretFields are the config fields that hold a secret.
 var secretFields = []string{"client_secret", "access_secret"}
 
-// fuzzEnv is one backend for one fuzz input. Unlike newTestEnv it shares
-// the fake vendor between inputs: a TLS server per input would be too slow.
-type fuzzEnv struct {
-	t       *testing.T
-	b       *paloBackend
-	storage *logical.InmemStorage
-	vendor  *fakevendor.TestServer
-	logs    *syncBuffer
-}
-
-func newFuzzEnv(t *testing.T, vendor *fakevendor.TestServer) *fuzzEnv {
+// newFuzzEnv is one backend for one fuzz input. Unlike newTestEnv it
+// shares the fake vendor between inputs: a TLS server per input would be
+// too slow.
+func newFuzzEnv(t *testing.T, vendor *fakevendor.TestServer) *testEnv {
 	t.Helper()
 	logs := &syncBuffer{}
 	b, storage := newTestBackend(t, logs)
-	return &fuzzEnv{t: t, b: b, storage: storage, vendor: vendor, logs: logs}
+	return &testEnv{t: t, b: b, storage: storage, vendor: vendor, logs: logs}
 }
 
-// demoConfig is the config of the demo account of provider p on the fake
-// vendor, not verified on write.
-func (e *fuzzEnv) demoConfig(p string) map[string]any {
-	te := &testEnv{t: e.t, vendor: e.vendor}
-	c := te.demoConfig(p)
+// unverified is the demo config of provider p, not verified on write.
+func (e *testEnv) unverified(p string) map[string]any {
+	c := e.demoConfig(p)
 	c["verify_connection"] = false
 	return c
 }
 
-// outcome is how Vault would answer one request.
-type outcome struct {
-	resp   *logical.Response
-	err    error
-	status int
-}
-
-// text is everything of the answer a caller or an audit log could see.
-func (o outcome) text() string {
-	var b strings.Builder
-	if o.err != nil {
-		b.WriteString(o.err.Error())
-	}
-	if o.resp != nil {
-		fmt.Fprint(&b, o.resp.Data, o.resp.Warnings, o.resp.Secret, o.resp.Headers)
-	}
-	return b.String()
-}
-
-// do routes one request as Vault does: for a write, the existence check
-// decides between create and update (a user error there is a 400, an
-// unknown path a 404); then the request itself. The status is the one
-// Vault would answer with.
-func (e *fuzzEnv) do(op logical.Operation, path string, data map[string]any) outcome {
-	ctx := context.Background()
-	req := &logical.Request{Operation: op, Path: path, Data: data, Storage: e.storage, MountPoint: "palo/"}
-	if op == logical.CreateOperation || op == logical.UpdateOperation {
-		checkFound, exists, err := e.b.HandleExistenceCheck(ctx, req)
-		var userErr errutil.UserError
-		switch {
-		case errors.As(err, &userErr):
-			return outcome{resp: logical.ErrorResponse(userErr.Error()), status: http.StatusBadRequest}
-		case errors.Is(err, logical.ErrUnsupportedPath):
-			return outcome{err: err, status: http.StatusNotFound}
-		case err != nil:
-			return outcome{err: err, status: http.StatusInternalServerError}
-		case checkFound && !exists:
-			req.Operation = logical.CreateOperation
-		default:
-			req.Operation = logical.UpdateOperation
-		}
-	}
-	resp, err := e.b.HandleRequest(ctx, req)
-	status, _ := logical.RespondErrorCommon(req, resp, err)
-	if status == 0 {
-		status = http.StatusOK
-	}
-	return outcome{resp: resp, err: err, status: status}
-}
-
 // stored returns the raw storage entry at key, nil if there is none.
-func (e *fuzzEnv) stored(key string) []byte {
+func (e *testEnv) stored(key string) []byte {
 	entry, err := e.storage.Get(context.Background(), key)
 	if err != nil {
 		e.t.Fatalf("storage get %s: %v", key, err)
@@ -205,14 +143,14 @@ func plantProxyCanary(data map[string]any, canary string) {
 func FuzzConfigWrite(f *testing.F) {
 	vendor := fakevendor.NewTLSTestServer(f, fakevendor.DemoAccounts()...)
 	f.Add("existing", []byte(`{"client_secret": ["a", "b"]}`), false)
-	f.Add("new", []byte(`{"provider": "paloalto_scm", "client_id": "id", "client_secret": "s", "tsg_id": "1234567890"}`), true)
+	f.Add("new", []byte(`{"provider": "paloalto_scm", "client_id": "id", "client_secret": "a-secret", "tsg_id": "1234567890"}`), true)
 	f.Fuzz(func(t *testing.T, name string, body []byte, verify bool) {
 		data, ok := decodeBody(body)
 		if !ok {
 			return
 		}
 		e := newFuzzEnv(t, vendor)
-		if o := e.do(logical.UpdateOperation, "config/existing", e.demoConfig(inputProvider(data))); o.status != http.StatusNoContent && o.status != http.StatusOK {
+		if o := e.route(logical.UpdateOperation, "config/existing", e.unverified(inputProvider(data))); o.status != http.StatusNoContent && o.status != http.StatusOK {
 			t.Fatalf("seeding config/existing: HTTP %d: %s", o.status, o.text())
 		}
 
@@ -239,7 +177,7 @@ func FuzzConfigWrite(f *testing.F) {
 
 		key := configStoragePrefix + name
 		before := e.stored(key)
-		o := e.do(logical.UpdateOperation, "config/"+name, data)
+		o := e.route(logical.UpdateOperation, "config/"+name, data)
 		if o.status >= 500 {
 			t.Fatalf("HTTP %d for config input: %s", o.status, redactCanary(o.text(), canary))
 		}
@@ -261,12 +199,12 @@ func FuzzConfigWrite(f *testing.F) {
 		if msg := c.validate(); msg != "" {
 			t.Fatalf("stored config is invalid: %s", redactCanary(msg, canary))
 		}
-		read := e.do(logical.ReadOperation, "config/"+name, nil)
+		read := e.route(logical.ReadOperation, "config/"+name, nil)
 		if read.status != http.StatusOK || read.resp == nil {
 			t.Fatalf("reading the config back: HTTP %d", read.status)
 		}
 		assertClean(t, "the config read", read.text(), canary)
-		list := e.do(logical.ListOperation, "config/", nil)
+		list := e.route(logical.ListOperation, "config/", nil)
 		assertClean(t, "the config list", list.text(), canary)
 	})
 }
@@ -315,7 +253,7 @@ func FuzzRoleWrite(f *testing.F) {
 		}
 		e := newFuzzEnv(t, vendor)
 		for _, p := range allProviders {
-			if o := e.do(logical.UpdateOperation, "config/"+p, e.demoConfig(p)); o.status >= 300 {
+			if o := e.route(logical.UpdateOperation, "config/"+p, e.unverified(p)); o.status >= 300 {
 				t.Fatalf("seeding config/%s: HTTP %d: %s", p, o.status, o.text())
 			}
 		}
@@ -323,7 +261,7 @@ func FuzzRoleWrite(f *testing.F) {
 
 		key := roleStoragePrefix + name
 		before := e.stored(key)
-		o := e.do(logical.UpdateOperation, "roles/"+name, data)
+		o := e.route(logical.UpdateOperation, "roles/"+name, data)
 		if o.status >= 500 {
 			t.Fatalf("HTTP %d for role input: %s", o.status, o.text())
 		}
@@ -346,11 +284,11 @@ func FuzzRoleWrite(f *testing.F) {
 		if msg := r.validate(c); msg != "" {
 			t.Fatalf("stored role is invalid: %s", msg)
 		}
-		if read := e.do(logical.ReadOperation, "roles/"+name, nil); read.status != http.StatusOK {
+		if read := e.route(logical.ReadOperation, "roles/"+name, nil); read.status != http.StatusOK {
 			t.Fatalf("reading the role back: HTTP %d: %s", read.status, read.text())
 		}
 
-		creds := e.do(logical.ReadOperation, "creds/"+name, nil)
+		creds := e.route(logical.ReadOperation, "creds/"+name, nil)
 		if creds.status >= 500 && (creds.err == nil || !strings.Contains(creds.err.Error(), "token request failed")) {
 			t.Fatalf("HTTP %d for creds of a stored role, not a vendor failure: %s", creds.status, creds.text())
 		}

@@ -79,7 +79,7 @@ func (b *paloBackend) pathCredsRead(ctx context.Context, req *logical.Request, d
 	if role == nil {
 		return logical.ErrorResponse("role %q does not exist (see LIST roles/)", roleName), nil
 	}
-	cfg, err := b.config(ctx, req.Storage, role.Config)
+	cfg, err := b.liveConfig(ctx, req.Storage, role.Config)
 	if err != nil {
 		return nil, err
 	}
@@ -158,7 +158,7 @@ func (b *paloBackend) pathCredsRead(ctx context.Context, req *logical.Request, d
 
 // cacheKey identifies one distinct vendor token: the config (by name and by
 // a fingerprint of everything that affects its tokens) and the scope.
-func cacheKey(cfg *configState, scope string) tokencache.Key {
+func cacheKey(cfg *liveConfig, scope string) tokencache.Key {
 	return tokencache.Key(cfg.name + "\x00" + cfg.fingerprint + "\x00" + scope)
 }
 
@@ -166,7 +166,7 @@ func cacheKey(cfg *configState, scope string) tokencache.Key {
 // config, the vendor, the HTTP status and the vendor's message. Vault
 // answers it with a 500: the request was fine, the upstream was not. A
 // reader that gave up (its own context ended) gets its context error.
-func (b *paloBackend) vendorError(ctx context.Context, cfg *configState, err error) error {
+func (b *paloBackend) vendorError(ctx context.Context, cfg *liveConfig, err error) error {
 	if ctx.Err() != nil && errors.Is(err, ctx.Err()) {
 		return err
 	}

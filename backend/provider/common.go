@@ -54,15 +54,10 @@ func newPost(ctx context.Context, provider, rawURL, contentType string, body []b
 }
 
 // decodeObject decodes a success body as a JSON object whose values are kept
-// raw, tolerating trailing commas as decodeJSON does.
+// raw.
 func decodeObject(body []byte) (map[string]json.RawMessage, bool) {
-	for _, b := range [][]byte{body, stripTrailingCommas(body)} {
-		var obj map[string]json.RawMessage
-		if err := json.Unmarshal(b, &obj); err == nil && obj != nil {
-			return obj, true
-		}
-	}
-	return nil, false
+	obj, ok := decodeJSON[map[string]json.RawMessage](body)
+	return obj, ok && obj != nil
 }
 
 // stringField returns obj[key] as a string. A missing key or null is "",

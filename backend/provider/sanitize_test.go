@@ -104,6 +104,7 @@ func TestVendorDetail(t *testing.T) {
 		"JSON string":        {body: `"just text"`, wantJSON: true},
 		"HTML":               {body: `<html>oops</html>`},
 		"two JSON values":    {body: `{"message":"a"}{"message":"b"}`},
+		"text after JSON":    {body: `{"message":"a"} <html>`},
 		"empty":              {body: ``},
 		"number error field": {body: `{"error":500,"message":"m"}`, wantMsg: "m", wantJSON: true},
 	}

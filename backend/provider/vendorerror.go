@@ -3,7 +3,9 @@ package provider
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -39,7 +41,7 @@ const (
 // {"message"}}. Both results are raw vendor text: sanitise before use.
 // isJSON reports whether the body is JSON at all.
 func vendorDetail(body []byte) (code, message string, isJSON bool) {
-	v, ok := decodeJSON(body)
+	v, ok := decodeJSON[any](body)
 	if !ok {
 		return "", "", false
 	}
@@ -59,22 +61,24 @@ func vendorDetail(body []byte) (code, message string, isJSON bool) {
 	return code, message, true
 }
 
-// decodeJSON decodes body as one JSON value, tolerating trailing commas (see
-// stripTrailingCommas).
-func decodeJSON(body []byte) (any, bool) {
+// decodeJSON decodes body as exactly one JSON value (numbers inside an any
+// stay json.Number), and when that fails, once more without trailing commas
+// (see stripTrailingCommas).
+func decodeJSON[T any](body []byte) (T, bool) {
 	for _, b := range [][]byte{body, stripTrailingCommas(body)} {
+		var v T
 		dec := json.NewDecoder(bytes.NewReader(b))
 		dec.UseNumber()
-		var v any
 		if err := dec.Decode(&v); err != nil {
 			continue
 		}
-		if _, err := dec.Token(); err == nil {
-			continue // more than one value: not a JSON document
+		if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+			continue // more than one value, or text after it: not a JSON document
 		}
 		return v, true
 	}
-	return nil, false
+	var zero T
+	return zero, false
 }
 
 // findMessage searches a decoded JSON value breadth first for a non-empty
@@ -167,7 +171,7 @@ func classify(status int, code string) Kind {
 		return KindCredentials
 	case status == http.StatusUnauthorized || status == http.StatusForbidden:
 		return KindCredentials
-	case status == http.StatusRequestTimeout || status == http.StatusTooManyRequests || status >= 500 && status <= 599:
+	case retryableStatus(status):
 		return KindTransient
 	case status >= 200 && status <= 499:
 		return KindRequest

@@ -435,15 +435,15 @@ func (r *renderer) memory() {
 	if heap {
 		r.p("| point | RSS | live heap |")
 		r.p("|---|---:|---:|")
-		r.p("| before (a few cached tokens) | %s | %s |", kib(m.BaselineKiB), mib(m.HeapBaselineBytes))
-		r.p("| %s roles written | %s | %s |", thousands(int64(m.Roles)), kib(m.RolesKiB), mib(m.HeapRolesBytes))
-		r.p("| each role read once: %s more cached tokens | %s | %s |", thousands(int64(m.Roles)), kib(m.TokensKiB), mib(m.HeapTokensBytes))
+		r.p("| before (a few cached tokens) | %s | %s |", mib(m.BaselineKiB*1024), mib(m.HeapBaselineBytes))
+		r.p("| %s roles written | %s | %s |", thousands(int64(m.Roles)), mib(m.RolesKiB*1024), mib(m.HeapRolesBytes))
+		r.p("| each role read once: %s more cached tokens | %s | %s |", thousands(int64(m.Roles)), mib(m.TokensKiB*1024), mib(m.HeapTokensBytes))
 	} else {
 		r.p("| point | RSS |")
 		r.p("|---|---:|")
-		r.p("| before (a few cached tokens) | %s |", kib(m.BaselineKiB))
-		r.p("| %s roles written | %s |", thousands(int64(m.Roles)), kib(m.RolesKiB))
-		r.p("| each role read once: %s more cached tokens | %s |", thousands(int64(m.Roles)), kib(m.TokensKiB))
+		r.p("| before (a few cached tokens) | %s |", mib(m.BaselineKiB*1024))
+		r.p("| %s roles written | %s |", thousands(int64(m.Roles)), mib(m.RolesKiB*1024))
+		r.p("| each role read once: %s more cached tokens | %s |", thousands(int64(m.Roles)), mib(m.TokensKiB*1024))
 	}
 	r.p("")
 	r.p("From before to the end RSS grew by %s B per role and token.", thousands(int64(div(float64(m.TokensKiB-m.BaselineKiB)*1024, float64(m.Roles)))))
@@ -660,8 +660,7 @@ func us(v float64) string {
 	return fmt.Sprintf("%.0f µs", v)
 }
 
-func kib(v int64) string { return fmt.Sprintf("%.1f MiB", float64(v)/1024) }
-
+// mib formats a size in bytes as MiB: "2.0 MiB".
 func mib(bytes int64) string { return fmt.Sprintf("%.1f MiB", float64(bytes)/(1<<20)) }
 
 // thousands formats n with commas: 12,345.

@@ -297,7 +297,8 @@ func TestFormatting(t *testing.T) {
 		"microseconds":       {us(612.4), "612 µs"},
 		"milliseconds":       {us(12345), "12.3 ms"},
 		"ratio":              {ratio(1.234), "1.23×"},
-		"KiB as MiB":         {kib(2048), "2.0 MiB"},
+		"MiB":                {mib(2 << 20), "2.0 MiB"},
+		"KiB as MiB":         {mib(2048 * 1024), "2.0 MiB"},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
