@@ -112,13 +112,13 @@ func TestFetchEveryProvider(t *testing.T) {
 		"saas security": {
 			provider: PaloAltoSaaSSecurity, path: "/oauth/token", wantAuth: basic, wantType: contentTypeForm,
 			wantBody: form("grant_type", "client_credentials", "scope", "api_access"),
-			status:   200, respBody: saasSeedBody,
+			status:   200, respBody: saasDocBody,
 			wantExtra: map[string]string{"tenant": "test tenant", "jti": "d66abfad-8c3c-40d1-8c1f-91cc0e1931f1"},
 		},
 		"scm": {
 			provider: PaloAltoSCM, path: "/am/oauth2/access_token", wantAuth: basic, wantType: contentTypeForm,
 			wantBody: form("grant_type", "client_credentials", "scope", "tsg_id%3A1234567890"),
-			status:   200, respBody: scmSeedBody,
+			status:   200, respBody: scmDocBody,
 			wantExtra: map[string]string{"tsg_id": "1234567890"},
 		},
 		"oracle casb": {
@@ -131,7 +131,7 @@ func TestFetchEveryProvider(t *testing.T) {
 		"bright pattern": {
 			provider: BrightPattern, path: "/configapi/v2/oauth/token", wantType: contentTypeForm,
 			wantBody: form("grant_type", "client_credentials", "client_id", "acme", "client_secret", esc, "scope", "example.com"),
-			status:   200, respBody: brightSeedBody,
+			status:   200, respBody: brightDocBody,
 			wantExtra: map[string]string{},
 		},
 		"oauth2": {

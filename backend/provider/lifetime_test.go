@@ -75,18 +75,18 @@ func TestParseExpiresIn(t *testing.T) {
 
 func TestParseExpiresAt(t *testing.T) {
 	t.Parallel()
-	seed := time.Date(2017, 9, 11, 0, 19, 24, 0, time.UTC)
+	documented := time.Date(2017, 9, 11, 0, 19, 24, 0, time.UTC)
 	cases := map[string]struct {
 		raw         string
 		want        time.Time
 		wantPresent bool
 		wantErr     error
 	}{
-		"seed example":            {raw: `"2017-09-11T00:19:24Z"`, want: seed, wantPresent: true},
-		"fractional seconds":      {raw: `"2017-09-11T00:19:24.123456Z"`, want: seed.Add(123456 * time.Microsecond), wantPresent: true},
-		"positive offset":         {raw: `"2017-09-11T02:19:24+02:00"`, want: seed, wantPresent: true},
-		"negative offset, frac":   {raw: `"2017-09-10T18:49:24.5-05:30"`, want: seed.Add(500 * time.Millisecond), wantPresent: true},
-		"padded":                  {raw: `" 2017-09-11T00:19:24Z "`, want: seed, wantPresent: true},
+		"documented example":      {raw: `"2017-09-11T00:19:24Z"`, want: documented, wantPresent: true},
+		"fractional seconds":      {raw: `"2017-09-11T00:19:24.123456Z"`, want: documented.Add(123456 * time.Microsecond), wantPresent: true},
+		"positive offset":         {raw: `"2017-09-11T02:19:24+02:00"`, want: documented, wantPresent: true},
+		"negative offset, frac":   {raw: `"2017-09-10T18:49:24.5-05:30"`, want: documented.Add(500 * time.Millisecond), wantPresent: true},
+		"padded":                  {raw: `" 2017-09-11T00:19:24Z "`, want: documented, wantPresent: true},
 		"missing":                 {raw: ``},
 		"null":                    {raw: `null`},
 		"empty string":            {raw: `""`},

@@ -53,14 +53,14 @@ func TestNewRequest(t *testing.T) {
 		wantAuth string // "" means no Authorization header
 		wantBody string
 	}{
-		"saas security as the seed documents it": {
+		"saas security as the vendor documents it": {
 			params: Params{ //nolint:gosec // G101: made-up test credentials
 				Provider: PaloAltoSaaSSecurity, TokenURL: "https://api.aperture.paloaltonetworks.com/oauth/token",
 				ClientID: "acme", ClientSecret: "acmesecret", Scope: "api_access",
 			},
 			wantURL:  "https://api.aperture.paloaltonetworks.com/oauth/token",
 			wantType: "application/x-www-form-urlencoded",
-			wantAuth: "Basic YWNtZTphY21lc2VjcmV0", // the seed's own example
+			wantAuth: "Basic YWNtZTphY21lc2VjcmV0", // the vendor document's own example
 			wantBody: "grant_type=client_credentials&scope=api_access",
 		},
 		"saas security defaults the URL and scope": {
@@ -100,7 +100,7 @@ func TestNewRequest(t *testing.T) {
 			wantType: "application/json",
 			wantBody: `{"accessKey":"BLHZKSBNTO7DIYRB3DRQ","accessSecret":"uQHUJdDrb08png%7K2guKbADYKnZKz05xke9LjTlEs"}`,
 		},
-		"bright pattern as the seed documents it": {
+		"bright pattern as the vendor documents it": {
 			params: Params{ //nolint:gosec // G101: made-up test credentials
 				Provider: BrightPattern, TokenURL: "https://example.com/configapi/v2/oauth/token",
 				ClientID: "clientid", ClientSecret: "qkDwDJlDfig2IpeuUZYKH1Wb8q1V0ju6sILxQQqhJ", Scope: "example.com",

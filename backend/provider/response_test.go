@@ -115,13 +115,13 @@ func runParseCases(t *testing.T, cases map[string]parseCase) {
 	}
 }
 
-// The seeds' own success examples.
+// The vendor documents' own success examples.
 const (
-	saasSeedBody = `{ "access_token" : "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzY29wZSI6WyJhcGlfYWNjZXNzIl0.vxao73NJcehYkngrI9WvHIxugbhDzOEWDBbR4TS99Eg", "token_type" : "bearer", "expires_in" : 7199, "scope" : "api_access", "tenant" : "test tenant", "jti" : "d66abfad-8c3c-40d1-8c1f-91cc0e1931f1" }`
-	scmSeedBody  = `{ "access_token": "eyJhb...truncated", "scope": "tsg_id:1234567890", "token_type": "Bearer", "expires_in": 900 }`
+	saasDocBody = `{ "access_token" : "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzY29wZSI6WyJhcGlfYWNjZXNzIl0.vxao73NJcehYkngrI9WvHIxugbhDzOEWDBbR4TS99Eg", "token_type" : "bearer", "expires_in" : 7199, "scope" : "api_access", "tenant" : "test tenant", "jti" : "d66abfad-8c3c-40d1-8c1f-91cc0e1931f1" }`
+	scmDocBody  = `{ "access_token": "eyJhb...truncated", "scope": "tsg_id:1234567890", "token_type": "Bearer", "expires_in": 900 }`
 	// The Bright Pattern page's example, trailing comma and all.
-	brightSeedBody = "{\n\"access_token\":\"eyJhbGciOiJSUzI1NiI5q9Jgt...6HznsvPWy7UP3MINA\",\n\"token_type\":\"Bearer\",\n\"expires_in\":\"3599\",\n}"
-	oracleSeedBody = `{
+	brightDocBody = "{\n\"access_token\":\"eyJhbGciOiJSUzI1NiI5q9Jgt...6HznsvPWy7UP3MINA\",\n\"token_type\":\"Bearer\",\n\"expires_in\":\"3599\",\n}"
+	oracleDocBody = `{
   "accessToken" : "oracle-token-value",
   "tenantId" : "abcdefgh-1234-ijkl-5678-mnopqrstuvwx",
   "expiresAt" : "2017-09-11T00:19:24Z"
@@ -144,8 +144,8 @@ const (
 func TestParseResponseSaaSSecurity(t *testing.T) {
 	t.Parallel()
 	runParseCases(t, map[string]parseCase{
-		"seed success": {
-			provider: PaloAltoSaaSSecurity, status: 200, body: saasSeedBody,
+		"documented success": {
+			provider: PaloAltoSaaSSecurity, status: 200, body: saasDocBody,
 			want: Token{ //nolint:gosec // G101: a made-up test token
 				AccessToken: "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzY29wZSI6WyJhcGlfYWNjZXNzIl0.vxao73NJcehYkngrI9WvHIxugbhDzOEWDBbR4TS99Eg",
 				TokenType:   "bearer", Scope: "api_access", ExpiresAt: testNow.Add(7199 * time.Second),
@@ -203,8 +203,8 @@ func TestParseResponseSaaSSecurity(t *testing.T) {
 func TestParseResponseSCM(t *testing.T) {
 	t.Parallel()
 	runParseCases(t, map[string]parseCase{
-		"seed success": {
-			provider: PaloAltoSCM, status: 200, body: scmSeedBody,
+		"documented success": {
+			provider: PaloAltoSCM, status: 200, body: scmDocBody,
 			want: Token{ //nolint:gosec // G101: a made-up test token
 				AccessToken: "eyJhb...truncated", TokenType: "Bearer", Scope: "tsg_id:1234567890",
 				ExpiresAt: testNow.Add(15 * time.Minute), Extra: map[string]string{"tsg_id": "1234567890"},
@@ -269,11 +269,11 @@ func TestParseResponseSCM(t *testing.T) {
 
 func TestParseResponseOracleCASB(t *testing.T) {
 	t.Parallel()
-	vendorDate := time.Date(2017, 9, 11, 0, 4, 24, 0, time.UTC) // 15 minutes before the seed's expiresAt
+	vendorDate := time.Date(2017, 9, 11, 0, 4, 24, 0, time.UTC) // 15 minutes before the documented expiresAt
 	dated := http.Header{"Date": {vendorDate.Format(http.TimeFormat)}}
 	runParseCases(t, map[string]parseCase{
-		"seed success, 201, lifetime measured against Date": {
-			provider: OracleCASB, status: 201, header: dated, body: oracleSeedBody,
+		"documented success, 201, lifetime measured against Date": {
+			provider: OracleCASB, status: 201, header: dated, body: oracleDocBody,
 			want: Token{
 				AccessToken: "oracle-token-value", TokenType: "Bearer", ExpiresAt: testNow.Add(15 * time.Minute),
 				Extra: map[string]string{"tenant_id": "abcdefgh-1234-ijkl-5678-mnopqrstuvwx"},
@@ -344,8 +344,8 @@ func TestParseResponseOracleCASB(t *testing.T) {
 func TestParseResponseBrightPattern(t *testing.T) {
 	t.Parallel()
 	runParseCases(t, map[string]parseCase{
-		"seed success, string expires_in, trailing comma": {
-			provider: BrightPattern, status: 200, body: brightSeedBody,
+		"documented success, string expires_in, trailing comma": {
+			provider: BrightPattern, status: 200, body: brightDocBody,
 			want: Token{ //nolint:gosec // G101: a made-up test token
 				AccessToken: "eyJhbGciOiJSUzI1NiI5q9Jgt...6HznsvPWy7UP3MINA", TokenType: "Bearer",
 				Scope: "example.com", ExpiresAt: testNow.Add(3599 * time.Second),

@@ -12,7 +12,7 @@ import (
 	"time"
 )
 
-// The targets of issue 4.
+// The performance targets the report checks.
 const (
 	// HitTarget: a cache-hit read costs at most this many times the minimal
 	// plugin's leased read, at every concurrency.
@@ -187,7 +187,7 @@ func (r *renderer) summary() {
 	res := r.in.Results
 	r.p("## Targets")
 	r.p("")
-	r.p("| target (issue 4) | measured | |")
+	r.p("| target | measured | |")
 	r.p("|---|---|---|")
 	worst, where := r.hitWorst()
 	r.p("| cache-hit read within %.2f× the minimal plugin's leased read, at every concurrency | worst %s (%s) | %s |",

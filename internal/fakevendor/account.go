@@ -62,7 +62,7 @@ func TokenPath(provider string) string {
 	return canonicalPaths[provider]
 }
 
-// Defaults filled in by AddAccount where the seed documents give an example.
+// Defaults filled in by AddAccount where the vendor documents give an example.
 const (
 	defaultSaaSScope      = "api_access"
 	defaultSaaSTenant     = "test tenant"
@@ -94,10 +94,10 @@ type Account struct {
 	// must send as its scope, for example "example.com".
 	TenantHost string `json:"tenant_host,omitempty"`
 	// Tenant (paloalto_saas_security) is the tenant name returned with a
-	// token; it defaults to "test tenant" as in the seed.
+	// token; it defaults to "test tenant" as in the vendor's example.
 	Tenant string `json:"tenant,omitempty"`
 	// TenantID (oracle_casb) is returned as tenantId; it defaults to the
-	// seed's example.
+	// vendor's example.
 	TenantID string `json:"tenant_id,omitempty"`
 	// AuthMethod (oauth2) restricts the client to AuthMethodBasic or
 	// AuthMethodPost; empty accepts either.
@@ -178,7 +178,7 @@ func (a Account) Validate() error {
 	return nil
 }
 
-// withDefaults returns a copy of a with the seed's example values filled in
+// withDefaults returns a copy of a with the vendor documents' example values filled in
 // and its slices copied, so the caller's slices are never shared.
 func (a Account) withDefaults() Account {
 	a.TSGIDs = append([]string(nil), a.TSGIDs...)

@@ -6,8 +6,7 @@ import (
 )
 
 // Bright Pattern Contact Center: POST /configapi/v2/oauth/token, also
-// /configapi/v3/oauth/token (seed: bright-pattern-request-access-token.txt;
-// vendors.md).
+// /configapi/v3/oauth/token, as the vendor documents it.
 //
 // Everything travels in the form body: grant_type=client_credentials,
 // client_id (a user's login id), client_secret (that user's API secret) and

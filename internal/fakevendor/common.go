@@ -131,7 +131,7 @@ func oauthError(status int, code, description string) response {
 }
 
 // oracleError is Oracle CASB's {status, entity, metadata} error body, as
-// the seed's schema describes it (entity: an object; metadata: an object of
+// the vendor's schema describes it (entity: an object; metadata: an object of
 // arrays of objects). The entity's code is the status text, such as
 // BAD_REQUEST.
 func oracleError(status int, message string) response {

@@ -4,8 +4,8 @@
 // client-credentials server. One Server answers all of them, told apart by
 // the request path (see TokenPath).
 //
-// It follows the vendor pages in shared/seeds and shared/docs/vendors.md to
-// the letter and checks every request strictly (method, path, content type,
+// It follows the vendors' published token-endpoint documentation to the
+// letter and checks every request strictly (method, path, content type,
 // client authentication style, every body field), so that a plugin that sends
 // a wrong request fails against it the way it would fail against the vendor.
 // Where the vendor does not document its errors, the fake picks a plausible

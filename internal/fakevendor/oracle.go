@@ -8,8 +8,7 @@ import (
 	"time"
 )
 
-// Oracle CASB Cloud Service: POST /api/v1/token (seed:
-// oracle-casb-create-token.txt; vendors.md).
+// Oracle CASB Cloud Service: POST /api/v1/token, as the vendor documents it.
 //
 // The request is a JSON body {"accessKey": ..., "accessSecret": ...} with
 // Content-Type application/json and no HTTP Basic authentication; a request
@@ -19,7 +18,7 @@ import (
 //
 // Errors are 400, 401, 403, 404 and 500 with a {status, entity, metadata}
 // body; 404 and 500 come only from Faults (FailStatus). An unknown access
-// key gives, by default, the seed's failure example: a 200 whose
+// key gives, by default, the vendor document's failure example: a 200 whose
 // runtime-response says status 200, "No existing keys found for tenant",
 // and which carries no token (see WithOracleUnknownKeyStatus). A wrong
 // secret gives 401; a disabled account gives 403, as for a tenant whose

@@ -37,9 +37,9 @@ func TestOracleSuccess(t *testing.T) {
 
 func TestOracleTenantIDDefault(t *testing.T) {
 	t.Parallel()
-	// The seed's example credentials.
-	seed := Account{Provider: ProviderOracleCASB, AccessKey: "BLHZKSBNTO7DIYRB3DRQ", AccessSecret: "uQHUJdDrb08png%7K2guKbADYKnZKz05xke9LjTlEs"} //nolint:gosec // G101: from the vendor's page
-	ts := NewTestServer(t, seed)
+	// The vendor document's example credentials.
+	documented := Account{Provider: ProviderOracleCASB, AccessKey: "BLHZKSBNTO7DIYRB3DRQ", AccessSecret: "uQHUJdDrb08png%7K2guKbADYKnZKz05xke9LjTlEs"} //nolint:gosec // G101: from the vendor's page
+	ts := NewTestServer(t, documented)
 	res := do(t, ts, req{
 		path: "/api/v1/token", contentType: "application/json; charset=utf-8",
 		body: `{"accessKey": "BLHZKSBNTO7DIYRB3DRQ", "accessSecret": "uQHUJdDrb08png%7K2guKbADYKnZKz05xke9LjTlEs"}`,
@@ -49,7 +49,7 @@ func TestOracleTenantIDDefault(t *testing.T) {
 	}
 }
 
-// An unknown access key gets the seed's failure example: a 200 without a
+// An unknown access key gets the vendor document's failure example: a 200 without a
 // token.
 func TestOracleUnknownKeyRuntimeResponse(t *testing.T) {
 	t.Parallel()

@@ -6,8 +6,8 @@ import (
 	"strings"
 )
 
-// Palo Alto SaaS Security API: POST /oauth/token (seed:
-// paloalto-saas-security-retrieve-token.txt).
+// Palo Alto SaaS Security API: POST /oauth/token, as the vendor documents
+// it.
 //
 // The client authenticates with HTTP Basic client_id:client_secret and sends
 // the form grant_type=client_credentials&scope=<space-separated scopes>. A

@@ -52,7 +52,7 @@ func TestSaaSSeveralScopes(t *testing.T) {
 		Provider: ProviderSaaSSecurity, ClientID: "acme", ClientSecret: "acmesecret",
 		Scopes: []string{"log_access", "incident_management", "quarantine_management"},
 	})
-	// The seed's own example: Authorization: Basic YWNtZTphY21lc2VjcmV0.
+	// The vendor document's own example: Authorization: Basic YWNtZTphY21lc2VjcmV0.
 	res := do(t, ts, req{
 		path: "/oauth/token", contentType: "application/x-www-form-urlencoded",
 		body:   "grant_type=client_credentials&scope=log_access+quarantine_management",
@@ -62,7 +62,7 @@ func TestSaaSSeveralScopes(t *testing.T) {
 		t.Fatalf("status %d, body %s", res.status, res.raw)
 	}
 	if res.str("tenant") != "test tenant" {
-		t.Errorf("tenant = %q, want the seed's default", res.str("tenant"))
+		t.Errorf("tenant = %q, want the documented default", res.str("tenant"))
 	}
 }
 

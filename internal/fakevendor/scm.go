@@ -7,8 +7,8 @@ import (
 )
 
 // Palo Alto Strata Cloud Manager auth: POST /am/oauth2/access_token, also
-// answered at /oauth2/access_token and /auth/v1/oauth2/access_token (seed:
-// paloalto-wildfire-scm-access-token.txt; vendors.md).
+// answered at /oauth2/access_token and /auth/v1/oauth2/access_token, as the
+// vendor documents it.
 //
 // The client authenticates with HTTP Basic client_id:client_secret and sends
 // the form grant_type=client_credentials&scope=tsg_id:<10-digit TSG id>. The

@@ -81,7 +81,7 @@ func WithSCMInvalidClientStatus(status int) Option {
 }
 
 // WithOracleUnknownKeyStatus sets how Oracle CASB answers an unknown access
-// key: 200 (the default) answers with the seed's failure example, a
+// key: 200 (the default) answers with the vendor document's failure example, a
 // runtime-response body whose inner status says 200 and which carries no
 // token; 400, 401, 403, 404 or 500 answer with that status and a
 // {status, entity, metadata} body. New panics on any other value.

@@ -90,7 +90,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.IntVar(&c.scmInvalidClientStatus, "scm-invalid-client-status", http.StatusUnauthorized,
 		"`status` of SCM invalid_client errors: 401 or 400")
 	fs.IntVar(&c.oracleUnknownKeyStatus, "oracle-unknown-key-status", http.StatusOK,
-		"`status` for an unknown Oracle CASB access key: 200 (the seed's runtime-response body), 400, 401, 403, 404 or 500")
+		"`status` for an unknown Oracle CASB access key: 200 (the documented runtime-response body), 400, 401, 403, 404 or 500")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
