@@ -12,6 +12,7 @@ import (
 
 	"github.com/hashicorp/vault/sdk/logical"
 
+	"github.com/vault-palo/vault-plugin-secrets-palo/backend/provider"
 	"github.com/vault-palo/vault-plugin-secrets-palo/internal/fakevendor"
 )
 
@@ -28,7 +29,15 @@ import (
 //	go test -run='^$' -fuzz='^FuzzConfigWrite$' -fuzztime=20s ./backend/
 
 // secretFields are the config fields that hold a secret.
-var secretFields = []string{"client_secret", "access_secret"}
+var secretFields = func() []string {
+	var names []string
+	for _, f := range provider.Fields() {
+		if f.Secret {
+			names = append(names, f.Name)
+		}
+	}
+	return names
+}()
 
 // newFuzzEnv is one backend for one fuzz input. Unlike newTestEnv it
 // shares the fake vendor between inputs: a TLS server per input would be

@@ -2,6 +2,7 @@ package backend
 
 import (
 	"maps"
+	"slices"
 	"strings"
 	"testing"
 
@@ -23,13 +24,13 @@ func TestConfigLifecycleEveryProvider(t *testing.T) {
 
 			read := e.mustOK(logical.ReadOperation, "config/acct", nil)
 			e.validate("config/acct", logical.ReadOperation, read)
-			for _, secret := range []string{"client_secret", "access_secret"} {
+			for _, secret := range secretFields {
 				if _, ok := read.Data[secret]; ok {
 					t.Errorf("read returned %s", secret)
 				}
 			}
 			for k, v := range in {
-				if k == "client_secret" || k == "access_secret" {
+				if slices.Contains(secretFields, k) {
 					continue
 				}
 				if read.Data[k] != v {

@@ -123,6 +123,11 @@ func TestProviderListsAgree(t *testing.T) {
 		t.Fatal("bootstrap/terraform/variables.tf: the provider validation is not found")
 	}
 	check("bootstrap/terraform/variables.tf", submatches(regexp.MustCompile(`"([a-z0-9_]+)"`), allowed[1]))
+	message := regexp.MustCompile(`error_message = "Each config's provider must be ([^"]*)\."`).FindStringSubmatch(variables)
+	if message == nil {
+		t.Fatal("bootstrap/terraform/variables.tf: the provider validation's message is not found")
+	}
+	check("bootstrap/terraform/variables.tf's message", submatches(regexp.MustCompile(`([a-z0-9_]+_[a-z0-9_]+|oauth2)`), message[1]))
 	for _, f := range Fields() {
 		declared := regexp.MustCompile(`(?m)^\s+` + f.Name + `\s+= optional\(string\)`).MatchString(variables)
 		if declared == f.Secret {
@@ -144,6 +149,11 @@ func TestProviderListsAgree(t *testing.T) {
 	readme := repoFile(t, "README.md")
 	intro, _, _ := strings.Cut(readme, "## Quick start")
 	check("README.md's provider table", submatches(regexp.MustCompile("(?m)^\\| `([a-z0-9_]+)` \\|"), intro))
+	providerRow := regexp.MustCompile("(?m)^\\| `provider` \\|([^\n]*)$").FindStringSubmatch(readme)
+	if providerRow == nil {
+		t.Fatal("README.md's config table has no provider row")
+	}
+	check("README.md's provider row", submatches(regexp.MustCompile("`([a-z0-9_]+)`"), providerRow[1]))
 	for _, f := range Fields() {
 		if !regexp.MustCompile("(?m)^\\| [^\\n]*`" + f.Name + "`[^\\n]*\\|").MatchString(readme) {
 			t.Errorf("README.md's config table does not describe %s", f.Name)
