@@ -96,12 +96,27 @@ func (c *configEntry) field(name string) any {
 	return reflect.ValueOf(c).Elem().Field(i).Addr().Interface()
 }
 
-// text returns the value of a text field by its API name, "" for any other.
+// text returns the value of a field by its API name as text: a duration as
+// a Go duration string, "" when it is zero or the entry has no such field.
 func (c *configEntry) text(name string) string {
-	if p, ok := c.field(name).(*string); ok {
+	switch p := c.field(name).(type) {
+	case *string:
 		return *p
+	case *time.Duration:
+		if *p != 0 {
+			return p.String()
+		}
 	}
 	return ""
+}
+
+// readValue returns a field by its API name as a read shows it: text as
+// is, a duration in whole seconds.
+func (c *configEntry) readValue(name string) any {
+	if p, ok := c.field(name).(*time.Duration); ok {
+		return seconds(*p)
+	}
+	return c.text(name)
 }
 
 // takesField reports whether provider p accepts the provider-specific field.

@@ -65,8 +65,12 @@ func configFields() map[string]*framework.FieldSchema {
 		},
 	}
 	for _, f := range provider.Fields() {
+		fieldType := framework.TypeString
+		if f.Duration {
+			fieldType = framework.TypeDurationSecond
+		}
 		fields[f.Name] = &framework.FieldSchema{
-			Type:          framework.TypeString,
+			Type:          fieldType,
 			Description:   providerFieldDescription(f),
 			AllowedValues: anySlice(f.Values),
 			DisplayAttrs:  &framework.DisplayAttributes{Name: f.Label, Sensitive: f.Secret},
@@ -195,7 +199,7 @@ func (b *paloBackend) pathConfigRead(ctx context.Context, req *logical.Request, 
 	}
 	for _, f := range provider.Fields() {
 		if !f.Secret && takesField(c.Provider, f.Name) {
-			data[f.Name] = c.text(f.Name)
+			data[f.Name] = c.readValue(f.Name)
 		}
 	}
 	return &logical.Response{Data: data}, nil
@@ -302,8 +306,14 @@ func mergeConfig(existing *configEntry, req *logical.Request, d *framework.Field
 		entry.TokenURL = desc.DefaultTokenURL
 	}
 	for _, f := range desc.Fields {
-		if dst, ok := entry.field(f.Name).(*string); ok && *dst == "" {
+		if f.Default == "" || entry.text(f.Name) != "" {
+			continue
+		}
+		switch dst := entry.field(f.Name).(type) {
+		case *string:
 			*dst = f.Default
+		case *time.Duration:
+			*dst, _ = time.ParseDuration(f.Default) // TestDescriptors parses every default
 		}
 	}
 	if msg := entry.validate(); msg != "" {

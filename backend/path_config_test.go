@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/hashicorp/vault/sdk/framework"
 	"github.com/hashicorp/vault/sdk/logical"
@@ -325,5 +326,33 @@ func TestConfigAndRoleReadsShowDurationsInSeconds(t *testing.T) {
 	}
 	if seen != len(want) {
 		t.Errorf("checked %d duration fields, want %d", seen, len(want))
+	}
+}
+
+func TestConfigEntryFieldsByName(t *testing.T) {
+	t.Parallel()
+	c := &configEntry{Provider: "oauth2", ClientID: "id", RequestTimeout: 30 * time.Second}
+	cases := map[string]struct {
+		text string
+		read any
+	}{
+		"client_id":             {"id", "id"},
+		"scope":                 {"", ""},
+		"request_timeout":       {"30s", int64(30)},
+		"auth_failure_cooldown": {"", int64(0)},
+		"no_such_field":         {"", ""},
+	}
+	for name, tc := range cases {
+		if got := c.text(name); got != tc.text {
+			t.Errorf("text(%q) = %q, want %q", name, got, tc.text)
+		}
+		if got := c.readValue(name); got != tc.read {
+			t.Errorf("readValue(%q) = %#v, want %#v", name, got, tc.read)
+		}
+	}
+	*c.field("scope").(*string) = "read"
+	*c.field("default_token_ttl").(*time.Duration) = time.Minute
+	if c.Scope != "read" || c.DefaultTokenTTL != time.Minute {
+		t.Errorf("field() did not point into the entry: %+v", c)
 	}
 }

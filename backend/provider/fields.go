@@ -20,10 +20,14 @@ type Field struct {
 	// Secret fields are write-only: never returned on read, and removed
 	// from every vendor text that could quote them.
 	Secret bool
+	// Duration fields take seconds or a Go duration ("15m") and are read
+	// back as whole seconds; the others are text.
+	Duration bool
 	// Values, when set, are the only values accepted.
 	Values []string
-	// Check returns what is wrong with a non-empty value, or nil. Its
-	// message starts with the field name and never quotes a secret.
+	// Check returns what is wrong with a non-empty value, or nil; a
+	// duration comes as a Go duration string ("1h0m0s"). Its message starts
+	// with the field name and never quotes a secret.
 	Check func(v string) error
 }
 

@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/vault-palo/vault-plugin-secrets-palo/internal/fakevendor"
 )
@@ -38,6 +39,9 @@ func TestDescriptors(t *testing.T) {
 			if f.Default != "" {
 				if err := f.Validate(f.Default); err != nil {
 					t.Errorf("%s: default of %s: %v", d.Name, f.Name, err)
+				}
+				if _, err := time.ParseDuration(f.Default); f.Duration && err != nil {
+					t.Errorf("%s: default of %s is not a duration: %v", d.Name, f.Name, err)
 				}
 			}
 		}
