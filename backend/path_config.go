@@ -286,12 +286,23 @@ func mergeConfig(existing *configEntry, req *logical.Request, d *framework.Field
 		}
 	}
 
+	entry.set(d)
+	entry.applyDefaults(desc)
+	if msg := entry.validate(); msg != "" {
+		return nil, msg
+	}
+	return &entry, ""
+}
+
+// set copies every field the request gives into the entry, but provider,
+// which mergeConfig has checked.
+func (c *configEntry) set(d *framework.FieldData) {
 	for name := range d.Schema {
 		v, ok := d.GetOk(name)
 		if !ok || name == "provider" {
 			continue
 		}
-		switch dst := entry.field(name).(type) {
+		switch dst := c.field(name).(type) {
 		case *string:
 			*dst = v.(string)
 		case *time.Duration:
@@ -300,26 +311,25 @@ func mergeConfig(existing *configEntry, req *logical.Request, d *framework.Field
 			*dst = v.(bool)
 		}
 	}
+}
 
-	// Provider defaults.
-	if entry.TokenURL == "" {
-		entry.TokenURL = desc.DefaultTokenURL
+// applyDefaults fills the provider's defaults into the fields left empty
+// (a duration: zero).
+func (c *configEntry) applyDefaults(desc provider.Descriptor) {
+	if c.TokenURL == "" {
+		c.TokenURL = desc.DefaultTokenURL
 	}
 	for _, f := range desc.Fields {
-		if f.Default == "" || entry.text(f.Name) != "" {
+		if f.Default == "" || c.text(f.Name) != "" {
 			continue
 		}
-		switch dst := entry.field(f.Name).(type) {
+		switch dst := c.field(f.Name).(type) {
 		case *string:
 			*dst = f.Default
 		case *time.Duration:
 			*dst, _ = time.ParseDuration(f.Default) // TestDescriptors parses every default
 		}
 	}
-	if msg := entry.validate(); msg != "" {
-		return nil, msg
-	}
-	return &entry, ""
 }
 
 // verifyConfig fetches one token with a config that is not stored yet. It

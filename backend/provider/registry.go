@@ -32,7 +32,8 @@ type Descriptor struct {
 type FieldUse struct {
 	Field
 	Required bool
-	// Default is stored when a config gives no value.
+	// Default is stored when a config gives no value (a duration: when
+	// it is zero).
 	Default string
 	// Note says what the field holds for this provider, for help texts and
 	// the message about a missing value.
