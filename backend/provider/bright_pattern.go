@@ -28,8 +28,6 @@ var brightPatternDescriptor = Descriptor{
 	Protocol: brightPattern{},
 }
 
-func (brightPattern) Name() string { return BrightPattern }
-
 func (brightPattern) NewRequest(ctx context.Context, p Params) (*http.Request, error) {
 	body := formBody(
 		[2]string{"grant_type", grantType},

@@ -191,12 +191,12 @@ func parseProxyURL(raw string) (*url.URL, error) {
 // deadline; otherwise wait (exponential, jittered, at least Retry-After) and
 // send again.
 func (c *Client) Fetch(ctx context.Context, p Params) (Token, error) {
-	proto, req, err := newRequest(ctx, p)
+	d, req, err := newRequest(ctx, p)
 	if err != nil {
 		return Token{}, err
 	}
 	req.Header.Set("User-Agent", c.userAgent)
-	f := &fetch{client: c, proto: proto, params: p, redact: newRedactor(p)}
+	f := &fetch{client: c, provider: d.Name, proto: d.Protocol, params: p, redact: newRedactor(p)}
 	for n := 1; ; n++ {
 		a := c.send(ctx, req)
 		wait, retry := c.nextWait(ctx, a, n)
@@ -216,20 +216,20 @@ func (c *Client) Fetch(ctx context.Context, p Params) (Token, error) {
 
 // newRequest builds the token request p describes, after checking that p
 // names a known provider and has every field that provider requires.
-func newRequest(ctx context.Context, p Params) (Protocol, *http.Request, error) {
+func newRequest(ctx context.Context, p Params) (Descriptor, *http.Request, error) {
 	d, ok := Describe(p.Provider)
 	if !ok {
-		return nil, nil, &Error{
+		return d, nil, &Error{
 			Provider: sanitize(p.Provider, newRedactor(p), 40),
 			Kind:     KindConfig,
 			Message:  "unknown provider; expected one of " + strings.Join(Names(), ", "),
 		}
 	}
 	if err := d.checkParams(p); err != nil {
-		return nil, nil, err
+		return d, nil, err
 	}
 	req, err := d.Protocol.NewRequest(ctx, p)
-	return d.Protocol, req, err
+	return d, req, err
 }
 
 // attempt is the outcome of one HTTP request: a complete response, or the
@@ -307,17 +307,18 @@ func (c *Client) nextWait(ctx context.Context, a attempt, n int) (time.Duration,
 
 // fetch is what one Fetch knows across its attempts.
 type fetch struct {
-	client *Client
-	proto  Protocol
-	params Params
-	redact redactor
+	client   *Client
+	provider string
+	proto    Protocol
+	params   Params
+	redact   redactor
 }
 
 func (f *fetch) logAttempt(n int, a attempt, retry bool, wait time.Duration) {
 	if !f.client.log.IsDebug() {
 		return
 	}
-	args := []any{"provider", f.proto.Name(), "attempt", n, "status", a.status(), "duration", a.duration, "retry", retry}
+	args := []any{"provider", f.provider, "attempt", n, "status", a.status(), "duration", a.duration, "retry", retry}
 	if a.err != nil {
 		args = append(args, "error", sanitize(a.err.Error(), f.redact, maxExcerpt))
 	}
@@ -352,7 +353,7 @@ func (f *fetch) result(ctx context.Context, a attempt, n int, waited bool) (Toke
 	default:
 		pe = f.networkError(a.err, ctx.Err())
 	}
-	pe.Provider = f.proto.Name()
+	pe.Provider = f.provider
 	pe.Attempts = n
 	if waited && pe.Err == nil {
 		// The context ended while waiting to retry a failed attempt.

@@ -30,7 +30,7 @@ func FuzzParseOAuth2(f *testing.F) { fuzzParse(f, OAuth2) }
 // *Error of this provider with no token; and no token field or error ever
 // holds a secret.
 func fuzzParse(f *testing.F, provider string) {
-	proto, _ := Lookup(provider)
+	proto := protocolOf(provider)
 	p := testParams(provider, "")
 	p.AccessSecret = testAccessSecret // both secrets, whatever the provider
 	f.Fuzz(func(t *testing.T, status int, body []byte, date string) {

@@ -28,8 +28,6 @@ var oauth2Descriptor = Descriptor{
 	Protocol: oauth2Generic{},
 }
 
-func (oauth2Generic) Name() string { return OAuth2 }
-
 func (oauth2Generic) NewRequest(ctx context.Context, p Params) (*http.Request, error) {
 	fields := [][2]string{{"grant_type", grantType}}
 	style := cmp.Or(p.AuthStyle, oauth2Descriptor.Default(AuthStyle.Name))

@@ -31,8 +31,6 @@ var oracleCASBDescriptor = Descriptor{
 	Protocol: oracleCASB{},
 }
 
-func (oracleCASB) Name() string { return OracleCASB }
-
 // oracleTokenRequest is the request body; the field order is the documented
 // one.
 type oracleTokenRequest struct {

@@ -1,5 +1,6 @@
 // Package provider speaks the token-endpoint protocols of the supported
-// vendors: one file per vendor behind the small Protocol interface, plus the
+// vendors: one file per vendor holding its Descriptor (what the engine and
+// its help texts know about it) and its Protocol (two methods), plus the
 // HTTP client (timeouts, retries, size limits, TLS, proxies) and the parsing
 // of token lifetimes.
 //
@@ -116,8 +117,6 @@ func (t Token) Lifetime() time.Duration { return t.ExpiresAt.Sub(t.IssuedAt) }
 // Protocol is one vendor's token-endpoint protocol. Implementations are
 // stateless and safe for concurrent use.
 type Protocol interface {
-	// Name is the provider name (for example "paloalto_scm").
-	Name() string
 	// NewRequest builds the token request for p, which has every field the
 	// provider's Descriptor requires. It must not perform I/O.
 	NewRequest(ctx context.Context, p Params) (*http.Request, error)

@@ -71,12 +71,6 @@ func Describe(name string) (Descriptor, bool) {
 	return Descriptor{}, false
 }
 
-// Lookup returns the protocol of the named provider.
-func Lookup(name string) (Protocol, bool) {
-	d, ok := Describe(name)
-	return d.Protocol, ok
-}
-
 // Names returns the supported provider names, sorted.
 func Names() []string {
 	names := make([]string, 0, len(descriptors))

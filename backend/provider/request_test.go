@@ -18,13 +18,12 @@ func TestRegistry(t *testing.T) {
 		t.Fatalf("Names() = %v, want %v", got, want)
 	}
 	for _, name := range want {
-		proto, ok := Lookup(name)
-		if !ok || proto.Name() != name {
-			t.Errorf("Lookup(%q) = %v, %v", name, proto, ok)
+		if d, ok := Describe(name); !ok || d.Name != name {
+			t.Errorf("Describe(%q) = %v, %v", name, d, ok)
 		}
 	}
-	if _, ok := Lookup("paloalto"); ok {
-		t.Error(`Lookup("paloalto") found a protocol`)
+	if _, ok := Describe("paloalto"); ok {
+		t.Error(`Describe("paloalto") found a provider`)
 	}
 	urls := map[string]string{
 		PaloAltoSaaSSecurity: "https://api.aperture.paloaltonetworks.com/oauth/token",
@@ -151,8 +150,8 @@ func TestNewRequest(t *testing.T) {
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			proto, ok := Lookup(tc.params.Provider)
-			if !ok {
+			proto := protocolOf(tc.params.Provider)
+			if proto == nil {
 				t.Fatalf("no protocol %q", tc.params.Provider)
 			}
 			ctx := context.WithValue(context.Background(), ctxKey{}, "marker")

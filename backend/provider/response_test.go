@@ -65,7 +65,7 @@ func runParseCases(t *testing.T, cases map[string]parseCase) {
 			if tc.params != nil {
 				tc.params(&p)
 			}
-			proto, _ := Lookup(tc.provider)
+			proto := protocolOf(tc.provider)
 			resp := &Response{StatusCode: tc.status, Header: tc.header, Body: []byte(tc.body)}
 			tok, err := proto.ParseResponse(p, resp, testNow)
 			if tc.wantMsg == nil && tc.wantCode == "" && tc.wantKind == 0 && tc.want.AccessToken != "" {

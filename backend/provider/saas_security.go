@@ -35,8 +35,6 @@ var saasSecurityDescriptor = Descriptor{
 	Protocol: saasSecurity{},
 }
 
-func (saasSecurity) Name() string { return PaloAltoSaaSSecurity }
-
 func (saasSecurity) NewRequest(ctx context.Context, p Params) (*http.Request, error) {
 	body := formBody([2]string{"grant_type", grantType}, [2]string{"scope", saasScope(p)})
 	req, err := newPost(ctx, PaloAltoSaaSSecurity, p.tokenURL(), contentTypeForm, []byte(body))

@@ -31,8 +31,6 @@ var scmDescriptor = Descriptor{
 	Protocol: scm{},
 }
 
-func (scm) Name() string { return PaloAltoSCM }
-
 func (scm) NewRequest(ctx context.Context, p Params) (*http.Request, error) {
 	body := formBody([2]string{"grant_type", grantType}, [2]string{"scope", scmScope(p)})
 	req, err := newPost(ctx, PaloAltoSCM, p.tokenURL(), contentTypeForm, []byte(body))

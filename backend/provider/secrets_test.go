@@ -139,7 +139,7 @@ func TestSecretsNeverInParsedErrors(t *testing.T) {
 					t.Parallel()
 					p := testParams(provider, "")
 					p.AccessSecret = testAccessSecret // both secrets, whatever the provider
-					proto, _ := Lookup(provider)
+					proto := protocolOf(provider)
 					_, err := proto.ParseResponse(p, &Response{StatusCode: status, Body: []byte(body)}, testNow)
 					if err == nil {
 						t.Fatal("ParseResponse succeeded")

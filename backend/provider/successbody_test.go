@@ -34,7 +34,7 @@ func TestUnusableSuccessBodyNeverQuotesATokenOrSecret(t *testing.T) {
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			proto, _ := Lookup(tc.provider)
+			proto := protocolOf(tc.provider)
 			p := Params{Provider: tc.provider, ClientID: "id", ClientSecret: "client-secret-1", AccessKey: "ak", AccessSecret: "access-secret-1", Scope: "s", TSGID: "1234567890", DefaultTTL: time.Minute}
 			_, err := proto.ParseResponse(p, &Response{StatusCode: tc.status, Header: http.Header{}, Body: []byte(tc.body)}, time.Now())
 			if err == nil {
