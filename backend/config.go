@@ -230,14 +230,6 @@ func (c *configEntry) params(r *roleEntry) provider.Params {
 	return p
 }
 
-// effectiveScope is the scope a token is minted for, as shown to operators.
-func effectiveScope(p provider.Params) string {
-	if p.Provider == provider.PaloAltoSCM {
-		return "tsg_id:" + p.TSGID
-	}
-	return p.Scope
-}
-
 // fingerprint identifies everything about a config that makes its tokens
 // different, secrets included, so a changed config never shares tokens with
 // its previous version. It is a hash, kept in memory only.

@@ -88,7 +88,7 @@ func (b *paloBackend) pathCredsRead(ctx context.Context, req *logical.Request, d
 	}
 
 	params := cfg.entry.params(role)
-	scope := effectiveScope(params)
+	scope := params.RequestedScope()
 	res, err := b.cache.Get(ctx, tokencache.Request{
 		Key:      cacheKey(cfg, scope),
 		Config:   cfg.name,

@@ -40,7 +40,6 @@ func (brightPattern) NewRequest(ctx context.Context, p Params) (*http.Request, e
 
 func (brightPattern) ParseResponse(p Params, resp *Response, now time.Time) (Token, error) {
 	return oauthShape{
-		provider:       BrightPattern,
-		requestedScope: func(p Params) string { return p.Scope },
+		provider: BrightPattern,
 	}.parse(p, resp, now)
 }

@@ -92,9 +92,6 @@ type oauthShape struct {
 	extraKeys []string
 	// extra adds fields that come from the request, not the response.
 	extra func(p Params) map[string]string
-	// requestedScope is the scope that was asked for, shown when the
-	// response names none.
-	requestedScope func(p Params) string
 }
 
 // parse turns a vendor response into a Token: 2xx with a non-empty
@@ -128,8 +125,8 @@ func (s oauthShape) parse(p Params, resp *Response, now time.Time) (Token, error
 	}
 	tok.TokenType, _ = stringField(obj, "token_type", false)
 	tok.Scope, _ = stringField(obj, "scope", false)
-	if tok.Scope == "" && s.requestedScope != nil {
-		tok.Scope = s.requestedScope(p)
+	if tok.Scope == "" {
+		tok.Scope = p.RequestedScope() // the response names none: what was asked for
 	}
 	for _, k := range s.extraKeys {
 		if v, _ := stringField(obj, k, false); v != "" {

@@ -52,7 +52,6 @@ func (oauth2Generic) NewRequest(ctx context.Context, p Params) (*http.Request, e
 
 func (oauth2Generic) ParseResponse(p Params, resp *Response, now time.Time) (Token, error) {
 	return oauthShape{
-		provider:       OAuth2,
-		requestedScope: func(p Params) string { return p.Scope },
+		provider: OAuth2,
 	}.parse(p, resp, now)
 }

@@ -26,6 +26,8 @@ type Descriptor struct {
 	Extra []ResponseField
 	// Protocol speaks to the token endpoint.
 	Protocol Protocol
+	// scope is the scope a token is requested for; nil means Params.Scope.
+	scope func(p Params) string
 }
 
 // FieldUse is how one provider uses a Field.
@@ -86,6 +88,16 @@ func Names() []string {
 func DefaultTokenURL(name string) string {
 	d, _ := Describe(name)
 	return d.DefaultTokenURL
+}
+
+// RequestedScope is the scope a token is requested for, as the token
+// request sends it: for example tsg_id:<id> for paloalto_scm, or SaaS
+// Security's default when no scope is set.
+func (p Params) RequestedScope() string {
+	if d, _ := Describe(p.Provider); d.scope != nil {
+		return d.scope(p)
+	}
+	return p.Scope
 }
 
 // Fields returns every provider-specific field once, in the order of the

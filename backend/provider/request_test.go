@@ -276,3 +276,23 @@ func TestNewRequestConfigErrors(t *testing.T) {
 		})
 	}
 }
+
+func TestRequestedScope(t *testing.T) {
+	t.Parallel()
+	cases := map[string]struct {
+		params Params
+		want   string
+	}{
+		"saas default":       {Params{Provider: PaloAltoSaaSSecurity}, "api_access"},
+		"saas configured":    {Params{Provider: PaloAltoSaaSSecurity, Scope: "log_access"}, "log_access"},
+		"scm":                {Params{Provider: PaloAltoSCM, TSGID: "1234567890", Scope: "ignored"}, "tsg_id:1234567890"},
+		"bright pattern":     {Params{Provider: BrightPattern, Scope: "example.com"}, "example.com"},
+		"oauth2 without one": {Params{Provider: OAuth2}, ""},
+		"oracle":             {Params{Provider: OracleCASB}, ""},
+	}
+	for name, tc := range cases {
+		if got := tc.params.RequestedScope(); got != tc.want {
+			t.Errorf("%s: RequestedScope() = %q, want %q", name, got, tc.want)
+		}
+	}
+}

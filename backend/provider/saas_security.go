@@ -33,10 +33,11 @@ var saasSecurityDescriptor = Descriptor{
 		{"jti", "Token id."},
 	},
 	Protocol: saasSecurity{},
+	scope:    saasScope,
 }
 
 func (saasSecurity) NewRequest(ctx context.Context, p Params) (*http.Request, error) {
-	body := formBody([2]string{"grant_type", grantType}, [2]string{"scope", saasScope(p)})
+	body := formBody([2]string{"grant_type", grantType}, [2]string{"scope", p.RequestedScope()})
 	req, err := newPost(ctx, PaloAltoSaaSSecurity, p.tokenURL(), contentTypeForm, []byte(body))
 	if err != nil {
 		return nil, err
@@ -49,9 +50,8 @@ func (saasSecurity) NewRequest(ctx context.Context, p Params) (*http.Request, er
 
 func (saasSecurity) ParseResponse(p Params, resp *Response, now time.Time) (Token, error) {
 	return oauthShape{
-		provider:       PaloAltoSaaSSecurity,
-		extraKeys:      extraNames(saasSecurityDescriptor),
-		requestedScope: saasScope,
+		provider:  PaloAltoSaaSSecurity,
+		extraKeys: extraNames(saasSecurityDescriptor),
 	}.parse(p, resp, now)
 }
 

@@ -29,10 +29,11 @@ var scmDescriptor = Descriptor{
 		{"tsg_id", "Tenant Service Group id the token is scoped to."},
 	},
 	Protocol: scm{},
+	scope:    func(p Params) string { return "tsg_id:" + p.TSGID },
 }
 
 func (scm) NewRequest(ctx context.Context, p Params) (*http.Request, error) {
-	body := formBody([2]string{"grant_type", grantType}, [2]string{"scope", scmScope(p)})
+	body := formBody([2]string{"grant_type", grantType}, [2]string{"scope", p.RequestedScope()})
 	req, err := newPost(ctx, PaloAltoSCM, p.tokenURL(), contentTypeForm, []byte(body))
 	if err != nil {
 		return nil, err
@@ -43,10 +44,7 @@ func (scm) NewRequest(ctx context.Context, p Params) (*http.Request, error) {
 
 func (scm) ParseResponse(p Params, resp *Response, now time.Time) (Token, error) {
 	return oauthShape{
-		provider:       PaloAltoSCM,
-		extra:          func(p Params) map[string]string { return map[string]string{"tsg_id": p.TSGID} },
-		requestedScope: scmScope,
+		provider: PaloAltoSCM,
+		extra:    func(p Params) map[string]string { return map[string]string{"tsg_id": p.TSGID} },
 	}.parse(p, resp, now)
 }
-
-func scmScope(p Params) string { return "tsg_id:" + p.TSGID }
