@@ -2,6 +2,7 @@ package backend
 
 import (
 	"maps"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -9,6 +10,8 @@ import (
 
 	"github.com/hashicorp/vault/sdk/framework"
 	"github.com/hashicorp/vault/sdk/logical"
+
+	"github.com/vault-palo/vault-plugin-secrets-palo/backend/provider"
 )
 
 func TestConfigLifecycleEveryProvider(t *testing.T) {
@@ -355,4 +358,46 @@ func TestConfigEntryFieldsByName(t *testing.T) {
 	if c.Scope != "read" || c.DefaultTokenTTL != time.Minute {
 		t.Errorf("field() did not point into the entry: %+v", c)
 	}
+}
+
+// TestHelpNamesEveryProvider checks that the help texts made from the
+// provider descriptors list every provider, its fields and its extra
+// response fields.
+func TestHelpNamesEveryProvider(t *testing.T) {
+	t.Parallel()
+	e := newTestEnv(t)
+	configHelp := e.b.Route("config/x").HelpDescription
+	credsHelp := e.b.Route("creds/x").HelpDescription
+	schema := e.b.Route("config/x").Fields
+	for _, d := range provider.Descriptors() {
+		line := regexp.MustCompile(`(?m)^  ` + d.Name + ` +(.*(\n {26}.*)*)`).FindStringSubmatch(configHelp)
+		if line == nil {
+			t.Errorf("config help has no row for %s:\n%s", d.Name, configHelp)
+			continue
+		}
+		for _, f := range d.Fields {
+			if !strings.Contains(line[1], f.Name) {
+				t.Errorf("config help's row for %s lacks %s: %q", d.Name, f.Name, line[1])
+			}
+			if !strings.Contains(schema[f.Name].Description, d.Name) {
+				t.Errorf("the schema of %s does not mention %s: %q", f.Name, d.Name, schema[f.Name].Description)
+			}
+		}
+		for _, f := range d.Extra {
+			if !regexp.MustCompile(`(?m)^  ` + f.Name + ` +` + d.Name + `: `).MatchString(credsHelp) {
+				t.Errorf("creds help does not list %s of %s:\n%s", f.Name, d.Name, credsHelp)
+			}
+		}
+	}
+	if !slices.Equal(anyStrings(schema["provider"].AllowedValues), provider.Names()) {
+		t.Errorf("provider's AllowedValues = %v, want %v", schema["provider"].AllowedValues, provider.Names())
+	}
+}
+
+func anyStrings(values []any) []string {
+	out := make([]string, len(values))
+	for i, v := range values {
+		out[i], _ = v.(string)
+	}
+	return out
 }
