@@ -9,10 +9,13 @@ import (
 	"context"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/vault/sdk/framework"
+	"github.com/hashicorp/vault/sdk/helper/locksutil"
 	"github.com/hashicorp/vault/sdk/logical"
+	"golang.org/x/sync/singleflight"
 
 	"github.com/vault-palo/vault-plugin-secrets-palo/backend/tokencache"
 )
@@ -35,6 +38,17 @@ type paloBackend struct {
 
 	cache *tokencache.Cache
 
+	// ttls is the mount's lease TTLs as last read from Vault, and ttlGroup
+	// shares one read among concurrent readers (see mountTTLs).
+	ttls     atomic.Pointer[mountTTLs]
+	ttlGroup singleflight.Group
+
+	// configLocks and roleLocks hold one lock per name across each
+	// read-modify-write of a config or a role, so concurrent partial
+	// updates of one object cannot lose each other's fields.
+	configLocks []*locksutil.LockEntry
+	roleLocks   []*locksutil.LockEntry
+
 	// writeMu serialises the storage side of config and role writes and
 	// deletes, so that "a config in use cannot be deleted" and "a role's
 	// config must exist" hold. It is never held across a vendor call.
@@ -42,7 +56,7 @@ type paloBackend struct {
 
 	mu      sync.RWMutex
 	configs map[string]*liveConfig
-	roles   map[string]*roleEntry
+	roles   map[string]*roleState
 	// gen counts forgets; a storage load that raced with one is used once
 	// but not remembered.
 	gen uint64
@@ -67,9 +81,11 @@ func Factory(ctx context.Context, conf *logical.BackendConfig) (logical.Backend,
 
 func newBackend() *paloBackend {
 	b := &paloBackend{
-		configs: make(map[string]*liveConfig),
-		roles:   make(map[string]*roleEntry),
-		now:     time.Now,
+		configLocks: locksutil.CreateLocks(),
+		roleLocks:   locksutil.CreateLocks(),
+		configs:     make(map[string]*liveConfig),
+		roles:       make(map[string]*roleState),
+		now:         time.Now,
 	}
 	b.Backend = &framework.Backend{
 		Help:        strings.TrimSpace(backendHelp),
@@ -127,7 +143,7 @@ func (b *paloBackend) clean(context.Context) {
 	}
 	b.mu.Lock()
 	b.configs = make(map[string]*liveConfig)
-	b.roles = make(map[string]*roleEntry)
+	b.roles = make(map[string]*roleState)
 	b.mu.Unlock()
 	if b.cache != nil {
 		b.cache.PurgeAll()

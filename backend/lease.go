@@ -5,37 +5,70 @@ import (
 	"time"
 
 	"github.com/vault-palo/vault-plugin-secrets-palo/backend/provider"
+	"github.com/vault-palo/vault-plugin-secrets-palo/backend/tokencache"
 )
 
-const (
-	// maxLeaseMargin is the most a lease is shortened below the token's
-	// remaining life, to absorb clock skew and the time the reader needs to
-	// use the token.
-	maxLeaseMargin = 30 * time.Second
-	minLeaseMargin = time.Second
-)
+// mountTTLMaxAge is how long the mount's default and max lease TTL, as read
+// from Vault, are used before they are read again: a `vault secrets tune`
+// of either takes effect on the reads that start at most this long after
+// it. Reading them is a round trip to Vault, which a cached read would
+// otherwise pay every time.
+const mountTTLMaxAge = time.Second
 
-// leaseFloor is the least remaining life a token of the given lifetime must
-// have to be handed out: its margin plus a one-second lease.
-func leaseFloor(lifetime time.Duration) time.Duration {
-	return leaseMargin(lifetime) + time.Second
+// mountTTLs is the mount's default and max lease TTL as Vault reported them
+// at a time on the backend's clock.
+type mountTTLs struct {
+	def, max time.Duration
+	at       time.Time
 }
 
-// leaseMargin is a tenth of the token's lifetime, between one and thirty
-// seconds.
-func leaseMargin(lifetime time.Duration) time.Duration {
-	return min(max(lifetime/10, minLeaseMargin), maxLeaseMargin)
+// mountTTLs returns the mount's lease TTLs, read from Vault when the copy
+// is older than mountTTLMaxAge (or from the future, after a clock step).
+// Concurrent readers share one read; none holds a lock across it. A read
+// that answers zero (Vault could not be asked) is not kept, so the next
+// reader asks again.
+func (b *paloBackend) mountTTLs() mountTTLs {
+	now := b.now()
+	if t := b.ttls.Load(); t != nil && now.Sub(t.at) < mountTTLMaxAge && !now.Before(t.at) {
+		return *t
+	}
+	v, _, _ := b.ttlGroup.Do("", func() (any, error) {
+		// The time is taken before asking, so a tune made before it is
+		// in what Vault answers.
+		t := &mountTTLs{at: b.now()}
+		sys := b.System()
+		t.def, t.max = sys.DefaultLeaseTTL(), sys.MaxLeaseTTL()
+		if t.def > 0 && t.max > 0 {
+			b.ttls.Store(t)
+		}
+		return t, nil
+	})
+	return *v.(*mountTTLs)
+}
+
+// leaseLimit is the most a lease on a creds read of role may last, as Vault
+// would bound it: the role's ttl or, without one, the mount's default lease
+// TTL, and never more than the mount's max lease TTL. 0 means no bound
+// (Vault could not be asked and the role has no ttl).
+func leaseLimit(role *roleEntry, m mountTTLs) time.Duration {
+	limit := role.TTL
+	if limit <= 0 {
+		limit = m.def
+	}
+	if m.max > 0 && (limit <= 0 || limit > m.max) {
+		limit = m.max
+	}
+	return limit
 }
 
 // leaseTTL computes the lease for a token read now: its remaining life less
-// the safety margin, in whole seconds, capped by limit (the role's ttl or
-// the mount's default lease TTL; 0 for none). Vault itself caps it further
-// by the mount's max lease TTL. It is never zero (Vault would read zero as
+// the token's margin (tokencache.Margin), in whole seconds, capped by limit
+// (see leaseLimit; 0 for none). It is never zero (Vault would read zero as
 // "use the mount default") and never outlives the token: a token with too
 // little life left is an error.
 func leaseTTL(tok provider.Token, now time.Time, limit time.Duration) (time.Duration, error) {
 	remaining := tok.ExpiresAt.Sub(now)
-	ttl := (remaining - leaseMargin(tok.Lifetime())).Truncate(time.Second)
+	ttl := (remaining - tokencache.Margin(tok.Lifetime())).Truncate(time.Second)
 	if limit > 0 && ttl > limit {
 		ttl = limit
 	}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/vault/sdk/framework"
+	"github.com/hashicorp/vault/sdk/helper/locksutil"
 	"github.com/hashicorp/vault/sdk/logical"
 
 	"github.com/vault-palo/vault-plugin-secrets-palo/backend/provider"
@@ -207,7 +208,9 @@ func (b *paloBackend) pathConfigRead(ctx context.Context, req *logical.Request, 
 
 // pathConfigWrite creates or updates a config. Nothing is stored unless the
 // whole new config is valid and, with verify_connection, has fetched a
-// token: a refused write leaves the stored config exactly as it was.
+// token: a refused write leaves the stored config exactly as it was. A
+// write merged onto a config that another write changed while this one
+// verified (a vendor call, made without the lock) is merged again.
 func (b *paloBackend) pathConfigWrite(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
 	if resp := rejectUnknown(req, d.Schema); resp != nil {
 		return resp, nil
@@ -216,37 +219,63 @@ func (b *paloBackend) pathConfigWrite(ctx context.Context, req *logical.Request,
 	if resp := checkName(name); resp != nil {
 		return resp, nil
 	}
+	for range maxConfigWriteAttempts {
+		if resp, done, err := b.writeConfig(ctx, req, d, name); done {
+			return resp, err
+		}
+	}
+	return logical.ErrorResponse("config %q was changed by %d other writes while this one verified its settings; write again",
+		name, maxConfigWriteAttempts), nil
+}
+
+// maxConfigWriteAttempts bounds how often a config write merges again.
+const maxConfigWriteAttempts = 3
+
+// writeConfig makes one attempt at a config write: read and merge under
+// the config's lock, verify without it, then store under it if the stored
+// config is still the one merged onto. done is false when another write
+// changed it meanwhile.
+func (b *paloBackend) writeConfig(ctx context.Context, req *logical.Request, d *framework.FieldData, name string) (resp *logical.Response, done bool, err error) {
+	lock := locksutil.LockForKey(b.configLocks, name)
+	lock.Lock()
 	existing, err := readConfigEntry(ctx, req.Storage, name)
+	lock.Unlock()
 	if err != nil {
-		return nil, err
+		return nil, true, err
 	}
 	entry, msg := mergeConfig(existing, req, d)
 	if msg != "" {
-		return logical.ErrorResponse(msg), nil
+		return logical.ErrorResponse(msg), true, nil
 	}
 
 	var warnings []string
 	if entry.VerifyConnection {
 		w, msg := b.verifyConfig(ctx, name, entry)
 		if msg != "" {
-			return logical.ErrorResponse(msg), nil
+			return logical.ErrorResponse(msg), true, nil
 		}
 		warnings = append(warnings, w...)
 	}
 
-	b.writeMu.Lock()
-	err = putJSON(ctx, req.Storage, configStoragePrefix+name, entry)
-	b.writeMu.Unlock()
+	lock.Lock()
+	defer lock.Unlock()
+	current, err := readConfigEntry(ctx, req.Storage, name)
 	if err != nil {
-		return nil, err
+		return nil, true, err
+	}
+	if (current == nil) != (existing == nil) || (current != nil && *current != *existing) {
+		return nil, false, nil
+	}
+	if err := putJSON(ctx, req.Storage, configStoragePrefix+name, entry); err != nil {
+		return nil, true, err
 	}
 	b.forgetConfig(name)
 	b.Logger().Info("config written", "config", name, "provider", entry.Provider, "created", existing == nil)
 
 	if len(warnings) == 0 {
-		return nil, nil
+		return nil, true, nil
 	}
-	return &logical.Response{Warnings: warnings}, nil
+	return &logical.Response{Warnings: warnings}, true, nil
 }
 
 // mergeConfig applies the request to the existing config (or to defaults
@@ -352,6 +381,9 @@ func (b *paloBackend) verifyConfig(ctx context.Context, name string, entry *conf
 
 func (b *paloBackend) pathConfigDelete(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
 	name := d.Get("name").(string)
+	lock := locksutil.LockForKey(b.configLocks, name)
+	lock.Lock()
+	defer lock.Unlock()
 	b.writeMu.Lock()
 	defer b.writeMu.Unlock()
 	using, err := rolesUsingConfig(ctx, req.Storage, name)

@@ -12,18 +12,18 @@ import (
 	"github.com/hashicorp/vault/sdk/logical"
 
 	"github.com/vault-palo/vault-plugin-secrets-palo/backend/provider"
-	"github.com/vault-palo/vault-plugin-secrets-palo/backend/tokencache"
 )
 
 func credsResponseFields() map[string]*framework.FieldSchema {
 	fields := map[string]*framework.FieldSchema{
-		"access_token":    {Type: framework.TypeString, Description: "The vendor's bearer token.", DisplayAttrs: &framework.DisplayAttributes{Sensitive: true}},
-		"token_type":      {Type: framework.TypeString, Description: "The token type the vendor reported (Bearer)."},
-		"expires_at":      {Type: framework.TypeString, Description: "When the token expires (RFC 3339, UTC)."},
-		"expires_in":      {Type: framework.TypeInt64, Description: "Seconds the token had left when this response was issued."},
-		"scope":           {Type: framework.TypeString, Description: "The scope the token was granted for, when known."},
-		"ttl":             {Type: framework.TypeInt64, Description: "Only for roles with lease=false: seconds until the reader should read again (what the lease would have been, less one second)."},
-		"rotation_period": {Type: framework.TypeInt64, Description: "Only for roles with lease=false: the token's whole lifetime in seconds. With ttl, it tells Vault Agent when to read again."},
+		"access_token":        {Type: framework.TypeString, Description: "The vendor's bearer token.", DisplayAttrs: &framework.DisplayAttributes{Sensitive: true}},
+		"token_type":          {Type: framework.TypeString, Description: "The token type the vendor reported (Bearer)."},
+		"expires_at":          {Type: framework.TypeString, Description: "When the token expires (RFC 3339, UTC)."},
+		"expires_in":          {Type: framework.TypeInt64, Description: "Seconds the token had left when this response was issued."},
+		"scope":               {Type: framework.TypeString, Description: "The scope the token was granted for, when known."},
+		"ttl":                 {Type: framework.TypeInt64, Description: "Only for roles with lease=false: seconds until the reader should read again (what the lease would have been, with every bound a lease gets, less one second)."},
+		"rotation_period":     {Type: framework.TypeInt64, Description: "Only for roles with lease=false: the token's whole lifetime in seconds. With ttl, it tells Vault Agent when to read again."},
+		"last_vault_rotation": {Type: framework.TypeString, Description: "Only for roles with lease=false: when the served token was issued (RFC 3339, UTC). With ttl and rotation_period, it lets Vault Secrets Operator (allowStaticCreds) schedule the next read."},
 	}
 	for _, d := range provider.Descriptors() {
 		for _, f := range d.Extra {
@@ -60,6 +60,15 @@ func pathCreds(b *paloBackend) *framework.Path {
 			logical.ReadOperation: &framework.PathOperation{
 				Callback: b.pathCredsRead,
 				Summary:  "Get a short-lived vendor token for a role.",
+				// A performance standby (Vault Enterprise, or OpenBao's
+				// standbys, which serve reads) cannot store the lease and
+				// would mint its own token: the framework answers
+				// ErrReadOnly there before the handler runs, and the
+				// server forwards the read to the active node, whose
+				// cache serves the whole cluster. Not forwarded from a
+				// performance secondary: that cluster issues its own
+				// leases and keeps its own tokens.
+				ForwardPerformanceStandby: true,
 				Responses: map[int][]framework.Response{
 					http.StatusOK: {{Description: "OK", Fields: credsResponseFields()}},
 				},
@@ -71,14 +80,17 @@ func pathCreds(b *paloBackend) *framework.Path {
 }
 
 func (b *paloBackend) pathCredsRead(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
-	roleName := d.Get("name").(string)
-	role, err := b.role(ctx, req.Storage, roleName)
+	// The name as the path matched it: d.Get would convert it again
+	// through the schema, which costs a few allocations on every read.
+	roleName, _ := d.Raw["name"].(string)
+	rs, err := b.role(ctx, req.Storage, roleName)
 	if err != nil {
 		return nil, err
 	}
-	if role == nil {
+	if rs == nil {
 		return logical.ErrorResponse("role %q does not exist (see LIST roles/)", roleName), nil
 	}
+	role := rs.entry
 	cfg, err := b.liveConfig(ctx, req.Storage, role.Config)
 	if err != nil {
 		return nil, err
@@ -87,46 +99,27 @@ func (b *paloBackend) pathCredsRead(ctx context.Context, req *logical.Request, d
 		return nil, fmt.Errorf("role %q uses config %q, which does not exist", roleName, role.Config)
 	}
 
-	params := cfg.entry.params(role)
-	scope := params.RequestedScope()
-	res, err := b.cache.Get(ctx, tokencache.Request{
-		Key:      cacheKey(cfg, scope),
-		Config:   cfg.name,
-		Role:     roleName,
-		Scope:    scope,
-		MinTTL:   role.MinTTL,
-		FloorFor: leaseFloor,
-		Timeout:  cfg.entry.RequestTimeout,
-		FailFast: cfg.entry.AuthFailureCooldown,
-		Fetch: func(ctx context.Context) (provider.Token, error) {
-			return cfg.client.Fetch(ctx, params)
-		},
-	})
+	res, err := b.cache.Get(ctx, rs.loginFor(cfg), roleName, role.MinTTL)
 	if err != nil {
 		return nil, b.vendorError(ctx, cfg, err)
 	}
 
 	tok := res.Token
 	now := b.now()
-	// The lease is bounded by the role's ttl or, without one, the mount's
-	// default lease TTL. Asking for the default is a round trip to Vault,
-	// so it is made only when it is needed. The mount's max lease TTL is
-	// not asked for here: Vault applies it to every lease it registers.
-	limit := role.TTL
-	if limit <= 0 {
-		limit = b.System().DefaultLeaseTTL()
-	}
-	ttl, err := leaseTTL(tok, now, limit)
+	ttl, err := leaseTTL(tok, now, leaseLimit(role, b.mountTTLs()))
 	if err != nil {
 		return nil, fmt.Errorf("config %q (%s): %w", cfg.name, cfg.entry.Provider, err)
 	}
 
-	data := map[string]any{
-		"access_token": tok.AccessToken,
-		"token_type":   tok.TokenType,
-		"expires_at":   tok.ExpiresAt.UTC().Format(time.RFC3339),
-		"expires_in":   int64(tok.ExpiresAt.Sub(now) / time.Second),
+	size := 5 + len(tok.Extra) // the fields below
+	if role.NoLease {
+		size += 3
 	}
+	data := make(map[string]any, size)
+	data["access_token"] = tok.AccessToken
+	data["token_type"] = tok.TokenType
+	data["expires_at"] = tok.ExpiresAt.UTC().Format(time.RFC3339)
+	data["expires_in"] = int64(tok.ExpiresAt.Sub(now) / time.Second)
 	if tok.Scope != "" {
 		data["scope"] = tok.Scope
 	}
@@ -135,16 +128,18 @@ func (b *paloBackend) pathCredsRead(ctx context.Context, req *logical.Request, d
 			data[k] = v
 		}
 	}
-	warnings := append(res.Warnings, lifetimeWarnings(tok, cfg.name, cfg.entry.DefaultTokenTTL)...)
 
 	var resp *logical.Response
 	if role.NoLease {
 		// Without a lease, Vault Agent (consul-template) schedules the next
-		// read from these two fields: it sleeps ttl+1 seconds when
+		// read from ttl and rotation_period: it sleeps ttl+1 seconds when
 		// rotation_period is present. One second is taken off ttl so that
 		// re-read still lands inside what the lease would have been.
+		// Vault Secrets Operator schedules from the same two fields plus
+		// last_vault_rotation, the token's issue time.
 		data["ttl"] = max(int64(ttl/time.Second)-1, 1)
 		data["rotation_period"] = int64(tok.Lifetime() / time.Second)
+		data["last_vault_rotation"] = tok.IssuedAt.UTC().Format(time.RFC3339)
 		resp = &logical.Response{Data: data}
 	} else {
 		resp = b.Secret(secretTokenType).Response(data, map[string]any{"role": roleName, "config": cfg.name})
@@ -152,14 +147,11 @@ func (b *paloBackend) pathCredsRead(ctx context.Context, req *logical.Request, d
 		resp.Secret.MaxTTL = ttl
 		resp.Secret.Renewable = false
 	}
-	resp.Warnings = append(resp.Warnings, warnings...)
+	resp.Warnings = res.Warnings
+	if tok.LifetimeDefaulted || tok.LifetimeClamped {
+		resp.Warnings = append(resp.Warnings, lifetimeWarnings(tok, cfg.name, cfg.entry.DefaultTokenTTL)...)
+	}
 	return resp, nil
-}
-
-// cacheKey identifies one distinct vendor token: the config (by name and by
-// a fingerprint of everything that affects its tokens) and the scope.
-func cacheKey(cfg *liveConfig, scope string) tokencache.Key {
-	return tokencache.Key(cfg.name + "\x00" + cfg.fingerprint + "\x00" + scope)
 }
 
 // vendorError turns a failed fetch into the error a reader sees, naming the

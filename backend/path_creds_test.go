@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hashicorp/vault/sdk/framework"
+	"github.com/hashicorp/vault/sdk/helper/testhelpers/schema"
 	"github.com/hashicorp/vault/sdk/logical"
 
 	"github.com/vault-palo/vault-plugin-secrets-palo/backend/provider"
@@ -285,10 +287,12 @@ func TestCacheEndpoints(t *testing.T) {
 
 	resp := e.mustOK(logical.ReadOperation, "cache", nil)
 	e.validate("cache", logical.ReadOperation, resp)
-	rows := resp.Data["entries"].([]map[string]any)
-	if len(rows) != 1 || rows[0]["config"] != "scm" || rows[0]["scope"] != "tsg_id:1234567890" || rows[0]["hits"] != uint64(1) {
-		t.Fatalf("cache rows = %v", rows)
+	row, _ := resp.Data["scm tsg_id:1234567890"].(map[string]any)
+	if len(resp.Data) != 1 || row["config"] != "scm" || row["scope"] != "tsg_id:1234567890" || row["hits"] != uint64(1) ||
+		row["vendor_calls"] != uint64(1) || row["http_requests"] != uint64(1) {
+		t.Fatalf("cache rows = %v", resp.Data)
 	}
+	schema.ValidateResponseData(t, &framework.Response{Fields: cacheEntryFields()}, row, true)
 	raw, _ := json.Marshal(resp.Data)
 	if strings.Contains(string(raw), tok) {
 		t.Error("the cache listing shows the token")

@@ -7,7 +7,10 @@ import (
 	"time"
 
 	"github.com/hashicorp/vault/sdk/framework"
+	"github.com/hashicorp/vault/sdk/helper/locksutil"
 	"github.com/hashicorp/vault/sdk/logical"
+
+	"github.com/vault-palo/vault-plugin-secrets-palo/backend/tokencache"
 )
 
 func roleFields() map[string]*framework.FieldSchema {
@@ -117,8 +120,9 @@ func (b *paloBackend) pathRoleWrite(ctx context.Context, req *logical.Request, d
 		return resp, nil
 	}
 
-	b.writeMu.Lock()
-	defer b.writeMu.Unlock()
+	lock := locksutil.LockForKey(b.roleLocks, name)
+	lock.Lock()
+	defer lock.Unlock()
 
 	existing, err := readRoleEntry(ctx, req.Storage, name)
 	if err != nil {
@@ -145,6 +149,8 @@ func (b *paloBackend) pathRoleWrite(ctx context.Context, req *logical.Request, d
 	if r.Config == "" {
 		return logical.ErrorResponse("config: required: the name of a vendor config (see LIST config/)"), nil
 	}
+	b.writeMu.Lock()
+	defer b.writeMu.Unlock()
 	cfg, err := readConfigEntry(ctx, req.Storage, r.Config)
 	if err != nil {
 		return nil, err
@@ -159,13 +165,43 @@ func (b *paloBackend) pathRoleWrite(ctx context.Context, req *logical.Request, d
 		return nil, err
 	}
 	b.forgetRole(name)
+	if w := b.minTTLWarnings(&r); len(w) > 0 {
+		return &logical.Response{Warnings: w}, nil
+	}
 	return nil, nil
+}
+
+// minTTLWarnings says, when a role is written, what can be known then about
+// a min_ttl that its tokens cannot meet: that it is longer than the role's
+// own ttl, and that it exceeds nine tenths of the lifetime of the tokens
+// its config has in the cache (the limit past which reads fall back to
+// half the lifetime; see tokencache).
+func (b *paloBackend) minTTLWarnings(r *roleEntry) []string {
+	if r.MinTTL <= 0 {
+		return nil
+	}
+	var w []string
+	if r.TTL > 0 && r.MinTTL > r.TTL {
+		w = append(w, fmt.Sprintf("min_ttl %s is longer than ttl %s: readers re-read within ttl, yet each needs a token with "+
+			"min_ttl left; tokens are replaced earlier than the leases need", r.MinTTL, r.TTL))
+	}
+	for _, e := range b.cache.Entries() {
+		life := e.ExpiresAt.Sub(e.IssuedAt)
+		if e.Config == r.Config && life > 0 && r.MinTTL > tokencache.MaxMinTTL(life) {
+			w = append(w, fmt.Sprintf("min_ttl %s cannot be met: the tokens of config %q live %s; reads will hand out tokens "+
+				"while they have at least half their lifetime (%s) left instead; use a min_ttl of at most %s",
+				r.MinTTL, r.Config, life.Truncate(time.Second), (life / 2).Truncate(time.Second), tokencache.MaxMinTTL(life).Truncate(time.Second)))
+			break
+		}
+	}
+	return w
 }
 
 func (b *paloBackend) pathRoleDelete(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
 	name := d.Get("name").(string)
-	b.writeMu.Lock()
-	defer b.writeMu.Unlock()
+	lock := locksutil.LockForKey(b.roleLocks, name)
+	lock.Lock()
+	defer lock.Unlock()
 	if err := req.Storage.Delete(ctx, roleStoragePrefix+name); err != nil {
 		return nil, fmt.Errorf("deleting role %q: %w", name, err)
 	}

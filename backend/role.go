@@ -4,11 +4,13 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/vault/sdk/logical"
 
 	"github.com/vault-palo/vault-plugin-secrets-palo/backend/provider"
+	"github.com/vault-palo/vault-plugin-secrets-palo/backend/tokencache"
 )
 
 const (
@@ -61,6 +63,49 @@ func (r *roleEntry) validate(cfg *configEntry) string {
 	return ""
 }
 
+// roleState is a role as the read path uses it: the stored entry and the
+// token cache login of its config and scope, built on the first read after
+// each config change and reused until the next.
+type roleState struct {
+	entry *roleEntry
+	login atomic.Pointer[boundLogin]
+}
+
+// boundLogin is a role's login for one version of its config.
+type boundLogin struct {
+	cfg   *liveConfig
+	login *tokencache.Login
+}
+
+// loginFor returns the role's login for cfg: the one built for this config
+// version, or a new one. Concurrent first reads may each build one; any of
+// them is right.
+func (rs *roleState) loginFor(cfg *liveConfig) *tokencache.Login {
+	if bl := rs.login.Load(); bl != nil && bl.cfg == cfg {
+		return bl.login
+	}
+	params := cfg.entry.params(rs.entry)
+	scope := params.RequestedScope()
+	l := &tokencache.Login{
+		Key:      cacheKey(cfg, scope),
+		Config:   cfg.name,
+		Scope:    scope,
+		Timeout:  cfg.entry.RequestTimeout,
+		FailFast: cfg.entry.AuthFailureCooldown,
+		Fetch: func(ctx context.Context) (provider.Token, error) {
+			return cfg.client.Fetch(ctx, params)
+		},
+	}
+	rs.login.Store(&boundLogin{cfg: cfg, login: l})
+	return l
+}
+
+// cacheKey identifies one distinct vendor token: the config (by name and by
+// a fingerprint of everything that affects its tokens) and the scope.
+func cacheKey(cfg *liveConfig, scope string) tokencache.Key {
+	return tokencache.Key(cfg.name + "\x00" + cfg.fingerprint + "\x00" + scope)
+}
+
 func readRoleEntry(ctx context.Context, s logical.Storage, name string) (*roleEntry, error) {
 	var r roleEntry
 	found, err := getJSON(ctx, s, roleStoragePrefix+name, &r)
@@ -71,23 +116,27 @@ func readRoleEntry(ctx context.Context, s logical.Storage, name string) (*roleEn
 }
 
 // role returns the role from memory or storage; nil when it does not exist.
-func (b *paloBackend) role(ctx context.Context, s logical.Storage, name string) (*roleEntry, error) {
+func (b *paloBackend) role(ctx context.Context, s logical.Storage, name string) (*roleState, error) {
 	b.mu.RLock()
-	r, gen := b.roles[name], b.gen
+	rs, gen := b.roles[name], b.gen
 	b.mu.RUnlock()
-	if r != nil {
-		return r, nil
+	if rs != nil {
+		return rs, nil
 	}
 	r, err := readRoleEntry(ctx, s, name)
 	if err != nil || r == nil {
 		return nil, err
 	}
 	b.mu.Lock()
-	if gen == b.gen {
-		b.roles[name] = r
+	defer b.mu.Unlock()
+	if cur := b.roles[name]; cur != nil {
+		return cur, nil
 	}
-	b.mu.Unlock()
-	return r, nil
+	rs = &roleState{entry: r}
+	if gen == b.gen {
+		b.roles[name] = rs
+	}
+	return rs, nil
 }
 
 // rolesUsingConfig lists the roles bound to config name, reading storage.

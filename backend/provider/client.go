@@ -345,6 +345,7 @@ func (f *fetch) result(ctx context.Context, a attempt, n int, waited bool) (Toke
 	case a.resp != nil:
 		tok, err := f.proto.ParseResponse(f.params, a.resp, a.receivedAt)
 		if err == nil {
+			tok.Attempts = n
 			return tok, nil
 		}
 		if !errors.As(err, &pe) {

@@ -109,6 +109,9 @@ type Token struct {
 	// endpoint returns them under: tenant and jti (SaaS Security), tenant_id
 	// (Oracle CASB), tsg_id (SCM).
 	Extra map[string]string
+
+	// Attempts is how many HTTP requests the fetch made, retries included.
+	Attempts int
 }
 
 // Lifetime is the token's whole lifetime as granted.

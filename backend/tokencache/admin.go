@@ -18,13 +18,21 @@ type EntryInfo struct {
 	IssuedAt  time.Time
 	ExpiresAt time.Time
 
-	Hits        uint64 // reads served from the cache (hits and stale)
-	VendorCalls uint64 // fetches made for this entry, failed ones included
-	LastError   string // the latest failed fetch's error; "" if none
-	LastErrorAt time.Time
+	Hits uint64 // reads served from the cache (hits and stale)
+	// VendorCalls counts the token fetches made for this entry, failed ones
+	// included; one fetch makes one or more HTTP requests.
+	VendorCalls uint64
+	// HTTPRequests counts the HTTP requests those fetches sent to the
+	// vendor, retries included: what the vendor's rate limits count.
+	HTTPRequests uint64
+	LastError    string // the latest failed fetch's error; "" if none
+	LastErrorAt  time.Time
 	// FailFastUntil is the end of the current credential-failure replay;
 	// zero when there is none.
 	FailFastUntil time.Time
+	// Warnings name the roles whose min_ttl the cached token's lifetime
+	// cannot meet, and what is done instead.
+	Warnings []string
 }
 
 // Entries lists the cache, one row per entry, sorted by config, scope,
@@ -39,16 +47,26 @@ func (c *Cache) Entries() []EntryInfo {
 	rows := make([]row, 0, len(c.entries))
 	for k, e := range c.entries {
 		info := EntryInfo{
-			Config:      e.config,
-			Roles:       slices.Clone(e.roles),
-			Scope:       e.scope,
-			Hits:        e.hits.Load(),
-			VendorCalls: e.vendorCalls,
-			LastError:   e.lastErr,
-			LastErrorAt: e.lastErrAt,
+			Config:       e.config,
+			Roles:        make([]string, len(e.roles)),
+			Scope:        e.scope,
+			Hits:         e.hits.Load(),
+			VendorCalls:  e.vendorCalls,
+			HTTPRequests: e.httpRequests,
+			LastError:    e.lastErr,
+			LastErrorAt:  e.lastErrAt,
+		}
+		for i, r := range e.roles {
+			info.Roles[i] = r.role
 		}
 		if e.hasToken {
 			info.IssuedAt, info.ExpiresAt = e.token.IssuedAt, e.token.ExpiresAt
+			life := e.token.Lifetime()
+			for _, r := range e.roles {
+				if _, unmet := threshold(r.minTTL, life); unmet {
+					info.Warnings = append(info.Warnings, unmetWarning(e.config, r.role, r.minTTL, life))
+				}
+			}
 		}
 		if now.Before(e.failUntil) {
 			info.FailFastUntil = e.failUntil

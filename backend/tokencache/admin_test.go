@@ -13,14 +13,14 @@ import (
 // fill caches four entries over two configs and three roles.
 func fill(t *testing.T, c *Cache, v *vendor) {
 	t.Helper()
-	reqs := []Request{
+	reqs := []testRead{
 		{Key: "a1", Config: "alpha", Role: "r1", Scope: "s1"},
 		{Key: "a2", Config: "alpha", Role: "r2", Scope: "s2"},
 		{Key: "b1", Config: "beta", Role: "r1", Scope: "s1"},
 		{Key: "b2", Config: "beta", Role: "r3", Scope: "s2"},
 	}
 	for _, r := range reqs {
-		r.Fetch, r.Floor = v.Fetch, testFloor
+		r.Fetch = v.Fetch
 		expectSource(t, c, r, Fetched)
 	}
 }
@@ -58,8 +58,8 @@ func TestPurge(t *testing.T) {
 			}
 			// The next read of a purged entry fetches a new token.
 			before := v.calls.Load()
-			for _, r := range []Request{{Key: "a1", Config: "alpha", Role: "r1", Scope: "s1"}, {Key: "b2", Config: "beta", Role: "r3", Scope: "s2"}} {
-				r.Fetch, r.Floor = v.Fetch, testFloor
+			for _, r := range []testRead{{Key: "a1", Config: "alpha", Role: "r1", Scope: "s1"}, {Key: "b2", Config: "beta", Role: "r3", Scope: "s2"}} {
+				r.Fetch = v.Fetch
 				mustGet(t, c, r)
 			}
 			fetched := v.calls.Load() - before
@@ -144,12 +144,12 @@ func TestFetchForAPurgedEntryDoesNotCallTheVendor(t *testing.T) {
 	req := v.request("k", "r")
 
 	// A reader prepared its fetch; a purge came before the fetch started.
-	e, _, _, done := c.prepare(req)
+	e, _, _, done := c.prepare(req.login(), req.Role, req.MinTTL)
 	if done {
 		t.Fatal("prepare answered a first read by itself")
 	}
 	c.PurgeAll()
-	if _, err := c.fetch(context.Background(), e, req.Fetch, 0, 0); !errors.Is(err, errPurged) {
+	if _, err := c.fetch(context.Background(), e, req.login()); !errors.Is(err, errPurged) {
 		t.Fatalf("fetch = %v, want errPurged", err)
 	}
 	expectCalls(t, v, 0)
@@ -165,12 +165,12 @@ func TestFetchForASweptEntryPutsItBack(t *testing.T) {
 	c := newCache(clock)
 	req := v.request("k", "r")
 
-	e, _, _, _ := c.prepare(req)
+	e, _, _, _ := c.prepare(req.login(), req.Role, req.MinTTL)
 	c.RefreshDue(context.Background()) // sweeps the empty entry
 	if rows := c.Entries(); len(rows) != 0 {
 		t.Fatalf("empty entry not swept: %+v", rows)
 	}
-	if _, err := c.fetch(context.Background(), e, req.Fetch, 0, 0); err != nil {
+	if _, err := c.fetch(context.Background(), e, req.login()); err != nil {
 		t.Fatal(err)
 	}
 	expectSource(t, c, req, Hit)
@@ -184,7 +184,7 @@ func TestEntries(t *testing.T) {
 	start := clock.Now()
 	fill(t, c, v)
 	// A second role on a1, added out of order; hits on two entries.
-	extra := Request{Key: "a1", Config: "alpha", Role: "r0", Scope: "s1", Fetch: v.Fetch, Floor: testFloor}
+	extra := testRead{Key: "a1", Config: "alpha", Role: "r0", Scope: "s1", Fetch: v.Fetch}
 	expectSource(t, c, extra, Hit)
 	expectSource(t, c, extra, Hit)
 
@@ -237,7 +237,7 @@ func TestEntriesOfEqualRowsAreOrderedByKey(t *testing.T) {
 	// before the purge): the order is still fixed, by the hidden key.
 	var issued []time.Time
 	for _, k := range []Key{"z", "m", "a"} {
-		r := Request{Key: k, Config: "alpha", Role: "r", Scope: "s", Fetch: v.Fetch}
+		r := testRead{Key: k, Config: "alpha", Role: "r", Scope: "s", Fetch: v.Fetch}
 		issued = append(issued, expectSource(t, c, r, Fetched).Token.IssuedAt)
 		clock.Advance(time.Second)
 	}

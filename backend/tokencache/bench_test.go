@@ -15,20 +15,19 @@ import (
 // the token string itself.
 const entryBudget = 2048
 
-// realisticRequest builds a request shaped like the backend's: a key made
-// of config name, a SHA-256 hex fingerprint and the scope; a Fetch closure
+// realisticRead builds a read shaped like the backend's: a key made of
+// config name, a SHA-256 hex fingerprint and the scope; a Fetch closure
 // capturing per-role parameters; a token carrying an Extra map.
-func realisticRequest(i int, tokenLen int, clock func() time.Time) Request {
+func realisticRead(i int, tokenLen int, clock func() time.Time) testRead {
 	config := "scm-prod"
 	scope := fmt.Sprintf("tsg_id:%010d", 1000000000+i)
 	fp := fmt.Sprintf("%064x", i)
 	params := &struct{ config, scope string }{config, scope}
-	return Request{
+	return testRead{
 		Key:    Key(config + "\x00" + fp + "\x00" + scope),
 		Config: config,
 		Role:   fmt.Sprintf("role-%05d", i),
 		Scope:  scope,
-		Floor:  31 * time.Second,
 		Fetch: func(context.Context) (provider.Token, error) {
 			now := clock()
 			return provider.Token{
@@ -55,7 +54,7 @@ func bytesPerEntry(n, tokenLen int) float64 {
 
 	c := New(Options{})
 	for i := range n {
-		if _, err := c.Get(context.Background(), realisticRequest(i, tokenLen, now)); err != nil {
+		if _, err := c.read(context.Background(), realisticRead(i, tokenLen, now)); err != nil {
 			panic(err)
 		}
 	}
@@ -81,14 +80,15 @@ func TestMemoryPerEntry(t *testing.T) {
 // BenchmarkGetHit is the hot path: a read of a cached token that qualifies.
 func BenchmarkGetHit(b *testing.B) {
 	c := New(Options{})
-	req := realisticRequest(1, 1000, time.Now)
-	if _, err := c.Get(context.Background(), req); err != nil {
+	req := realisticRead(1, 1000, time.Now)
+	l := req.login()
+	if _, err := c.Get(context.Background(), l, req.Role, 0); err != nil {
 		b.Fatal(err)
 	}
 	ctx := context.Background()
 	b.ReportAllocs()
 	for b.Loop() {
-		res, err := c.Get(ctx, req)
+		res, err := c.Get(ctx, l, req.Role, 0)
 		if err != nil || res.Source != Hit {
 			b.Fatalf("%v %v", res.Source, err)
 		}
@@ -98,15 +98,16 @@ func BenchmarkGetHit(b *testing.B) {
 // BenchmarkGetHitParallel is the hot path with readers on every CPU.
 func BenchmarkGetHitParallel(b *testing.B) {
 	c := New(Options{})
-	req := realisticRequest(1, 1000, time.Now)
-	if _, err := c.Get(context.Background(), req); err != nil {
+	req := realisticRead(1, 1000, time.Now)
+	l := req.login()
+	if _, err := c.Get(context.Background(), l, req.Role, 0); err != nil {
 		b.Fatal(err)
 	}
 	b.ReportAllocs()
 	b.RunParallel(func(pb *testing.PB) {
 		ctx := context.Background()
 		for pb.Next() {
-			if res, err := c.Get(ctx, req); err != nil || res.Source != Hit {
+			if res, err := c.Get(ctx, l, req.Role, 0); err != nil || res.Source != Hit {
 				b.Errorf("%v %v", res.Source, err)
 				return
 			}
@@ -118,12 +119,13 @@ func BenchmarkGetHitParallel(b *testing.B) {
 // that answers at once: purge, then a read that fetches.
 func BenchmarkGetMiss(b *testing.B) {
 	c := New(Options{})
-	req := realisticRequest(1, 1000, time.Now)
+	req := realisticRead(1, 1000, time.Now)
+	l := req.login()
 	ctx := context.Background()
 	b.ReportAllocs()
 	for b.Loop() {
 		c.PurgeAll()
-		if res, err := c.Get(ctx, req); err != nil || res.Source != Fetched {
+		if res, err := c.Get(ctx, l, req.Role, 0); err != nil || res.Source != Fetched {
 			b.Fatalf("%v %v", res.Source, err)
 		}
 	}

@@ -20,6 +20,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -30,23 +31,21 @@ import (
 	"github.com/vault-palo/vault-plugin-secrets-palo/backend/provider"
 )
 
-// Defaults of Options and Request.
+// Defaults of the cache's settings.
 const (
-	DefaultRefreshWorkers = 4
-	DefaultRefreshLead    = 30 * time.Second
-	DefaultErrorBackoff   = time.Second
-	DefaultErrorRetention = 10 * time.Minute
-	DefaultTimeout        = 30 * time.Second
-	// DefaultRefreshInterval is Run's interval when given none; it must
-	// stay well below DefaultRefreshLead.
-	DefaultRefreshInterval = 2 * time.Second
+	defaultRefreshWorkers = 4
+	defaultRefreshLead    = 30 * time.Second
+	defaultErrorBackoff   = time.Second
+	defaultErrorRetention = 10 * time.Minute
+	// DefaultTimeout bounds one vendor fetch when Login.Timeout is not set.
+	DefaultTimeout = 30 * time.Second
 )
 
 // maxAttempts bounds how often Get starts over when a purge overtakes the
 // fetch it was waiting for.
 const maxAttempts = 3
 
-// Key identifies one distinct vendor token. Requests with the same Key share
+// Key identifies one distinct vendor token. Logins with the same Key share
 // one cached token, so it must cover everything that makes a token
 // different: the config, a fingerprint of its credentials and token URL,
 // and the effective scope or TSG. It is never shown (see Entries).
@@ -61,8 +60,8 @@ const (
 	// Fetched: a vendor call was made (by this reader or one it joined).
 	Fetched
 	// Stale: the vendor failed transiently and a cached token that no
-	// longer qualifies, but still has at least Request.Floor left, was
-	// handed out instead. Result.Warnings says so.
+	// longer qualifies, but still has its floor left, was handed out
+	// instead. Result.Warnings says so.
 	Stale
 )
 
@@ -80,43 +79,30 @@ func (s Source) String() string {
 }
 
 // FetchFunc makes one vendor token request. The context carries the
-// request's Timeout and is not cancelled when the reader that started the
+// login's Timeout and is not cancelled when the reader that started the
 // fetch gives up, because other readers may be waiting on the same fetch.
 type FetchFunc func(ctx context.Context) (provider.Token, error)
 
-// Request is one read of a token.
-type Request struct {
+// Login is how to get the tokens of one Key: what depends only on the
+// config and the role's scope. The caller builds it once per config version
+// and passes the same *Login to every Get; the cache keeps the latest one
+// of each entry for the background refresh. It is read-only once in use.
+type Login struct {
 	// Key identifies the token; see Key.
 	Key Key
 	// Config is the config's name: purged by PurgeConfig, shown by Entries
 	// and named in warnings.
 	Config string
-	// Role is the reading role: purged by PurgeRole, listed by Entries.
-	Role string
 	// Scope is the effective scope or TSG, shown by Entries.
 	Scope string
-
-	// MinTTL is the least remaining life a cached token must have to be
-	// handed to this reader; 0 means half the token's lifetime.
-	MinTTL time.Duration
-	// Floor is the least remaining life any token handed to this reader
-	// must have, whether cached, stale or just fetched. A cached token
-	// qualifies only while its remaining life is at least
-	// max(MinTTL or lifetime/2, Floor).
-	Floor time.Duration
-	// FloorFor, when set, replaces Floor with a floor that depends on the
-	// token's whole lifetime (a short-lived token needs a smaller margin).
-	FloorFor func(lifetime time.Duration) time.Duration
+	// Fetch makes the vendor call.
+	Fetch FetchFunc
 	// Timeout bounds one vendor fetch; 0 means DefaultTimeout.
 	Timeout time.Duration
 	// FailFast is how long a credential failure (provider.IsCredentialError)
 	// is replayed to readers of this key without calling the vendor; 0
 	// turns it off.
 	FailFast time.Duration
-
-	// Fetch makes the vendor call. It is also kept (the latest reader's)
-	// for the background refresh of the entry.
-	Fetch FetchFunc
 }
 
 // Result is the outcome of a successful Get.
@@ -125,7 +111,8 @@ type Result struct {
 	// and its Extra map, as read-only.
 	Token  provider.Token
 	Source Source
-	// Warnings are for the reader (set when Source is Stale).
+	// Warnings are for the reader: a stale token, or a min_ttl that the
+	// token's lifetime cannot meet.
 	Warnings []string
 }
 
@@ -136,34 +123,27 @@ type Options struct {
 	// Logger receives debug and warning lines (never a token); default
 	// discards them.
 	Logger hclog.Logger
-	// RefreshWorkers is the most vendor calls one RefreshDue makes at once;
-	// default DefaultRefreshWorkers.
-	RefreshWorkers int
-	// RefreshLead is how long before a token stops qualifying RefreshDue
-	// replaces it, capped at a tenth of the token's lifetime so short-lived
-	// tokens are not refreshed as soon as they arrive. It must exceed the
-	// interval between RefreshDue calls plus a typical fetch. Default
-	// DefaultRefreshLead.
-	RefreshLead time.Duration
-	// ErrorBackoff is how long after a transient failure a reader that can
-	// be served a stale token gets it without another vendor call, so an
-	// outage does not turn every read into a request. Default
-	// DefaultErrorBackoff; negative turns it off.
-	ErrorBackoff time.Duration
-	// ErrorRetention is how long an entry that holds no token (only the
-	// record of a failed fetch) stays listed before RefreshDue drops it.
-	// Default DefaultErrorRetention.
-	ErrorRetention time.Duration
 }
 
 // Cache is the shared token cache. It is safe for concurrent use; the zero
 // value is not usable, call New.
 type Cache struct {
-	now       func() time.Time
-	log       hclog.Logger
-	workers   int
-	lead      time.Duration
-	backoff   time.Duration
+	now func() time.Time
+	log hclog.Logger
+
+	// workers is the most vendor calls one RefreshDue makes at once.
+	workers int
+	// lead is how long before a token stops qualifying RefreshDue replaces
+	// it (capped for short-lived tokens, see refreshDue). It must exceed
+	// the interval between RefreshDue calls plus a typical fetch.
+	lead time.Duration
+	// backoff is how long after a transient failure a reader that can be
+	// served a stale token gets it without another vendor call, so an
+	// outage does not turn every read into a request; negative turns it
+	// off.
+	backoff time.Duration
+	// retention is how long an entry that holds no token (only the record
+	// of a failed fetch) stays listed before RefreshDue drops it.
 	retention time.Duration
 
 	group singleflight.Group
@@ -186,12 +166,10 @@ type entry struct {
 	key    Key
 	config string
 	scope  string
-	roles  []string // sorted
+	roles  []reader // sorted by role
 
-	// The latest slow-path reader's settings, used by RefreshDue.
-	fetch    FetchFunc
-	timeout  time.Duration
-	failFast time.Duration
+	// login is the latest slow-path reader's, used by RefreshDue.
+	login *Login
 
 	token    provider.Token
 	hasToken bool
@@ -200,17 +178,24 @@ type entry struct {
 	fetching int  // fetches in flight for this entry
 	purged   bool // removed by a purge: a fetch in flight must not store
 
-	vendorCalls uint64
-	lastErr     string
-	lastErrAt   time.Time
-	staleUntil  time.Time // transient-failure backoff (Options.ErrorBackoff)
-	failErr     error     // credential failure being replayed
-	failAt      time.Time
-	failUntil   time.Time
+	vendorCalls  uint64 // fetches
+	httpRequests uint64 // HTTP requests those fetches made, retries included
+	lastErr      string
+	lastErrAt    time.Time
+	staleUntil   time.Time // transient-failure backoff (Cache.backoff)
+	failErr      error     // credential failure being replayed
+	failAt       time.Time
+	failUntil    time.Time
 
-	hits     atomic.Uint64
-	lastRead atomic.Int64 // UnixNano of the latest read that got a token
-	want     atomic.Int64 // largest threshold readers of the current token asked for
+	hits         atomic.Uint64
+	lastRead     atomic.Int64 // UnixNano of the latest read that got a token
+	maxThreshold atomic.Int64 // largest threshold readers of the current token asked for
+}
+
+// reader is a role that has read an entry, with the min_ttl it asked for.
+type reader struct {
+	role   string
+	minTTL time.Duration
 }
 
 // New returns an empty cache.
@@ -218,10 +203,10 @@ func New(o Options) *Cache {
 	c := &Cache{
 		now:       o.Now,
 		log:       o.Logger,
-		workers:   o.RefreshWorkers,
-		lead:      o.RefreshLead,
-		backoff:   o.ErrorBackoff,
-		retention: o.ErrorRetention,
+		workers:   defaultRefreshWorkers,
+		lead:      defaultRefreshLead,
+		backoff:   defaultErrorBackoff,
+		retention: defaultErrorRetention,
 		entries:   make(map[Key]*entry),
 	}
 	if c.now == nil {
@@ -229,18 +214,6 @@ func New(o Options) *Cache {
 	}
 	if c.log == nil {
 		c.log = hclog.NewNullLogger()
-	}
-	if c.workers <= 0 {
-		c.workers = DefaultRefreshWorkers
-	}
-	if c.lead <= 0 {
-		c.lead = DefaultRefreshLead
-	}
-	if c.backoff == 0 {
-		c.backoff = DefaultErrorBackoff
-	}
-	if c.retention <= 0 {
-		c.retention = DefaultErrorRetention
 	}
 	return c
 }
@@ -252,44 +225,45 @@ var errPurged = errors.New("token cache entry purged before the fetch started")
 // errPurgedRepeatedly is returned when purges overtook every attempt.
 var errPurgedRepeatedly = errors.New("the token cache was purged during every fetch attempt; read again")
 
-// Get returns a token for req: the cached one while it qualifies, otherwise
-// a fresh one from req.Fetch (one call for all concurrent readers of the
-// key), otherwise, on a transient vendor failure, a stale cached token with
-// at least req.Floor left.
+// Get returns a token of l for role, whose readers want at least minTTL of
+// it left (0: half its lifetime): the cached one while it qualifies,
+// otherwise a fresh one from l.Fetch (one call for all concurrent readers
+// of the key), otherwise, on a transient vendor failure, a stale cached
+// token that still has its floor left.
 //
 // Errors are the vendor's (provider.IsTransient and IsCredentialError still
 // apply), a *ReplayedError during a credential-failure cooldown, a
-// *ShortLifetimeError when a fresh token has less than req.Floor left, or
+// *ShortLifetimeError when a fresh token has less than its floor left, or
 // ctx.Err() when ctx ends first. They do not name the config: the caller
 // adds that.
-func (c *Cache) Get(ctx context.Context, req Request) (Result, error) {
-	if req.Fetch == nil {
-		return Result{}, errors.New("tokencache: request has no Fetch function")
+func (c *Cache) Get(ctx context.Context, l *Login, role string, minTTL time.Duration) (Result, error) {
+	if l == nil || l.Fetch == nil {
+		return Result{}, errors.New("tokencache: login has no Fetch function")
 	}
 	now := c.now()
 	c.mu.RLock()
-	if e := c.entries[req.Key]; e != nil && e.hasToken && e.hasRole(req.Role) {
-		thr := threshold(req, e.token)
+	if e := c.entries[l.Key]; e != nil && e.hasToken && e.hasRole(role) {
+		thr, unmet := threshold(minTTL, e.token.Lifetime())
 		if e.token.ExpiresAt.Sub(now) >= thr {
 			tok := e.token
 			e.hits.Add(1)
 			e.noteRead(now, thr)
 			c.mu.RUnlock()
-			return Result{Token: tok, Source: Hit}, nil
+			return hit(l, role, minTTL, tok, unmet), nil
 		}
 	}
 	c.mu.RUnlock()
 
 	for range maxAttempts {
-		e, res, err, done := c.prepare(req)
+		e, res, err, done := c.prepare(l, role, minTTL)
 		if done {
 			return res, err
 		}
-		ch := c.group.DoChan(string(req.Key), func() (any, error) {
-			return c.fetch(context.WithoutCancel(ctx), e, req.Fetch, req.Timeout, req.FailFast)
+		ch := c.group.DoChan(string(l.Key), func() (any, error) {
+			return c.fetch(context.WithoutCancel(ctx), e, l)
 		})
 		if c.onWait != nil {
-			c.onWait(req.Key)
+			c.onWait(l.Key)
 		}
 		select {
 		case <-ctx.Done():
@@ -298,41 +272,51 @@ func (c *Cache) Get(ctx context.Context, req Request) (Result, error) {
 			if errors.Is(r.Err, errPurged) {
 				continue
 			}
-			return c.finish(req, r)
+			return c.finish(l, role, minTTL, r)
 		}
 	}
 	return Result{}, errPurgedRepeatedly
 }
 
+// hit is the answer that hands out a qualifying token, with the warning
+// when the reader's min_ttl cannot be met.
+func hit(l *Login, role string, minTTL time.Duration, tok provider.Token, unmet bool) Result {
+	res := Result{Token: tok, Source: Hit}
+	if unmet {
+		res.Warnings = []string{unmetWarning(l.Config, role, minTTL, tok.Lifetime())}
+	}
+	return res
+}
+
 // prepare is the slow path under the write lock: it creates the entry if
-// needed, records the reader's role and settings, and answers at once when
+// needed, records the reader's role and login, and answers at once when
 // the token qualifies after all, when a stale token is to be served without
 // a call (error backoff), or when a credential failure is being replayed.
 // Otherwise it returns the entry to fetch for, with done false.
-func (c *Cache) prepare(req Request) (e *entry, res Result, err error, done bool) {
+func (c *Cache) prepare(l *Login, role string, minTTL time.Duration) (e *entry, res Result, err error, done bool) {
 	now := c.now()
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	e = c.entries[req.Key]
+	e = c.entries[l.Key]
 	if e == nil {
-		e = &entry{key: req.Key, config: req.Config, scope: req.Scope}
-		c.entries[req.Key] = e
+		e = &entry{key: l.Key, config: l.Config, scope: l.Scope}
+		c.entries[l.Key] = e
 	}
-	e.addRole(req.Role)
-	e.fetch, e.timeout, e.failFast = req.Fetch, req.Timeout, req.FailFast
+	e.addRole(role, minTTL)
+	e.login = l
 
 	if e.hasToken {
 		remaining := e.token.ExpiresAt.Sub(now)
-		thr := threshold(req, e.token)
+		thr, unmet := threshold(minTTL, e.token.Lifetime())
 		if remaining >= thr {
 			e.hits.Add(1)
 			e.noteRead(now, thr)
-			return e, Result{Token: e.token, Source: Hit}, nil, true
+			return e, hit(l, role, minTTL, e.token, unmet), nil, true
 		}
-		if now.Before(e.staleUntil) && remaining >= req.floor(e.token) && remaining > 0 {
+		if now.Before(e.staleUntil) && remaining >= floor(e.token.Lifetime()) && remaining > 0 {
 			e.hits.Add(1)
 			e.noteRead(now, thr)
-			return e, c.staleResult(req, e.token, remaining, e.lastErr), nil, true
+			return e, staleResult(l, e.token, remaining, e.lastErr), nil, true
 		}
 	}
 	if now.Before(e.failUntil) {
@@ -342,32 +326,36 @@ func (c *Cache) prepare(req Request) (e *entry, res Result, err error, done bool
 }
 
 // finish turns the shared outcome of a fetch into this reader's answer.
-func (c *Cache) finish(req Request, r singleflight.Result) (Result, error) {
+func (c *Cache) finish(l *Login, role string, minTTL time.Duration, r singleflight.Result) (Result, error) {
 	now := c.now()
 	if r.Err == nil {
 		tok := r.Val.(provider.Token)
 		remaining := tok.ExpiresAt.Sub(now)
-		if floor := req.floor(tok); remaining < floor || remaining <= 0 {
-			return Result{}, &ShortLifetimeError{Remaining: remaining, Lifetime: tok.Lifetime(), Floor: floor}
+		if f := floor(tok.Lifetime()); remaining < f || remaining <= 0 {
+			return Result{}, &ShortLifetimeError{Remaining: remaining, Lifetime: tok.Lifetime(), Floor: f}
 		}
+		thr, unmet := threshold(minTTL, tok.Lifetime())
 		c.mu.RLock()
-		if e := c.entries[req.Key]; e != nil {
-			e.noteRead(now, threshold(req, tok))
+		if e := c.entries[l.Key]; e != nil {
+			e.noteRead(now, thr)
 		}
 		c.mu.RUnlock()
-		return Result{Token: tok, Source: Fetched}, nil
+		res := hit(l, role, minTTL, tok, unmet)
+		res.Source = Fetched
+		return res, nil
 	}
 	if provider.IsTransient(r.Err) {
 		c.mu.RLock()
-		e := c.entries[req.Key]
+		e := c.entries[l.Key]
 		if e != nil && e.hasToken {
 			remaining := e.token.ExpiresAt.Sub(now)
-			if remaining >= req.floor(e.token) && remaining > 0 {
+			if remaining >= floor(e.token.Lifetime()) && remaining > 0 {
 				tok := e.token
 				e.hits.Add(1)
-				e.noteRead(now, threshold(req, tok))
+				thr, _ := threshold(minTTL, tok.Lifetime())
+				e.noteRead(now, thr)
 				c.mu.RUnlock()
-				return c.staleResult(req, tok, remaining, r.Err.Error()), nil
+				return staleResult(l, tok, remaining, r.Err.Error()), nil
 			}
 		}
 		c.mu.RUnlock()
@@ -377,49 +365,36 @@ func (c *Cache) finish(req Request, r singleflight.Result) (Result, error) {
 
 // staleResult builds the answer that serves a cached token through a vendor
 // failure, with the warning that says so.
-func (c *Cache) staleResult(req Request, tok provider.Token, remaining time.Duration, cause string) Result {
+func staleResult(l *Login, tok provider.Token, remaining time.Duration, cause string) Result {
 	w := fmt.Sprintf("the vendor token request for config %q failed (%s); serving a cached token with %ds of life left",
-		req.Config, cause, int64(remaining/time.Second))
+		l.Config, cause, int64(remaining/time.Second))
 	return Result{Token: tok, Source: Stale, Warnings: []string{w}}
-}
-
-// threshold is the least remaining life a cached token must have to be
-// handed to req's reader: max(MinTTL, or half the lifetime, Floor).
-func threshold(req Request, tok provider.Token) time.Duration {
-	least := req.MinTTL
-	if least <= 0 {
-		least = tok.Lifetime() / 2
-	}
-	return max(least, req.floor(tok))
-}
-
-// floor is the least remaining life tok must have to be handed out:
-// FloorFor(its lifetime) when set, else Floor.
-func (r Request) floor(tok provider.Token) time.Duration {
-	if r.FloorFor != nil {
-		return r.FloorFor(tok.Lifetime())
-	}
-	return r.Floor
 }
 
 // hasRole reports whether role has read this entry. Called under either lock.
 func (e *entry) hasRole(role string) bool {
-	_, found := slices.BinarySearch(e.roles, role)
+	_, found := slices.BinarySearchFunc(e.roles, role, compareReader)
 	return found
 }
 
-// addRole records role, keeping roles sorted. Called under the write lock.
-func (e *entry) addRole(role string) {
-	if i, found := slices.BinarySearch(e.roles, role); !found {
-		e.roles = slices.Insert(e.roles, i, role)
+// addRole records role and its min_ttl, keeping roles sorted. Called under
+// the write lock.
+func (e *entry) addRole(role string, minTTL time.Duration) {
+	i, found := slices.BinarySearchFunc(e.roles, role, compareReader)
+	if found {
+		e.roles[i].minTTL = minTTL
+		return
 	}
+	e.roles = slices.Insert(e.roles, i, reader{role: role, minTTL: minTTL})
 }
+
+func compareReader(r reader, role string) int { return strings.Compare(r.role, role) }
 
 // noteRead records a read that got a token at now and wanted at least thr
 // of it left; RefreshDue uses both. Safe under the read lock.
 func (e *entry) noteRead(now time.Time, thr time.Duration) {
 	raise(&e.lastRead, now.UnixNano())
-	raise(&e.want, int64(thr))
+	raise(&e.maxThreshold, int64(thr))
 }
 
 // raise sets a to v if v is larger.

@@ -1,6 +1,7 @@
 package tokencache
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -32,16 +33,41 @@ func TestGetMissThenHit(t *testing.T) {
 	}
 
 	rows := c.Entries()
-	if len(rows) != 1 || rows[0].Hits != 1 || rows[0].VendorCalls != 1 {
-		t.Fatalf("Entries = %+v, want one row with 1 hit and 1 vendor call", rows)
+	if len(rows) != 1 || rows[0].Hits != 1 || rows[0].VendorCalls != 1 || rows[0].HTTPRequests != 1 {
+		t.Fatalf("Entries = %+v, want one row with 1 hit, 1 vendor call and 1 HTTP request", rows)
+	}
+}
+
+// TestHTTPRequestsCountAttempts counts the HTTP requests fetches report,
+// retries included, apart from the fetches.
+func TestHTTPRequestsCountAttempts(t *testing.T) {
+	t.Parallel()
+	clock := newClock()
+	v := newVendor(clock, time.Hour)
+	c := newCache(clock)
+	req := v.request("k", "r")
+	retried := *errTransient
+	retried.Attempts = 4
+	v.setErr(&retried)
+	if _, err := c.read(context.Background(), req); !provider.IsTransient(err) {
+		t.Fatalf("err = %v", err)
+	}
+	clock.Advance(2 * time.Second) // past the error backoff
+	v.setErr(nil)
+	expectSource(t, c, req, Fetched)
+	if rows := c.Entries(); len(rows) != 1 || rows[0].VendorCalls != 2 || rows[0].HTTPRequests != 5 {
+		t.Fatalf("Entries = %+v, want 2 vendor calls and 5 HTTP requests", rows)
 	}
 }
 
 func TestGetWithoutFetch(t *testing.T) {
 	t.Parallel()
 	c := New(Options{})
-	if _, err := c.Get(context.Background(), Request{Key: "k"}); err == nil {
+	if _, err := c.Get(context.Background(), &Login{Key: "k"}, "r", 0); err == nil {
 		t.Fatal("Get without Fetch succeeded")
+	}
+	if _, err := c.Get(context.Background(), nil, "r", 0); err == nil {
+		t.Fatal("Get without a Login succeeded")
 	}
 }
 
@@ -74,30 +100,39 @@ func TestRolesShareAKey(t *testing.T) {
 func TestQualification(t *testing.T) {
 	t.Parallel()
 	cases := map[string]struct {
-		minTTL  time.Duration
-		floor   time.Duration
-		elapsed time.Duration
-		want    Source
+		lifetime  time.Duration // default an hour
+		minTTL    time.Duration
+		elapsed   time.Duration
+		want      Source
+		wantUnmet bool
 	}{
-		"default min_ttl, more than half left":       {elapsed: 29 * time.Minute, want: Hit},
-		"default min_ttl, exactly half left":         {elapsed: 30 * time.Minute, want: Hit},
-		"default min_ttl, less than half left":       {elapsed: 30*time.Minute + time.Second, want: Fetched},
-		"min_ttl 10m, 10m left":                      {minTTL: 10 * time.Minute, elapsed: 50 * time.Minute, want: Hit},
-		"min_ttl 10m, just under 10m left":           {minTTL: 10 * time.Minute, elapsed: 50*time.Minute + time.Second, want: Fetched},
-		"min_ttl 50m, 45m left":                      {minTTL: 50 * time.Minute, elapsed: 15 * time.Minute, want: Fetched},
-		"min_ttl longer than the lifetime":           {minTTL: 2 * time.Hour, want: Fetched},
-		"floor above min_ttl, floor left":            {minTTL: 10 * time.Second, floor: testFloor, elapsed: time.Hour - testFloor, want: Hit},
-		"floor above min_ttl, less than floor left":  {minTTL: 10 * time.Second, floor: testFloor, elapsed: time.Hour - testFloor + time.Second, want: Fetched},
-		"floor above default min_ttl, just under it": {floor: 40 * time.Minute, elapsed: 20*time.Minute + time.Second, want: Fetched},
+		"default min_ttl, more than half left":      {elapsed: 29 * time.Minute, want: Hit},
+		"default min_ttl, exactly half left":        {elapsed: 30 * time.Minute, want: Hit},
+		"default min_ttl, less than half left":      {elapsed: 30*time.Minute + time.Second, want: Fetched},
+		"min_ttl 10m, 10m left":                     {minTTL: 10 * time.Minute, elapsed: 50 * time.Minute, want: Hit},
+		"min_ttl 10m, just under 10m left":          {minTTL: 10 * time.Minute, elapsed: 50*time.Minute + time.Second, want: Fetched},
+		"min_ttl 50m, 45m left":                     {minTTL: 50 * time.Minute, elapsed: 15 * time.Minute, want: Fetched},
+		"min_ttl nine tenths of the lifetime":       {minTTL: 54 * time.Minute, elapsed: 6 * time.Minute, want: Hit},
+		"min_ttl nine tenths, just under it left":   {minTTL: 54 * time.Minute, elapsed: 6*time.Minute + time.Second, want: Fetched},
+		"min_ttl longer than the lifetime, fresh":   {minTTL: 2 * time.Hour, want: Hit, wantUnmet: true},
+		"min_ttl longer than the lifetime, half":    {minTTL: 2 * time.Hour, elapsed: 30 * time.Minute, want: Hit, wantUnmet: true},
+		"min_ttl longer than the lifetime, < half":  {minTTL: 2 * time.Hour, elapsed: 30*time.Minute + time.Second, want: Fetched, wantUnmet: true},
+		"min_ttl over nine tenths, half left":       {minTTL: 55 * time.Minute, elapsed: 30 * time.Minute, want: Hit, wantUnmet: true},
+		"floor above min_ttl, floor left":           {minTTL: 10 * time.Second, elapsed: time.Hour - testFloor, want: Hit},
+		"floor above min_ttl, less than floor left": {minTTL: 10 * time.Second, elapsed: time.Hour - testFloor + time.Second, want: Fetched},
+		// A 3 s token: half is 1.5 s, the floor 2 s (1 s margin + 1 s).
+		"floor above half the lifetime, floor left":  {lifetime: 3 * time.Second, elapsed: time.Second, want: Hit},
+		"floor above half the lifetime, just under":  {lifetime: 3 * time.Second, elapsed: time.Second + time.Millisecond, want: Fetched},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			clock := newClock()
-			v := newVendor(clock, time.Hour)
+			lifetime := cmp.Or(tc.lifetime, time.Hour)
+			v := newVendor(clock, lifetime)
 			c := newCache(clock)
 			req := v.request("k", "r")
-			req.MinTTL, req.Floor = tc.minTTL, tc.floor
+			req.MinTTL = tc.minTTL
 
 			first := expectSource(t, c, req, Fetched)
 			clock.Advance(tc.elapsed)
@@ -111,25 +146,72 @@ func TestQualification(t *testing.T) {
 			if same := first.Token.AccessToken == second.Token.AccessToken; same != wantSame {
 				t.Fatalf("second read got token %q after %q", second.Token.AccessToken, first.Token.AccessToken)
 			}
+			for _, res := range []Result{first, second} {
+				warned := strings.Contains(strings.Join(res.Warnings, " "), "cannot be met")
+				if warned != tc.wantUnmet {
+					t.Fatalf("warnings %q; want a min_ttl warning: %v", res.Warnings, tc.wantUnmet)
+				}
+			}
 		})
+	}
+}
+
+// TestUnmetMinTTLKeepsTheNormalSchedule is a role whose min_ttl no token
+// of the config can meet, read by many readers over two lifetimes: the
+// vendor is called once per half lifetime, and the read and the cache
+// listing say why, naming min_ttl, the lifetime and what is done instead.
+func TestUnmetMinTTLKeepsTheNormalSchedule(t *testing.T) {
+	t.Parallel()
+	clock := newClock()
+	v := newVendor(clock, 15*time.Minute)
+	c := newCache(clock)
+	req := v.request("k", "greedy")
+	req.MinTTL = 2 * time.Hour
+
+	var last Result
+	for range 120 { // a read every 15 s for 30 minutes
+		for range 10 {
+			last = mustGet(t, c, req)
+		}
+		clock.Advance(15 * time.Second)
+	}
+	// Fetches at 0, 7m30s, 15m, 22m30s: one per half lifetime.
+	expectCalls(t, v, 4)
+	for _, w := range []string{"min_ttl 2h0m0s", `role "greedy"`, "live 15m0s", "at least half their lifetime (7m30s)", "once per half lifetime"} {
+		if !strings.Contains(strings.Join(last.Warnings, " "), w) {
+			t.Errorf("read warnings %q do not say %q", last.Warnings, w)
+		}
+	}
+	rows := c.Entries()
+	if len(rows) != 1 || len(rows[0].Warnings) != 1 || rows[0].Warnings[0] != last.Warnings[0] {
+		t.Fatalf("Entries = %+v, want the read's warning", rows)
+	}
+	// Another role on the same token with a min_ttl it meets adds no warning.
+	fine := req
+	fine.Role, fine.MinTTL = "fine", time.Minute
+	if res := mustGet(t, c, fine); len(res.Warnings) != 0 {
+		t.Fatalf("warnings for a met min_ttl: %q", res.Warnings)
+	}
+	if rows := c.Entries(); len(rows[0].Warnings) != 1 {
+		t.Fatalf("Entries warnings = %q, want only the greedy role's", rows[0].Warnings)
 	}
 }
 
 func TestFreshTokenBelowFloor(t *testing.T) {
 	t.Parallel()
 	clock := newClock()
-	v := newVendor(clock, 20*time.Second)
+	v := newVendor(clock, time.Second) // floor: 1 s margin + 1 s
 	c := newCache(clock)
 
-	_, err := c.Get(context.Background(), v.request("k", "r"))
+	_, err := c.read(context.Background(), v.request("k", "r"))
 	var short *ShortLifetimeError
 	if !errors.As(err, &short) {
 		t.Fatalf("err = %v, want a *ShortLifetimeError", err)
 	}
-	if short.Remaining != 20*time.Second || short.Floor != testFloor {
+	if short.Remaining != time.Second || short.Floor != 2*time.Second {
 		t.Fatalf("ShortLifetimeError = %+v", short)
 	}
-	if !strings.Contains(err.Error(), "20s of life left") {
+	if !strings.Contains(err.Error(), "1s of life left") {
 		t.Fatalf("message %q does not say how much life was left", err)
 	}
 	if strings.Contains(err.Error(), "secret-token") {
@@ -143,10 +225,9 @@ func TestExpiredFreshTokenIsNotCached(t *testing.T) {
 	v := newVendor(clock, 0)
 	c := newCache(clock)
 	req := v.request("k", "r")
-	req.Floor = 0
 
 	for range 2 {
-		if _, err := c.Get(context.Background(), req); err == nil {
+		if _, err := c.read(context.Background(), req); err == nil {
 			t.Fatal("an already expired token was handed out")
 		}
 	}
@@ -267,7 +348,7 @@ func TestFetchContextIsBoundedByTimeout(t *testing.T) {
 	var deadline time.Time
 	var ok bool
 	c := newCache(clock)
-	req := Request{
+	req := testRead{
 		Key: "k", Config: "c", Timeout: 7 * time.Second,
 		Fetch: func(ctx context.Context) (provider.Token, error) {
 			deadline, ok = ctx.Deadline()
@@ -284,7 +365,7 @@ func TestFetchContextIsBoundedByTimeout(t *testing.T) {
 func TestFetchPanicBecomesError(t *testing.T) {
 	t.Parallel()
 	c := New(Options{})
-	_, err := c.Get(context.Background(), Request{
+	_, err := c.read(context.Background(), testRead{
 		Key: "k", Config: "c",
 		Fetch: func(context.Context) (provider.Token, error) { panic("client_secret=hunter2") },
 	})
@@ -322,7 +403,7 @@ func TestStaleOnError(t *testing.T) {
 			cached := expectSource(t, c, req, Fetched)
 			clock.Advance(tc.elapsed)
 			v.setErr(tc.err)
-			res, err := c.Get(context.Background(), req)
+			res, err := c.read(context.Background(), req)
 			expectCalls(t, v, 2)
 
 			if !tc.wantStale {
@@ -362,7 +443,8 @@ func TestErrorBackoffServesStaleWithoutCalling(t *testing.T) {
 	t.Parallel()
 	clock := newClock()
 	v := newVendor(clock, time.Hour)
-	c := New(Options{Now: clock.Now, ErrorBackoff: 5 * time.Second})
+	c := newCache(clock)
+	c.backoff = 5 * time.Second
 	req := v.request("k", "r")
 
 	expectSource(t, c, req, Fetched)
@@ -378,25 +460,28 @@ func TestErrorBackoffServesStaleWithoutCalling(t *testing.T) {
 		t.Fatalf("warnings = %q", res.Warnings)
 	}
 
-	// A reader whose floor the stale token no longer meets still calls.
-	strict := req
-	strict.Floor = 30 * time.Minute
-	if _, err := c.Get(context.Background(), strict); !provider.IsTransient(err) {
-		t.Fatalf("strict reader: err = %v", err)
+	// A stale token under its floor is not served, even inside the
+	// backoff: the reader calls.
+	clock.Advance(20*time.Minute - 4*time.Second - 20*time.Second) // 20 s left, under the 31 s floor
+	for range 2 {
+		if _, err := c.read(context.Background(), req); !provider.IsTransient(err) {
+			t.Fatalf("token under its floor: err = %v", err)
+		}
 	}
-	expectCalls(t, v, 3)
+	expectCalls(t, v, 4)
 
 	clock.Advance(5 * time.Second)
 	v.setErr(nil)
 	expectSource(t, c, req, Fetched)
-	expectCalls(t, v, 4)
+	expectCalls(t, v, 5)
 }
 
 func TestErrorBackoffOff(t *testing.T) {
 	t.Parallel()
 	clock := newClock()
 	v := newVendor(clock, time.Hour)
-	c := New(Options{Now: clock.Now, ErrorBackoff: -1})
+	c := newCache(clock)
+	c.backoff = -1
 	req := v.request("k", "r")
 
 	expectSource(t, c, req, Fetched)
@@ -416,7 +501,7 @@ func TestFailFast(t *testing.T) {
 	req.FailFast = time.Minute
 	v.setErr(errCredentials)
 
-	_, err := c.Get(context.Background(), req)
+	_, err := c.read(context.Background(), req)
 	if !errors.Is(err, errCredentials) {
 		t.Fatalf("first read: err = %v", err)
 	}
@@ -427,7 +512,7 @@ func TestFailFast(t *testing.T) {
 	failedAt := clock.Now()
 
 	clock.Advance(59 * time.Second)
-	_, err = c.Get(context.Background(), req)
+	_, err = c.read(context.Background(), req)
 	expectCalls(t, v, 1)
 	if !errors.As(err, &replayed) || !provider.IsCredentialError(err) {
 		t.Fatalf("second read: err = %v, want a replayed credential error", err)
@@ -466,7 +551,7 @@ func TestFailFastClearedByPurge(t *testing.T) {
 			c := newCache(clock)
 			req := v.request("k", "r")
 			v.setErr(errCredentials)
-			if _, err := c.Get(context.Background(), req); err == nil {
+			if _, err := c.read(context.Background(), req); err == nil {
 				t.Fatal("read succeeded")
 			}
 			if n := purge(c); n != 1 {
@@ -488,7 +573,7 @@ func TestFailFastOff(t *testing.T) {
 	req.FailFast = 0
 	v.setErr(errCredentials)
 	for range 3 {
-		if _, err := c.Get(context.Background(), req); !errors.Is(err, errCredentials) {
+		if _, err := c.read(context.Background(), req); !errors.Is(err, errCredentials) {
 			t.Fatalf("err = %v", err)
 		}
 	}
@@ -512,7 +597,7 @@ func TestFailFastDoesNotHideAQualifyingToken(t *testing.T) {
 	expectSource(t, c, req, Hit)
 	// Once it stops qualifying, the failure is replayed, not served stale.
 	clock.Advance(time.Minute)
-	_, err := c.Get(context.Background(), req)
+	_, err := c.read(context.Background(), req)
 	var replayed *ReplayedError
 	if !errors.As(err, &replayed) {
 		t.Fatalf("err = %v, want a replayed credential error", err)
@@ -564,7 +649,8 @@ func TestConcurrentMixedUse(t *testing.T) {
 	t.Parallel()
 	clock := newClock()
 	v := newVendor(clock, 10*time.Minute)
-	c := New(Options{Now: clock.Now, RefreshLead: time.Minute})
+	c := newCache(clock)
+	c.lead = time.Minute
 	keys := []Key{"a", "b", "c", "d"}
 	roles := []string{"r1", "r2", "r3"}
 
@@ -595,7 +681,7 @@ func TestConcurrentMixedUse(t *testing.T) {
 				default:
 					before := clock.Now()
 					req := v.request(keys[(g+i)%len(keys)], roles[i%len(roles)])
-					res, err := c.Get(context.Background(), req)
+					res, err := c.read(context.Background(), req)
 					switch {
 					case err == nil:
 						if !res.Token.ExpiresAt.After(before) {
@@ -635,7 +721,7 @@ func TestLogsNeverShowTokensOrPanicValues(t *testing.T) {
 	}
 	clock.Advance(time.Hour)
 	c.RefreshDue(context.Background()) // sweeps
-	_, err := c.Get(context.Background(), Request{
+	_, err := c.read(context.Background(), testRead{
 		Key: "p", Config: "c",
 		Fetch: func(context.Context) (provider.Token, error) { panic("client_secret=hunter2") },
 	})
@@ -670,25 +756,28 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 	return l.w.Write(p)
 }
 
-func TestFloorForScalesWithTheTokensLifetime(t *testing.T) {
+func TestFloorScalesWithTheTokensLifetime(t *testing.T) {
 	t.Parallel()
+	cases := map[time.Duration]time.Duration{
+		time.Second:      2 * time.Second, // margin at least 1 s
+		10 * time.Second: 2 * time.Second,
+		20 * time.Second: 3 * time.Second,
+		15 * time.Minute: 31 * time.Second, // margin at most 30 s
+		2 * time.Hour:    31 * time.Second,
+	}
+	for lifetime, want := range cases {
+		if got := floor(lifetime); got != want || Margin(lifetime) != want-time.Second {
+			t.Errorf("floor(%s) = %s, Margin = %s; want %s and %s", lifetime, got, Margin(lifetime), want, want-time.Second)
+		}
+	}
+
 	clock := newClock()
 	c := newCache(clock)
 	v := newVendor(clock, 10*time.Second)
-
-	fixed := v.request("fixed", "r")
-	fixed.Floor = 31 * time.Second
-	var short *ShortLifetimeError
-	if _, err := c.Get(t.Context(), fixed); !errors.As(err, &short) {
-		t.Fatalf("a 10s token under a fixed 31s floor: want ShortLifetimeError, got %v", err)
-	}
-
-	scaled := v.request("scaled", "r")
-	scaled.Floor = 31 * time.Second // ignored when FloorFor is set
-	scaled.FloorFor = func(lifetime time.Duration) time.Duration { return lifetime/10 + time.Second }
-	expectSource(t, c, scaled, Fetched)
+	req := v.request("k", "r")
+	expectSource(t, c, req, Fetched)
 	clock.Advance(4 * time.Second) // 6s left: at least half the lifetime, over the 2s floor
-	expectSource(t, c, scaled, Hit)
+	expectSource(t, c, req, Hit)
 	clock.Advance(2 * time.Second) // 4s left: under half the lifetime
-	expectSource(t, c, scaled, Fetched)
+	expectSource(t, c, req, Fetched)
 }

@@ -11,7 +11,7 @@ import (
 )
 
 // ReplayedError is returned, without calling the vendor, while a credential
-// failure of the key is being replayed (Request.FailFast). It unwraps to the
+// failure of the key is being replayed (Login.FailFast). It unwraps to the
 // original failure, so provider.IsCredentialError still holds.
 type ReplayedError struct {
 	Err      error     // the vendor's credential failure
@@ -27,7 +27,7 @@ func (e *ReplayedError) Error() string {
 func (e *ReplayedError) Unwrap() error { return e.Err }
 
 // ShortLifetimeError is returned when a freshly fetched token has less than
-// Request.Floor of life left, too little to hand out.
+// its floor (its margin plus a second) of life left, too little to hand out.
 type ShortLifetimeError struct {
 	Remaining time.Duration
 	Lifetime  time.Duration
@@ -45,8 +45,8 @@ var errFetchPanicked = errors.New("the token request failed unexpectedly (intern
 
 // fetch is the singleflight function: one vendor call for entry e, whose
 // outcome is stored in e unless e has been purged meanwhile. ctx is already
-// detached from any single reader; fetch bounds it by timeout.
-func (c *Cache) fetch(ctx context.Context, e *entry, f FetchFunc, timeout, failFast time.Duration) (any, error) {
+// detached from any single reader; fetch bounds it by l.Timeout.
+func (c *Cache) fetch(ctx context.Context, e *entry, l *Login) (any, error) {
 	c.mu.Lock()
 	if e.purged {
 		c.mu.Unlock()
@@ -63,11 +63,12 @@ func (c *Cache) fetch(ctx context.Context, e *entry, f FetchFunc, timeout, failF
 	e.fetching++
 	c.mu.Unlock()
 
+	timeout := l.Timeout
 	if timeout <= 0 {
 		timeout = DefaultTimeout
 	}
 	fctx, cancel := context.WithTimeout(ctx, timeout)
-	tok, err := c.call(fctx, f)
+	tok, err := c.call(fctx, l.Fetch)
 	cancel()
 
 	now := c.now()
@@ -75,9 +76,10 @@ func (c *Cache) fetch(ctx context.Context, e *entry, f FetchFunc, timeout, failF
 	defer c.mu.Unlock()
 	e.fetching--
 	e.vendorCalls++
+	e.httpRequests += uint64(attempts(tok, err))
 	if err != nil {
 		if !e.purged {
-			c.recordFailure(e, err, now, failFast)
+			c.recordFailure(e, err, now, l.FailFast)
 		}
 		return nil, err
 	}
@@ -88,7 +90,7 @@ func (c *Cache) fetch(ctx context.Context, e *entry, f FetchFunc, timeout, failF
 		e.token = tok
 		e.hasToken = true
 		e.storedAt = now
-		e.want.Store(0)
+		e.maxThreshold.Store(0)
 		e.staleUntil = time.Time{}
 		e.failErr, e.failAt, e.failUntil = nil, time.Time{}, time.Time{}
 	}
@@ -106,6 +108,16 @@ func (c *Cache) recordFailure(e *entry, err error, now time.Time, failFast time.
 	case provider.IsTransient(err) && c.backoff > 0:
 		e.staleUntil = now.Add(c.backoff)
 	}
+}
+
+// attempts is how many HTTP requests a fetch made, as its token or its
+// *provider.Error reports them.
+func attempts(tok provider.Token, err error) int {
+	var pe *provider.Error
+	if errors.As(err, &pe) {
+		return pe.Attempts
+	}
+	return tok.Attempts
 }
 
 // call runs f, turning a panic into an error so that one bad response

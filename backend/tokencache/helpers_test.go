@@ -15,6 +15,8 @@ import (
 // a timing assertion.
 const waitBound = 10 * time.Second
 
+// testFloor is the floor of the hour-long tokens most tests use: a 30 s
+// margin plus a second.
 const testFloor = 31 * time.Second
 
 // fakeClock is a clock that moves only when told to.
@@ -103,6 +105,7 @@ func (v *vendor) Fetch(ctx context.Context) (provider.Token, error) {
 		IssuedAt:    now,
 		ExpiresAt:   now.Add(v.lifetime),
 		Extra:       map[string]string{"tsg_id": "1234567890"},
+		Attempts:    1,
 	}, nil
 }
 
@@ -115,14 +118,35 @@ func trySend[T any](ch chan T, v T) {
 	}
 }
 
+// testRead is one reader's Get, flattened for table tests: the Login
+// fields, the role and its min_ttl.
+type testRead struct {
+	Key      Key
+	Config   string
+	Role     string
+	Scope    string
+	MinTTL   time.Duration
+	Timeout  time.Duration
+	FailFast time.Duration
+	Fetch    FetchFunc
+}
+
+func (r testRead) login() *Login {
+	return &Login{Key: r.Key, Config: r.Config, Scope: r.Scope, Fetch: r.Fetch, Timeout: r.Timeout, FailFast: r.FailFast}
+}
+
+// read is Get for a testRead.
+func (c *Cache) read(ctx context.Context, r testRead) (Result, error) {
+	return c.Get(ctx, r.login(), r.Role, r.MinTTL)
+}
+
 // request is a typical request for key k of config "scm-prod".
-func (v *vendor) request(k Key, role string) Request {
-	return Request{
+func (v *vendor) request(k Key, role string) testRead {
+	return testRead{
 		Key:      k,
 		Config:   "scm-prod",
 		Role:     role,
 		Scope:    "tsg_id:1234567890",
-		Floor:    testFloor,
 		Timeout:  time.Minute,
 		FailFast: 5 * time.Minute,
 		Fetch:    v.Fetch,
@@ -140,9 +164,9 @@ func newCache(clock *fakeClock) *Cache {
 }
 
 // mustGet reads and fails the test on error.
-func mustGet(t *testing.T, c *Cache, req Request) Result {
+func mustGet(t *testing.T, c *Cache, req testRead) Result {
 	t.Helper()
-	res, err := c.Get(context.Background(), req)
+	res, err := c.read(context.Background(), req)
 	if err != nil {
 		t.Fatalf("Get: %v", err)
 	}
@@ -150,7 +174,7 @@ func mustGet(t *testing.T, c *Cache, req Request) Result {
 }
 
 // expectSource reads and checks where the token came from.
-func expectSource(t *testing.T, c *Cache, req Request, want Source) Result {
+func expectSource(t *testing.T, c *Cache, req testRead, want Source) Result {
 	t.Helper()
 	res := mustGet(t, c, req)
 	if res.Source != want {
@@ -194,10 +218,10 @@ type getResult struct {
 }
 
 // goGet reads in a new goroutine and delivers the outcome on the channel.
-func goGet(ctx context.Context, c *Cache, req Request) <-chan getResult {
+func goGet(ctx context.Context, c *Cache, req testRead) <-chan getResult {
 	ch := make(chan getResult, 1)
 	go func() {
-		res, err := c.Get(ctx, req)
+		res, err := c.read(ctx, req)
 		ch <- getResult{res, err}
 	}()
 	return ch

@@ -20,36 +20,35 @@ type RefreshReport struct {
 
 // refreshJob is a snapshot, taken under the lock, of what a refresh needs.
 type refreshJob struct {
-	e        *entry
-	expires  time.Time
-	fetch    FetchFunc
-	timeout  time.Duration
-	failFast time.Duration
+	e       *entry
+	expires time.Time
+	login   *Login
 }
 
-// RefreshDue sweeps and refreshes the cache. Call it every few seconds (Run
-// does); the interval must be well below Options.RefreshLead.
+// RefreshDue sweeps and refreshes the cache. Call it every few seconds; the
+// interval must be well below the refresh lead (30 seconds).
 //
 // Sweep: an entry is dropped when no fetch for it is in flight, no
 // credential failure is being replayed, and either its token has expired or
 // it holds no token and its last failure is older than
-// Options.ErrorRetention.
+// the error retention (ten minutes).
 //
 // Refresh: an entry's token is replaced when all of these hold:
 //   - it was read since it was stored (the read that fetched it counts),
 //     and the latest such read is no older than half the token's lifetime:
 //     the entry is "in use"; an idle entry is left to expire;
 //   - its remaining life is at most T + lead, where T is the largest
-//     threshold, max(MinTTL or lifetime/2, Floor), that readers of this
-//     token asked for, and lead is Options.RefreshLead capped at a tenth of
-//     the lifetime; and T is shorter than the lifetime (otherwise no new
-//     token could qualify either);
+//     threshold (see threshold) that readers of this token asked for, and
+//     lead is 30 seconds capped at a tenth of the lifetime and at half of
+//     lifetime - T (so a fresh token serves for a while before its
+//     replacement is due); and T is shorter than the lifetime (otherwise
+//     no new token could qualify either);
 //   - no fetch is in flight, and it is not in a credential-failure replay
 //     or a transient-failure backoff.
 //
 // A refresh goes through the same singleflight as readers, so a reader and
-// the refresher never both call the vendor for one key. At most
-// Options.RefreshWorkers refreshes run at once; RefreshDue returns when they
+// the refresher never both call the vendor for one key. At most four
+// refreshes run at once; RefreshDue returns when they
 // are done or ctx ends (which also cancels them). A failed refresh records
 // the error and keeps the old token.
 func (c *Cache) RefreshDue(ctx context.Context) RefreshReport {
@@ -65,7 +64,7 @@ func (c *Cache) RefreshDue(ctx context.Context) RefreshReport {
 			continue
 		}
 		if e.refreshDue(now, c.lead) {
-			jobs = append(jobs, refreshJob{e: e, expires: e.token.ExpiresAt, fetch: e.fetch, timeout: e.timeout, failFast: e.failFast})
+			jobs = append(jobs, refreshJob{e: e, expires: e.token.ExpiresAt, login: e.login})
 		}
 	}
 	c.mu.Unlock()
@@ -130,7 +129,7 @@ func (c *Cache) acquire(ctx context.Context, sem chan struct{}) bool {
 // refresh replaces one entry's token through the singleflight.
 func (c *Cache) refresh(ctx context.Context, j refreshJob) error {
 	ch := c.group.DoChan(string(j.e.key), func() (any, error) {
-		return c.fetch(ctx, j.e, j.fetch, j.timeout, j.failFast)
+		return c.fetch(ctx, j.e, j.login)
 	})
 	select {
 	case <-ctx.Done():
@@ -140,25 +139,6 @@ func (c *Cache) refresh(ctx context.Context, j refreshJob) error {
 			c.log.Warn("background token refresh failed; the cached token is kept", "config", j.e.config, "scope", j.e.scope, "error", r.Err.Error())
 		}
 		return r.Err
-	}
-}
-
-// Run calls RefreshDue every interval (DefaultRefreshInterval if not
-// positive) until ctx ends. It is for production use; tests call RefreshDue
-// with a fake clock.
-func (c *Cache) Run(ctx context.Context, interval time.Duration) {
-	if interval <= 0 {
-		interval = DefaultRefreshInterval
-	}
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			c.RefreshDue(ctx)
-		}
 	}
 }
 
@@ -176,7 +156,7 @@ func (e *entry) sweepable(now time.Time, retention time.Duration) bool {
 // refreshDue reports whether RefreshDue should replace e's token now (see
 // RefreshDue for the rule). Called under the write lock.
 func (e *entry) refreshDue(now time.Time, lead time.Duration) bool {
-	if !e.hasToken || e.fetch == nil || e.fetching > 0 || now.Before(e.failUntil) || now.Before(e.staleUntil) {
+	if !e.hasToken || e.login == nil || e.fetching > 0 || now.Before(e.failUntil) || now.Before(e.staleUntil) {
 		return false
 	}
 	life := e.token.Lifetime()
@@ -184,7 +164,7 @@ func (e *entry) refreshDue(now time.Time, lead time.Duration) bool {
 	if last == 0 || last < e.storedAt.UnixNano() || now.UnixNano()-last > int64(life/2) {
 		return false
 	}
-	thr := time.Duration(e.want.Load())
+	thr := time.Duration(e.maxThreshold.Load())
 	if thr <= 0 {
 		thr = life / 2
 	}
@@ -193,5 +173,5 @@ func (e *entry) refreshDue(now time.Time, lead time.Duration) bool {
 		// fetch for themselves, and a refresh would only add a call.
 		return false
 	}
-	return e.token.ExpiresAt.Sub(now) <= thr+min(lead, life/10)
+	return e.token.ExpiresAt.Sub(now) <= thr+min(lead, life/10, (life-thr)/2)
 }

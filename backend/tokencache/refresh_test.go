@@ -183,7 +183,8 @@ func TestRefreshWorkersBoundVendorCalls(t *testing.T) {
 	t.Parallel()
 	clock := newClock()
 	v := newVendor(clock, time.Hour)
-	c := New(Options{Now: clock.Now, RefreshWorkers: 2})
+	c := newCache(clock)
+	c.workers = 2
 	busy := make(chan struct{}, 100)
 	c.onWorkersBusy = func() { trySend(busy, struct{}{}) }
 	const keys = 10
@@ -248,12 +249,13 @@ func TestSweep(t *testing.T) {
 	v := newVendor(clock, time.Hour)
 	bad := newVendor(clock, time.Hour)
 	bad.setErr(errCredentials)
-	c := New(Options{Now: clock.Now, ErrorRetention: 20 * time.Minute})
+	c := newCache(clock)
+	c.retention = 20 * time.Minute
 
 	expectSource(t, c, v.request("good", "r"), Fetched)
 	failing := bad.request("bad", "r")
 	failing.FailFast = 2 * time.Hour
-	if _, err := c.Get(context.Background(), failing); err == nil {
+	if _, err := c.read(context.Background(), failing); err == nil {
 		t.Fatal("failing read succeeded")
 	}
 
@@ -283,8 +285,9 @@ func TestSweepKeepsRecentFailures(t *testing.T) {
 	clock := newClock()
 	v := newVendor(clock, time.Hour)
 	v.setErr(errBadRequest)
-	c := New(Options{Now: clock.Now, ErrorRetention: 10 * time.Minute})
-	if _, err := c.Get(context.Background(), v.request("k", "r")); err == nil {
+	c := newCache(clock)
+	c.retention = 10 * time.Minute
+	if _, err := c.read(context.Background(), v.request("k", "r")); err == nil {
 		t.Fatal("read succeeded")
 	}
 	clock.Advance(10*time.Minute - time.Second)
@@ -295,26 +298,6 @@ func TestSweepKeepsRecentFailures(t *testing.T) {
 	if rep := c.RefreshDue(context.Background()); rep.Swept != 1 || len(c.Entries()) != 0 {
 		t.Fatalf("failure kept past its retention: %+v", rep)
 	}
-}
-
-func TestRun(t *testing.T) {
-	t.Parallel()
-	clock := newClock()
-	v := newVendor(clock, time.Hour)
-	c := newCache(clock)
-	expectSource(t, c, v.request("k", "r"), Fetched)
-	recv(t, v.entered, "the first fetch")
-	clock.Advance(dueAfter)
-
-	ctx, cancel := context.WithCancel(context.Background())
-	stopped := make(chan struct{})
-	go func() {
-		c.Run(ctx, time.Millisecond)
-		close(stopped)
-	}()
-	recv(t, v.entered, "a refresh by Run")
-	cancel()
-	recv(t, stopped, "Run to return")
 }
 
 func TestSweepSparesAnEntryBeingFetched(t *testing.T) {
@@ -344,15 +327,18 @@ func TestSweepSparesAnEntryBeingFetched(t *testing.T) {
 func TestNoRefreshWhenNoTokenCanQualify(t *testing.T) {
 	t.Parallel()
 	clock := newClock()
-	v := newVendor(clock, time.Hour)
+	// A 2 s token: its floor (1 s margin + 1 s) is its whole lifetime, so
+	// a fresh token is handed out once and no replacement could qualify
+	// for longer.
+	v := newVendor(clock, 2*time.Second)
 	c := newCache(clock)
 	req := v.request("k", "r")
-	req.MinTTL = 2 * time.Hour // a misconfiguration: every read fetches
 
 	expectSource(t, c, req, Fetched)
+	clock.Advance(time.Millisecond)
 	expectSource(t, c, req, Fetched)
 	for range 3 {
-		clock.Advance(time.Minute)
+		clock.Advance(100 * time.Millisecond)
 		if rep := c.RefreshDue(context.Background()); rep.Due != 0 {
 			t.Fatalf("RefreshDue = %+v, want nothing due", rep)
 		}
