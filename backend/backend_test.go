@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -29,6 +30,9 @@ type testEnv struct {
 	storage *logical.InmemStorage
 	vendor  *fakevendor.TestServer
 	logs    *syncBuffer
+	// failing, when set, is the storage requests get instead of storage:
+	// the same entries, with a chosen verb failing.
+	failing *failingStorage
 }
 
 // syncBuffer is a bytes.Buffer safe for the concurrent writes of a logger.
@@ -55,9 +59,15 @@ const (
 )
 
 // newTestBackend builds a backend through Factory, the way Vault does, on
-// in-memory storage, logging at trace level to logs (nil: nowhere). It is
-// cleaned up when the test ends.
+// in-memory storage, logging at trace level to logs (nil: nowhere), with a
+// system view of the test TTLs. It is cleaned up when the test ends.
 func newTestBackend(tb testing.TB, logs io.Writer) (*paloBackend, *logical.InmemStorage) {
+	tb.Helper()
+	return newTestBackendOn(tb, logs, newSystemView())
+}
+
+// newTestBackendOn is newTestBackend with the given system view.
+func newTestBackendOn(tb testing.TB, logs io.Writer, sys logical.SystemView) (*paloBackend, *logical.InmemStorage) {
 	tb.Helper()
 	logger := hclog.NewNullLogger()
 	if logs != nil {
@@ -65,12 +75,8 @@ func newTestBackend(tb testing.TB, logs io.Writer) (*paloBackend, *logical.Inmem
 	}
 	storage := &logical.InmemStorage{}
 	lb, err := Factory(context.Background(), &logical.BackendConfig{
-		Logger: logger,
-		System: &logical.StaticSystemView{
-			DefaultLeaseTTLVal: testDefaultLeaseTTL,
-			MaxLeaseTTLVal:     testMaxLeaseTTL,
-			PluginEnvironment:  &logical.PluginEnvironment{VaultVersion: "1.21.0"},
-		},
+		Logger:      logger,
+		System:      sys,
 		StorageView: storage,
 	})
 	if err != nil {
@@ -81,12 +87,51 @@ func newTestBackend(tb testing.TB, logs io.Writer) (*paloBackend, *logical.Inmem
 	return b, storage
 }
 
+// systemView is the mount as Vault shows it to the backend, with lease
+// TTLs a test may change (as `vault secrets tune` does) and a count of the
+// times they were asked for (each a round trip to Vault in a real mount).
+type systemView struct {
+	logical.StaticSystemView
+	defaultTTL, maxTTL atomic.Int64
+	asked              atomic.Int64
+}
+
+func newSystemView() *systemView {
+	s := &systemView{StaticSystemView: logical.StaticSystemView{
+		PluginEnvironment: &logical.PluginEnvironment{VaultVersion: "1.21.0"},
+	}}
+	s.tune(testDefaultLeaseTTL, testMaxLeaseTTL)
+	return s
+}
+
+// tune sets the mount's default and max lease TTL.
+func (s *systemView) tune(def, maxTTL time.Duration) {
+	s.defaultTTL.Store(int64(def))
+	s.maxTTL.Store(int64(maxTTL))
+}
+
+func (s *systemView) DefaultLeaseTTL() time.Duration {
+	s.asked.Add(1)
+	return time.Duration(s.defaultTTL.Load())
+}
+
+func (s *systemView) MaxLeaseTTL() time.Duration {
+	s.asked.Add(1)
+	return time.Duration(s.maxTTL.Load())
+}
+
 // newTestEnv is a backend with captured logs against a TLS fake vendor
 // holding the demo accounts.
 func newTestEnv(t *testing.T) *testEnv {
 	t.Helper()
+	return newTestEnvOn(t, newSystemView())
+}
+
+// newTestEnvOn is newTestEnv with the given system view.
+func newTestEnvOn(t *testing.T, sys logical.SystemView) *testEnv {
+	t.Helper()
 	logs := &syncBuffer{}
-	b, storage := newTestBackend(t, logs)
+	b, storage := newTestBackendOn(t, logs, sys)
 	return &testEnv{
 		t:       t,
 		b:       b,
@@ -135,6 +180,9 @@ func (o outcome) text() string {
 func (e *testEnv) route(op logical.Operation, path string, data map[string]any) outcome {
 	ctx := context.Background()
 	req := &logical.Request{Operation: op, Path: path, Data: data, Storage: e.storage, MountPoint: "palo/"}
+	if e.failing != nil {
+		req.Storage = e.failing
+	}
 	if op == logical.CreateOperation || op == logical.UpdateOperation {
 		checkFound, exists, err := e.b.HandleExistenceCheck(ctx, req)
 		var userErr errutil.UserError

@@ -210,7 +210,8 @@ func (b *paloBackend) pathConfigRead(ctx context.Context, req *logical.Request, 
 // whole new config is valid and, with verify_connection, has fetched a
 // token: a refused write leaves the stored config exactly as it was. A
 // write merged onto a config that another write changed while this one
-// verified (a vendor call, made without the lock) is merged again.
+// verified (a vendor call, made without the lock) is merged again, and
+// verified again only if the vendor login it makes changed.
 func (b *paloBackend) pathConfigWrite(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
 	if resp := rejectUnknown(req, d.Schema); resp != nil {
 		return resp, nil
@@ -219,8 +220,9 @@ func (b *paloBackend) pathConfigWrite(ctx context.Context, req *logical.Request,
 	if resp := checkName(name); resp != nil {
 		return resp, nil
 	}
+	var w configWrite
 	for range maxConfigWriteAttempts {
-		if resp, done, err := b.writeConfig(ctx, req, d, name); done {
+		if resp, done, err := b.writeConfig(ctx, req, d, name, &w); done {
 			return resp, err
 		}
 	}
@@ -229,13 +231,21 @@ func (b *paloBackend) pathConfigWrite(ctx context.Context, req *logical.Request,
 }
 
 // maxConfigWriteAttempts bounds how often a config write merges again.
-const maxConfigWriteAttempts = 3
+const maxConfigWriteAttempts = 5
+
+// configWrite is what one config write carries from attempt to attempt:
+// the fingerprint of the login it verified and that verification's
+// warnings.
+type configWrite struct {
+	verified string
+	warnings []string
+}
 
 // writeConfig makes one attempt at a config write: read and merge under
 // the config's lock, verify without it, then store under it if the stored
 // config is still the one merged onto. done is false when another write
 // changed it meanwhile.
-func (b *paloBackend) writeConfig(ctx context.Context, req *logical.Request, d *framework.FieldData, name string) (resp *logical.Response, done bool, err error) {
+func (b *paloBackend) writeConfig(ctx context.Context, req *logical.Request, d *framework.FieldData, name string, w *configWrite) (resp *logical.Response, done bool, err error) {
 	lock := locksutil.LockForKey(b.configLocks, name)
 	lock.Lock()
 	existing, err := readConfigEntry(ctx, req.Storage, name)
@@ -247,14 +257,12 @@ func (b *paloBackend) writeConfig(ctx context.Context, req *logical.Request, d *
 	if msg != "" {
 		return logical.ErrorResponse(msg), true, nil
 	}
-
-	var warnings []string
-	if entry.VerifyConnection {
-		w, msg := b.verifyConfig(ctx, name, entry)
+	if fp := entry.fingerprint(); entry.VerifyConnection && fp != w.verified {
+		warnings, msg := b.verifyConfig(ctx, name, entry)
 		if msg != "" {
 			return logical.ErrorResponse(msg), true, nil
 		}
-		warnings = append(warnings, w...)
+		w.verified, w.warnings = fp, warnings
 	}
 
 	lock.Lock()
@@ -272,10 +280,10 @@ func (b *paloBackend) writeConfig(ctx context.Context, req *logical.Request, d *
 	b.forgetConfig(name)
 	b.Logger().Info("config written", "config", name, "provider", entry.Provider, "created", existing == nil)
 
-	if len(warnings) == 0 {
+	if !entry.VerifyConnection || len(w.warnings) == 0 {
 		return nil, true, nil
 	}
-	return &logical.Response{Warnings: warnings}, true, nil
+	return &logical.Response{Warnings: w.warnings}, true, nil
 }
 
 // mergeConfig applies the request to the existing config (or to defaults

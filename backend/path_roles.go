@@ -190,7 +190,7 @@ func (b *paloBackend) minTTLWarnings(r *roleEntry) []string {
 		if e.Config == r.Config && life > 0 && r.MinTTL > tokencache.MaxMinTTL(life) {
 			w = append(w, fmt.Sprintf("min_ttl %s cannot be met: the tokens of config %q live %s; reads will hand out tokens "+
 				"while they have at least half their lifetime (%s) left instead; use a min_ttl of at most %s",
-				r.MinTTL, r.Config, life.Truncate(time.Second), (life / 2).Truncate(time.Second), tokencache.MaxMinTTL(life).Truncate(time.Second)))
+				r.MinTTL, r.Config, life.Truncate(time.Second), (life/2).Truncate(time.Second), tokencache.MaxMinTTL(life).Truncate(time.Second)))
 			break
 		}
 	}

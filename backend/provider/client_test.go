@@ -231,8 +231,8 @@ func TestFetchRetriesThenSucceeds(t *testing.T) {
 			if tok.AccessToken != "tok" {
 				t.Errorf("token = %q", tok.AccessToken)
 			}
-			if got := v.hits.Load(); got != 3 {
-				t.Errorf("vendor saw %d requests, want 3", got)
+			if got := v.hits.Load(); got != 3 || tok.Attempts != 3 {
+				t.Errorf("vendor saw %d requests, the token reports %d attempts; want 3", got, tok.Attempts)
 			}
 		})
 	}

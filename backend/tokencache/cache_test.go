@@ -121,8 +121,8 @@ func TestQualification(t *testing.T) {
 		"floor above min_ttl, floor left":           {minTTL: 10 * time.Second, elapsed: time.Hour - testFloor, want: Hit},
 		"floor above min_ttl, less than floor left": {minTTL: 10 * time.Second, elapsed: time.Hour - testFloor + time.Second, want: Fetched},
 		// A 3 s token: half is 1.5 s, the floor 2 s (1 s margin + 1 s).
-		"floor above half the lifetime, floor left":  {lifetime: 3 * time.Second, elapsed: time.Second, want: Hit},
-		"floor above half the lifetime, just under":  {lifetime: 3 * time.Second, elapsed: time.Second + time.Millisecond, want: Fetched},
+		"floor above half the lifetime, floor left": {lifetime: 3 * time.Second, elapsed: time.Second, want: Hit},
+		"floor above half the lifetime, just under": {lifetime: 3 * time.Second, elapsed: time.Second + time.Millisecond, want: Fetched},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {

@@ -76,7 +76,7 @@ func (c *Cache) fetch(ctx context.Context, e *entry, l *Login) (any, error) {
 	defer c.mu.Unlock()
 	e.fetching--
 	e.vendorCalls++
-	e.httpRequests += uint64(attempts(tok, err))
+	e.httpRequests += attempts(tok, err)
 	if err != nil {
 		if !e.purged {
 			c.recordFailure(e, err, now, l.FailFast)
@@ -112,12 +112,13 @@ func (c *Cache) recordFailure(e *entry, err error, now time.Time, failFast time.
 
 // attempts is how many HTTP requests a fetch made, as its token or its
 // *provider.Error reports them.
-func attempts(tok provider.Token, err error) int {
+func attempts(tok provider.Token, err error) uint64 {
+	n := tok.Attempts
 	var pe *provider.Error
 	if errors.As(err, &pe) {
-		return pe.Attempts
+		n = pe.Attempts
 	}
-	return tok.Attempts
+	return uint64(max(n, 0))
 }
 
 // call runs f, turning a panic into an error so that one bad response

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/vault-palo/vault-plugin-secrets-palo/backend/provider"
+	"github.com/vault-palo/vault-plugin-secrets-palo/internal/testclock"
 )
 
 // waitBound bounds every wait in these tests; reaching it is a failure, not
@@ -19,31 +20,13 @@ const waitBound = 10 * time.Second
 // margin plus a second.
 const testFloor = 31 * time.Second
 
-// fakeClock is a clock that moves only when told to.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newClock() *fakeClock {
-	return &fakeClock{t: time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)}
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
+func newClock() *testclock.Clock {
+	return testclock.New(time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC))
 }
 
 // vendor is a fake token endpoint. Tokens are numbered by call.
 type vendor struct {
-	clock    *fakeClock
+	clock    *testclock.Clock
 	lifetime time.Duration
 
 	calls    atomic.Int64
@@ -61,7 +44,7 @@ type vendor struct {
 	ctxErrs chan error
 }
 
-func newVendor(clock *fakeClock, lifetime time.Duration) *vendor {
+func newVendor(clock *testclock.Clock, lifetime time.Duration) *vendor {
 	return &vendor{clock: clock, lifetime: lifetime, entered: make(chan struct{}, 1000), ctxErrs: make(chan error, 1000)}
 }
 
@@ -159,7 +142,7 @@ var (
 	errBadRequest  = &provider.Error{Provider: "paloalto_scm", Kind: provider.KindRequest, StatusCode: 400, Code: "invalid_scope", Message: "unknown tsg"}
 )
 
-func newCache(clock *fakeClock) *Cache {
+func newCache(clock *testclock.Clock) *Cache {
 	return New(Options{Now: clock.Now})
 }
 

@@ -6,31 +6,14 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/vault-palo/vault-plugin-secrets-palo/internal/testclock"
 )
 
-// testClock is a clock the tests move by hand.
-type testClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func newTestClock() *testClock {
-	return &testClock{now: time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)}
-}
-
-func (c *testClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *testClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
+func newTestClock() *testclock.Clock {
+	return testclock.New(time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC))
 }
 
 // demo returns the demo account of provider.
@@ -46,7 +29,7 @@ func demo(t testing.TB, provider string) Account {
 }
 
 // newDemoServer serves a Server with a test clock and the demo accounts.
-func newDemoServer(t testing.TB, opts ...Option) (*TestServer, *testClock) {
+func newDemoServer(t testing.TB, opts ...Option) (*TestServer, *testclock.Clock) {
 	t.Helper()
 	clk := newTestClock()
 	s := New(append([]Option{WithClock(clk.Now)}, opts...)...)
