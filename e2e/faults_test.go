@@ -603,17 +603,20 @@ func TestFaultTokenLifetimes(t *testing.T) {
 func ptr[T any](v T) *T { return &v }
 
 // TestFaultStaleOnError caches a token, then breaks the vendor in each
-// transient way. The role asks for more life than any token has (min_ttl),
-// so every read calls the vendor; when that call fails, the reader gets the
+// transient way. Tokens live 20 s and the role's min_ttl is 18 s, so the
+// cached token stops qualifying about 2 s after it is fetched, and the
+// background refresh tries to replace it from 19 s left, while it still
+// has most of its life. That refresh fails; the next reader gets the
 // cached token, which still has life left, with a warning that says why,
-// in a lease that still ends before the token.
+// in a lease that still ends before the token. The cache listing counts
+// the failed fetches and their HTTP requests, retries included.
 func TestFaultStaleOnError(t *testing.T) {
 	t.Parallel()
 	fx := startFaultVault(t)
 	cases := map[string]struct {
 		config   map[string]any
 		faults   fakevendor.Faults
-		requests int64
+		requests int64 // per failed fetch
 		cause    []string
 	}{
 		"503 outage":       {faults: fakevendor.Faults{Outage: fakevendor.OutageError}, requests: 4, cause: []string{"HTTP 503", "Service Unavailable."}},
@@ -628,13 +631,31 @@ func TestFaultStaleOnError(t *testing.T) {
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			m := fx.newMount(t, fakevendor.ProviderSCM, tc.config, map[string]any{"min_ttl": "24h"})
+			m := fx.newMount(t, fakevendor.ProviderSCM, tc.config, map[string]any{"min_ttl": "18s"})
+			m.fv.SetLifetimes(t, map[string]time.Duration{fakevendor.ProviderSCM: 20 * time.Second})
 			first, _ := m.wantToken(m.read(), 0)
 			if w := first["access_token"]; w == nil {
 				t.Fatal("no token")
 			}
 			m.fv.SetFaults(t, tc.faults)
 			m.fv.ResetStats(t)
+			row := func() map[string]any {
+				s, err := m.client.Logical().Read(m.mount + "/cache")
+				if err != nil || s == nil || len(s.Data) != 1 {
+					t.Fatalf("read %s/cache: %v %v", m.mount, s, err)
+				}
+				for _, v := range s.Data {
+					r, _ := v.(map[string]any)
+					return r
+				}
+				return nil
+			}
+			vaulttest.Eventually(t, 15*time.Second, 100*time.Millisecond, "the background refresh to fail", func() error {
+				if r := row(); r["last_error"] == nil {
+					return fmt.Errorf("no failure yet: %v", r)
+				}
+				return nil
+			})
 			r := m.read()
 			second, _ := m.wantToken(r, 0)
 			if second["access_token"] != first["access_token"] {
@@ -648,8 +669,12 @@ func TestFaultStaleOnError(t *testing.T) {
 				}
 			}
 			assertNoSecret(t, "the warning", warnings, m.secrets())
-			if n := m.requests(); n != tc.requests {
-				t.Errorf("%d token requests, want %d", n, tc.requests)
+			n := m.requests()
+			cached := row()
+			failed := num(t, cached, "vendor_calls") - 1 // the first fetch succeeded
+			if sent := num(t, cached, "http_requests") - 1; failed < 1 || n != failed*tc.requests || sent != n {
+				t.Errorf("%d token requests at the vendor; the cache counts %d failed fetches and %d HTTP requests since the first; want %d requests per failed fetch",
+					n, failed, sent, tc.requests)
 			}
 			t.Logf("lease %d s, warning %q", r.secret.LeaseDuration, warnings)
 		})

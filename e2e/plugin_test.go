@@ -131,7 +131,10 @@ func TestPluginReload(t *testing.T) {
 
 // TestMountTuning checks that the mount's default_lease_ttl and
 // max_lease_ttl, and a role's ttl, bound the lease, and that without them
-// the lease ends before the token.
+// the lease ends before the token. The engine keeps the mount's TTLs for a
+// second (so cached reads make no round trip to Vault): a tune takes effect
+// on the reads that start a second after it. A lease=false role's ttl gets
+// the same bounds, less a second.
 func TestMountTuning(t *testing.T) {
 	t.Parallel()
 	p := vaulttest.NewPalo(t, vaulttest.PaloOptions{})
@@ -143,6 +146,9 @@ func TestMountTuning(t *testing.T) {
 	if exp := num(t, s.Data, "expires_in"); int64(s.LeaseDuration) >= exp || exp > lifetime {
 		t.Fatalf("untuned: lease_duration %d, expires_in %d; want lease < expires_in <= %d", s.LeaseDuration, exp, lifetime)
 	}
+	// tuneBound is how late a tune may take effect (the engine's
+	// mountTTLMaxAge).
+	const tuneBound = time.Second
 
 	steps := []struct {
 		name string
@@ -157,9 +163,22 @@ func TestMountTuning(t *testing.T) {
 	}
 	for _, step := range steps {
 		v.MustCLI(t, step.args...)
+		if step.args[0] == "secrets" {
+			time.Sleep(tuneBound) // the bound under test: no fake clock reaches into Vault
+		}
 		s, _ := token(t, p, "", creds)
 		if s.LeaseDuration != step.want || s.Renewable {
 			t.Fatalf("%s: lease_duration %d renewable %t, want %d and not renewable", step.name, s.LeaseDuration, s.Renewable, step.want)
+		}
+	}
+
+	// lease=false: ttl is what the lease would have been, less a second,
+	// under the mount default 20s and max 30s.
+	for role, want := range map[string]int64{"ttl=0": 19, "ttl=4m": 29} {
+		v.MustCLI(t, "write", p.Path("roles", "unleased"), "config=scm-prod", "lease=false", role)
+		s := readJSON(t, v, "", p.Path("creds", "unleased"))
+		if got := num(t, s.Data, "ttl"); got != want || s.LeaseDuration != 0 {
+			t.Errorf("lease=false with %s: ttl %d, lease_duration %d; want ttl %d and no lease", role, got, s.LeaseDuration, want)
 		}
 	}
 }

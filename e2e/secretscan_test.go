@@ -8,6 +8,7 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"html"
 	"io"
 	"net/http"
@@ -255,16 +256,24 @@ func TestSecretScanEverywhere(t *testing.T) {
 		}
 	}
 	// An outage with a cached token: the reader gets it with a warning
-	// that quotes the vendor's failure.
+	// that quotes the vendor's failure. Tokens of 20 s and a min_ttl of
+	// 18 s make the cached token stop qualifying 2 s after it is fetched,
+	// while it still has most of its life.
 	fv.SetFaults(t, fakevendor.Faults{})
+	fv.SetLifetimes(t, map[string]time.Duration{fakevendor.ProviderSCM: 20 * time.Second})
 	scm := vaulttest.StandardNames[fakevendor.ProviderSCM]
-	cli(true, plain, "write", "palo/roles/"+scm.Role, "min_ttl=24h")
+	cli(true, plain, "write", "palo/roles/"+scm.Role, "min_ttl=18s")
+	cli(true, plain, "write", "palo/cache/purge", "role="+scm.Role)
 	cli(true, plain, "read", "palo/creds/"+scm.Role)
 	fv.SetFaults(t, fakevendor.Faults{Outage: fakevendor.OutageHTML})
-	if r := cli(true, plain, "read", "palo/creds/"+scm.Role); !strings.Contains(r.Output(), "serving a cached token") {
-		t.Errorf("no stale warning during the outage:\n%s", r.Output())
-	}
+	vaulttest.Eventually(t, 15*time.Second, 200*time.Millisecond, "a stale token with a warning during the outage", func() error {
+		if r := cli(true, plain, "read", "palo/creds/"+scm.Role); !strings.Contains(r.Output(), "serving a cached token") {
+			return fmt.Errorf("no stale warning during the outage:\n%s", r.Output())
+		}
+		return nil
+	})
 	cli(true, jsonOut, "read", "palo/cache")
+	fv.SetLifetimes(t, map[string]time.Duration{fakevendor.ProviderSCM: fakevendor.DefaultLifetime(fakevendor.ProviderSCM)})
 
 	// Documentation.
 	for _, p := range []string{"palo/config/x", "palo/config", "palo/roles/x", "palo/roles", "palo/creds/x", "palo/cache", "palo/cache/purge"} {
