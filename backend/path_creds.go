@@ -180,15 +180,28 @@ Reading creds/<role> returns a short-lived vendor token for the role's config:
   expires_in    seconds it had left when issued
   scope         the granted scope, when known
 %s
+For roles with lease=false there is no lease, and the data also carries:
+
+  ttl                  seconds until the reader should read again: what the
+                       lease would have been, less one second
+  rotation_period      the token's whole lifetime in seconds
+  last_vault_rotation  when the token was issued (RFC 3339, UTC)
+
+Vault Agent schedules re-reads from ttl and rotation_period, Vault Secrets
+Operator (allowStaticCreds) from all three.
+
 The lease is not renewable and ends before the token does: its TTL is the
 token's remaining life less a safety margin (a tenth of its lifetime, 1s to
 30s), capped by the role's ttl (or the mount's default lease TTL) and the
-mount's max lease TTL. Read again for a new lease; Vault Agent does this
-on its own at 85-95%% of the lease.
+mount's max lease TTL, which the engine reads from Vault at most once a
+second. Read again for a new lease; Vault Agent does this on its own at
+85-95%% of the lease.
 
 One token per config and scope is shared by all readers and refreshed in the
 background before it stops qualifying (see the role's min_ttl), so readers
-rarely wait on the vendor. If the vendor fails while the shared token still
+rarely wait on the vendor. A min_ttl over nine tenths of the token's
+lifetime cannot be met: half the lifetime applies instead, with a warning.
+If the vendor fails while the shared token still
 has life left, that token is served with a warning and a shorter lease.
 
 Revoking a lease cannot revoke the vendor token: none of the vendors has an

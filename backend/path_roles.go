@@ -40,7 +40,8 @@ func roleFields() map[string]*framework.FieldSchema {
 		"min_ttl": {
 			Type: framework.TypeDurationSecond,
 			Description: "The least remaining life a shared cached token must have to be handed to this role's readers; " +
-				"with less, a new token is fetched. 0 (the default) means half the token's lifetime.",
+				"with less, a new token is fetched. 0 (the default) means half the token's lifetime. " +
+				"At most nine tenths of the token's lifetime can be met; a longer one falls back to half the lifetime, with a warning.",
 			DisplayAttrs: &framework.DisplayAttributes{Name: "Minimum TTL"},
 		},
 		"lease": {
@@ -218,6 +219,8 @@ grant teams read on their own creds/<role> paths only.
 
 scope and tsg_id override the config's values (for example a child TSG).
 ttl caps the lease. min_ttl is the least remaining life a shared token must
-have to be handed out (default: half its lifetime). lease=false returns the
+have to be handed out (default: half its lifetime); one over nine tenths of
+the token's lifetime cannot be met, so reads fall back to half the lifetime
+and warn, and a role write warns when it can tell. lease=false returns the
 token without a Vault lease.
 `

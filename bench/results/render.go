@@ -318,10 +318,9 @@ func (r *renderer) systemViewShare() string {
 	}
 	return fmt.Sprintf("The plugin's CPU profile under [Where the time goes](#where-the-time-goes) shows why: `pathCredsRead` takes "+
 		"%.0f%% of the plugin's CPU, and %.0f points of that are SystemView calls (%s), each a gRPC round trip from the plugin "+
-		"back to Vault, on every read; the minimal plugin's handler makes none.%s The engine asks for the mount's "+
-		"default lease TTL only for roles without a `ttl` (the benchmark role has none) and leaves the max TTL to Vault. "+
-		"Caching the default would meet the target but let a `vault secrets tune -default-lease-ttl` take effect late, "+
-		"so the engine keeps the round trip; a role with a `ttl` skips it.",
+		"back to Vault; the minimal plugin's handler makes none.%s The engine asks for the mount's default and max lease "+
+		"TTL at most once a second (so a `vault secrets tune` applies within a second); more than that in the profile "+
+		"means something else calls the system view on the read path.",
 		creds, sys, strings.Join(calls, ", "), both)
 }
 
