@@ -198,22 +198,7 @@ func TestConcurrentPartialConfigWritesKeepEveryField(t *testing.T) {
 		"auth_failure_cooldown": "13s",
 		"tsg_id":                "1234567891",
 	}
-	done := make(chan error, len(updates))
-	for field, v := range updates {
-		go func() {
-			resp, err := e.do(logical.UpdateOperation, "config/scm", map[string]any{field: v})
-			if err == nil && resp.IsError() {
-				err = resp.Error()
-			}
-			done <- err
-		}()
-	}
-	for range updates {
-		if err := <-done; err != nil {
-			t.Fatalf("write: %v", err)
-		}
-	}
-	got := e.mustOK(logical.ReadOperation, "config/scm", nil).Data
+	got := e.writeEachAtOnce("config/scm", updates)
 	want := map[string]any{"request_timeout": int64(11), "default_token_ttl": int64(720), "auth_failure_cooldown": int64(13), "tsg_id": "1234567891"}
 	for k, v := range want {
 		if got[k] != v {
@@ -229,10 +214,23 @@ func TestConcurrentPartialRoleWritesKeepEveryField(t *testing.T) {
 	e.mustOK(logical.UpdateOperation, "config/scm", e.demoConfig("paloalto_scm"))
 	e.mustOK(logical.UpdateOperation, "roles/r", map[string]any{"config": "scm"})
 	updates := map[string]any{"ttl": "11m", "min_ttl": "3m", "tsg_id": "1234567891", "lease": false}
+	got := e.writeEachAtOnce("roles/r", updates)
+	want := map[string]any{"ttl": int64(660), "min_ttl": int64(180), "tsg_id": "1234567891", "lease": false}
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("%s = %#v after concurrent writes, want %#v", k, got[k], v)
+		}
+	}
+}
+
+// writeEachAtOnce writes each field of updates to path from a goroutine of
+// its own, all at once, and returns what a read of path gives afterwards.
+func (e *testEnv) writeEachAtOnce(path string, updates map[string]any) map[string]any {
+	e.t.Helper()
 	done := make(chan error, len(updates))
 	for field, v := range updates {
 		go func() {
-			resp, err := e.do(logical.UpdateOperation, "roles/r", map[string]any{field: v})
+			resp, err := e.do(logical.UpdateOperation, path, map[string]any{field: v})
 			if err == nil && resp.IsError() {
 				err = resp.Error()
 			}
@@ -241,14 +239,8 @@ func TestConcurrentPartialRoleWritesKeepEveryField(t *testing.T) {
 	}
 	for range updates {
 		if err := <-done; err != nil {
-			t.Fatalf("write: %v", err)
+			e.t.Fatalf("write %s: %v", path, err)
 		}
 	}
-	got := e.mustOK(logical.ReadOperation, "roles/r", nil).Data
-	want := map[string]any{"ttl": int64(660), "min_ttl": int64(180), "tsg_id": "1234567891", "lease": false}
-	for k, v := range want {
-		if got[k] != v {
-			t.Errorf("%s = %#v after concurrent writes, want %#v", k, got[k], v)
-		}
-	}
+	return e.mustOK(logical.ReadOperation, path, nil).Data
 }
