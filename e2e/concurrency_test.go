@@ -21,7 +21,7 @@ import (
 // of agents behind one Vault.
 const concurrentReaders = 64
 
-// Token schedule of the engine (backend/lease.go, backend/tokencache), for
+// Token schedule of the engine (backend/tokencache/qualify.go), for
 // the bound on how early a token may be replaced.
 const (
 	leaseFloor  = 31 * time.Second // a fresh token needs this much life left

@@ -41,7 +41,7 @@ const (
 	// loadReadTimeout bounds one read; a reader that waits longer has hung.
 	loadReadTimeout = 30 * time.Second
 	// loadLeaseFloor is the least life the engine hands a token of
-	// loadLifetime out with (backend.leaseFloor: a tenth of the lifetime,
+	// loadLifetime out with (the token cache's floor: its margin, a tenth of the lifetime,
 	// between 1s and 30s, plus 1s): a cached token has "life left" for a
 	// reader while it has at least this much.
 	loadLeaseFloor = 9 * time.Second
