@@ -115,6 +115,29 @@ func TestRefreshLeadIsCappedForShortTokens(t *testing.T) {
 	expectCalls(t, v, 2)
 }
 
+// TestRefreshLeadLeavesAFreshTokenServing: with a min_ttl close to the
+// lifetime, the lead is capped at half of what the token can serve, so a
+// refresh is not due the moment a token arrives.
+func TestRefreshLeadLeavesAFreshTokenServing(t *testing.T) {
+	t.Parallel()
+	clock := newClock()
+	v := newVendor(clock, 100*time.Second)
+	c := newCache(clock)
+	req := v.request("k", "r")
+	req.MinTTL = 90 * time.Second // serves for 10 s; lead min(30s, 10s, 5s) = 5s
+	expectSource(t, c, req, Fetched)
+
+	clock.Advance(4 * time.Second)
+	if rep := c.RefreshDue(context.Background()); rep.Due != 0 {
+		t.Fatalf("RefreshDue 4s after the fetch = %+v, want nothing due", rep)
+	}
+	clock.Advance(time.Second)
+	if rep := c.RefreshDue(context.Background()); rep.Refreshed != 1 {
+		t.Fatalf("RefreshDue 5s after the fetch = %+v, want one refresh", rep)
+	}
+	expectCalls(t, v, 2)
+}
+
 func TestRefreshFailureKeepsTheToken(t *testing.T) {
 	t.Parallel()
 	clock := newClock()
