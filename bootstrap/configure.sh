@@ -434,7 +434,7 @@ if $registration_changed && ! $dry_run; then
     secret "$PLUGIN_NAME" >/dev/null
 fi
 
-reload_args=(-type=secret -plugin="$PLUGIN_NAME")
+reload_args=(-plugin="$PLUGIN_NAME")
 [[ -z "$RELOAD_SCOPE" ]] || reload_args+=(-scope="$RELOAD_SCOPE")
 
 vault_cli secrets list -format=json >"$tmp/mounts.json"
