@@ -17,6 +17,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -71,7 +72,9 @@ func (r bootRun) lastLine() string {
 
 // bootEnv is the environment of a script: the test's own without any Vault
 // setting or HOME (so that nothing points at another Vault or reads a
-// token helper file), and extra.
+// token helper file), the Go caches of the test's user (configure.sh builds
+// its program with go, which would otherwise start from nothing in the new
+// HOME), and extra.
 func bootEnv(t *testing.T, extra ...string) []string {
 	t.Helper()
 	var env []string
@@ -83,7 +86,43 @@ func bootEnv(t *testing.T, extra ...string) []string {
 		env = append(env, kv)
 	}
 	env = append(env, "HOME="+t.TempDir())
+	caches, err := goCaches()
+	if err != nil {
+		t.Fatal(err)
+	}
+	env = append(env, caches...)
 	return append(env, extra...)
+}
+
+// goCaches are GOCACHE, GOMODCACHE and GOPATH as `go env` gives them.
+var goCaches = sync.OnceValues(func() ([]string, error) {
+	out, err := exec.Command("go", "env", "GOCACHE", "GOMODCACHE", "GOPATH").Output()
+	if err != nil {
+		return nil, fmt.Errorf("go env: %w", err)
+	}
+	v := strings.Split(strings.TrimSpace(string(out)), "\n")
+	if len(v) != 3 {
+		return nil, fmt.Errorf("go env printed %q", out)
+	}
+	return []string{"GOCACHE=" + v[0], "GOMODCACHE=" + v[1], "GOPATH=" + v[2]}, nil
+})
+
+// configureBuilt runs configure.sh --help once in the test process, so that
+// its program is built before the tests run it in parallel.
+var configureBuilt = sync.OnceValue(func() error {
+	cmd := exec.Command(filepath.Join(bootRepo, "bootstrap", "configure.sh"), "--help")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("bootstrap/configure.sh --help: %w\n%s", err, out)
+	}
+	return nil
+})
+
+// requireConfigure fails the test when configure.sh cannot be built.
+func requireConfigure(t *testing.T) {
+	t.Helper()
+	if err := configureBuilt(); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // runBoot runs script with args and env, bounded by bootScriptTimeout. A
@@ -223,7 +262,7 @@ var devObjects = []string{
 // secret change alone needs --rotate-secrets.
 func TestBootstrapConfigure(t *testing.T) {
 	t.Parallel()
-	requireTools(t, "jq")
+	requireConfigure(t)
 	b := vaulttest.LoadBinaries(t)
 	fv := vaulttest.StartFakeVendor(t, b.FakeVendor, vaulttest.FakeVendorOptions{})
 	v := vaulttest.StartDev(t, b.Vault, vaulttest.DevOptions{})
@@ -448,7 +487,7 @@ func TestBootstrapConfigure(t *testing.T) {
 // and roles stay, and a third run changes nothing.
 func TestBootstrapUpgrade(t *testing.T) {
 	t.Parallel()
-	requireTools(t, "jq", "go")
+	requireConfigure(t)
 	b := vaulttest.LoadBinaries(t)
 	fv := vaulttest.StartFakeVendor(t, b.FakeVendor, vaulttest.FakeVendorOptions{})
 	v := vaulttest.StartDev(t, b.Vault, vaulttest.DevOptions{})
@@ -547,7 +586,7 @@ func TestBootstrapUpgrade(t *testing.T) {
 // address here is a closed port) and without printing a secret.
 func TestBootstrapRefusesBadFiles(t *testing.T) {
 	t.Parallel()
-	requireTools(t, "jq")
+	requireConfigure(t)
 	b := vaulttest.LoadBinaries(t)
 	scm := func(extra map[string]any) map[string]any {
 		c := map[string]any{"provider": "paloalto_scm", "client_id": "id", "tsg_id": "1234567890", "client_secret_env": "E2E_BAD_SECRET"} //nolint:gosec // G101: names an environment variable
@@ -595,11 +634,29 @@ func TestBootstrapRefusesBadFiles(t *testing.T) {
 		},
 		"bad duration": {
 			map[string]any{"configs": map[string]any{"scm-prod": scm(nil)}, "roles": map[string]any{"wildfire": map[string]any{"config": "scm-prod", "ttl": "ten minutes"}}},
-			`role "wildfire": ttl: "ten minutes" is not a duration`,
+			`role "wildfire": Field validation failed: error converting input for field "ttl"`,
 		},
 		"unknown role field": {
 			map[string]any{"configs": map[string]any{"scm-prod": scm(nil)}, "roles": map[string]any{"wildfire": map[string]any{"config": "scm-prod", "max_ttl": 5}}},
-			`role "wildfire": unknown field "max_ttl"`,
+			`role "wildfire": unknown field(s): max_ttl`,
+		},
+		// The engine judges the fields, so a mistake in a config stops the
+		// run before anything is written, as one in a role does.
+		"misspelt config field": {
+			map[string]any{"configs": map[string]any{"scm-prod": scm(map[string]any{"request_timout": "20s"})}},
+			`config "scm-prod": unknown field(s): request_timout`,
+		},
+		"misspelt field, with a role": {
+			map[string]any{"configs": map[string]any{"scm-prod": scm(map[string]any{"scopes": "x"})}, "roles": role},
+			`config "scm-prod": unknown field(s): scopes`,
+		},
+		"field the provider does not take": {
+			map[string]any{"configs": map[string]any{"scm-prod": scm(map[string]any{"scope": "x"})}},
+			`config "scm-prod": scope`,
+		},
+		"field of another provider": {
+			map[string]any{"configs": map[string]any{"scm-prod": scm(map[string]any{"access_key": "AK"})}},
+			`config "scm-prod": access_key`,
 		},
 		"role of a config not in the file": {
 			map[string]any{"roles": role},
