@@ -797,10 +797,7 @@ func TestBootstrapRecipes(t *testing.T) {
 			oauth2 = s
 		}
 	}
-	operatorConfig := []string{"write", "palo/config/operator-made"}
-	for k, val := range oauth2.Fields {
-		operatorConfig = append(operatorConfig, k+"="+val)
-	}
+	operatorConfig := append([]string{"write", "palo/config/operator-made"}, oauth2.ConfigArgs(p.Vendor)...)
 	v.MustCLI(t, "write", "palo/roles/wildfire-child", "config=scm-prod")
 	steps := map[string][]aclStep{
 		"palo-secops": {
