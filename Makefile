@@ -44,7 +44,7 @@ test: deps lint unit fuzz e2e
 tools:
 	scripts/tools.sh
 
-## deps: Debian packages the tests use (jq, curl, shellcheck), installed with apt-get when missing
+## deps: Debian packages the tests use (curl, shellcheck), installed with apt-get when missing
 deps:
 	scripts/deps.sh
 

@@ -24,10 +24,6 @@ FAKEVENDOR_URL="$(cat "$state/fakevendor.url")"
 export FAKEVENDOR_URL
 export FAKEVENDOR_CA_FILE="$state/ca.pem"
 export DEV_SECRETS_DIR="$state/secrets"
-if [[ -z "${VAULT_BIN:-}" ]]; then
-  VAULT_BIN="$("$root/scripts/get-vault.sh" | tail -n1)"
-  export VAULT_BIN
-fi
 
 exec "$root/bootstrap/configure.sh" --plugin-dir "$state/plugins" \
   --file "$root/bootstrap/examples/dev.json" "$@"

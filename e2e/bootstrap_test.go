@@ -15,7 +15,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -70,7 +72,9 @@ func (r bootRun) lastLine() string {
 
 // bootEnv is the environment of a script: the test's own without any Vault
 // setting or HOME (so that nothing points at another Vault or reads a
-// token helper file), and extra.
+// token helper file), the Go caches of the test's user (configure.sh builds
+// its program with go, which would otherwise start from nothing in the new
+// HOME), and extra.
 func bootEnv(t *testing.T, extra ...string) []string {
 	t.Helper()
 	var env []string
@@ -82,7 +86,43 @@ func bootEnv(t *testing.T, extra ...string) []string {
 		env = append(env, kv)
 	}
 	env = append(env, "HOME="+t.TempDir())
+	caches, err := goCaches()
+	if err != nil {
+		t.Fatal(err)
+	}
+	env = append(env, caches...)
 	return append(env, extra...)
+}
+
+// goCaches are GOCACHE, GOMODCACHE and GOPATH as `go env` gives them.
+var goCaches = sync.OnceValues(func() ([]string, error) {
+	out, err := exec.Command("go", "env", "GOCACHE", "GOMODCACHE", "GOPATH").Output()
+	if err != nil {
+		return nil, fmt.Errorf("go env: %w", err)
+	}
+	v := strings.Split(strings.TrimSpace(string(out)), "\n")
+	if len(v) != 3 {
+		return nil, fmt.Errorf("go env printed %q", out)
+	}
+	return []string{"GOCACHE=" + v[0], "GOMODCACHE=" + v[1], "GOPATH=" + v[2]}, nil
+})
+
+// configureBuilt runs configure.sh --help once in the test process, so that
+// its program is built before the tests run it in parallel.
+var configureBuilt = sync.OnceValue(func() error {
+	cmd := exec.Command(filepath.Join(bootRepo, "bootstrap", "configure.sh"), "--help")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("bootstrap/configure.sh --help: %w\n%s", err, out)
+	}
+	return nil
+})
+
+// requireConfigure fails the test when configure.sh cannot be built.
+func requireConfigure(t *testing.T) {
+	t.Helper()
+	if err := configureBuilt(); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // runBoot runs script with args and env, bounded by bootScriptTimeout. A
@@ -222,7 +262,7 @@ var devObjects = []string{
 // secret change alone needs --rotate-secrets.
 func TestBootstrapConfigure(t *testing.T) {
 	t.Parallel()
-	requireTools(t, "jq")
+	requireConfigure(t)
 	b := vaulttest.LoadBinaries(t)
 	fv := vaulttest.StartFakeVendor(t, b.FakeVendor, vaulttest.FakeVendorOptions{})
 	v := vaulttest.StartDev(t, b.Vault, vaulttest.DevOptions{})
@@ -447,7 +487,7 @@ func TestBootstrapConfigure(t *testing.T) {
 // and roles stay, and a third run changes nothing.
 func TestBootstrapUpgrade(t *testing.T) {
 	t.Parallel()
-	requireTools(t, "jq", "go")
+	requireConfigure(t)
 	b := vaulttest.LoadBinaries(t)
 	fv := vaulttest.StartFakeVendor(t, b.FakeVendor, vaulttest.FakeVendorOptions{})
 	v := vaulttest.StartDev(t, b.Vault, vaulttest.DevOptions{})
@@ -546,7 +586,7 @@ func TestBootstrapUpgrade(t *testing.T) {
 // address here is a closed port) and without printing a secret.
 func TestBootstrapRefusesBadFiles(t *testing.T) {
 	t.Parallel()
-	requireTools(t, "jq")
+	requireConfigure(t)
 	b := vaulttest.LoadBinaries(t)
 	scm := func(extra map[string]any) map[string]any {
 		c := map[string]any{"provider": "paloalto_scm", "client_id": "id", "tsg_id": "1234567890", "client_secret_env": "E2E_BAD_SECRET"} //nolint:gosec // G101: names an environment variable
@@ -594,11 +634,29 @@ func TestBootstrapRefusesBadFiles(t *testing.T) {
 		},
 		"bad duration": {
 			map[string]any{"configs": map[string]any{"scm-prod": scm(nil)}, "roles": map[string]any{"wildfire": map[string]any{"config": "scm-prod", "ttl": "ten minutes"}}},
-			`role "wildfire": ttl: "ten minutes" is not a duration`,
+			`role "wildfire": Field validation failed: error converting input for field "ttl"`,
 		},
 		"unknown role field": {
 			map[string]any{"configs": map[string]any{"scm-prod": scm(nil)}, "roles": map[string]any{"wildfire": map[string]any{"config": "scm-prod", "max_ttl": 5}}},
-			`role "wildfire": unknown field "max_ttl"`,
+			`role "wildfire": unknown field(s): max_ttl`,
+		},
+		// The engine judges the fields, so a mistake in a config stops the
+		// run before anything is written, as one in a role does.
+		"misspelt config field": {
+			map[string]any{"configs": map[string]any{"scm-prod": scm(map[string]any{"request_timout": "20s"})}},
+			`config "scm-prod": unknown field(s): request_timout`,
+		},
+		"misspelt field, with a role": {
+			map[string]any{"configs": map[string]any{"scm-prod": scm(map[string]any{"scopes": "x"})}, "roles": role},
+			`config "scm-prod": unknown field(s): scopes`,
+		},
+		"field the provider does not take": {
+			map[string]any{"configs": map[string]any{"scm-prod": scm(map[string]any{"scope": "x"})}},
+			`config "scm-prod": scope`,
+		},
+		"field of another provider": {
+			map[string]any{"configs": map[string]any{"scm-prod": scm(map[string]any{"access_key": "AK"})}},
+			`config "scm-prod": access_key`,
 		},
 		"role of a config not in the file": {
 			map[string]any{"roles": role},
@@ -729,45 +787,93 @@ func TestBootstrapRecipes(t *testing.T) {
 	sample := filepath.Join(t.TempDir(), "sample.bin")
 	writePrivate(t, sample, "not really malware\n")
 
-	t.Run("policies", func(t *testing.T) {
-		cases := map[string]struct {
-			policy string
-			args   []string
-			ok     bool
-		}{
-			"team reads its role":                 {"palo-secops", []string{"read", "palo/creds/wildfire"}, true},
-			"team reads its other role":           {"palo-secops", []string{"read", "palo/creds/saas"}, true},
-			"team cannot read another role":       {"palo-secops", []string{"read", "palo/creds/casb"}, false},
-			"role reader reads its role":          {"palo-wildfire-reader", []string{"read", "palo/creds/wildfire"}, true},
-			"role reader cannot read another":     {"palo-wildfire-reader", []string{"read", "palo/creds/saas"}, false},
-			"admin creates a role on its account": {"palo-secops-role-admin", []string{"write", "palo/roles/secops-child", "config=scm-prod", "tsg_id=1234567891", "ttl=600"}, true},
-			"admin cannot use another account":    {"palo-secops-role-admin", []string{"write", "palo/roles/secops-casb", "config=casb-prod"}, false},
-			"admin cannot use another TSG":        {"palo-secops-role-admin", []string{"write", "palo/roles/secops-other", "config=scm-prod", "tsg_id=1111111111"}, false},
-			"admin cannot set another field":      {"palo-secops-role-admin", []string{"write", "palo/roles/secops-scope", "config=scm-prod", "scope=x"}, false},
-			"admin cannot omit the account":       {"palo-secops-role-admin", []string{"write", "palo/roles/secops-noconfig", "ttl=600"}, false},
-			"admin cannot change other roles":     {"palo-secops-role-admin", []string{"write", "palo/roles/wildfire", "config=scm-prod"}, false},
-			"admin cannot read configs":           {"palo-secops-role-admin", []string{"read", "palo/config/scm-prod"}, false},
-			"purge of its config":                 {"palo-scm-purge", []string{"write", "palo/cache/purge", "config=scm-prod"}, true},
-			"no purge of another config":          {"palo-scm-purge", []string{"write", "palo/cache/purge", "config=casb-prod"}, false},
-			"no purge of a role":                  {"palo-scm-purge", []string{"write", "palo/cache/purge", "config=scm-prod", "role=wildfire"}, false},
-			"no purge of everything":              {"palo-scm-purge", []string{"write", "-f", "palo/cache/purge"}, false},
-			"purger cannot read tokens":           {"palo-scm-purge", []string{"read", "palo/creds/wildfire"}, false},
-			"operator reads a config":             {"palo-operator", []string{"read", "palo/config/scm-prod"}, true},
-			"operator writes a role":              {"palo-operator", []string{"write", "palo/roles/operator-made", "config=oauth2-prod"}, true},
-			"operator reads the cache":            {"palo-operator", []string{"read", "palo/cache"}, true},
-			"operator cannot read tokens":         {"palo-operator", []string{"read", "palo/creds/wildfire"}, false},
-			"operator cannot touch the mount":     {"palo-operator", []string{"secrets", "disable", "palo"}, false},
-			"operator cannot register the plugin": {"palo-operator", []string{"plugin", "deregister", "secret", vaulttest.PluginName}, false},
+	// Each policy's steps run in order (a role is created before it is
+	// updated, read and deleted) with a token holding that policy alone.
+	// A step that exercises a capability names the policy's path block and
+	// the capability; every pair the file grants must have one.
+	oauth2 := p.Setups[0]
+	for _, s := range p.Setups {
+		if s.Provider == fakevendor.ProviderOAuth2 {
+			oauth2 = s
 		}
-		for name, tc := range cases {
+	}
+	operatorConfig := append([]string{"write", "palo/config/operator-made"}, oauth2.ConfigArgs(p.Vendor)...)
+	v.MustCLI(t, "write", "palo/roles/wildfire-child", "config=scm-prod")
+	steps := map[string][]aclStep{
+		"palo-secops": {
+			{"palo/creds/wildfire", "read", []string{"read", "palo/creds/wildfire"}, 0},
+			{"palo/creds/wildfire-child", "read", []string{"read", "palo/creds/wildfire-child"}, 0},
+			{"palo/creds/saas", "read", []string{"read", "palo/creds/saas"}, 0},
+			{"", "", []string{"read", "palo/creds/casb"}, http.StatusForbidden},
+			{"", "", []string{"read", "palo/roles/wildfire"}, http.StatusForbidden},
+			{"", "", []string{"read", "palo/config/scm-prod"}, http.StatusForbidden},
+		},
+		"palo-wildfire-reader": {
+			{"palo/creds/wildfire", "read", []string{"read", "palo/creds/wildfire"}, 0},
+			{"", "", []string{"read", "palo/creds/saas"}, http.StatusForbidden},
+		},
+		"palo-secops-role-admin": {
+			{"palo/roles/secops-*", "create", []string{"write", "palo/roles/secops-child", "config=scm-prod", "tsg_id=1234567891", "ttl=600"}, 0},
+			{"palo/roles/secops-*", "update", []string{"write", "palo/roles/secops-child", "min_ttl=60"}, 0},
+			{"palo/roles/secops-*", "read", []string{"read", "palo/roles/secops-child"}, 0},
+			{"palo/roles", "list", []string{"list", "palo/roles"}, 0},
+			{"palo/creds/secops-*", "read", []string{"read", "palo/creds/secops-child"}, 0},
+			{"palo/roles/secops-*", "create", []string{"write", "palo/roles/secops-temp", "config=scm-prod"}, 0},
+			{"palo/roles/secops-*", "delete", []string{"delete", "palo/roles/secops-temp"}, 0},
+			{"", "", []string{"write", "palo/roles/secops-casb", "config=casb-prod"}, http.StatusForbidden},
+			{"", "", []string{"write", "palo/roles/secops-other", "config=scm-prod", "tsg_id=1111111111"}, http.StatusForbidden},
+			{"", "", []string{"write", "palo/roles/secops-scope", "config=scm-prod", "scope=x"}, http.StatusForbidden},
+			{"", "", []string{"write", "palo/roles/secops-child", "config=casb-prod"}, http.StatusForbidden},
+			// Allowed by the policy; the engine refuses a role without a config.
+			{"", "", []string{"write", "palo/roles/secops-noconfig", "ttl=600"}, http.StatusBadRequest},
+			{"", "", []string{"write", "palo/roles/wildfire", "config=scm-prod"}, http.StatusForbidden},
+			{"", "", []string{"read", "palo/roles/wildfire"}, http.StatusForbidden},
+			{"", "", []string{"read", "palo/config/scm-prod"}, http.StatusForbidden},
+			{"", "", []string{"read", "palo/creds/wildfire"}, http.StatusForbidden},
+		},
+		"palo-scm-purge": {
+			{"palo/cache/purge", "update", []string{"write", "palo/cache/purge", "config=scm-prod"}, 0},
+			{"palo/cache", "read", []string{"read", "palo/cache"}, 0},
+			{"", "", []string{"write", "palo/cache/purge", "config=casb-prod"}, http.StatusForbidden},
+			{"", "", []string{"write", "palo/cache/purge", "config=scm-prod", "role=wildfire"}, http.StatusForbidden},
+			{"", "", []string{"write", "-f", "palo/cache/purge"}, http.StatusForbidden},
+			{"", "", []string{"read", "palo/creds/wildfire"}, http.StatusForbidden},
+		},
+		"palo-operator": {
+			{"palo/config/*", "create", operatorConfig, 0},
+			{"palo/config/*", "update", []string{"write", "palo/config/operator-made", "request_timeout=25"}, 0},
+			{"palo/config/*", "read", []string{"read", "palo/config/operator-made"}, 0},
+			{"palo/config", "list", []string{"list", "palo/config"}, 0},
+			{"palo/roles/*", "create", []string{"write", "palo/roles/operator-made", "config=operator-made"}, 0},
+			{"palo/roles/*", "update", []string{"write", "palo/roles/operator-made", "ttl=300"}, 0},
+			{"palo/roles/*", "read", []string{"read", "palo/roles/operator-made"}, 0},
+			{"palo/roles", "list", []string{"list", "palo/roles"}, 0},
+			{"palo/roles/*", "delete", []string{"delete", "palo/roles/operator-made"}, 0},
+			{"palo/config/*", "delete", []string{"delete", "palo/config/operator-made"}, 0},
+			{"palo/cache", "read", []string{"read", "palo/cache"}, 0},
+			{"palo/cache/purge", "update", []string{"write", "palo/cache/purge", "config=oauth2-prod"}, 0},
+			{"", "", []string{"read", "palo/creds/wildfire"}, http.StatusForbidden},
+			{"", "", []string{"secrets", "disable", "palo"}, http.StatusForbidden},
+			{"", "", []string{"plugin", "deregister", "secret", vaulttest.PluginName}, http.StatusForbidden},
+		},
+	}
+	t.Run("policies", func(t *testing.T) {
+		files, err := filepath.Glob(filepath.Join(recipes, "policies", "*.hcl"))
+		if err != nil || len(files) != len(policies) {
+			t.Fatalf("policy files %v (%v), want one per policy tested: %v", files, err, policies)
+		}
+		for name, file := range policies {
 			t.Run(name, func(t *testing.T) {
 				t.Parallel()
-				if !tc.ok {
-					mustFail(t, v, tokens[tc.policy], http.StatusForbidden, tc.args...)
-					return
-				}
-				if r := v.CLIAs(t, tokens[tc.policy], tc.args...); !r.OK() {
-					t.Fatal(r)
+				assertGrantsExercised(t, filepath.Join(recipes, "policies", file), steps[name])
+				for _, st := range steps[name] {
+					if st.status != 0 {
+						mustFail(t, v, tokens[name], st.status, st.args...)
+						continue
+					}
+					if r := v.CLIAs(t, tokens[name], st.args...); !r.OK() {
+						t.Fatalf("%s %s on %s, granted by %s:\n%s", name, st.capability, st.block, file, r)
+					}
 				}
 			})
 		}
@@ -801,19 +907,6 @@ func TestBootstrapRecipes(t *testing.T) {
 
 	t.Run("agent recipe", func(t *testing.T) {
 		t.Parallel()
-		// The application's AppRole, with a policy for the two roles the
-		// Agent renders.
-		app := `path "palo/creds/wildfire" { capabilities = ["read"] }
-path "palo/creds/casb" { capabilities = ["read"] }
-`
-		if r := v.CLIWith(t, vaulttest.CLIOptions{Stdin: app}, "policy", "write", "agent-app", "-"); !r.OK() {
-			t.Fatal(r)
-		}
-		v.MustCLI(t, "auth", "enable", "approle")
-		v.MustCLI(t, "write", "auth/approle/role/agent-app", "token_policies=agent-app", "token_ttl=10m")
-		roleID := v.MustCLI(t, "read", "-field=role_id", "auth/approle/role/agent-app/role-id")
-		secretID := v.MustCLI(t, "write", "-f", "-field=secret_id", "auth/approle/role/agent-app/secret-id")
-
 		// The recipe folder as an application would have it.
 		dir := t.TempDir()
 		entries, err := os.ReadDir(filepath.Join(recipes, "agent"))
@@ -829,8 +922,23 @@ path "palo/creds/casb" { capabilities = ["read"] }
 				t.Fatal(err)
 			}
 		}
-		writePrivate(t, filepath.Join(dir, "role-id"), roleID)
-		writePrivate(t, filepath.Join(dir, "secret-id"), secretID)
+
+		// The operator's one-time set-up, as written, on a Vault with no
+		// AppRole yet, under a permissive umask: the secret-id file must
+		// still be its owner's alone.
+		env := bootEnv(t, "PATH="+path, "VAULT_ADDR="+v.Addr, "VAULT_TOKEN="+v.RootToken)
+		if r := runBoot(t, env, "/bin/sh", "-c", "umask 022 && exec \"$0\"", filepath.Join(dir, "approle-setup.sh")); r.code != 0 {
+			t.Fatal(r)
+		}
+		for _, f := range []string{"role-id", "secret-id"} {
+			fi, err := os.Stat(filepath.Join(dir, f))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if fi.Mode().Perm() != 0o600 || fi.Size() == 0 {
+				t.Fatalf("%s: mode %v, %d bytes; want a non-empty file of mode 0600", f, fi.Mode().Perm(), fi.Size())
+			}
+		}
 
 		agent := vaulttest.StartProcess(t, "vault agent", v.Bin, []string{"agent", "-config=agent.hcl", "-log-level=debug"},
 			bootEnv(t, "VAULT_ADDR="+v.Addr), dir, filepath.Join(t.TempDir(), "agent.log"))
@@ -857,7 +965,7 @@ path "palo/creds/casb" { capabilities = ["read"] }
 		}
 		srv, seen := fakeWildFire(t)
 		// No Vault address or token at all: the script must use the file.
-		env := bootEnv(t, "PATH="+path, "WILDFIRE_TOKEN_FILE="+filepath.Join(dir, "out", "wildfire-token"), "WILDFIRE_URL="+srv.URL)
+		env = bootEnv(t, "PATH="+path, "WILDFIRE_TOKEN_FILE="+filepath.Join(dir, "out", "wildfire-token"), "WILDFIRE_URL="+srv.URL)
 		if r := runBoot(t, env, filepath.Join(recipes, "wildfire-submit.sh"), sample); r.code != 0 {
 			t.Fatal(r)
 		}
@@ -891,4 +999,51 @@ path "palo/creds/casb" { capabilities = ["read"] }
 			t.Fatalf("Oracle CASB got a token the fake vendor does not hold as a valid CASB token: %+v", check)
 		}
 	})
+}
+
+// aclStep is one request made with a recipe policy's token: block and
+// capability name what the policy grants that the request exercises (empty
+// for a request the policy must refuse), status is 0 for a success or the
+// HTTP status of the expected failure.
+type aclStep struct {
+	block, capability string
+	args              []string
+	status            int
+}
+
+var (
+	policyPathRe = regexp.MustCompile(`(?s)path "([^"]+)" \{(.*?)\n\}`)
+	policyCapsRe = regexp.MustCompile(`capabilities\s*=\s*\[([^\]]*)\]`)
+)
+
+// assertGrantsExercised fails unless a successful step exercises every
+// capability of every path block of the policy file.
+func assertGrantsExercised(t *testing.T, file string, steps []aclStep) {
+	t.Helper()
+	b, err := os.ReadFile(file) //nolint:gosec // G304: the repository's own recipe files
+	if err != nil {
+		t.Fatal(err)
+	}
+	exercised := map[string]bool{}
+	for _, st := range steps {
+		if st.status == 0 {
+			exercised[st.block+" "+st.capability] = true
+		}
+	}
+	blocks := policyPathRe.FindAllStringSubmatch(string(b), -1)
+	if len(blocks) == 0 {
+		t.Fatalf("%s: no path blocks found", file)
+	}
+	for _, m := range blocks {
+		caps := policyCapsRe.FindStringSubmatch(m[2])
+		if caps == nil {
+			t.Fatalf("%s: path %q has no capabilities", file, m[1])
+		}
+		for _, c := range strings.Split(caps[1], ",") {
+			c = strings.Trim(strings.TrimSpace(c), `"`)
+			if !exercised[m[1]+" "+c] {
+				t.Errorf("%s grants %s on %q, and no step exercises it", file, c, m[1])
+			}
+		}
+	}
 }

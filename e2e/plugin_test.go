@@ -108,7 +108,7 @@ func TestPluginReload(t *testing.T) {
 	}
 	calls := p.Vendor.Stats(t).Requests
 
-	out := v.MustCLI(t, "plugin", "reload", "-type=secret", "-plugin="+vaulttest.PluginName)
+	out := v.MustCLI(t, "plugin", "reload", "-plugin="+vaulttest.PluginName)
 	if !strings.Contains(out, "Success") {
 		t.Fatalf("unexpected reload output: %s", out)
 	}

@@ -109,7 +109,7 @@ func TestUpgradeAndRollback(t *testing.T) {
 	// runs; the reload starts the new version.
 	v.MustCLI(t, "secrets", "tune", "-plugin-version="+upgradeNew, mount+"/")
 	requireVersion("after the tune", upgradeNew, upgradeOld, oldSum, "")
-	v.MustCLI(t, "plugin", "reload", "-type=secret", "-plugin="+vaulttest.PluginName)
+	v.MustCLI(t, "plugin", "reload", "-plugin="+vaulttest.PluginName)
 	readAll("child")
 	requireVersion("after the upgrade", upgradeNew, upgradeNew, newSum, newer.Command)
 	if got := readMountState(t, v, mount); !reflect.DeepEqual(got, want) {

@@ -1,12 +1,11 @@
 #!/usr/bin/env bash
-# Installs the Debian packages the tests and scripts use (jq, curl and the
+# Installs the Debian packages the tests and scripts use (curl and the
 # shell linter) when they are missing. Needs root or sudo the first time on
 # a fresh machine; does nothing when everything is there.
 
 set -euo pipefail
 
 need=()
-command -v jq >/dev/null 2>&1 || need+=(jq)
 command -v curl >/dev/null 2>&1 || need+=(curl)
 command -v shellcheck >/dev/null 2>&1 || need+=(shellcheck)
 [[ ${#need[@]} -eq 0 ]] && exit 0

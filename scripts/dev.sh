@@ -5,7 +5,9 @@
 # vendor (wildfire among them), all on loopback.
 #
 #   scripts/dev.sh          start, and print the export lines to use it
-#   scripts/dev.sh env      print the export lines again
+#   scripts/dev.sh env      print the export lines again: VAULT_ADDR,
+#                           VAULT_TOKEN, and PATH with .dev/bin first, where
+#                           `vault` is the binary this Vault runs
 #   scripts/dev.sh status   say whether it runs
 #   scripts/dev.sh stop     stop what `scripts/dev.sh` started, by process id
 #
@@ -40,9 +42,14 @@ start)
   trap 'exit 130' INT
   trap 'exit 143' TERM
   palo_setup
+  # The vault CLI of this server, as .dev/bin/vault: the printed commands
+  # need one, and a machine where get-vault.sh built it has none on PATH.
+  mkdir -p "$palo_state/bin"
+  ln -sf "$palo_vault_bin" "$palo_state/bin/vault"
   {
     echo "export VAULT_ADDR=$VAULT_ADDR"
     echo "export VAULT_TOKEN=$VAULT_TOKEN"
+    echo "export PATH=\"$palo_state/bin:\$PATH\""
   } >"$env_file"
   trap - EXIT INT TERM
   echo

@@ -4,11 +4,16 @@
 #
 #   1. VAULT_BIN, if set, is used as is.
 #   2. A `vault` on PATH is used if it is at least the pinned version.
-#   3. .tools/bin/vault is used if it was built from the pin.
+#   3. .tools/bin/vault is used if it is (or links to) a build of the pin.
 #   4. Otherwise Vault is built from the Go module proxy (scripts/vaultbuild,
-#      a small module whose main calls Vault's command.Run) into .tools/bin,
-#      and a copy is kept in ~/.cache/vault-plugin-secrets-palo so another
-#      clone on this machine does not build it again.
+#      a small module whose main calls Vault's command.Run) into
+#      ~/.cache/vault-plugin-secrets-palo, so that every clone on this
+#      machine shares it, and .tools/bin/vault links to it: one copy of a
+#      binary of about 360 MB, not two. Where that folder cannot be
+#      written, the build goes into .tools/bin itself.
+#
+# The first build takes about 10 minutes on an idle 2-core machine and much
+# longer on a busy one, and needs about 4.7 GB of memory at its peak.
 #
 # Why a pin: Vault's go.mod replaces its own sdk and api modules with in-tree
 # copies, so `go install github.com/hashicorp/vault@latest` is refused, and
@@ -60,33 +65,43 @@ if [[ -x "$out" && -f "$stamp" && "$(cat "$stamp")" == "$pin" ]]; then
   exit 0
 fi
 
-if [[ -x "$cached" && "$(version_of "$cached")" == "$pin" ]]; then
-  log "using the Vault $pin built earlier on this machine ($cached)"
-  cp "$cached" "$out.tmp" && mv "$out.tmp" "$out"
+# use BINARY: points .tools/bin/vault at BINARY (a link when it lives
+# elsewhere) and prints the path.
+use() {
+  if [[ "$1" != "$out" ]]; then
+    ln -sfn "$1" "$out"
+  fi
   echo "$pin" >"$stamp"
   echo "$out"
+}
+
+if [[ -x "$cached" && "$(version_of "$cached")" == "$pin" ]]; then
+  log "using the Vault $pin built earlier on this machine ($cached)"
+  use "$cached"
   exit 0
 fi
 
-log "building Vault $pin from the Go module proxy into .tools/bin (first time only:"
-log "several minutes on 2 cores; progress follows)"
+target="$cached"
+if ! mkdir -p "$cache_dir" 2>/dev/null || [[ ! -w "$cache_dir" ]]; then
+  log "cannot write $cache_dir: building into .tools/bin instead"
+  target="$out"
+fi
+rm -f "$out" # a stale link or copy
+log "building Vault $pin from the Go module proxy into $target (first time only: about"
+log "10 minutes on an idle 2-core machine, longer on a busy one, up to 4.7 GB of memory)"
 start=$SECONDS
 (
   cd "$build_dir"
   log "downloading modules..."
   go mod download
   log "compiling (a dot per 50 packages)..."
-  go build -v -trimpath -ldflags "-s -w" -o "$out.tmp" . 2>&1 |
+  go build -v -trimpath -ldflags "-s -w" -o "$target.tmp.$$" . 2>&1 |
     awk '{ n++; if (n % 50 == 0) { printf "." > "/dev/stderr"; fflush("/dev/stderr") } }
          END { printf " %d packages\n", n > "/dev/stderr" }'
 )
-[[ -x "$out.tmp" ]] || { log "the build produced no binary"; exit 1; }
-got="$(version_of "$out.tmp")"
-[[ "$got" == "$pin" ]] || { log "built binary reports version '$got', expected $pin"; exit 1; }
-mv "$out.tmp" "$out"
-echo "$pin" >"$stamp"
-if mkdir -p "$cache_dir" 2>/dev/null && cp "$out" "$cached.tmp" 2>/dev/null; then
-  mv "$cached.tmp" "$cached"
-fi
+[[ -x "$target.tmp.$$" ]] || { log "the build produced no binary"; exit 1; }
+got="$(version_of "$target.tmp.$$")"
+[[ "$got" == "$pin" ]] || { rm -f "$target.tmp.$$"; log "built binary reports version '$got', expected $pin"; exit 1; }
+mv "$target.tmp.$$" "$target"
 log "built Vault $pin in $((SECONDS - start))s"
-echo "$out"
+use "$target"

@@ -4,6 +4,12 @@
 # (Terraform does not copy files onto Vault servers).
 
 locals {
+  # Every registered version: the previous ones, and the current one last
+  # so that its values win.
+  plugin_versions = merge(var.previous_plugin_versions, {
+    (var.plugin_version) = { sha256 = var.plugin_sha256, command = var.plugin_command }
+  })
+
   policy_prefix = coalesce(var.policy_prefix, "${replace(var.mount_path, "/", "-")}-")
 
   # The write-only field that holds each provider's secret.
@@ -16,24 +22,26 @@ locals {
   }
 }
 
+# One catalog entry per version: the current plugin_version and every
+# version in previous_plugin_versions. A new binary under the same version
+# (sha256, command) updates that entry in place. A new version is a new
+# entry, and the previous one stays registered until it is removed from
+# previous_plugin_versions, so that a rollback is a change of
+# plugin_version alone.
 resource "vault_plugin" "palo" {
+  for_each = local.plugin_versions
+
   type    = "secret"
   name    = var.plugin_name
-  command = coalesce(var.plugin_command, var.plugin_name)
-  version = var.plugin_version
-  sha256  = var.plugin_sha256
-
-  # A new version or binary replaces the catalog entry: register the new one
-  # before the old one goes, so that the mount always has one to run.
-  lifecycle {
-    create_before_destroy = true
-  }
+  command = coalesce(each.value.command, var.plugin_name)
+  version = each.key
+  sha256  = each.value.sha256
 }
 
 resource "vault_mount" "palo" {
   path                      = var.mount_path
-  type                      = vault_plugin.palo.name
-  plugin_version            = vault_plugin.palo.version
+  type                      = vault_plugin.palo[var.plugin_version].name
+  plugin_version            = vault_plugin.palo[var.plugin_version].version
   description               = var.mount_description
   default_lease_ttl_seconds = var.default_lease_ttl_seconds
   max_lease_ttl_seconds     = var.max_lease_ttl_seconds
@@ -51,8 +59,15 @@ resource "vault_generic_endpoint" "config" {
   ignore_absent_fields = true
   data_json = jsonencode(merge(
     { for field, value in each.value : field => value if value != null },
-    { (local.secret_field[each.value.provider]) = var.config_secrets[each.key] },
+    { (local.secret_field[each.value.provider]) = lookup(var.config_secrets, each.key, "") },
   ))
+
+  lifecycle {
+    precondition {
+      condition     = contains(nonsensitive(keys(var.config_secrets)), each.key)
+      error_message = "Config ${each.key} has no entry in config_secrets: give its ${local.secret_field[each.value.provider]} there, by config name."
+    }
+  }
 }
 
 # roles/<name>, every field written so that removing one resets it.

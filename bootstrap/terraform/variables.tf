@@ -31,6 +31,28 @@ variable "plugin_command" {
   default     = null
 }
 
+variable "previous_plugin_versions" {
+  description = <<-EOT
+    Versions kept registered beside plugin_version, for a rollback: version
+    => the sha256 and command (file name in the plugin directory; the plugin
+    name when null) of its binary. On an upgrade, move the current
+    plugin_version, plugin_sha256 and plugin_command here; remove an entry
+    when you no longer need to roll back to it, which deregisters it.
+  EOT
+  type = map(object({
+    sha256  = string
+    command = optional(string)
+  }))
+  default = {}
+
+  validation {
+    condition = alltrue([
+      for version, p in var.previous_plugin_versions : can(regex("^v[0-9]+\\.[0-9]+\\.[0-9]+", version)) && can(regex("^[0-9a-f]{64}$", p.sha256))
+    ])
+    error_message = "Each previous_plugin_versions key must be a version such as v0.1.0, and its sha256 64 lower-case hex digits."
+  }
+}
+
 variable "mount_path" {
   description = "Where the secrets engine is mounted."
   type        = string
@@ -88,7 +110,7 @@ variable "configs" {
 }
 
 variable "config_secrets" {
-  description = "The secret of each config, by config name: its client_secret, or for oracle_casb its access_secret. Pass it from a secret store or TF_VAR_config_secrets, never from a committed file."
+  description = "The secret of each config, by config name: its client_secret, or for oracle_casb its access_secret. Every config in var.configs needs an entry (a plan names the one missing). Pass it from a secret store or TF_VAR_config_secrets, never from a committed file."
   type        = map(string)
   sensitive   = true
   default     = {}
