@@ -22,10 +22,10 @@ import (
 )
 
 // The cluster tests run the plugin on a 3-node Vault cluster on integrated
-// storage (Raft), run by scripts/cluster.sh (see vaulttest.StartCluster). In Vault's open
-// source edition only the active node runs the plugin; a standby forwards
-// every request to it, so a standby's address serves the active node's
-// configs, roles and cached tokens.
+// storage (Raft), run by scripts/cluster.sh (see vaulttest.StartCluster).
+// In Vault's open source edition only the active node runs the plugin; a
+// standby forwards every request to it, so a standby's address serves the
+// active node's configs, roles and cached tokens.
 
 const (
 	// clusterMount is where scripts/cluster.sh mounts the engine.
@@ -266,7 +266,8 @@ func TestClusterStandbysServeTheActiveNodesState(t *testing.T) {
 // are handed out only while half their lifetime remains, so they are
 // replaced every 20 seconds or so: the readers go on until they have crossed
 // a refresh on the new active node. The killed node is then started
-// again and rejoins as a standby with the same state.
+// again (scripts/cluster.sh restart) and rejoins as a standby with the same
+// state.
 func TestClusterFailover(t *testing.T) {
 	t.Parallel()
 	e := newClusterEnv(t, vaulttest.FakeVendorOptions{

@@ -47,10 +47,10 @@ plugin_dir="$cluster_dir/plugins"
 marker="$cluster_dir/.vault-palo-cluster" # only a folder holding this is ever deleted
 
 # Bounds on every wait, in seconds.
-start_wait=60  # a node answering its API
-unseal_wait=90 # a node joining the cluster and unsealing
+start_wait=60    # a node answering its API
+unseal_wait=90   # a node joining the cluster and unsealing
 healthy_wait=180 # every node healthy and a Raft voter (about 15s when all is well)
-stop_wait=30   # a node exiting after SIGTERM
+stop_wait=30     # a node exiting after SIGTERM
 
 log() { echo "cluster: $*" >&2; }
 die() {
@@ -122,13 +122,14 @@ need_vault() {
 }
 
 # v N args... runs the vault CLI against node N, with the root token once
-# there is one.
+# there is one, printing tables (what this script reads) whatever
+# VAULT_FORMAT says.
 v() {
   local n="$1"
   shift
   local token=""
   [[ -f "$cluster_dir/init.txt" ]] && token="$(root_token)"
-  VAULT_ADDR="$(api_addr "$n")" VAULT_TOKEN="$token" "$VAULT_BIN" "$@"
+  VAULT_ADDR="$(api_addr "$n")" VAULT_TOKEN="$token" VAULT_FORMAT=table "$VAULT_BIN" "$@"
 }
 
 unseal_key() { sed -n 's/^Unseal Key 1: //p' "$cluster_dir/init.txt"; }
