@@ -18,20 +18,20 @@ import (
 
 // Cluster bounds.
 const (
-	// ClusterNodes is the number of nodes of a Cluster.
-	ClusterNodes = 3
-	// DefaultClusterTimeout bounds a wait on a running cluster, such as an
+	// clusterNodes is the number of nodes of a Cluster.
+	clusterNodes = 3
+	// clusterTimeout bounds a wait on a running cluster, such as an
 	// election after the active node was lost: seconds in practice, the
 	// rest is headroom for a loaded 2-core machine.
-	DefaultClusterTimeout = 3 * time.Minute
-	// ScriptTimeout bounds one run of scripts/cluster.sh, whose own waits
+	clusterTimeout = 3 * time.Minute
+	// scriptTimeout bounds one run of scripts/cluster.sh, whose own waits
 	// are bounded too (a start takes about 30 seconds when all is well).
-	ScriptTimeout = 10 * time.Minute
+	scriptTimeout = 10 * time.Minute
 	// formAttempts bounds how many times StartCluster runs `start`.
 	formAttempts = 2
 )
 
-// Cluster is a Vault cluster of ClusterNodes nodes on integrated storage
+// Cluster is a Vault cluster of three nodes on integrated storage
 // (Raft) on loopback, run by scripts/cluster.sh: the script writes the
 // configurations, starts the nodes, initialises and unseals them, waits
 // until the cluster is healthy, registers the plugin and mounts it at
@@ -62,8 +62,8 @@ type Node struct {
 	number  int // N of scripts/cluster.sh restart N
 }
 
-// ClusterScript is the path of scripts/cluster.sh in this repository.
-func ClusterScript() string {
+// clusterScript is the path of scripts/cluster.sh in this repository.
+func clusterScript() string {
 	return filepath.Join(repoRoot(), "scripts", "cluster.sh")
 }
 
@@ -79,7 +79,7 @@ func StartCluster(t testing.TB, b Binaries) *Cluster {
 	t.Helper()
 	dir := t.TempDir()
 	c := &Cluster{Dir: filepath.Join(dir, "cluster")}
-	for i := 1; i <= ClusterNodes; i++ {
+	for i := 1; i <= clusterNodes; i++ {
 		name := "node" + strconv.Itoa(i)
 		c.Nodes = append(c.Nodes, &Node{
 			Server:  &Server{Bin: b.Vault, Dir: filepath.Join(dir, name)},
@@ -90,7 +90,7 @@ func StartCluster(t testing.TB, b Binaries) *Cluster {
 	}
 	settings := []string{
 		"CLUSTER_DIR=" + c.Dir,
-		"CLUSTER_NODES=" + strconv.Itoa(ClusterNodes),
+		"CLUSTER_NODES=" + strconv.Itoa(clusterNodes),
 		"CLUSTER_LOG_LEVEL=debug",
 		"VAULT_BIN=" + b.Vault,
 		"PLUGIN_BIN=" + b.Plugin,
@@ -99,12 +99,12 @@ func StartCluster(t testing.TB, b Binaries) *Cluster {
 	c.stopWhenDone(t, filepath.Join(dir, "stop.log"), childEnv(dir, settings...))
 
 	for attempt := 1; ; attempt++ {
-		port, err := FreePorts(2 * ClusterNodes) // an API and a cluster port per node
+		port, err := FreePorts(2 * clusterNodes) // an API and a cluster port per node
 		if err != nil {
 			t.Fatalf("vaulttest: %v", err)
 		}
 		c.env = childEnv(dir, append(settings, "CLUSTER_BASE_PORT="+strconv.Itoa(port))...)
-		out, err := c.Script("start")
+		out, err := c.script("start")
 		if err == nil {
 			c.load(t)
 			return c
@@ -118,7 +118,7 @@ func StartCluster(t testing.TB, b Binaries) *Cluster {
 		// full and the cluster is started again on fresh ports.
 		t.Logf("vaulttest: scripts/cluster.sh start, attempt %d of %d, starting it again: %v\n%s", attempt, formAttempts, err, out)
 		c.logTails(t)
-		if out, err := c.Script("stop"); err != nil {
+		if out, err := c.script("stop"); err != nil {
 			t.Fatalf("vaulttest: scripts/cluster.sh stop: %v\n%s", err, out)
 		}
 	}
@@ -137,7 +137,7 @@ func (c *Cluster) stopWhenDone(t testing.TB, logPath string, env []string) {
 		t.Fatalf("vaulttest: %v", err)
 	}
 	defer logFile.Close() // the watchdog holds its own copy
-	cmd := exec.Command("bash", "-c", `cat >/dev/null; exec bash "$0" stop`, ClusterScript())
+	cmd := exec.Command("bash", "-c", `cat >/dev/null; exec bash "$0" stop`, clusterScript())
 	cmd.Env = env
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
@@ -159,22 +159,23 @@ func (c *Cluster) stopWhenDone(t testing.TB, logPath string, env []string) {
 	})
 }
 
-// Script runs scripts/cluster.sh with args against the cluster (bounded by
-// ScriptTimeout) and returns what it printed.
-func (c *Cluster) Script(args ...string) (string, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), ScriptTimeout)
+// script runs scripts/cluster.sh with args against the cluster (bounded by
+// scriptTimeout) and returns what it printed.
+func (c *Cluster) script(args ...string) (string, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), scriptTimeout)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, "bash", append([]string{ClusterScript()}, args...)...)
+	cmd := exec.CommandContext(ctx, "bash", append([]string{clusterScript()}, args...)...)
 	cmd.Env = c.env
 	cmd.WaitDelay = 5 * time.Second
 	out, err := cmd.CombinedOutput()
 	return string(out), err
 }
 
-// MustScript is Script that fails the test if the script fails.
+// MustScript runs scripts/cluster.sh with args against the cluster and
+// returns what it printed, failing the test if the script fails.
 func (c *Cluster) MustScript(t testing.TB, args ...string) string {
 	t.Helper()
-	out, err := c.Script(args...)
+	out, err := c.script(args...)
 	if err != nil {
 		t.Fatalf("vaulttest: scripts/cluster.sh %s: %v\n%s", strings.Join(args, " "), err, out)
 	}
@@ -215,7 +216,7 @@ var (
 // logTails logs the end of each node's log.
 func (c *Cluster) logTails(t testing.TB) {
 	for _, n := range c.Nodes {
-		t.Logf("vaulttest: last lines of the %s log (%s):\n%s", n.Name, n.LogPath(), readTail(n.LogPath()))
+		t.Logf("vaulttest: last lines of the %s log (%s):\n%s", n.Name, n.logPath(), readTail(n.logPath()))
 	}
 }
 
@@ -226,18 +227,6 @@ func readTail(path string) string {
 		return fmt.Sprintf("(cannot read %s: %v)", path, err)
 	}
 	return tail(string(b), logTailLines)
-}
-
-// Node returns the node named name (node1, node2, ...).
-func (c *Cluster) Node(t testing.TB, name string) *Node {
-	t.Helper()
-	for _, n := range c.Nodes {
-		if n.Name == name {
-			return n
-		}
-	}
-	t.Fatalf("vaulttest: no cluster node %q", name)
-	return nil
 }
 
 // Running returns the nodes whose vault process is running.
@@ -260,7 +249,7 @@ func (c *Cluster) WaitStable(t testing.TB) *Node {
 	t.Helper()
 	c.MustScript(t, "wait")
 	var active *Node
-	Eventually(t, DefaultClusterTimeout, 250*time.Millisecond, "vaulttest: the cluster did not settle", func() error {
+	Eventually(t, clusterTimeout, 250*time.Millisecond, "vaulttest: the cluster did not settle", func() error {
 		var err error
 		active, err = c.activeAmong(c.Nodes)
 		return err
@@ -274,7 +263,7 @@ func (c *Cluster) WaitStable(t testing.TB) *Node {
 // standby to take over.
 func (c *Cluster) WaitActive(t testing.TB) (active *Node, standbys []*Node) {
 	t.Helper()
-	Eventually(t, DefaultClusterTimeout, 250*time.Millisecond, "vaulttest: no single active node", func() error {
+	Eventually(t, clusterTimeout, 250*time.Millisecond, "vaulttest: no single active node", func() error {
 		var err error
 		active, err = c.activeAmong(c.Running())
 		return err
@@ -340,8 +329,8 @@ func (n *Node) Health() (int, error) {
 	return healthCode(&http.Client{Timeout: 5 * time.Second}, n.Addr)
 }
 
-// LogPath is the node's log file, written by the script.
-func (n *Node) LogPath() string {
+// logPath is the node's log file, written by the script.
+func (n *Node) logPath() string {
 	return filepath.Join(n.cluster.Dir, n.Name, "vault.log")
 }
 
