@@ -7,11 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"reflect"
 	"regexp"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -25,20 +22,18 @@ import (
 )
 
 // The cluster tests run the plugin on a 3-node Vault cluster on integrated
-// storage (Raft), set up as scripts/cluster.sh sets it up. In Vault's open
-// source edition only the active node runs the plugin; a standby forwards
-// every request to it, so a standby's address serves the active node's
-// configs, roles and cached tokens.
+// storage (Raft), run by scripts/cluster.sh (see vaulttest.StartCluster).
+// In Vault's open source edition only the active node runs the plugin; a
+// standby forwards every request to it, so a standby's address serves the
+// active node's configs, roles and cached tokens.
 
 const (
-	// clusterMount is where the engine is mounted on the cluster.
+	// clusterMount is where scripts/cluster.sh mounts the engine.
 	clusterMount = "palo"
 	// clusterReadWait bounds how long reads may fail after the active node
 	// is lost: the election, the new active node loading its mounts and
 	// starting the plugin. Seconds in practice; minutes of headroom.
 	clusterReadWait = 3 * time.Minute
-	// scriptTimeout bounds one run of scripts/cluster.sh.
-	scriptTimeout = 5 * time.Minute
 )
 
 // clusterEnv is a cluster with the plugin mounted and one config and role
@@ -54,9 +49,8 @@ func newClusterEnv(t *testing.T, fv vaulttest.FakeVendorOptions) *clusterEnv {
 	t.Helper()
 	e := &clusterEnv{bins: vaulttest.LoadBinaries(t)}
 	e.vendor = vaulttest.StartFakeVendor(t, e.bins.FakeVendor, fv)
-	e.cluster = vaulttest.StartCluster(t, e.bins.Vault, vaulttest.ClusterOptions{})
+	e.cluster = vaulttest.StartCluster(t, e.bins)
 	active, _ := e.cluster.WaitActive(t)
-	active.MountPalo(t, e.bins, clusterMount)
 	e.setups = vaulttest.VendorSetups(t, e.vendor, fv.Accounts)
 	for _, s := range e.setups {
 		active.WriteSetup(t, clusterMount, e.vendor, s)
@@ -272,7 +266,8 @@ func TestClusterStandbysServeTheActiveNodesState(t *testing.T) {
 // are handed out only while half their lifetime remains, so they are
 // replaced every 20 seconds or so: the readers go on until they have crossed
 // a refresh on the new active node. The killed node is then started
-// again and rejoins as a standby with the same state.
+// again (scripts/cluster.sh restart) and rejoins as a standby with the same
+// state.
 func TestClusterFailover(t *testing.T) {
 	t.Parallel()
 	e := newClusterEnv(t, vaulttest.FakeVendorOptions{
@@ -313,7 +308,7 @@ func TestClusterFailover(t *testing.T) {
 		}
 	}
 
-	old.Start(t)
+	old.Restart(t)
 	e.cluster.WaitStable(t)
 	if code, err := old.Health(); err != nil || code != 429 {
 		t.Fatalf("the restarted %s answers sys/health with %d (%v), want 429: a standby", old.Name, code, err)
@@ -353,121 +348,42 @@ func TestClusterRollingRestart(t *testing.T) {
 
 // TestClusterScript runs scripts/cluster.sh as an operator would: start
 // (three nodes, initialised, unsealed, every node a voter, the plugin
-// registered and mounted), status, a restart of one node, and stop, which
-// ends every node by its pid and deletes the cluster folder.
+// registered and mounted; vaulttest.StartCluster runs it), status, a
+// restart of one node, and stop, which ends every node by its pid and
+// deletes the cluster folder.
 func TestClusterScript(t *testing.T) {
 	t.Parallel()
 	bins := vaulttest.LoadBinaries(t)
-	var (
-		dir  string
-		port int
-		env  []string
-	)
-	// run runs the script with args and returns its output and error.
-	run := func(args ...string) (string, error) {
-		ctx, cancel := context.WithTimeout(context.Background(), scriptTimeout)
-		defer cancel()
-		cmd := exec.CommandContext(ctx, "bash", append([]string{vaulttest.ClusterScript()}, args...)...)
-		cmd.Env = env
-		cmd.WaitDelay = 5 * time.Second
-		out, err := cmd.CombinedOutput()
-		return string(out), err
-	}
-	script := func(args ...string) string {
-		t.Helper()
-		out, err := run(args...)
-		if err != nil {
-			t.Fatalf("scripts/cluster.sh %s: %v\n%s", strings.Join(args, " "), err, out)
-		}
-		return out
-	}
-	nodeLogs := func() {
-		for i := 1; i <= 3; i++ {
-			//nolint:gosec // a file in the test's temporary folder
-			if b, err := os.ReadFile(filepath.Join(dir, "node"+strconv.Itoa(i), "vault.log")); err == nil {
-				t.Logf("node%d log:\n%s", i, b)
-			}
-		}
-	}
-	// Whatever happens, the nodes are stopped; a failed test shows their logs.
-	t.Cleanup(func() {
-		if t.Failed() {
-			nodeLogs()
-		}
-		if _, err := os.Stat(dir); err == nil {
-			script("stop")
-		}
-	})
-
-	// Forming a Raft cluster on a loaded machine can fail for reasons of
-	// Vault's own (a port taken between choosing and binding it, a standby
-	// autopilot does not promote in time). Such a failure is logged, with
-	// the script's diagnosis and the node logs (at debug level), and start
-	// is run once more on fresh ports; a second failure fails the test.
-	const startAttempts = 2
-	for attempt := 1; ; attempt++ {
-		var err error
-		if port, err = vaulttest.FreePorts(6); err != nil {
-			t.Fatal(err)
-		}
-		dir = filepath.Join(t.TempDir(), "cluster")
-		env = append(os.Environ(),
-			"CLUSTER_DIR="+dir,
-			"CLUSTER_BASE_PORT="+strconv.Itoa(port),
-			"CLUSTER_LOG_LEVEL=debug",
-			"VAULT_BIN="+bins.Vault,
-			"PLUGIN_BIN="+bins.Plugin,
-			"PLUGIN_VERSION="+bins.PluginVersion,
-		)
-		out, err := run("start")
-		if err == nil {
-			break
-		}
-		if attempt == startAttempts {
-			t.Fatalf("scripts/cluster.sh start, attempt %d of %d: %v\n%s", attempt, startAttempts, err, out)
-		}
-		t.Logf("scripts/cluster.sh start, attempt %d of %d: %v\n%s", attempt, startAttempts, err, out)
-		nodeLogs()
-		script("stop")
-	}
-	status := script("status")
+	c := vaulttest.StartCluster(t, bins)
+	status := c.MustScript(t, "status")
 	if strings.Count(status, " active\n") != 1 || strings.Count(status, " standby\n") != 2 || len(voterLine.FindAllString(status, -1)) != 3 {
 		t.Fatalf("status shows no active node, two standbys and three voters:\n%s", status)
 	}
-
-	envFile, err := os.ReadFile(filepath.Join(dir, "env")) //nolint:gosec // a file in the test's temporary folder
-	if err != nil {
-		t.Fatal(err)
-	}
-	token := ""
-	for _, line := range strings.Split(string(envFile), "\n") {
-		if v, ok := strings.CutPrefix(line, "export VAULT_TOKEN="); ok {
-			token = v
-		}
-	}
-	if token == "" {
-		t.Fatalf("%s/env exports no VAULT_TOKEN", dir)
-	}
-	for i := range 3 {
-		node := &vaulttest.Server{Bin: bins.Vault, Addr: "http://127.0.0.1:" + strconv.Itoa(port+2*i), RootToken: token, Dir: t.TempDir()}
+	for _, n := range c.Nodes {
 		var mounts map[string]struct {
 			RunningPluginVersion string `json:"running_plugin_version"`
 		}
-		node.CLIJSON(t, vaulttest.CLIOptions{}, &mounts, "secrets", "list", "-detailed")
+		n.CLIJSON(t, vaulttest.CLIOptions{}, &mounts, "secrets", "list", "-detailed")
 		if got := mounts[clusterMount+"/"].RunningPluginVersion; got != bins.PluginVersion {
-			t.Fatalf("node%d: %s/ runs plugin version %q, want %q", i+1, clusterMount, got, bins.PluginVersion)
+			t.Fatalf("%s: %s/ runs plugin version %q, want %q", n.Name, clusterMount, got, bins.PluginVersion)
 		}
 	}
 
-	script("restart", "2")
-	if status := script("status"); strings.Count(status, "pid ") != 3 {
+	c.MustScript(t, "restart", "2")
+	if status := c.MustScript(t, "status"); strings.Count(status, "pid ") != 3 {
 		t.Fatalf("after restart 2, not every node runs:\n%s", status)
 	}
-	pids := scriptPids(t, dir)
+	var pids []int
+	for _, n := range c.Nodes {
+		if n.Pid() <= 0 {
+			t.Fatalf("%s has no pid file", n.Name)
+		}
+		pids = append(pids, n.Pid())
+	}
 
-	script("stop")
-	if _, err := os.Stat(dir); !errors.Is(err, os.ErrNotExist) {
-		t.Fatalf("stop left %s behind (%v)", dir, err)
+	c.MustScript(t, "stop")
+	if _, err := os.Stat(c.Dir); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("stop left %s behind (%v)", c.Dir, err)
 	}
 	for _, pid := range pids {
 		if err := syscall.Kill(pid, 0); !errors.Is(err, syscall.ESRCH) {
@@ -478,24 +394,6 @@ func TestClusterScript(t *testing.T) {
 
 // voterLine matches a line of `vault operator raft list-peers` for a voter.
 var voterLine = regexp.MustCompile(`(?m)^node\d+ +127\.0\.0\.1:\d+ +(leader|follower) +true$`)
-
-// scriptPids reads the node pids scripts/cluster.sh recorded.
-func scriptPids(t *testing.T, dir string) []int {
-	t.Helper()
-	var pids []int
-	for i := 1; i <= 3; i++ {
-		b, err := os.ReadFile(filepath.Join(dir, "node"+strconv.Itoa(i), "vault.pid")) //nolint:gosec // a file in the test's temporary folder
-		if err != nil {
-			t.Fatal(err)
-		}
-		pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
-		if err != nil {
-			t.Fatal(err)
-		}
-		pids = append(pids, pid)
-	}
-	return pids
-}
 
 // setup returns the setup of provider.
 func (e *clusterEnv) setup(t *testing.T, provider string) vaulttest.VendorSetup {

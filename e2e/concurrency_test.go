@@ -68,118 +68,139 @@ func TestConcurrentReaders(t *testing.T) {
 				o.FakeVendor.Lifetimes = map[string]time.Duration{fakevendor.ProviderSCM: tc.lifetime}
 			}
 			p := vaulttest.NewPalo(t, o)
-			creds := p.Path("creds", "wildfire")
 			// The config write verified the credentials with a token of its
 			// own, which is not cached: count from here.
 			p.Vendor.ResetStats(t)
-
-			client := pooledClient(t, p.Vault)
-			ctx, cancel := context.WithTimeout(context.Background(), max(tc.span, 5*time.Minute))
-			defer cancel()
-			if tc.span > 0 {
-				var stop context.CancelFunc
-				ctx, stop = context.WithTimeout(ctx, tc.span)
-				defer stop()
-			}
-
-			var (
-				mu     sync.Mutex
-				seen   = map[string]bool{}
-				order  []string // distinct tokens, in the order first seen
-				reads  int
-				failed []error
-			)
-			note := func(tok string, err error) {
-				mu.Lock()
-				defer mu.Unlock()
-				if err != nil {
-					if len(failed) < 5 {
-						failed = append(failed, err)
+			got := readConcurrently(pooledClient(t, p.Vault), p.Path("creds", "wildfire"), tc.reads, tc.span, tc.pace)
+			var issued []time.Time
+			runSteps(t,
+				step{"every read succeeds", func(t *testing.T) {
+					if len(got.failed) > 0 {
+						t.Fatalf("%d reads succeeded, and some failed; the first failures: %v", got.reads, got.failed)
 					}
+					if tc.reads > 0 && got.reads != concurrentReaders*tc.reads {
+						t.Fatalf("%d reads made, want %d", got.reads, concurrentReaders*tc.reads)
+					}
+				}},
+				step{"every token was minted for this account and TSG", func(t *testing.T) {
+					for _, tok := range got.order {
+						c := p.Vendor.Check(t, tok)
+						if !c.Minted || c.Info.Account != p.Setup(t, fakevendor.ProviderSCM).Account.ClientID || c.Info.Scope != "tsg_id:1234567890" {
+							t.Fatalf("a reader got a token the fake vendor did not mint for this account and TSG: %+v", c)
+						}
+						// Within one window every token is still valid;
+						// across windows the early ones have expired by now
+						// (readChecked proved each was leased for less than
+						// its life).
+						if tc.lifetime == 0 && !c.Valid {
+							t.Fatalf("a reader got a token the fake vendor no longer holds valid: %+v", c.Info)
+						}
+						issued = append(issued, c.Info.IssuedAt)
+					}
+				}},
+				step{"one vendor call per token, one at a time", func(t *testing.T) {
+					stats := p.Vendor.Stats(t)
+					t.Logf("%d reads by %d readers, %d distinct tokens, %d vendor calls", got.reads, concurrentReaders, len(got.order), stats.Requests)
+					if stats.Failures != 0 || stats.PeakInFlight != 1 {
+						t.Errorf("the vendor saw %d failed requests and up to %d at once; want none failed and one at a time", stats.Failures, stats.PeakInFlight)
+					}
+					if tc.lifetime == 0 {
+						// The run fits in one token window: exactly one
+						// vendor call.
+						if stats.Requests != 1 || len(got.order) != 1 {
+							t.Fatalf("%d concurrent reads made %d vendor calls and got %d tokens; want 1 and 1", got.reads, stats.Requests, len(got.order))
+						}
+						return
+					}
+					// Each vendor call is a token some reader got; the
+					// background refresh may have fetched one more that no
+					// reader asked for before the run ended.
+					if n := int(stats.Successes); n < len(got.order) || n > len(got.order)+1 {
+						t.Errorf("%d vendor calls for %d distinct tokens served; want one call per token (plus at most one refresh not yet read)", n, len(got.order))
+					}
+				}},
+				step{"a new token each window, none replaced before it is due", func(t *testing.T) {
+					if tc.lifetime == 0 {
+						return // one window
+					}
+					if len(got.order) < 2 {
+						t.Errorf("a %s run with %s tokens got %d distinct tokens; want a new token each window", tc.span, tc.lifetime, len(got.order))
+					}
+					// Readers accept a token while max(half its lifetime,
+					// the floor) remains, and the refresh starts at most a
+					// tenth of the lifetime (30 s at most) earlier.
+					window := tc.lifetime - max(tc.lifetime/2, leaseFloor)
+					earliest := window - min(tc.lifetime/10, maxLead) - clockSlack
+					slices.SortFunc(issued, time.Time.Compare)
+					for i := 1; i < len(issued); i++ {
+						if gap := issued[i].Sub(issued[i-1]); gap < earliest {
+							t.Errorf("token %d was minted %s after token %d; no token is replaced before %s of its life", i+1, gap, i, earliest)
+						}
+					}
+				}},
+			)
+		})
+	}
+}
+
+// readTally is what concurrent readers got: the distinct tokens in the
+// order first seen, how many reads succeeded, and the first failures.
+type readTally struct {
+	order  []string
+	reads  int
+	failed []error
+}
+
+// readConcurrently has concurrentReaders goroutines read path through
+// client (each checked by readChecked): reads times each, or, when reads
+// is 0, until span has passed, pausing pace between one reader's reads.
+func readConcurrently(client *api.Client, path string, reads int, span, pace time.Duration) readTally {
+	ctx, cancel := context.WithTimeout(context.Background(), max(span, 5*time.Minute))
+	defer cancel()
+	if span > 0 {
+		var stop context.CancelFunc
+		ctx, stop = context.WithTimeout(ctx, span)
+		defer stop()
+	}
+	var (
+		mu   sync.Mutex
+		seen = map[string]bool{}
+		got  readTally
+	)
+	note := func(tok string, err error) {
+		mu.Lock()
+		defer mu.Unlock()
+		if err != nil {
+			if len(got.failed) < 5 {
+				got.failed = append(got.failed, err)
+			}
+			return
+		}
+		got.reads++
+		if !seen[tok] {
+			seen[tok] = true
+			got.order = append(got.order, tok)
+		}
+	}
+	var wg sync.WaitGroup
+	for range concurrentReaders {
+		wg.Go(func() {
+			for i := 0; reads == 0 || i < reads; i++ {
+				if ctx.Err() != nil {
 					return
 				}
-				reads++
-				if !seen[tok] {
-					seen[tok] = true
-					order = append(order, tok)
-				}
-			}
-			var wg sync.WaitGroup
-			for range concurrentReaders {
-				wg.Go(func() {
-					for i := 0; tc.reads == 0 || i < tc.reads; i++ {
-						if ctx.Err() != nil {
-							return
-						}
-						note(readChecked(client, creds))
-						if tc.pace > 0 {
-							select {
-							case <-ctx.Done():
-							case <-time.After(tc.pace):
-							}
-						}
+				note(readChecked(client, path))
+				if pace > 0 {
+					select {
+					case <-ctx.Done():
+					case <-time.After(pace):
 					}
-				})
-			}
-			wg.Wait()
-			if len(failed) > 0 {
-				t.Fatalf("%d reads succeeded, and some failed; the first failures: %v", reads, failed)
-			}
-			if tc.reads > 0 && reads != concurrentReaders*tc.reads {
-				t.Fatalf("%d reads made, want %d", reads, concurrentReaders*tc.reads)
-			}
-
-			// Every token the readers got is one the fake vendor minted, for
-			// this account and TSG.
-			var issued []time.Time
-			for _, tok := range order {
-				c := p.Vendor.Check(t, tok)
-				if !c.Minted || c.Info.Account != p.Setup(t, fakevendor.ProviderSCM).Account.ClientID || c.Info.Scope != "tsg_id:1234567890" {
-					t.Fatalf("a reader got a token the fake vendor did not mint for this account and TSG: %+v", c)
-				}
-				// Within one window every token is still valid; across
-				// windows the early ones have expired by now (readChecked
-				// proved each was leased for less than its life).
-				if tc.lifetime == 0 && !c.Valid {
-					t.Fatalf("a reader got a token the fake vendor no longer holds valid: %+v", c.Info)
-				}
-				issued = append(issued, c.Info.IssuedAt)
-			}
-			stats := p.Vendor.Stats(t)
-			t.Logf("%d reads by %d readers, %d distinct tokens, %d vendor calls", reads, concurrentReaders, len(order), stats.Requests)
-
-			if stats.Failures != 0 || stats.PeakInFlight != 1 {
-				t.Errorf("the vendor saw %d failed requests and up to %d at once; want none failed and one at a time", stats.Failures, stats.PeakInFlight)
-			}
-			if tc.lifetime == 0 {
-				// The run fits in one token window: exactly one vendor call.
-				if stats.Requests != 1 || len(order) != 1 {
-					t.Fatalf("%d concurrent reads made %d vendor calls and got %d tokens; want 1 and 1", reads, stats.Requests, len(order))
-				}
-				return
-			}
-			// Each vendor call is a token some reader got; the background
-			// refresh may have fetched one more that no reader asked for
-			// before the run ended.
-			if n := int(stats.Successes); n < len(order) || n > len(order)+1 {
-				t.Errorf("%d vendor calls for %d distinct tokens served; want one call per token (plus at most one refresh not yet read)", n, len(order))
-			}
-			if len(order) < 2 {
-				t.Errorf("a %s run with %s tokens got %d distinct tokens; want a new token each window", tc.span, tc.lifetime, len(order))
-			}
-			// No token was replaced before it was due: readers accept a token
-			// while max(half its lifetime, the floor) remains, and the refresh
-			// starts at most a tenth of the lifetime (30 s at most) earlier.
-			window := tc.lifetime - max(tc.lifetime/2, leaseFloor)
-			earliest := window - min(tc.lifetime/10, maxLead) - clockSlack
-			slices.SortFunc(issued, time.Time.Compare)
-			for i := 1; i < len(issued); i++ {
-				if gap := issued[i].Sub(issued[i-1]); gap < earliest {
-					t.Errorf("token %d was minted %s after token %d; no token is replaced before %s of its life", i+1, gap, i, earliest)
 				}
 			}
 		})
 	}
+	wg.Wait()
+	return got
 }
 
 // readChecked reads creds at path and checks the answer: an access token

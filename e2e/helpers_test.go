@@ -111,3 +111,20 @@ func mounts(t *testing.T, v *vaulttest.Server) map[string]struct {
 
 // agentWait bounds the waits on Vault Agent.
 const agentWait = 3 * time.Minute
+
+// step is one named step of a scenario.
+type step struct {
+	name string
+	run  func(t *testing.T)
+}
+
+// runSteps runs steps in order, each as a subtest, and stops after the
+// first that fails: each step builds on the ones before it.
+func runSteps(t *testing.T, steps ...step) {
+	t.Helper()
+	for _, s := range steps {
+		if !t.Run(s.name, s.run) {
+			return
+		}
+	}
+}

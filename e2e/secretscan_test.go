@@ -130,213 +130,268 @@ func secretForms(clientID, secret string) []string {
 // no secret, in any form, and not even the canary, appears anywhere.
 func TestSecretScanEverywhere(t *testing.T) {
 	t.Parallel()
-	canary := "Cnry" + rand.Text()[:16]
-	accounts := fakevendor.DemoAccounts()
-	var forms []string
-	secretOf := map[string]string{}
-	for i := range accounts {
-		a := &accounts[i]
-		s := canary + `+/=&%"<>'-` + a.Provider
+	sc := &secretScan{canary: "Cnry" + rand.Text()[:16], accounts: fakevendor.DemoAccounts(), secretOf: map[string]string{}}
+	for i := range sc.accounts {
+		a := &sc.accounts[i]
+		s := sc.canary + `+/=&%"<>'-` + a.Provider
 		if a.Provider == fakevendor.ProviderOracleCASB {
 			a.AccessSecret = s
 		} else {
 			a.ClientSecret = s
 		}
-		secretOf[a.Provider] = s
-		forms = append(forms, secretForms(a.ClientID, s)...)
+		sc.secretOf[a.Provider] = s
+		sc.forms = append(sc.forms, secretForms(a.ClientID, s)...)
 	}
 	bins := vaulttest.LoadBinaries(t)
-	fv := vaulttest.StartFakeVendor(t, bins.FakeVendor, vaulttest.FakeVendorOptions{Accounts: accounts})
-	v := vaulttest.StartDev(t, bins.Vault, vaulttest.DevOptions{LogLevel: "trace"})
-	v.MountPalo(t, bins, "palo")
-	auditLog := filepath.Join(t.TempDir(), "audit.log")
-	v.MustCLI(t, "audit", "enable", "file", "file_path="+auditLog)
-	api := &scanAPI{addr: v.Addr, token: v.RootToken, client: &http.Client{Timeout: scanTimeout}}
-	t.Cleanup(api.client.CloseIdleConnections)
+	sc.fv = vaulttest.StartFakeVendor(t, bins.FakeVendor, vaulttest.FakeVendorOptions{Accounts: sc.accounts})
+	sc.v = vaulttest.StartDev(t, bins.Vault, vaulttest.DevOptions{LogLevel: "trace"})
+	sc.v.MountPalo(t, bins, "palo")
+	sc.auditLog = filepath.Join(t.TempDir(), "audit.log")
+	sc.v.MustCLI(t, "audit", "enable", "file", "file_path="+sc.auditLog)
+	sc.api = &scanAPI{addr: sc.v.Addr, token: sc.v.RootToken, client: &http.Client{Timeout: scanTimeout}}
+	t.Cleanup(sc.api.client.CloseIdleConnections)
+	sc.setups = vaulttest.VendorSetups(t, sc.fv, sc.accounts)
 
-	var outputs []scanned
-	cli := func(wantOK bool, o vaulttest.CLIOptions, args ...string) vaulttest.Result {
-		t.Helper()
-		r := v.CLIWith(t, o, args...)
-		outputs = append(outputs, scanned{what: "`vault " + strings.Join(vaulttest.RedactArgs(args), " ") + "`", text: r.Output()})
-		if r.OK() != wantOK {
-			t.Fatalf("want success %t: `vault %s` exited %d", wantOK, strings.Join(vaulttest.RedactArgs(args), " "), r.Code)
-		}
-		return r
+	runSteps(t,
+		step{"writes and reads of every provider", func(t *testing.T) {
+			for _, s := range sc.setups {
+				t.Run(s.Provider, func(t *testing.T) { sc.writesAndReads(t, s) })
+			}
+		}},
+		step{"vendor failures that are not retried", sc.vendorFailures},
+		step{"an outage with a cached token", sc.outageWithCachedToken},
+		step{"documentation", sc.documentation},
+		step{"every secret was used", sc.secretsUsed},
+		step{"the vendor gone", sc.vendorGone},
+		step{"no secret anywhere", sc.scanEverything},
+	)
+}
+
+// secretScan is the state TestSecretScanEverywhere's steps share: the
+// servers, the secrets and every form of them, and everything seen so far.
+type secretScan struct {
+	canary   string
+	accounts []fakevendor.Account
+	secretOf map[string]string // provider: its account's secret
+	forms    []string          // every form of every secret used
+	fv       *vaulttest.FakeVendor
+	v        *vaulttest.Server
+	auditLog string
+	api      *scanAPI
+	setups   []vaulttest.VendorSetup
+	outputs  []scanned // every CLI command's output
+}
+
+var (
+	scanPlain = vaulttest.CLIOptions{}
+	scanJSON  = vaulttest.CLIOptions{Env: []string{"VAULT_FORMAT=json"}}
+	// scanSCM names the Strata Cloud Manager config and role.
+	scanSCM = vaulttest.StandardNames[fakevendor.ProviderSCM]
+)
+
+// cli runs `vault args...`, keeps its output for the scan, and fails the
+// test unless its success is wantOK.
+func (sc *secretScan) cli(t *testing.T, wantOK bool, o vaulttest.CLIOptions, args ...string) vaulttest.Result {
+	t.Helper()
+	r := sc.v.CLIWith(t, o, args...)
+	sc.outputs = append(sc.outputs, scanned{what: "`vault " + strings.Join(vaulttest.RedactArgs(args), " ") + "`", text: r.Output()})
+	if r.OK() != wantOK {
+		t.Fatalf("want success %t: `vault %s` exited %d", wantOK, strings.Join(vaulttest.RedactArgs(args), " "), r.Code)
 	}
-	plain := vaulttest.CLIOptions{}
-	jsonOut := vaulttest.CLIOptions{Env: []string{"VAULT_FORMAT=json"}}
+	return r
+}
 
-	setups := vaulttest.VendorSetups(t, fv, accounts)
-	for _, s := range setups {
-		key := "client_secret"
-		if s.Provider == fakevendor.ProviderOracleCASB {
-			key = "access_secret"
-		}
-		secret := secretOf[s.Provider]
-		wrong := canary + "-wrong-" + s.Provider
-		forms = append(forms, secretForms(s.Account.ClientID, wrong)...)
-		var args []string // the config's fields without the secret
-		for _, a := range s.ConfigArgs(fv) {
-			if !strings.HasPrefix(a, key+"=") {
-				args = append(args, a)
-			}
-		}
-		fields := map[string]any{"ca_cert": string(fv.CAPEM)}
-		for k, val := range s.Fields {
-			fields[k] = val
-		}
-		with := func(extra map[string]any) map[string]any {
-			out := map[string]any{}
-			for k, val := range fields {
-				out[k] = val
-			}
-			for k, val := range extra {
-				out[k] = val
-			}
-			return out
-		}
-		config := "palo/config/" + s.Config
-		write := func(extra ...string) []string { return append(append([]string{"write", config}, args...), extra...) }
-
-		// Refused writes, each carrying a secret.
-		cli(false, plain, write(key+"="+wrong)...)                          // the vendor refuses it
-		cli(false, plain, write(key+"="+wrong, key+"="+secret)...)          // given twice: a list
-		cli(false, plain, write(key+"= "+secret)...)                        // leading white space
-		cli(false, plain, write(key+"="+secret+"\x07")...)                  // a control character
-		cli(false, plain, write(key+"="+secret, "request_timeout=soon")...) // bad input next to it
-		cli(false, plain, write(key+"="+secret, "no_such_field=1")...)      // an unknown field
-		api.must(t, 400, http.MethodPut, config, with(map[string]any{key: []any{secret, wrong}}))
-		api.must(t, 400, http.MethodPut, config, with(map[string]any{key: map[string]any{"value": secret}}))
-		api.must(t, 400, http.MethodPut, config, with(map[string]any{key: wrong}))
-		//nolint:gosec // G101: the test's canary secret, not a credential
-		api.must(t, 400, http.MethodPut, config, with(map[string]any{key: secret, "token_url": "http://vendor.example/token"}))
-		proxy := (&url.URL{Scheme: "http", User: url.UserPassword("proxyuser", secret), Host: "127.0.0.1:9"}).String()
-		api.must(t, 400, http.MethodPut, config, with(map[string]any{key: secret, "proxy_url": []any{proxy}}))
-
-		// The right secret, and everything that reads around it.
-		cli(true, plain, write(key+"="+secret)...)
-		cli(true, plain, "write", "palo/roles/"+s.Role, "config="+s.Config)
-		cli(true, plain, "read", config)
-		cli(true, jsonOut, "read", config)
-		api.must(t, 200, http.MethodGet, config, nil)
-		api.must(t, 200, http.MethodGet, "palo/roles/"+s.Role, nil)
-		cli(true, plain, "read", "palo/creds/"+s.Role)
-		cli(true, jsonOut, "read", "palo/creds/"+s.Role)
-		api.must(t, 200, http.MethodGet, "palo/creds/"+s.Role, nil)
-		// A password in proxy_url is a secret too.
-		cli(true, plain, "write", config, "proxy_url="+proxy, "verify_connection=false")
-		cli(true, jsonOut, "read", config)
-		api.must(t, 200, http.MethodGet, config, nil)
-		cli(true, plain, "write", config, "proxy_url=", "verify_connection=true")
-
-		// The wrong secret stored unverified: the read fails with the
-		// vendor's 401, later reads replay it; the right secret mends it.
-		cli(true, plain, write(key+"="+wrong, "verify_connection=false")...)
-		cli(false, plain, "read", "palo/creds/"+s.Role)
-		api.must(t, 500, http.MethodGet, "palo/creds/"+s.Role, nil)
-		cli(true, jsonOut, "read", "palo/cache")
-		cli(true, plain, write(key+"="+secret, "verify_connection=true")...)
+// writesAndReads does, for one provider's setup, everything that could
+// echo its secret: refused writes each carrying it, good writes and the
+// reads around them, a password in proxy_url, and the wrong secret stored
+// unverified.
+func (sc *secretScan) writesAndReads(t *testing.T, s vaulttest.VendorSetup) {
+	cli, api, plain, jsonOut := sc.cli, sc.api, scanPlain, scanJSON
+	key := "client_secret"
+	if s.Provider == fakevendor.ProviderOracleCASB {
+		key = "access_secret"
 	}
+	secret := sc.secretOf[s.Provider]
+	wrong := sc.canary + "-wrong-" + s.Provider
+	sc.forms = append(sc.forms, secretForms(s.Account.ClientID, wrong)...)
+	var args []string // the config's fields without the secret
+	for _, a := range s.ConfigArgs(sc.fv) {
+		if !strings.HasPrefix(a, key+"=") {
+			args = append(args, a)
+		}
+	}
+	fields := map[string]any{"ca_cert": string(sc.fv.CAPEM)}
+	for k, val := range s.Fields {
+		fields[k] = val
+	}
+	with := func(extra map[string]any) map[string]any {
+		out := map[string]any{}
+		for k, val := range fields {
+			out[k] = val
+		}
+		for k, val := range extra {
+			out[k] = val
+		}
+		return out
+	}
+	config := "palo/config/" + s.Config
+	write := func(extra ...string) []string { return append(append([]string{"write", config}, args...), extra...) }
 
-	// Vendor failures that are not retried, for every provider at once.
+	// Refused writes, each carrying a secret.
+	cli(t, false, plain, write(key+"="+wrong)...)                          // the vendor refuses it
+	cli(t, false, plain, write(key+"="+wrong, key+"="+secret)...)          // given twice: a list
+	cli(t, false, plain, write(key+"= "+secret)...)                        // leading white space
+	cli(t, false, plain, write(key+"="+secret+"\x07")...)                  // a control character
+	cli(t, false, plain, write(key+"="+secret, "request_timeout=soon")...) // bad input next to it
+	cli(t, false, plain, write(key+"="+secret, "no_such_field=1")...)      // an unknown field
+	api.must(t, 400, http.MethodPut, config, with(map[string]any{key: []any{secret, wrong}}))
+	api.must(t, 400, http.MethodPut, config, with(map[string]any{key: map[string]any{"value": secret}}))
+	api.must(t, 400, http.MethodPut, config, with(map[string]any{key: wrong}))
+	//nolint:gosec // G101: the test's canary secret, not a credential
+	api.must(t, 400, http.MethodPut, config, with(map[string]any{key: secret, "token_url": "http://vendor.example/token"}))
+	proxy := (&url.URL{Scheme: "http", User: url.UserPassword("proxyuser", secret), Host: "127.0.0.1:9"}).String()
+	api.must(t, 400, http.MethodPut, config, with(map[string]any{key: secret, "proxy_url": []any{proxy}}))
+
+	// The right secret, and everything that reads around it.
+	cli(t, true, plain, write(key+"="+secret)...)
+	cli(t, true, plain, "write", "palo/roles/"+s.Role, "config="+s.Config)
+	cli(t, true, plain, "read", config)
+	cli(t, true, jsonOut, "read", config)
+	api.must(t, 200, http.MethodGet, config, nil)
+	api.must(t, 200, http.MethodGet, "palo/roles/"+s.Role, nil)
+	cli(t, true, plain, "read", "palo/creds/"+s.Role)
+	cli(t, true, jsonOut, "read", "palo/creds/"+s.Role)
+	api.must(t, 200, http.MethodGet, "palo/creds/"+s.Role, nil)
+	// A password in proxy_url is a secret too.
+	cli(t, true, plain, "write", config, "proxy_url="+proxy, "verify_connection=false")
+	cli(t, true, jsonOut, "read", config)
+	api.must(t, 200, http.MethodGet, config, nil)
+	cli(t, true, plain, "write", config, "proxy_url=", "verify_connection=true")
+
+	// The wrong secret stored unverified: the read fails with the vendor's
+	// 401, later reads replay it; the right secret mends it.
+	cli(t, true, plain, write(key+"="+wrong, "verify_connection=false")...)
+	cli(t, false, plain, "read", "palo/creds/"+s.Role)
+	api.must(t, 500, http.MethodGet, "palo/creds/"+s.Role, nil)
+	cli(t, true, jsonOut, "read", "palo/cache")
+	cli(t, true, plain, write(key+"="+secret, "verify_connection=true")...)
+}
+
+// vendorFailures makes the vendor fail in ways that are not retried, for
+// every provider at once: every read fails, naming the provider.
+func (sc *secretScan) vendorFailures(t *testing.T) {
 	for name, f := range map[string]fakevendor.Faults{
 		"truncated body": {TruncateBody: true},
 		"no token":       {OmitToken: true},
 		"HTML with 200":  {HTMLNext: 100, HTMLStatus: 200},
 		"bad request":    {FailNext: 100, FailStatus: 400},
 	} {
-		fv.SetFaults(t, f)
-		cli(true, plain, "write", "-f", "palo/cache/purge")
-		for _, s := range setups {
-			r := cli(false, plain, "read", "palo/creds/"+s.Role)
+		sc.fv.SetFaults(t, f)
+		sc.cli(t, true, scanPlain, "write", "-f", "palo/cache/purge")
+		for _, s := range sc.setups {
+			r := sc.cli(t, false, scanPlain, "read", "palo/creds/"+s.Role)
 			if !strings.Contains(r.Stderr, s.Provider) {
 				t.Errorf("%s: the error for %s does not name the provider:\n%s", name, s.Role, r.Stderr)
 			}
 		}
 	}
-	// An outage with a cached token: the reader gets it with a warning
-	// that quotes the vendor's failure. Tokens of 20 s and a min_ttl of
-	// 18 s make the cached token stop qualifying 2 s after it is fetched,
-	// while it still has most of its life.
-	fv.SetFaults(t, fakevendor.Faults{})
-	fv.SetLifetimes(t, map[string]time.Duration{fakevendor.ProviderSCM: 20 * time.Second})
-	scm := vaulttest.StandardNames[fakevendor.ProviderSCM]
-	cli(true, plain, "write", "palo/roles/"+scm.Role, "min_ttl=18s")
-	cli(true, plain, "write", "palo/cache/purge", "role="+scm.Role)
-	cli(true, plain, "read", "palo/creds/"+scm.Role)
-	fv.SetFaults(t, fakevendor.Faults{Outage: fakevendor.OutageHTML})
+}
+
+// outageWithCachedToken: during an outage the reader gets the cached token
+// with a warning that quotes the vendor's failure. Tokens of 20 s and a
+// min_ttl of 18 s make the cached token stop qualifying 2 s after it is
+// fetched, while it still has most of its life.
+func (sc *secretScan) outageWithCachedToken(t *testing.T) {
+	sc.fv.SetFaults(t, fakevendor.Faults{})
+	sc.fv.SetLifetimes(t, map[string]time.Duration{fakevendor.ProviderSCM: 20 * time.Second})
+	sc.cli(t, true, scanPlain, "write", "palo/roles/"+scanSCM.Role, "min_ttl=18s")
+	sc.cli(t, true, scanPlain, "write", "palo/cache/purge", "role="+scanSCM.Role)
+	sc.cli(t, true, scanPlain, "read", "palo/creds/"+scanSCM.Role)
+	sc.fv.SetFaults(t, fakevendor.Faults{Outage: fakevendor.OutageHTML})
 	vaulttest.Eventually(t, 15*time.Second, 200*time.Millisecond, "a stale token with a warning during the outage", func() error {
-		if r := cli(true, plain, "read", "palo/creds/"+scm.Role); !strings.Contains(r.Output(), "serving a cached token") {
+		if r := sc.cli(t, true, scanPlain, "read", "palo/creds/"+scanSCM.Role); !strings.Contains(r.Output(), "serving a cached token") {
 			return fmt.Errorf("no stale warning during the outage:\n%s", r.Output())
 		}
 		return nil
 	})
-	cli(true, jsonOut, "read", "palo/cache")
-	fv.SetLifetimes(t, map[string]time.Duration{fakevendor.ProviderSCM: fakevendor.DefaultLifetime(fakevendor.ProviderSCM)})
+	sc.cli(t, true, scanJSON, "read", "palo/cache")
+	sc.fv.SetLifetimes(t, map[string]time.Duration{fakevendor.ProviderSCM: fakevendor.DefaultLifetime(fakevendor.ProviderSCM)})
+}
 
-	// Documentation.
+// documentation reads the help of every path, the lists and the OpenAPI
+// document.
+func (sc *secretScan) documentation(t *testing.T) {
 	for _, p := range []string{"palo/config/x", "palo/config", "palo/roles/x", "palo/roles", "palo/creds/x", "palo/cache", "palo/cache/purge"} {
-		cli(true, plain, "path-help", p)
+		sc.cli(t, true, scanPlain, "path-help", p)
 	}
-	cli(true, plain, "list", "palo/config")
-	cli(true, plain, "list", "palo/roles")
-	api.must(t, 200, http.MethodGet, "sys/internal/specs/openapi", nil)
-	api.must(t, 200, http.MethodGet, "sys/internal/specs/openapi?generic_mount_paths=true", nil)
-	api.must(t, 200, "LIST", "palo/config", nil)
+	sc.cli(t, true, scanPlain, "list", "palo/config")
+	sc.cli(t, true, scanPlain, "list", "palo/roles")
+	sc.api.must(t, 200, http.MethodGet, "sys/internal/specs/openapi", nil)
+	sc.api.must(t, 200, http.MethodGet, "sys/internal/specs/openapi?generic_mount_paths=true", nil)
+	sc.api.must(t, 200, "LIST", "palo/config", nil)
+}
 
-	// What the scan looks through must be there, or it proves nothing; the
-	// first part: the secrets were used.
-	fv.SetFaults(t, fakevendor.Faults{})
-	stats := fv.Stats(t)
-	for _, a := range accounts {
+// secretsUsed checks the first part of what the scan looks through, which
+// must be there or the scan proves nothing: every secret was used.
+func (sc *secretScan) secretsUsed(t *testing.T) {
+	sc.fv.SetFaults(t, fakevendor.Faults{})
+	stats := sc.fv.Stats(t)
+	for _, a := range sc.accounts {
 		if stats.ByAccount[a.ID()].Successes == 0 {
 			t.Errorf("the fake vendor issued no token to %v: its secret was never used", a)
 		}
 	}
+}
 
-	// The vendor gone: every provider's read fails at once, in parallel
-	// (each retries a refused connection), and so does a verified write.
-	if err := fv.Stop(); err != nil {
+// vendorGone stops the vendor: every provider's read fails at once, in
+// parallel (each retries a refused connection), and so does a verified
+// write.
+func (sc *secretScan) vendorGone(t *testing.T) {
+	if err := sc.fv.Stop(); err != nil {
 		t.Fatal(err)
 	}
-	cli(true, plain, "write", "-f", "palo/cache/purge")
+	sc.cli(t, true, scanPlain, "write", "-f", "palo/cache/purge")
 	var wg sync.WaitGroup
-	statuses := make([]int, len(setups))
-	for i, s := range setups {
+	statuses := make([]int, len(sc.setups))
+	for i, s := range sc.setups {
 		wg.Go(func() {
-			statuses[i], _, _ = api.do(http.MethodGet, "palo/creds/"+s.Role, nil)
+			statuses[i], _, _ = sc.api.do(http.MethodGet, "palo/creds/"+s.Role, nil)
 		})
 	}
 	wg.Wait()
 	for i, st := range statuses {
 		if st != 500 {
-			t.Errorf("read of %s with the vendor gone: HTTP %d, want 500", setups[i].Role, st)
+			t.Errorf("read of %s with the vendor gone: HTTP %d, want 500", sc.setups[i].Role, st)
 		}
 	}
-	cli(false, plain, "write", "palo/config/"+scm.Config, "request_timeout=5s")
-	cli(true, jsonOut, "read", "palo/cache")
-	for _, s := range setups {
-		cli(true, plain, "delete", "palo/roles/"+s.Role)
-		cli(true, plain, "delete", "palo/config/"+s.Config)
+	sc.cli(t, false, scanPlain, "write", "palo/config/"+scanSCM.Config, "request_timeout=5s")
+	sc.cli(t, true, scanJSON, "read", "palo/cache")
+	for _, s := range sc.setups {
+		sc.cli(t, true, scanPlain, "delete", "palo/roles/"+s.Role)
+		sc.cli(t, true, scanPlain, "delete", "palo/config/"+s.Config)
 	}
+}
 
-	// The rest: the plugin logged at trace level, the audit log saw the
-	// config writes, and the OpenAPI document covers the engine.
-	serverLog := v.Log()
+// scanEverything checks the rest of what the scan looks through (the
+// plugin logged at trace level, the audit log saw the config writes, the
+// OpenAPI document covers the engine), then scans every CLI output, every
+// API response body, the Vault server log, the audit log and the fake
+// vendor's log for the canary and every form of every secret.
+func (sc *secretScan) scanEverything(t *testing.T) {
+	serverLog := sc.v.Log()
 	if !strings.Contains(serverLog, "vendor token request") || !strings.Contains(serverLog, "[TRACE]") {
 		t.Error("the Vault server log has no plugin debug line or no trace line; the scan would prove nothing")
 	}
-	audit, err := os.ReadFile(auditLog) //nolint:gosec // the test's own file
+	audit, err := os.ReadFile(sc.auditLog)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !bytes.Contains(audit, []byte(`"path":"palo/config/scm-prod"`)) {
 		t.Error("the audit log has no config write; the scan would prove nothing")
 	}
-	api.mu.Lock()
-	bodies := append([]scanned(nil), api.bodies...)
-	api.mu.Unlock()
+	sc.api.mu.Lock()
+	bodies := append([]scanned(nil), sc.api.bodies...)
+	sc.api.mu.Unlock()
 	openAPI := false
 	for _, b := range bodies {
 		if strings.HasPrefix(b.what, "GET /v1/sys/internal/specs/openapi") && strings.Contains(b.text, "/palo/config/{name}") {
@@ -347,16 +402,16 @@ func TestSecretScanEverywhere(t *testing.T) {
 		t.Error("the OpenAPI document does not describe palo/config/{name}; the scan would prove nothing")
 	}
 
-	everything := append(append(outputs, bodies...),
+	everything := append(append(sc.outputs, bodies...),
 		scanned{"the Vault server log", serverLog},
 		scanned{"the audit log", string(audit)},
-		scanned{"the fake vendor log", fv.Log()})
+		scanned{"the fake vendor log", sc.fv.Log()})
 	for _, s := range everything {
-		if strings.Contains(s.text, canary) {
+		if strings.Contains(s.text, sc.canary) {
 			t.Errorf("%s holds a secret (the canary)", s.what)
 			continue
 		}
-		for _, f := range forms {
+		for _, f := range sc.forms {
 			if strings.Contains(s.text, f) {
 				t.Errorf("%s holds a secret in an encoded form (%d characters)", s.what, len(f))
 				break
@@ -364,5 +419,5 @@ func TestSecretScanEverywhere(t *testing.T) {
 		}
 	}
 	t.Logf("scanned %d CLI outputs, %d API response bodies and 3 logs (%d bytes of server log, %d of audit log)",
-		len(outputs), len(bodies), len(serverLog), len(audit))
+		len(sc.outputs), len(bodies), len(serverLog), len(audit))
 }

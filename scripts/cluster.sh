@@ -1,17 +1,22 @@
 #!/usr/bin/env bash
 # A Vault cluster of 3 nodes on integrated storage (Raft), on loopback, with
-# this plugin registered and mounted at palo/. It is what the cluster tests
-# run (e2e/cluster_test.go writes its node configs with `configure` below)
-# and a small, readable example of the setup for an operator.
+# this plugin registered and mounted at palo/. It is the one implementation
+# of the cluster: the Go test harness (internal/vaulttest, StartCluster)
+# forms, restarts and stops its clusters by running it, and it is a small,
+# readable example of the setup for an operator.
 #
 #   scripts/cluster.sh start       write the configs, start every node, initialise
 #                                  the cluster (1 key share), unseal every node, wait
-#                                  until every node is a voter, register the plugin
+#                                  until the cluster is healthy, register the plugin
 #                                  (sha256 + version) and mount it at palo/
 #   scripts/cluster.sh status      each node's pid, seal state and role; the Raft peers
-#   scripts/cluster.sh restart N   stop node N by its pid, start it again, unseal it
+#   scripts/cluster.sh wait        wait until the cluster is healthy: the active node's
+#                                  autopilot reports every node healthy and a voter, so
+#                                  one node may fail without losing the quorum
+#   scripts/cluster.sh restart N   stop node N by its pid (if it runs), start it again,
+#                                  unseal it and wait until the cluster is healthy (one
+#                                  step of a rolling restart)
 #   scripts/cluster.sh stop        stop every node by its pid, delete the cluster folder
-#   scripts/cluster.sh configure   only write each node's config file (start does this)
 #
 # Settings, from the environment:
 #   CLUSTER_DIR        the cluster's folder (default: $TMPDIR/vault-palo-cluster)
@@ -42,10 +47,10 @@ plugin_dir="$cluster_dir/plugins"
 marker="$cluster_dir/.vault-palo-cluster" # only a folder holding this is ever deleted
 
 # Bounds on every wait, in seconds.
-start_wait=60  # a node answering its API
-unseal_wait=90 # a node joining the cluster and unsealing
-voter_wait=180 # every node becoming a Raft voter (about 15s when all is well)
-stop_wait=30   # a node exiting after SIGTERM
+start_wait=60    # a node answering its API
+unseal_wait=90   # a node joining the cluster and unsealing
+healthy_wait=180 # every node healthy and a Raft voter (about 15s when all is well)
+stop_wait=30     # a node exiting after SIGTERM
 
 log() { echo "cluster: $*" >&2; }
 die() {
@@ -117,13 +122,14 @@ need_vault() {
 }
 
 # v N args... runs the vault CLI against node N, with the root token once
-# there is one.
+# there is one, printing tables (what this script reads) whatever
+# VAULT_FORMAT says.
 v() {
   local n="$1"
   shift
   local token=""
   [[ -f "$cluster_dir/init.txt" ]] && token="$(root_token)"
-  VAULT_ADDR="$(api_addr "$n")" VAULT_TOKEN="$token" "$VAULT_BIN" "$@"
+  VAULT_ADDR="$(api_addr "$n")" VAULT_TOKEN="$token" VAULT_FORMAT=table "$VAULT_BIN" "$@"
 }
 
 unseal_key() { sed -n 's/^Unseal Key 1: //p' "$cluster_dir/init.txt"; }
@@ -214,24 +220,28 @@ unseal() {
   wait_until "$unseal_wait" "node $n to unseal" try_unseal
 }
 
-# all_voters: the active node lists every node as a Raft voter. (The
-# active node is asked, not node 1: leadership may have moved.) Autopilot
-# promotes a joined node to voter once it has been healthy for a while;
-# until then, losing a node could lose the quorum.
-all_voters() {
-  local active count
+# healthy: the active node's autopilot reports the cluster healthy with
+# every node a voter. (The active node is asked, not node 1: leadership may
+# have moved.) Autopilot promotes a joined node to voter once it has been
+# healthy for a while, and counts a restarted node healthy once it has caught
+# up; until then, losing another node could lose the quorum.
+healthy() {
+  local active state=sys/storage/raft/autopilot/state voters
   active="$(active_node)" || return 1
-  count="$(v "$active" operator raft list-peers 2>/dev/null | grep -c ' true$' || true)"
-  ((count == nodes))
+  [[ "$(v "$active" read -field=healthy "$state" 2>/dev/null)" == true ]] || return 1
+  voters="$(v "$active" read -field=voters "$state" 2>/dev/null)" || return 1
+  voters="${voters//[][]/}" # the CLI prints the list as [node1 node2 node3]
+  (($(wc -w <<<"$voters") == nodes))
 }
 
-# explain_voters prints, for a cluster whose nodes are not all voters, each
-# node's state and, from every unsealed node, the Raft peers and autopilot's
-# view of each node (health, last contact, term, index): what says why a
-# node is not promoted.
-explain_voters() {
+# wait_healthy waits until the cluster is healthy. If it gives up, it prints
+# each node's state and, from every unsealed node, the Raft peers and
+# autopilot's view of each node (health, last contact, term, index): what
+# says why a node is not promoted or not healthy.
+wait_healthy() {
   local n
-  log "not every node is a voter; each node's view:"
+  wait_for "$healthy_wait" healthy && return 0
+  log "the cluster is not healthy; each node's view:"
   for ((n = 1; n <= nodes; n++)); do
     log "node $n: $(seal_state "$n") $(ha_mode "$n")"
     unsealed "$n" || continue
@@ -239,6 +249,7 @@ explain_voters() {
     v "$n" operator raft autopilot state >&2 || true
     echo >&2 # the CLI ends that table without a newline
   done
+  die "gave up after ${healthy_wait}s waiting for every node to be healthy and a Raft voter"
 }
 
 active_node() {
@@ -277,10 +288,7 @@ cmd_start() {
     unseal "$n"
     log "node $n: unsealed"
   done
-  if ! wait_for "$voter_wait" all_voters; then
-    explain_voters
-    die "gave up after ${voter_wait}s waiting for every node to be a Raft voter"
-  fi
+  wait_healthy
   wait_until "$start_wait" "an active node" active_node >/dev/null
   active="$(active_node)"
 
@@ -332,12 +340,17 @@ cmd_restart() {
   if ! [[ "$n" =~ ^[0-9]+$ ]] || ((n < 1 || n > nodes)); then
     die "usage: $0 restart <1..$nodes>"
   fi
-  [[ -f "$cluster_dir/init.txt" ]] || die "no cluster in $cluster_dir; run '$0 start' first"
+  need_cluster
   stop_node "$n"
   start_node "$n"
   wait_until "$start_wait" "node $n to answer" answers "$n"
   unseal "$n"
-  log "node $n: unsealed, $(ha_mode "$n")"
+  wait_healthy
+  log "node $n: unsealed, $(ha_mode "$n"); the cluster is healthy"
+}
+
+need_cluster() {
+  [[ -f "$cluster_dir/init.txt" ]] || die "no cluster in $cluster_dir; run '$0 start' first"
 }
 
 cmd_stop() {
@@ -352,9 +365,9 @@ cmd_stop() {
 case "${1:-}" in
   start) need_vault; cmd_start ;;
   status) need_vault; cmd_status ;;
+  wait) need_vault; need_cluster; wait_healthy ;;
   restart) need_vault; cmd_restart "${2:-}" ;;
   stop) cmd_stop ;;
-  configure) configure ;;
   *)
     sed -n '2,/^set -euo/p' "$0" | sed -e '$d' -e 's/^# \{0,1\}//' >&2
     exit 2

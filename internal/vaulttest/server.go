@@ -26,9 +26,8 @@ const (
 	startAttempts = 4
 )
 
-// Server is one running Vault server process. A dev server comes from
-// StartDev; the nodes of an integrated-storage cluster would be Servers too,
-// started from a configuration file instead of -dev.
+// Server is one running Vault server: a dev server from StartDev (with its
+// Process), or a node of a Cluster, whose process scripts/cluster.sh runs.
 type Server struct {
 	*Process
 

@@ -289,14 +289,3 @@ func TestKillLeavesChildrenUntilStop(t *testing.T) {
 		return nil
 	})
 }
-
-// alive reports whether pid is a running process; a zombie (ended but not
-// yet reaped by whoever adopted it) is not.
-func alive(pid int) bool {
-	stat, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "stat"))
-	if err != nil {
-		return false
-	}
-	_, state, ok := parseStat(string(stat))
-	return ok && state != "Z" && state != "X"
-}
