@@ -24,6 +24,19 @@ import (
 	"github.com/vault-palo/vault-plugin-secrets-palo/internal/vaulttest"
 )
 
+// rotatedPrefix starts every secret the fake vendor hands out in a reset.
+const rotatedPrefix = "fake-scm-secret-"
+
+// clientIDOf returns the client id of the account of provider.
+func clientIDOf(accounts []fakevendor.Account, provider string) string {
+	for _, a := range accounts {
+		if a.Provider == provider {
+			return a.ClientID
+		}
+	}
+	return ""
+}
+
 // scanTimeout bounds one API request of the secret scan.
 const scanTimeout = 45 * time.Second
 
@@ -239,6 +252,29 @@ func TestSecretScanEverywhere(t *testing.T) {
 		cli(true, plain, write(key+"="+secret, "verify_connection=true")...)
 	}
 
+	// Rotation of the paloalto_scm secret: a success, a refused reset, a
+	// reset whose answer is lost once (and is repeated), a refusal for
+	// another provider. Every secret the fake hands out in a reset starts
+	// with rotatedPrefix, which the scan looks for as well.
+	scmSetup := vaulttest.StandardNames[fakevendor.ProviderSCM]
+	scmConfig := "palo/config/" + scmSetup.Config
+	cli(true, plain, "write", scmConfig, "iam_url="+fv.URL, "rotation_period=1h")
+	cli(true, plain, "write", "-f", scmConfig+"/rotate-root")
+	cli(true, jsonOut, "write", "-f", scmConfig+"/rotate-root")
+	fv.SetIAMFaults(t, fakevendor.IAMFaults{RefuseReset: true})
+	cli(false, plain, "write", "-f", scmConfig+"/rotate-root")
+	api.must(t, 500, http.MethodPut, scmConfig+"/rotate-root", nil)
+	fv.SetIAMFaults(t, fakevendor.IAMFaults{LoseResetNext: 1})
+	api.must(t, 200, http.MethodPut, scmConfig+"/rotate-root", nil)
+	fv.SetIAMFaults(t, fakevendor.IAMFaults{})
+	cli(true, jsonOut, "read", scmConfig)
+	cli(true, plain, "read", "palo/creds/"+scmSetup.Role)
+	cli(false, plain, "write", "-f", "palo/config/"+vaulttest.StandardNames[fakevendor.ProviderOAuth2].Config+"/rotate-root")
+	cli(true, plain, "path-help", scmConfig+"/rotate-root")
+	if n := fv.IAMResets(t, clientIDOf(accounts, fakevendor.ProviderSCM)); n != 4 {
+		t.Errorf("the fake made %d resets, want 4: the rotation part of the scan did not run as meant", n)
+	}
+
 	// Vendor failures that are not retried, for every provider at once.
 	for name, f := range map[string]fakevendor.Faults{
 		"truncated body": {TruncateBody: true},
@@ -354,6 +390,10 @@ func TestSecretScanEverywhere(t *testing.T) {
 	for _, s := range everything {
 		if strings.Contains(s.text, canary) {
 			t.Errorf("%s holds a secret (the canary)", s.what)
+			continue
+		}
+		if strings.Contains(s.text, rotatedPrefix) {
+			t.Errorf("%s holds a secret the vendor handed out in a reset", s.what)
 			continue
 		}
 		for _, f := range forms {
