@@ -54,6 +54,9 @@ type paloBackend struct {
 	// config must exist" hold. It is never held across a vendor call.
 	writeMu sync.Mutex
 
+	// rotations holds the rotation running for each config, if any.
+	rotations map[string]*rotationRun
+
 	mu      sync.RWMutex
 	configs map[string]*liveConfig
 	roles   map[string]*roleState
@@ -85,6 +88,7 @@ func newBackend() *paloBackend {
 		roleLocks:   locksutil.CreateLocks(),
 		configs:     make(map[string]*liveConfig),
 		roles:       make(map[string]*roleState),
+		rotations:   make(map[string]*rotationRun),
 		now:         time.Now,
 	}
 	b.Backend = &framework.Backend{
@@ -92,7 +96,7 @@ func newBackend() *paloBackend {
 		BackendType: logical.TypeLogical,
 		// Paths are matched in order: the most specific patterns come first.
 		Paths: framework.PathAppend(
-			[]*framework.Path{pathCachePurge(b), pathCache(b)},
+			[]*framework.Path{pathCachePurge(b), pathCache(b), pathRotateRoot(b)},
 			pathConfig(b),
 			pathRoles(b),
 			[]*framework.Path{pathCreds(b)},
@@ -100,12 +104,15 @@ func newBackend() *paloBackend {
 		PathsSpecial: &logical.Paths{
 			// Vendor credentials and the roles bound to them are stored
 			// seal-wrapped where the seal supports it.
-			SealWrapStorage: []string{configStoragePrefix, roleStoragePrefix},
+			// The rotation record holds a bearer token while a reset is
+			// pending.
+			SealWrapStorage: []string{configStoragePrefix, roleStoragePrefix, rotationStoragePrefix},
 		},
 		Secrets:        []*framework.Secret{secretToken(b)},
 		InitializeFunc: b.initialize,
 		Invalidate:     b.invalidate,
 		Clean:          b.clean,
+		PeriodicFunc:   b.periodic,
 		RunningVersion: Version,
 	}
 	return b

@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"reflect"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -62,6 +63,16 @@ type configEntry struct {
 	DefaultTokenTTL     time.Duration `json:"default_token_ttl"`
 	AuthFailureCooldown time.Duration `json:"auth_failure_cooldown"`
 	VerifyConnection    bool          `json:"verify_connection"`
+
+	// Rotation of the client secret (paloalto_scm; see rotation.go).
+	IAMURL           string        `json:"iam_url,omitempty"`
+	ServiceAccountID string        `json:"service_account_id,omitempty"`
+	RotationPeriod   time.Duration `json:"rotation_period,omitempty"`
+	// SecretSetAt is when the client secret was last written, by hand or
+	// by a rotation: the schedule counts rotation_period from it.
+	SecretSetAt time.Time `json:"secret_set_at,omitzero"`
+	// LastVaultRotation is when the engine last rotated the secret.
+	LastVaultRotation time.Time `json:"last_vault_rotation,omitzero"`
 }
 
 // liveConfig is a stored configEntry loaded for serving reads: parsed once,
@@ -72,6 +83,12 @@ type liveConfig struct {
 	entry       *configEntry
 	client      *provider.Client
 	fingerprint string
+	// rotated is the client secret a rotation stored after this config
+	// was loaded. Fetches use it, while the tokens cached under the
+	// fingerprint (minted with the old secret) keep being served.
+	rotated atomic.Pointer[string]
+	// run is the rotation of this config running on this node, if any.
+	run atomic.Pointer[rotationRun]
 }
 
 // configFieldIndex maps the JSON name of each configEntry field, which is

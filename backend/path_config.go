@@ -3,6 +3,7 @@ package backend
 import (
 	"context"
 	"fmt"
+	"maps"
 	"strings"
 	"time"
 
@@ -145,6 +146,7 @@ func configResponseFields() map[string]*framework.FieldSchema {
 			delete(f, pf.Name)
 		}
 	}
+	maps.Copy(f, rotationStatusFields())
 	return f
 }
 
@@ -202,6 +204,9 @@ func (b *paloBackend) pathConfigRead(ctx context.Context, req *logical.Request, 
 		if !f.Secret && takesField(c.Provider, f.Name) {
 			data[f.Name] = c.readValue(f.Name)
 		}
+	}
+	if err := b.addRotationStatus(ctx, req.Storage, d.Get("name").(string), c, data); err != nil {
+		return nil, err
 	}
 	return &logical.Response{Data: data}, nil
 }
@@ -274,8 +279,12 @@ func (b *paloBackend) writeConfig(ctx context.Context, req *logical.Request, d *
 	if (current == nil) != (existing == nil) || (current != nil && *current != *existing) {
 		return nil, false, nil
 	}
+	secretGiven := entry.noteSecretWrite(req, existing, b.now())
 	if err := putJSON(ctx, req.Storage, configStoragePrefix+name, entry); err != nil {
 		return nil, true, err
+	}
+	if secretGiven {
+		b.clearRotationRecord(ctx, req.Storage, name)
 	}
 	b.forgetConfig(name)
 	b.Logger().Info("config written", "config", name, "provider", entry.Provider, "created", existing == nil)
@@ -405,6 +414,7 @@ func (b *paloBackend) pathConfigDelete(ctx context.Context, req *logical.Request
 	if err := req.Storage.Delete(ctx, configStoragePrefix+name); err != nil {
 		return nil, fmt.Errorf("deleting config %q: %w", name, err)
 	}
+	b.clearRotationRecord(ctx, req.Storage, name)
 	b.forgetConfig(name)
 	return nil, nil
 }
@@ -458,4 +468,9 @@ change after creation. client_secret and access_secret are write-only and
 stored seal-wrapped. With verify_connection (the default) a write first
 fetches a token and is refused with the vendor's error if that fails; a
 refused write changes nothing. Deleting a config that roles use is refused.
+
+A read also shows last_vault_rotation and next_vault_rotation (RFC 3339, UTC,
+empty when not applicable), and last_rotation_error and last_rotation_error_at
+after a failed rotation (see config/<name>/rotate-root). A written
+client_secret restarts the rotation schedule and clears a rotation error.
 `

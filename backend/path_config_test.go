@@ -308,11 +308,13 @@ func TestConfigRefusesShortSecrets(t *testing.T) {
 func TestConfigAndRoleReadsShowDurationsInSeconds(t *testing.T) {
 	t.Parallel()
 	e := newTestEnv(t)
-	e.mustOK(logical.UpdateOperation, "config/scm", e.demoConfig("paloalto_scm"))
+	scm := e.demoConfig("paloalto_scm")
+	scm["rotation_period"] = "2h"
+	e.mustOK(logical.UpdateOperation, "config/scm", scm)
 	e.mustOK(logical.UpdateOperation, "roles/r", map[string]any{"config": "scm", "ttl": "10m", "min_ttl": "1m"})
 	want := map[string]int64{
 		"config/scm.request_timeout": 30, "config/scm.default_token_ttl": 900, "config/scm.auth_failure_cooldown": 30,
-		"roles/r.ttl": 600, "roles/r.min_ttl": 60,
+		"config/scm.rotation_period": 7200, "roles/r.ttl": 600, "roles/r.min_ttl": 60,
 	}
 	seen := 0
 	for _, path := range []string{"config/scm", "roles/r"} {

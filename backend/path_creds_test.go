@@ -1,6 +1,7 @@
 package backend
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -348,11 +349,45 @@ func TestSecretsNeverAppear(t *testing.T) {
 	record(e.do(logical.UpdateOperation, "config/wrong", bad))
 	record(e.do(logical.UpdateOperation, "config/paloalto-scm", map[string]any{"tsg_id": "not-digits", "client_secret": e.demoConfig("paloalto_scm")["client_secret"]}))
 
+	// Rotation: successes, a refused and a lost reset, a failed store, a
+	// refusal for another provider, and the reads around them. The secrets
+	// the vendor hands out are added to the scan.
+	secrets := demoSecrets()
+	rotated := func() {
+		c, err := readConfigEntry(context.Background(), e.storage, "paloalto-scm")
+		if err != nil || c == nil {
+			t.Fatalf("reading the config: %v", err)
+		}
+		secrets = append(secrets, c.ClientSecret)
+	}
+	record(e.do(logical.UpdateOperation, "config/paloalto-scm", map[string]any{"iam_url": e.vendor.URL}))
+	record(e.do(logical.UpdateOperation, "config/paloalto-scm/rotate-root", nil))
+	rotated()
+	for _, f := range []fakevendor.IAMFaults{{RefuseReset: true}, {LoseResetNext: 1}, {LoseResetNext: resetAttempts}, {}} {
+		if err := e.vendor.SetIAMFaults(f); err != nil {
+			t.Fatal(err)
+		}
+		record(e.do(logical.UpdateOperation, "config/paloalto-scm/rotate-root", nil))
+		record(e.do(logical.ReadOperation, "config/paloalto-scm", nil))
+		record(e.do(logical.ReadOperation, "creds/paloalto-scm", nil))
+		rotated()
+	}
+	fs := &putFailingStorage{Storage: e.storage}
+	fs.failPut(configStoragePrefix)
+	_, err := e.b.rotate(context.Background(), fs, "paloalto-scm", "manual")
+	record(nil, err)
+	record(e.do(logical.UpdateOperation, "config/paloalto-scm/rotate-root", nil))
+	rotated()
+	record(e.do(logical.UpdateOperation, "config/oauth2/rotate-root", nil))
+	if n := e.resets(); n < 5 {
+		t.Fatalf("the vendor reset the secret %d times; the rotation scan shows little", n)
+	}
+
 	all := strings.Join(seen, "\n") + "\n" + e.logs.String()
 	if !strings.Contains(all, "fake-scm-") {
 		t.Fatal("the scan saw no tokens at all; it is not looking at the responses")
 	}
-	for _, s := range demoSecrets() {
+	for _, s := range secrets {
 		if strings.Contains(all, s) {
 			t.Errorf("secret %q appears in a response, error or log line", s[:6]+"...")
 		}

@@ -93,7 +93,7 @@ func (rs *roleState) loginFor(cfg *liveConfig) *tokencache.Login {
 		Timeout:  cfg.entry.RequestTimeout,
 		FailFast: cfg.entry.AuthFailureCooldown,
 		Fetch: func(ctx context.Context) (provider.Token, error) {
-			return cfg.client.Fetch(ctx, params)
+			return cfg.fetch(ctx, params)
 		},
 	}
 	rs.login.Store(&boundLogin{cfg: cfg, login: l})

@@ -20,7 +20,7 @@ func TestPathHelp(t *testing.T) {
 	v := p.Vault
 
 	root := v.MustCLI(t, "path-help", p.Mount+"/")
-	for _, pattern := range []string{"^config/", "^roles/", "^creds/", "^cache$", "^cache/purge$"} {
+	for _, pattern := range []string{"^config/", "/rotate-root$", "^roles/", "^creds/", "^cache$", "^cache/purge$"} {
 		if !strings.Contains(root, pattern) {
 			t.Errorf("`vault path-help %s/` lists no %s path:\n%s", p.Mount, pattern, root)
 		}
@@ -33,13 +33,15 @@ func TestPathHelp(t *testing.T) {
 		"config": {p.Path("config", "x"), []string{
 			"provider", "token_url", "client_id", "client_secret", "access_key", "access_secret", "tsg_id",
 			"scope", "auth_style", "ca_cert", "request_timeout", "default_token_ttl", "verify_connection",
+			"iam_url", "service_account_id", "rotation_period",
 		}},
-		"config list": {p.Path("config") + "/", nil},
-		"roles":       {p.Path("roles", "x"), []string{"config", "scope", "tsg_id", "ttl"}},
-		"roles list":  {p.Path("roles") + "/", nil},
-		"creds":       {p.Path("creds", "x"), []string{"name"}},
-		"cache":       {p.Path("cache"), nil},
-		"cache purge": {p.Path("cache", "purge"), []string{"config", "role"}},
+		"config rotate-root": {p.Path("config", "x", "rotate-root"), []string{"name"}},
+		"config list":        {p.Path("config") + "/", nil},
+		"roles":              {p.Path("roles", "x"), []string{"config", "scope", "tsg_id", "ttl"}},
+		"roles list":         {p.Path("roles") + "/", nil},
+		"creds":              {p.Path("creds", "x"), []string{"name"}},
+		"cache":              {p.Path("cache"), nil},
+		"cache purge":        {p.Path("cache", "purge"), []string{"config", "role"}},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -102,13 +104,14 @@ func TestOpenAPI(t *testing.T) {
 	}
 
 	want := map[string][]string{ // path: its operations
-		"/palo/config/{name}": {"get", "post", "delete"},
-		"/palo/config/":       {"get"},
-		"/palo/roles/{name}":  {"get", "post", "delete"},
-		"/palo/roles/":        {"get"},
-		"/palo/creds/{name}":  {"get"},
-		"/palo/cache":         {"get"},
-		"/palo/cache/purge":   {"post"},
+		"/palo/config/{name}":             {"get", "post", "delete"},
+		"/palo/config/":                   {"get"},
+		"/palo/roles/{name}":              {"get", "post", "delete"},
+		"/palo/roles/":                    {"get"},
+		"/palo/creds/{name}":              {"get"},
+		"/palo/cache":                     {"get"},
+		"/palo/cache/purge":               {"post"},
+		"/palo/config/{name}/rotate-root": {"post"},
 	}
 	var got []string
 	for path := range doc.Paths {
@@ -163,6 +166,7 @@ func TestOpenAPI(t *testing.T) {
 	for _, f := range []string{
 		"provider", "token_url", "client_id", "client_secret", "access_key", "access_secret",
 		"tsg_id", "scope", "auth_style", "ca_cert", "request_timeout", "default_token_ttl", "verify_connection",
+		"iam_url", "service_account_id", "rotation_period",
 	} {
 		s, ok := configWrite[f]
 		if !ok {
@@ -176,6 +180,17 @@ func TestOpenAPI(t *testing.T) {
 	for _, f := range []string{"client_secret", "access_secret"} {
 		if _, ok := configRead[f]; ok {
 			t.Errorf("the config read schema returns %s", f)
+		}
+	}
+	for _, f := range []string{"last_vault_rotation", "next_vault_rotation", "last_rotation_error", "last_rotation_error_at", "rotation_period"} {
+		if _, ok := configRead[f]; !ok {
+			t.Errorf("the config read schema has no %s", f)
+		}
+	}
+	rotated := schema("/palo/config/{name}/rotate-root", "post", "Response")
+	for _, f := range []string{"last_vault_rotation", "next_vault_rotation", "service_account_id"} {
+		if _, ok := rotated[f]; !ok {
+			t.Errorf("the rotate-root response schema has no %s", f)
 		}
 	}
 	roleWrite := schema("/palo/roles/{name}", "post", "Request")

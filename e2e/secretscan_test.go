@@ -24,6 +24,19 @@ import (
 	"github.com/vault-palo/vault-plugin-secrets-palo/internal/vaulttest"
 )
 
+// rotatedPrefix starts every secret the fake vendor hands out in a reset.
+const rotatedPrefix = "fake-scm-secret-"
+
+// clientIDOf returns the client id of the account of provider.
+func clientIDOf(accounts []fakevendor.Account, provider string) string {
+	for _, a := range accounts {
+		if a.Provider == provider {
+			return a.ClientID
+		}
+	}
+	return ""
+}
+
 // scanTimeout bounds one API request of the secret scan.
 const scanTimeout = 45 * time.Second
 
@@ -158,6 +171,7 @@ func TestSecretScanEverywhere(t *testing.T) {
 				t.Run(s.Provider, func(t *testing.T) { sc.writesAndReads(t, s) })
 			}
 		}},
+		step{"rotation of the paloalto_scm secret", sc.rotation},
 		step{"vendor failures that are not retried", sc.vendorFailures},
 		step{"an outage with a cached token", sc.outageWithCachedToken},
 		step{"documentation", sc.documentation},
@@ -275,6 +289,31 @@ func (sc *secretScan) writesAndReads(t *testing.T, s vaulttest.VendorSetup) {
 	api.must(t, 500, http.MethodGet, "palo/creds/"+s.Role, nil)
 	cli(t, true, jsonOut, "read", "palo/cache")
 	cli(t, true, plain, write(key+"="+secret, "verify_connection=true")...)
+}
+
+// rotation rotates the paloalto_scm secret: a success, a refused reset, a
+// reset whose answer is lost once (and is repeated), a refusal for another
+// provider. Every secret the fake hands out in a reset starts with
+// rotatedPrefix, which the scan looks for as well.
+func (sc *secretScan) rotation(t *testing.T) {
+	cli, api, fv, plain, jsonOut := sc.cli, sc.api, sc.fv, scanPlain, scanJSON
+	scmConfig := "palo/config/" + scanSCM.Config
+	cli(t, true, plain, "write", scmConfig, "iam_url="+fv.URL, "rotation_period=1h")
+	cli(t, true, plain, "write", "-f", scmConfig+"/rotate-root")
+	cli(t, true, jsonOut, "write", "-f", scmConfig+"/rotate-root")
+	fv.SetIAMFaults(t, fakevendor.IAMFaults{RefuseReset: true})
+	cli(t, false, plain, "write", "-f", scmConfig+"/rotate-root")
+	api.must(t, 500, http.MethodPut, scmConfig+"/rotate-root", nil)
+	fv.SetIAMFaults(t, fakevendor.IAMFaults{LoseResetNext: 1})
+	api.must(t, 200, http.MethodPut, scmConfig+"/rotate-root", nil)
+	fv.SetIAMFaults(t, fakevendor.IAMFaults{})
+	cli(t, true, jsonOut, "read", scmConfig)
+	cli(t, true, plain, "read", "palo/creds/"+scanSCM.Role)
+	cli(t, false, plain, "write", "-f", "palo/config/"+vaulttest.StandardNames[fakevendor.ProviderOAuth2].Config+"/rotate-root")
+	cli(t, true, plain, "path-help", scmConfig+"/rotate-root")
+	if n := fv.IAMResets(t, clientIDOf(sc.accounts, fakevendor.ProviderSCM)); n != 4 {
+		t.Errorf("the fake made %d resets, want 4: the rotation part of the scan did not run as meant", n)
+	}
 }
 
 // vendorFailures makes the vendor fail in ways that are not retried, for
@@ -409,6 +448,10 @@ func (sc *secretScan) scanEverything(t *testing.T) {
 	for _, s := range everything {
 		if strings.Contains(s.text, sc.canary) {
 			t.Errorf("%s holds a secret (the canary)", s.what)
+			continue
+		}
+		if strings.Contains(s.text, rotatedPrefix) {
+			t.Errorf("%s holds a secret the vendor handed out in a reset", s.what)
 			continue
 		}
 		for _, f := range sc.forms {

@@ -50,7 +50,9 @@ func (k Kind) String() string {
 // (headers, form bodies) are never included.
 type Error struct {
 	Provider string
-	Kind     Kind
+	// Op names the request that failed; empty means the token request.
+	Op   string
+	Kind Kind
 	// StatusCode is the vendor's HTTP status, 0 when no response arrived.
 	StatusCode int
 	// Code is the vendor's error code where it has one (OAuth2 "error").
@@ -68,7 +70,11 @@ type Error struct {
 func (e *Error) Error() string {
 	var b strings.Builder
 	b.WriteString(e.Provider)
-	b.WriteString(" token request failed")
+	if e.Op == "" {
+		b.WriteString(" token request failed")
+	} else {
+		b.WriteString(" " + e.Op + " failed")
+	}
 	if e.StatusCode != 0 {
 		fmt.Fprintf(&b, ": HTTP %d", e.StatusCode)
 	}

@@ -150,28 +150,32 @@ func quotedList(values []string) string {
 // is an absolute https:// URL, or http:// to a loopback host (for local
 // testing), without credentials or a fragment. The message never quotes the
 // URL, which could carry a secret in its query.
-func CheckTokenURL(raw string) error {
+func CheckTokenURL(raw string) error { return checkURL("token_url", raw) }
+
+// checkURL checks a vendor endpoint URL given in field as CheckTokenURL
+// describes.
+func checkURL(field, raw string) error {
 	if len(raw) > MaxURLLen {
-		return fmt.Errorf("token_url: too long (%d bytes; at most %d)", len(raw), MaxURLLen)
+		return fmt.Errorf("%s: too long (%d bytes; at most %d)", field, len(raw), MaxURLLen)
 	}
 	u, err := url.Parse(raw)
 	if err != nil || u.Host == "" || u.Hostname() == "" {
-		return errors.New("token_url: not an absolute https:// URL with a host")
+		return errors.New(field + ": not an absolute https:// URL with a host")
 	}
 	if u.User != nil {
-		return errors.New("token_url: must not contain user info (credentials); set them in the config's credential fields")
+		return errors.New(field + ": must not contain user info (credentials); set them in the config's credential fields")
 	}
 	if u.Fragment != "" {
-		return errors.New("token_url: must not contain a fragment")
+		return errors.New(field + ": must not contain a fragment")
 	}
 	switch u.Scheme {
 	case "https":
 	case "http":
 		if !isLoopback(u.Hostname()) {
-			return fmt.Errorf("token_url: http:// is accepted only for loopback hosts; use https://%s%s", u.Host, u.EscapedPath())
+			return fmt.Errorf("%s: http:// is accepted only for loopback hosts; use https://%s%s", field, u.Host, u.EscapedPath())
 		}
 	default:
-		return fmt.Errorf("token_url: scheme %q is not supported; use an absolute https:// URL", truncate(u.Scheme, 20))
+		return fmt.Errorf("%s: scheme %q is not supported; use an absolute https:// URL", field, truncate(u.Scheme, 20))
 	}
 	return nil
 }

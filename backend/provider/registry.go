@@ -26,6 +26,9 @@ type Descriptor struct {
 	Extra []ResponseField
 	// Protocol speaks to the token endpoint.
 	Protocol Protocol
+	// Rotates is true when the vendor has an API to reset the client
+	// secret, so the engine can rotate it (rotate-root; see iam.go).
+	Rotates bool
 	// scope is the scope a token is requested for; nil means Params.Scope.
 	scope func(p Params) string
 }

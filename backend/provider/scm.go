@@ -24,11 +24,15 @@ var scmDescriptor = Descriptor{
 		{Field: ClientID, Required: true},
 		{Field: ClientSecret, Required: true},
 		{Field: TSGID, Required: true, Note: "the Tenant Service Group id, for example 1234567890"},
+		{Field: IAMURL, Default: DefaultIAMURL},
+		{Field: ServiceAccountID},
+		{Field: RotationPeriod, Note: "0 (the default) is off"},
 	},
 	Extra: []ResponseField{
 		{"tsg_id", "Tenant Service Group id the token is scoped to."},
 	},
 	Protocol: scm{},
+	Rotates:  true,
 	scope:    func(p Params) string { return "tsg_id:" + p.TSGID },
 }
 

@@ -86,6 +86,10 @@ type Account struct {
 	// service account may mint tokens for: its own and its children, each a
 	// 10-digit number.
 	TSGIDs []string `json:"tsg_ids,omitempty"`
+	// ServiceAccountID (paloalto_scm, optional) is the service account's IAM
+	// id, a UUID; without it one is derived from the client id (see
+	// ServiceAccountID).
+	ServiceAccountID string `json:"service_account_id,omitempty"`
 	// Scopes (paloalto_saas_security, oauth2) are the scopes the client may
 	// request. SaaS Security defaults to ["api_access"]; an oauth2 client
 	// without scopes may only send requests without a scope.

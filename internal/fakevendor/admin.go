@@ -79,6 +79,20 @@ func (s *Server) serveAdmin(w http.ResponseWriter, r *http.Request) {
 		adminJSON(w, http.StatusOK, res)
 	case "GET /_fake/now":
 		adminJSON(w, http.StatusOK, map[string]time.Time{"now": s.Now()})
+	case "GET /_fake/iam/faults":
+		adminJSON(w, http.StatusOK, s.IAMFaults())
+	case "PUT /_fake/iam/faults":
+		var f IAMFaults
+		if !adminDecode(w, r, &f) {
+			return
+		}
+		if err := s.SetIAMFaults(f); err != nil {
+			adminError(w, http.StatusBadRequest, err.Error())
+			return
+		}
+		adminJSON(w, http.StatusOK, s.IAMFaults())
+	case "GET /_fake/iam/accounts":
+		adminJSON(w, http.StatusOK, s.IAMAccounts())
 	default:
 		adminError(w, http.StatusNotFound, "no admin route "+r.Method+" "+r.URL.Path)
 	}

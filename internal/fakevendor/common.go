@@ -66,7 +66,7 @@ func hasMediaType(r *http.Request, want string) bool {
 // asks clients to encode HTTP Basic credentials; a server that follows the
 // RFC accepts both spellings. Callers check Account.Disabled.
 func (s *Server) checkClient(provider, id, secret string, decode bool) (Account, bool) {
-	if a, ok := s.account(provider, id); ok && secretEqual(a.ClientSecret, secret) {
+	if a, ok := s.account(provider, id); ok && (secretEqual(a.ClientSecret, secret) || s.graceAccepts(provider, id, secret)) {
 		return a, true
 	}
 	if !decode {
@@ -77,7 +77,7 @@ func (s *Server) checkClient(provider, id, secret string, decode bool) (Account,
 	if err1 != nil || err2 != nil || (did == id && dsecret == secret) {
 		return Account{}, false
 	}
-	if a, ok := s.account(provider, did); ok && secretEqual(a.ClientSecret, dsecret) {
+	if a, ok := s.account(provider, did); ok && (secretEqual(a.ClientSecret, dsecret) || s.graceAccepts(provider, did, dsecret)) {
 		return a, true
 	}
 	return Account{}, false

@@ -19,6 +19,10 @@
 // odd lifetimes, clock skew, a changing type of expires_in and a 200 without
 // a token. Counters (Stats) record what the plugin asked for.
 //
+// It also serves the Strata Cloud Manager IAM service-account API (list, get
+// and secret reset) for the paloalto_scm accounts, with its own fault modes
+// (IAMFaults); see iam.go.
+//
 // The fake is a test tool. Its admin API under /_fake/ (see Server.ServeHTTP)
 // has no authentication and must only ever be served on loopback; the command
 // in cmd/fakevendor refuses any other address. No secret it is given appears

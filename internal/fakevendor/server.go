@@ -31,6 +31,7 @@ type Server struct {
 	rateCount int // token requests counted by Faults.ErrorRatePercent
 	tokens    map[string]TokenInfo
 	stats     Stats
+	iam       iamState
 }
 
 type accountKey struct{ provider, id string }
@@ -255,9 +256,18 @@ func (s *Server) Faults() Faults {
 //	PUT  /_fake/lifetimes       set some: {"paloalto_scm": "1s"}
 //	GET  /_fake/check?token=T   {"minted": bool, "valid": bool, "info": TokenInfo}
 //	GET  /_fake/now             {"now": the fake's time}
+//	GET  /_fake/iam/faults      the IAMFaults in force
+//	PUT  /_fake/iam/faults      replace them (durations as "1.5s")
+//	GET  /_fake/iam/accounts    the service accounts and their resets (IAMAccount)
+//
+// The IAM API of Strata Cloud Manager is served under /iam/v1/ (see iam.go).
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if strings.HasPrefix(r.URL.Path, adminPrefix) {
 		s.serveAdmin(w, r)
+		return
+	}
+	if strings.HasPrefix(r.URL.Path, iamPrefix) {
+		s.serveIAM(w, r)
 		return
 	}
 	provider, ok := tokenPaths[r.URL.Path]

@@ -1,0 +1,665 @@
+package backend
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/vault/sdk/helper/consts"
+	"github.com/hashicorp/vault/sdk/logical"
+
+	"github.com/vault-palo/vault-plugin-secrets-palo/backend/provider"
+	"github.com/vault-palo/vault-plugin-secrets-palo/internal/fakevendor"
+	"github.com/vault-palo/vault-plugin-secrets-palo/internal/testclock"
+)
+
+// scmDemo is the demo paloalto_scm account.
+func scmDemo(t *testing.T) fakevendor.Account {
+	t.Helper()
+	for _, a := range fakevendor.DemoAccounts() {
+		if a.Provider == fakevendor.ProviderSCM {
+			return a
+		}
+	}
+	t.Fatal("no demo SCM account")
+	return fakevendor.Account{}
+}
+
+// rotationEnv is a test env with config "scm" (with iam_url on the fake)
+// and role "wf" on it.
+func rotationEnv(t *testing.T, extra map[string]any) *testEnv {
+	t.Helper()
+	e := newTestEnv(t)
+	cfg := e.demoConfig("paloalto_scm")
+	cfg["iam_url"] = e.vendor.URL
+	for k, v := range extra {
+		cfg[k] = v
+	}
+	e.mustOK(logical.UpdateOperation, "config/scm", cfg)
+	e.mustOK(logical.UpdateOperation, "roles/wf", map[string]any{"config": "scm"})
+	return e
+}
+
+// storedSecret is the client secret config "scm" holds in storage.
+func (e *testEnv) storedSecret() string {
+	e.t.Helper()
+	c, err := readConfigEntry(context.Background(), e.storage, "scm")
+	if err != nil || c == nil {
+		e.t.Fatalf("reading config scm: %v", err)
+	}
+	return c.ClientSecret
+}
+
+// vendorAccepts reports whether the fake issues a token for secret.
+func (e *testEnv) vendorAccepts(secret string) bool {
+	e.t.Helper()
+	c, err := provider.NewClient(provider.ClientOptions{CACertPEM: string(e.vendor.CACertPEM())})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	a := scmDemo(e.t)
+	_, err = c.Fetch(context.Background(), provider.Params{
+		Provider: provider.PaloAltoSCM, TokenURL: e.vendor.TokenURL("paloalto_scm"),
+		ClientID: a.ClientID, ClientSecret: secret, TSGID: a.TSGIDs[0],
+	})
+	if err != nil && !provider.IsCredentialError(err) {
+		e.t.Fatalf("fetch: %v", err)
+	}
+	return err == nil
+}
+
+// resets is how often the fake reset the demo SCM account's secret.
+func (e *testEnv) resets() int {
+	e.t.Helper()
+	for _, a := range e.vendor.IAMAccounts() {
+		if a.ClientID == scmDemo(e.t).ClientID {
+			return a.Resets
+		}
+	}
+	e.t.Fatal("the fake lists no demo SCM service account")
+	return 0
+}
+
+func (e *testEnv) setIAMFaults(f fakevendor.IAMFaults) {
+	e.t.Helper()
+	if err := e.vendor.SetIAMFaults(f); err != nil {
+		e.t.Fatal(err)
+	}
+}
+
+func TestRotateRootManual(t *testing.T) {
+	t.Parallel()
+	e := rotationEnv(t, nil)
+	old := e.storedSecret()
+	before := e.mustOK(logical.ReadOperation, "creds/wf", nil).Data["access_token"]
+
+	resp := e.mustOK(logical.UpdateOperation, "config/scm/rotate-root", nil)
+	e.validate("config/scm/rotate-root", logical.UpdateOperation, resp)
+	if got, want := resp.Data["service_account_id"], fakevendor.ServiceAccountID(scmDemo(t)); got != want {
+		t.Errorf("service_account_id = %v, want %v (found by client_id)", got, want)
+	}
+	if resp.Data["last_vault_rotation"] == "" || resp.Data["next_vault_rotation"] != "" {
+		t.Errorf("rotation times: %v", resp.Data)
+	}
+	newSecret := e.storedSecret()
+	if newSecret == old || !strings.HasPrefix(newSecret, "fake-scm-secret-") {
+		t.Fatalf("the stored secret was not replaced by the vendor's new one")
+	}
+	if e.resets() != 1 {
+		t.Errorf("vendor resets = %d, want 1", e.resets())
+	}
+	if e.vendorAccepts(old) {
+		t.Error("the vendor still accepts the old secret")
+	}
+	// Readers keep the cached token; the next fetch uses the new secret.
+	if got := e.mustOK(logical.ReadOperation, "creds/wf", nil).Data["access_token"]; got != before {
+		t.Error("the rotation dropped the cached token")
+	}
+	e.mustOK(logical.UpdateOperation, "cache/purge", nil)
+	if _, ok := e.vendor.Check(e.mustOK(logical.ReadOperation, "creds/wf", nil).Data["access_token"].(string)); !ok {
+		t.Error("the token fetched after the rotation is not valid")
+	}
+	read := e.mustOK(logical.ReadOperation, "config/scm", nil)
+	e.validate("config/scm", logical.ReadOperation, read)
+	if read.Data["last_vault_rotation"] != resp.Data["last_vault_rotation"] || read.Data["last_rotation_error"] != "" {
+		t.Errorf("config read after rotation: %v", read.Data)
+	}
+	if read.Data["iam_url"] != e.vendor.URL || read.Data["service_account_id"] != "" || read.Data["rotation_period"] != int64(0) {
+		t.Errorf("rotation settings read back: %v", read.Data)
+	}
+	raw, _ := json.Marshal(resp)
+	for what, text := range map[string]string{"response": string(raw), "read": fmt.Sprint(read.Data), "logs": e.logs.String()} {
+		if strings.Contains(text, newSecret) || strings.Contains(text, old) {
+			t.Errorf("the %s holds a secret", what)
+		}
+	}
+	if !strings.Contains(e.logs.String(), "vendor secret rotated") {
+		t.Error("no log line says the secret was rotated")
+	}
+	// A rotation record without pending reset is left; nothing else.
+	rec, err := readRotationRecord(context.Background(), e.storage, "scm")
+	if err != nil || rec.Pending != nil || rec.Failures != 0 {
+		t.Errorf("rotation record after success: %+v, %v", rec, err)
+	}
+}
+
+func TestRotateRootServiceAccountID(t *testing.T) {
+	t.Parallel()
+	id := fakevendor.ServiceAccountID(scmDemo(t))
+	e := rotationEnv(t, map[string]any{"service_account_id": id})
+	resp := e.mustOK(logical.UpdateOperation, "config/scm/rotate-root", nil)
+	if resp.Data["service_account_id"] != id || resp.Data["service_account_name"] != "wildfire-sa" {
+		t.Errorf("response %v", resp.Data)
+	}
+}
+
+func TestRotateRootRefusedForOtherProviders(t *testing.T) {
+	t.Parallel()
+	e := newTestEnv(t)
+	for _, p := range allProviders {
+		if p == "paloalto_scm" {
+			continue
+		}
+		e.mustOK(logical.UpdateOperation, "config/"+p, e.demoConfig(p))
+		e.mustBadRequest(logical.UpdateOperation, "config/"+p+"/rotate-root", nil, "has no API to reset", "write the new one", p)
+		for _, f := range []string{"iam_url", "service_account_id", "rotation_period"} {
+			e.mustBadRequest(logical.UpdateOperation, "config/"+p, map[string]any{f: "1h"}, f, "does not apply")
+		}
+	}
+	e.mustBadRequest(logical.UpdateOperation, "config/none/rotate-root", nil, `config "none" does not exist`)
+}
+
+func TestRotationSettingsValidation(t *testing.T) {
+	t.Parallel()
+	e := rotationEnv(t, nil)
+	for field, bad := range map[string][]string{
+		"rotation_period":    {"59m", "-1h", "100000h"},
+		"iam_url":            {"http://api.example.com", "ftp://127.0.0.1", "https://u:p@api.example.com", "not a url"},
+		"service_account_id": {" x", "a/b", "x?y"},
+	} {
+		for _, v := range bad {
+			e.mustBadRequest(logical.UpdateOperation, "config/scm", map[string]any{field: v}, field)
+		}
+	}
+	e.mustOK(logical.UpdateOperation, "config/scm", map[string]any{"rotation_period": "1h", "iam_url": "https://iam.example.com", "verify_connection": false})
+	read := e.mustOK(logical.ReadOperation, "config/scm", nil)
+	if read.Data["rotation_period"] != int64(3600) || read.Data["iam_url"] != "https://iam.example.com" {
+		t.Errorf("read %v", read.Data)
+	}
+	// The default iam_url.
+	cfg := e.demoConfig("paloalto_scm")
+	e.mustOK(logical.UpdateOperation, "config/plain", cfg)
+	if got := e.mustOK(logical.ReadOperation, "config/plain", nil).Data["iam_url"]; got != provider.DefaultIAMURL {
+		t.Errorf("default iam_url = %v", got)
+	}
+}
+
+// putFailingStorage fails Put of the keys with a prefix while armed.
+type putFailingStorage struct {
+	logical.Storage
+	putPrefix atomic.Pointer[string]
+}
+
+func (s *putFailingStorage) Put(ctx context.Context, e *logical.StorageEntry) error {
+	if p := s.putPrefix.Load(); p != nil && strings.HasPrefix(e.Key, *p) {
+		return errStorage
+	}
+	return s.Storage.Put(ctx, e)
+}
+
+func (s *putFailingStorage) failPut(prefix string) { s.putPrefix.Store(&prefix) }
+func (s *putFailingStorage) heal()                 { s.putPrefix.Store(nil) }
+
+// TestRotationStepFailures makes each step fail in turn and checks the
+// error (config, step, status, vendor message), what the vendor did, which
+// secret works, and that the engine recovers by itself where it can.
+func TestRotationStepFailures(t *testing.T) {
+	t.Parallel()
+	type check struct {
+		step     string
+		contains []string
+		resets   int  // vendor resets after the failed run
+		oldWorks bool // the stored (old) secret still works
+		recovers bool // a second run, with the faults gone, succeeds
+	}
+	for name, tc := range map[string]struct {
+		config  map[string]any
+		faults  fakevendor.IAMFaults
+		storage string // a key prefix whose Put fails
+		check
+	}{
+		"token: the stored secret is refused": {
+			config: map[string]any{"client_secret": "wrong-secret", "verify_connection": false},
+			check:  check{step: stepToken, contains: []string{"HTTP 401", "invalid_client", "unchanged"}},
+		},
+		"find: the IAM API is unreachable": {
+			config: map[string]any{"iam_url": "http://127.0.0.1:1"},
+			check:  check{step: stepFind, contains: []string{"service account list failed", "network error", "unchanged"}, oldWorks: true},
+		},
+		"record: storage refuses the pending record": {
+			storage: rotationStoragePrefix,
+			check:   check{step: stepRecord, contains: []string{"injected storage failure", "not reset"}, oldWorks: true, recovers: true},
+		},
+		"reset: 403, the role may not manage service accounts": {
+			faults: fakevendor.IAMFaults{RefuseReset: true},
+			check:  check{step: stepReset, contains: []string{"HTTP 403", "E007", "does not allow managing service accounts", "not reset"}, oldWorks: true, recovers: true},
+		},
+		"reset: 404, a wrong service_account_id": {
+			config: map[string]any{"service_account_id": "00000000-0000-4000-8000-000000000000"},
+			check:  check{step: stepReset, contains: []string{"HTTP 404", "Service account not found", "not reset"}, oldWorks: true},
+		},
+		"reset: 5xx on every attempt": {
+			faults: fakevendor.IAMFaults{FailResetNext: resetAttempts},
+			check:  check{step: stepReset, contains: []string{"HTTP 503", "unknown", "saved token"}, oldWorks: true, recovers: true},
+		},
+		"reset: slower than request_timeout, nothing reset": {
+			config: map[string]any{"request_timeout": "1s"},
+			faults: fakevendor.IAMFaults{ResetDelay: 3 * time.Second},
+			check:  check{step: stepReset, contains: []string{"timed out", "unknown", "saved token"}, oldWorks: true, recovers: true},
+		},
+		"reset: the answer is lost every time": {
+			faults: fakevendor.IAMFaults{LoseResetNext: resetAttempts},
+			check:  check{step: stepReset, contains: []string{"network error", "unknown", "saved token"}, resets: resetAttempts, recovers: true},
+		},
+		"store: storage refuses the new secret": {
+			storage: configStoragePrefix,
+			check:   check{step: stepStore, contains: []string{"injected storage failure", "resets again"}, resets: 1, recovers: true},
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			e := rotationEnv(t, nil)
+			if tc.config != nil {
+				e.mustOK(logical.UpdateOperation, "config/scm", tc.config)
+			}
+			e.setIAMFaults(tc.faults)
+			old := e.storedSecret()
+			s := &putFailingStorage{Storage: e.storage}
+			if tc.storage != "" {
+				s.failPut(tc.storage)
+			}
+			_, err := e.b.rotate(context.Background(), s, "scm", "manual")
+			var re *rotationError
+			if !errors.As(err, &re) || re.step != tc.step {
+				t.Fatalf("error %v, want a failure at step %q", err, tc.step)
+			}
+			msg := err.Error()
+			for _, w := range append(tc.contains, `config "scm"`, fmt.Sprintf("step %q", tc.step)) {
+				if !strings.Contains(msg, w) {
+					t.Errorf("error %q does not mention %q", msg, w)
+				}
+			}
+			if e.storedSecret() != old {
+				t.Error("a failed run changed the stored secret")
+			}
+			if got := e.resets(); got != tc.resets {
+				t.Errorf("vendor resets = %d, want %d", got, tc.resets)
+			}
+			if tc.step != stepToken && e.vendorAccepts(old) != tc.oldWorks {
+				t.Errorf("old secret works = %t, want %t", !tc.oldWorks, tc.oldWorks)
+			}
+			s.heal()
+			if tc.storage == "" {
+				read := e.mustOK(logical.ReadOperation, "config/scm", nil)
+				if read.Data["last_rotation_error"] != msg || read.Data["last_rotation_error_at"] == "" {
+					t.Errorf("config read does not show the failure: %v", read.Data)
+				}
+			}
+			if !strings.Contains(e.logs.String(), "vendor secret rotation failed") {
+				t.Error("no WARN line for the failure")
+			}
+			if !tc.recovers {
+				return
+			}
+			e.setIAMFaults(fakevendor.IAMFaults{})
+			if _, err := e.b.rotate(context.Background(), e.storage, "scm", "manual"); err != nil {
+				t.Fatalf("the next run did not recover: %v", err)
+			}
+			if e.storedSecret() == old || !e.vendorAccepts(e.storedSecret()) {
+				t.Error("after recovery the stored secret is not the vendor's current one")
+			}
+			rec, err := readRotationRecord(context.Background(), e.storage, "scm")
+			if err != nil || rec.Pending != nil || rec.LastError != "" {
+				t.Errorf("rotation record after recovery: %+v, %v", rec, err)
+			}
+			if strings.Contains(e.logs.String(), e.storedSecret()) {
+				t.Error("a log line holds the new secret")
+			}
+		})
+	}
+}
+
+// A lost answer followed by a repeat that gets through is one successful
+// run: the second reset's secret is stored.
+func TestRotationRepeatsAResetWhoseAnswerWasLost(t *testing.T) {
+	t.Parallel()
+	e := rotationEnv(t, nil)
+	e.setIAMFaults(fakevendor.IAMFaults{LoseResetNext: 1})
+	e.mustOK(logical.UpdateOperation, "config/scm/rotate-root", nil)
+	if e.resets() != 2 || !e.vendorAccepts(e.storedSecret()) {
+		t.Errorf("resets = %d, stored secret works = %t; want 2, true", e.resets(), e.vendorAccepts(e.storedSecret()))
+	}
+}
+
+// When the answer is lost and the saved token has expired, the engine
+// cannot reset again: the error says precisely what happened and what to
+// do, and a hand-written secret ends it.
+func TestRotationLostAnswerAfterTheSavedTokenExpired(t *testing.T) {
+	t.Parallel()
+	e := rotationEnv(t, nil)
+	e.setIAMFaults(fakevendor.IAMFaults{LoseResetNext: resetAttempts})
+	if _, err := e.b.rotate(context.Background(), e.storage, "scm", "manual"); err == nil {
+		t.Fatal("want a failure")
+	}
+	e.setIAMFaults(fakevendor.IAMFaults{})
+	later := time.Now().Add(time.Hour)
+	e.b.now = func() time.Time { return later }
+	_, err := e.b.rotate(context.Background(), e.storage, "scm", "manual")
+	var re *rotationError
+	if !errors.As(err, &re) || re.step != stepRecover {
+		t.Fatalf("error %v, want a failure at step recover", err)
+	}
+	for _, w := range []string{"answer was lost", "expired", "HTTP 401", "write it to config/scm with client_secret"} {
+		if !strings.Contains(err.Error(), w) {
+			t.Errorf("error %q does not mention %q", err, w)
+		}
+	}
+}
+
+func TestRotationVerifyFailure(t *testing.T) {
+	t.Parallel()
+	fv := fakevendor.New()
+	if err := fv.AddAccount(scmDemo(t)); err != nil {
+		t.Fatal(err)
+	}
+	// After the reset, the token endpoint refuses everything.
+	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fv.ServeHTTP(w, r)
+		if strings.HasSuffix(r.URL.Path, "/operations/reset") {
+			_ = fv.SetFaults(fakevendor.Faults{Outage: fakevendor.OutageError, FailStatus: http.StatusUnauthorized})
+		}
+	}))
+	t.Cleanup(hs.Close)
+	e := newTestEnv(t)
+	a := scmDemo(t)
+	e.mustOK(logical.UpdateOperation, "config/scm", map[string]any{
+		"provider": "paloalto_scm", "token_url": hs.URL + fakevendor.TokenPath("paloalto_scm"), "iam_url": hs.URL,
+		"client_id": a.ClientID, "client_secret": a.ClientSecret, "tsg_id": a.TSGIDs[0],
+	})
+	_, err := e.b.rotate(context.Background(), e.storage, "scm", "manual")
+	var re *rotationError
+	if !errors.As(err, &re) || re.step != stepVerify || !strings.Contains(err.Error(), "HTTP 401") || !strings.Contains(err.Error(), "new secret is stored") {
+		t.Fatalf("error %v, want a failure at step verify naming the 401", err)
+	}
+	if e.storedSecret() == a.ClientSecret {
+		t.Error("the new secret was not stored before verification")
+	}
+}
+
+func TestRotationOneAtATime(t *testing.T) {
+	t.Parallel()
+	e := rotationEnv(t, nil)
+	e.setIAMFaults(fakevendor.IAMFaults{ResetDelay: 2 * time.Second})
+	done := make(chan error, 1)
+	go func() {
+		_, err := e.b.rotate(context.Background(), e.storage, "scm", "manual")
+		done <- err
+	}()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		e.b.mu.RLock()
+		running := e.b.rotations["scm"] != nil
+		e.b.mu.RUnlock()
+		if running {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the first rotation never started")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	e.mustBadRequest(logical.UpdateOperation, "config/scm/rotate-root", nil, "already running")
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if e.resets() != 1 {
+		t.Errorf("resets = %d, want 1", e.resets())
+	}
+}
+
+// TestRotationReadersNeverNotice runs 50 readers while the secret is
+// rotated: short-lived tokens make them fetch throughout, the reset is slow
+// and the old secret stops at once. No read fails.
+func TestRotationReadersNeverNotice(t *testing.T) {
+	t.Parallel()
+	e := rotationEnv(t, nil)
+	if err := e.vendor.SetLifetime(fakevendor.ProviderSCM, 4*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	e.setIAMFaults(fakevendor.IAMFaults{AnswerDelay: 1500 * time.Millisecond})
+	e.mustOK(logical.UpdateOperation, "roles/wf", map[string]any{"min_ttl": "3s"})
+	e.mustOK(logical.ReadOperation, "creds/wf", nil)
+
+	stop := make(chan struct{})
+	var reads, failures atomic.Int64
+	var firstErr atomic.Value
+	var wg sync.WaitGroup
+	for range 50 {
+		wg.Go(func() {
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				resp, err := e.do(logical.ReadOperation, "creds/wf", nil)
+				reads.Add(1)
+				if err != nil || resp.IsError() {
+					failures.Add(1)
+					firstErr.CompareAndSwap(nil, fmt.Sprint(err, resp))
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
+		})
+	}
+	time.Sleep(300 * time.Millisecond)
+	for range 2 {
+		if _, err := e.b.rotate(context.Background(), e.storage, "scm", "manual"); err != nil {
+			t.Errorf("rotation: %v", err)
+		}
+	}
+	time.Sleep(2 * time.Second)
+	close(stop)
+	wg.Wait()
+	if failures.Load() != 0 {
+		t.Errorf("%d of %d reads failed during the rotations; first: %v", failures.Load(), reads.Load(), firstErr.Load())
+	}
+	if e.resets() != 2 {
+		t.Errorf("resets = %d, want 2", e.resets())
+	}
+	t.Logf("%d reads", reads.Load())
+}
+
+// TestRotationSchedule drives the periodic function with a fake clock past
+// next_vault_rotation, through failures and their backoff, and through a
+// hand-written secret that restarts the schedule.
+func TestRotationSchedule(t *testing.T) {
+	t.Parallel()
+	e := newTestEnv(t)
+	clk := testclock.New(time.Now().UTC().Truncate(time.Second))
+	e.b.now = clk.Now
+	cfg := e.demoConfig("paloalto_scm")
+	cfg["iam_url"] = e.vendor.URL
+	cfg["rotation_period"] = "2h"
+	e.mustOK(logical.UpdateOperation, "config/scm", cfg)
+	t0 := clk.Now()
+	tick := func() {
+		t.Helper()
+		if err := e.b.periodic(context.Background(), &logical.Request{Storage: e.storage}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	field := func(k string) string {
+		t.Helper()
+		return e.mustOK(logical.ReadOperation, "config/scm", nil).Data[k].(string)
+	}
+	if got := field("next_vault_rotation"); got != formatTime(t0.Add(2*time.Hour)) {
+		t.Fatalf("next_vault_rotation = %s, want %s", got, formatTime(t0.Add(2*time.Hour)))
+	}
+	clk.Advance(time.Hour)
+	tick()
+	if e.resets() != 0 {
+		t.Fatal("rotated before next_vault_rotation")
+	}
+	clk.Advance(time.Hour + time.Second)
+	tick()
+	if e.resets() != 1 || field("last_vault_rotation") != formatTime(clk.Now()) {
+		t.Fatalf("resets = %d, last_vault_rotation = %s; want 1, %s", e.resets(), field("last_vault_rotation"), formatTime(clk.Now()))
+	}
+	if got := field("next_vault_rotation"); got != formatTime(clk.Now().Add(2*time.Hour)) {
+		t.Errorf("next_vault_rotation after rotating = %s", got)
+	}
+
+	// A failing scheduled rotation backs off, visibly.
+	e.setIAMFaults(fakevendor.IAMFaults{RefuseReset: true})
+	clk.Advance(2*time.Hour + time.Second)
+	tick()
+	failedAt := clk.Now()
+	if !strings.Contains(field("last_rotation_error"), "HTTP 403") || field("last_rotation_error_at") != formatTime(failedAt) {
+		t.Fatalf("no failure recorded: %q at %q", field("last_rotation_error"), field("last_rotation_error_at"))
+	}
+	if got := field("next_vault_rotation"); got != formatTime(failedAt.Add(retryBackoffMin)) {
+		t.Errorf("next_vault_rotation after one failure = %s, want %s", got, formatTime(failedAt.Add(retryBackoffMin)))
+	}
+	clk.Advance(30 * time.Second)
+	tick()
+	if field("last_rotation_error_at") != formatTime(failedAt) {
+		t.Error("retried inside the backoff")
+	}
+	clk.Advance(31 * time.Second)
+	tick()
+	if got := field("next_vault_rotation"); got != formatTime(clk.Now().Add(2*retryBackoffMin)) {
+		t.Errorf("after a second failure next_vault_rotation = %s, want the backoff doubled", got)
+	}
+	for _, w := range []string{"[WARN]", "scheduled rotation will be retried", "trigger=scheduled"} {
+		if !strings.Contains(e.logs.String(), w) {
+			t.Errorf("the log has no %q", w)
+		}
+	}
+
+	// A hand-written secret clears the failure and restarts the schedule.
+	e.setIAMFaults(fakevendor.IAMFaults{})
+	clk.Advance(time.Minute)
+	e.mustOK(logical.UpdateOperation, "config/scm", map[string]any{"client_secret": e.storedSecret()})
+	if field("last_rotation_error") != "" || field("next_vault_rotation") != formatTime(clk.Now().Add(2*time.Hour)) {
+		t.Errorf("after a written secret: error %q, next %s", field("last_rotation_error"), field("next_vault_rotation"))
+	}
+	// An update that names no secret keeps the schedule.
+	e.mustOK(logical.UpdateOperation, "config/scm", map[string]any{"request_timeout": "20s"})
+	if field("next_vault_rotation") != formatTime(clk.Now().Add(2*time.Hour)) {
+		t.Error("an update without client_secret moved the schedule")
+	}
+}
+
+// On a node that may not write (a performance standby or secondary), the
+// periodic function does nothing.
+func TestRotationScheduleOnlyWhereWritesAreSafe(t *testing.T) {
+	t.Parallel()
+	e := rotationEnv(t, map[string]any{"rotation_period": "1h"})
+	later := func() time.Time { return time.Now().Add(2 * time.Hour) }
+	sys := newSystemView()
+	sys.ReplicationStateVal = consts.ReplicationPerformanceStandby
+	standby := newTestEnvOn(t, sys)
+	standby.b.now = later
+	if err := standby.b.periodic(context.Background(), &logical.Request{Storage: e.storage}); err != nil {
+		t.Fatal(err)
+	}
+	if e.resets() != 0 {
+		t.Error("a performance standby rotated")
+	}
+	e.b.now = later
+	if err := e.b.periodic(context.Background(), &logical.Request{Storage: e.storage}); err != nil {
+		t.Fatal(err)
+	}
+	if e.resets() != 1 {
+		t.Error("the active node did not rotate a due config")
+	}
+}
+
+// After a failure between reset and store, the periodic check finds the
+// pending record and, once the failure backoff has passed, repeats the
+// reset with the saved token.
+func TestRotationPeriodicRecoversAPendingReset(t *testing.T) {
+	t.Parallel()
+	e := rotationEnv(t, nil)
+	clk := testclock.New(time.Now())
+	e.b.now = clk.Now
+	s := &putFailingStorage{Storage: e.storage}
+	s.failPut(configStoragePrefix)
+	if _, err := e.b.rotate(context.Background(), s, "scm", "manual"); err == nil {
+		t.Fatal("want a store failure")
+	}
+	if e.vendorAccepts(e.storedSecret()) {
+		t.Fatal("the vendor still accepts the stored secret; the test shows nothing")
+	}
+	tick := func() {
+		if err := e.b.periodic(context.Background(), &logical.Request{Storage: e.storage}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tick()
+	if e.resets() != 1 {
+		t.Fatal("the periodic check repeated the reset inside the failure backoff")
+	}
+	clk.Advance(retryBackoffMin)
+	tick()
+	if !e.vendorAccepts(e.storedSecret()) || e.resets() != 2 {
+		t.Errorf("after the periodic check: stored secret works = %t, resets = %d", e.vendorAccepts(e.storedSecret()), e.resets())
+	}
+}
+
+// Another node that rotated: Invalidate makes this node load the new secret.
+func TestRotationInvalidatePicksUpTheNewSecret(t *testing.T) {
+	t.Parallel()
+	e := rotationEnv(t, nil)
+	e.mustOK(logical.ReadOperation, "creds/wf", nil)
+	other, _ := newTestBackend(t, nil)
+	if _, err := other.rotate(context.Background(), e.storage, "scm", "manual"); err != nil {
+		t.Fatal(err)
+	}
+	e.b.invalidate(context.Background(), "config/scm")
+	e.mustOK(logical.UpdateOperation, "cache/purge", nil)
+	e.mustOK(logical.ReadOperation, "creds/wf", nil)
+}
+
+// A repeated reset that the vendor refuses says nothing about the earlier
+// one whose answer was lost: the pending record stays, and a later run
+// with the vendor willing again makes the secret known.
+func TestRotationRefusedRepeatKeepsThePendingReset(t *testing.T) {
+	t.Parallel()
+	e := rotationEnv(t, nil)
+	e.setIAMFaults(fakevendor.IAMFaults{LoseResetNext: resetAttempts})
+	if _, err := e.b.rotate(context.Background(), e.storage, "scm", "manual"); err == nil {
+		t.Fatal("want a failure")
+	}
+	e.setIAMFaults(fakevendor.IAMFaults{RefuseReset: true})
+	_, err := e.b.rotate(context.Background(), e.storage, "scm", "manual")
+	if err == nil || !strings.Contains(err.Error(), "HTTP 403") || !strings.Contains(err.Error(), "is unknown") {
+		t.Fatalf("error %v, want the 403 and that the earlier reset's outcome is unknown", err)
+	}
+	if rec, _ := readRotationRecord(context.Background(), e.storage, "scm"); rec == nil || rec.Pending == nil {
+		t.Fatal("the refused repeat dropped the pending record")
+	}
+	e.setIAMFaults(fakevendor.IAMFaults{})
+	if _, err := e.b.rotate(context.Background(), e.storage, "scm", "manual"); err != nil || !e.vendorAccepts(e.storedSecret()) {
+		t.Fatalf("the run after the refusal did not recover: %v", err)
+	}
+}
