@@ -311,7 +311,8 @@ func TestBootstrapConfigure(t *testing.T) {
 	prodEnv := append(bootEnv(t, "VAULT_ADDR="+v.Addr, "VAULT_TOKEN="+v.RootToken, "VAULT_BIN="+b.Vault,
 		"PLUGIN_BIN="+b.Plugin, "PLUGIN_VERSION="+b.PluginVersion, "SECRETS_DIR="+secretsDir,
 		"PARTNER_API_PROXY=http://proxy.example:3128"),
-		"SCM_PROD_SECRET=x1", "CASB_PROD_SECRET=x2", "BRIGHTPATTERN_SECRET=x3", "PARTNER_API_SECRET=x4")
+		"SCM_PROD_SECRET=example-secret-1", "CASB_PROD_SECRET=example-secret-2",
+		"BRIGHTPATTERN_SECRET=example-secret-3", "PARTNER_API_SECRET=example-secret-4")
 	r = run(prodEnv, configure, "--dry-run", "--file", bootScript(t, "bootstrap/examples/production.json"))
 	if r.code != 0 || len(r.statuses()) != 16 {
 		t.Fatalf("dry run of the production example:\n%s", r)
