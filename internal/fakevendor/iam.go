@@ -12,9 +12,9 @@ import (
 	"time"
 )
 
-// Strata Cloud Manager IAM service accounts (vendors.md, "Service account
-// secret reset"; the vendor's OpenAPI ServiceAccounts.yaml), for every
-// paloalto_scm account:
+// Strata Cloud Manager IAM service accounts, as the vendor's OpenAPI
+// document ServiceAccounts.yaml describes them, for every paloalto_scm
+// account:
 //
 //	GET  /iam/v1/service_accounts                        200, a JSON array of service accounts
 //	GET  /iam/v1/service_accounts/{id}                   200, one service account
