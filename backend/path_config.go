@@ -157,8 +157,7 @@ func pathConfig(b *paloBackend) []*framework.Path {
 		plural:        "configs",
 		fields:        configFields(),
 		readFields:    configResponseFields(),
-		exists:        b.configExists,
-		list:          b.pathConfigList,
+		storagePrefix: configStoragePrefix,
 		write:         b.pathConfigWrite,
 		read:          b.pathConfigRead,
 		delete:        b.pathConfigDelete,
@@ -170,19 +169,6 @@ func pathConfig(b *paloBackend) []*framework.Path {
 		synopsis:      "Manage one vendor account: its provider, token endpoint and credentials.",
 		help:          configHelp(),
 	}.paths()
-}
-
-func (b *paloBackend) configExists(ctx context.Context, req *logical.Request, d *framework.FieldData) (bool, error) {
-	c, err := readConfigEntry(ctx, req.Storage, d.Get("name").(string))
-	return c != nil, err
-}
-
-func (b *paloBackend) pathConfigList(ctx context.Context, req *logical.Request, _ *framework.FieldData) (*logical.Response, error) {
-	names, err := req.Storage.List(ctx, configStoragePrefix)
-	if err != nil {
-		return nil, fmt.Errorf("listing configs: %w", err)
-	}
-	return logical.ListResponse(names), nil
 }
 
 func (b *paloBackend) pathConfigRead(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {

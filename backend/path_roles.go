@@ -10,6 +10,7 @@ import (
 	"github.com/hashicorp/vault/sdk/helper/locksutil"
 	"github.com/hashicorp/vault/sdk/logical"
 
+	"github.com/vault-palo/vault-plugin-secrets-palo/backend/provider"
 	"github.com/vault-palo/vault-plugin-secrets-palo/backend/tokencache"
 )
 
@@ -23,13 +24,14 @@ func roleFields() map[string]*framework.FieldSchema {
 		},
 		"scope": {
 			Type:         framework.TypeString,
-			Description:  "Overrides the config's scope for this role (providers that take a scope).",
-			DisplayAttrs: &framework.DisplayAttributes{Name: "Scope"},
+			Description:  "Overrides the config's scope for this role (" + strings.Join(takers("scope"), ", ") + ").",
+			DisplayAttrs: &framework.DisplayAttributes{Name: provider.Scope.Label},
 		},
 		"tsg_id": {
-			Type:         framework.TypeString,
-			Description:  "Overrides the config's Tenant Service Group id for this role, for example a child TSG (paloalto_scm only).",
-			DisplayAttrs: &framework.DisplayAttributes{Name: "TSG ID"},
+			Type: framework.TypeString,
+			Description: "Overrides the config's Tenant Service Group id for this role, for example a child TSG (" +
+				strings.Join(takers("tsg_id"), ", ") + " only).",
+			DisplayAttrs: &framework.DisplayAttributes{Name: provider.TSGID.Label},
 		},
 		"ttl": {
 			Type: framework.TypeDurationSecond,
@@ -63,8 +65,7 @@ func pathRoles(b *paloBackend) []*framework.Path {
 		plural:        "roles",
 		fields:        roleFields(),
 		readFields:    roleResponseFields(),
-		exists:        b.roleExists,
-		list:          b.pathRoleList,
+		storagePrefix: roleStoragePrefix,
 		write:         b.pathRoleWrite,
 		read:          b.pathRoleRead,
 		delete:        b.pathRoleDelete,
@@ -82,19 +83,6 @@ func roleResponseFields() map[string]*framework.FieldSchema {
 	f := roleFields()
 	delete(f, "name")
 	return f
-}
-
-func (b *paloBackend) roleExists(ctx context.Context, req *logical.Request, d *framework.FieldData) (bool, error) {
-	r, err := readRoleEntry(ctx, req.Storage, d.Get("name").(string))
-	return r != nil, err
-}
-
-func (b *paloBackend) pathRoleList(ctx context.Context, req *logical.Request, _ *framework.FieldData) (*logical.Response, error) {
-	names, err := req.Storage.List(ctx, roleStoragePrefix)
-	if err != nil {
-		return nil, fmt.Errorf("listing roles: %w", err)
-	}
-	return logical.ListResponse(names), nil
 }
 
 func (b *paloBackend) pathRoleRead(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {

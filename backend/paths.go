@@ -1,6 +1,8 @@
 package backend
 
 import (
+	"context"
+	"fmt"
 	"net/http"
 
 	"github.com/hashicorp/vault/sdk/framework"
@@ -16,17 +18,37 @@ type resource struct {
 	prefix   string // "config", "roles"
 	singular string // "config", "role": OpenAPI suffix and help
 	plural   string // "configs", "roles"
-	fields   map[string]*framework.FieldSchema
+	// storagePrefix is where the entries are stored: "config/", "roles/".
+	storagePrefix string
+	fields        map[string]*framework.FieldSchema
 	// readFields documents the read response.
 	readFields map[string]*framework.FieldSchema
-	exists     framework.ExistenceFunc
-	list       framework.OperationFunc
 	write      framework.OperationFunc
 	read       framework.OperationFunc
 	delete     framework.OperationFunc
 	// Summaries of the operations, and the help.
 	createSummary, updateSummary, readSummary, deleteSummary string
 	listHelp, synopsis, help                                 string
+}
+
+// exists is the existence check of the name path: whether an entry is
+// stored under the name.
+func (r resource) exists(ctx context.Context, req *logical.Request, d *framework.FieldData) (bool, error) {
+	key := r.storagePrefix + d.Get("name").(string)
+	entry, err := req.Storage.Get(ctx, key)
+	if err != nil {
+		return false, fmt.Errorf("reading %s from storage: %w", key, err)
+	}
+	return entry != nil, nil
+}
+
+// list answers LIST with the names stored under the prefix.
+func (r resource) list(ctx context.Context, req *logical.Request, _ *framework.FieldData) (*logical.Response, error) {
+	names, err := req.Storage.List(ctx, r.storagePrefix)
+	if err != nil {
+		return nil, fmt.Errorf("listing %s: %w", r.plural, err)
+	}
+	return logical.ListResponse(names), nil
 }
 
 // paths builds the resource's two paths.
