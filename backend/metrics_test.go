@@ -87,6 +87,10 @@ func setFaults(t *testing.T, v *fakevendor.TestServer, f fakevendor.Faults) {
 func TestMetricsFollowReadsFetchesAndVendorFaults(t *testing.T) {
 	t.Parallel()
 	e := newTestEnv(t)
+	// No background refresh: every fetch here is a reader's, so the
+	// counts are exact.
+	e.b.stopRefresh()
+	<-e.b.refreshDone
 	in := e.demoConfig("paloalto_scm")
 	in["request_timeout"] = "2s"
 	e.mustOK(logical.UpdateOperation, "config/scm", in) // verify_connection: one vendor request
@@ -244,12 +248,12 @@ func TestMetricsArePerMount(t *testing.T) {
 	}
 }
 
-// TestMetricsRotation checks the rotation instruments, for the rotation
-// code to call.
+// TestMetricsRotation: rotations of a paloalto_scm secret through the fake
+// IAM API are counted by outcome, and a success sets the time of the last
+// one.
 func TestMetricsRotation(t *testing.T) {
 	t.Parallel()
-	e := newTestEnv(t)
-	e.mustOK(logical.UpdateOperation, "config/scm", e.demoConfig("paloalto_scm"))
+	e := rotationEnv(t, nil)
 	x, _ := e.scrape()
 	expectValues(t, x, "before any rotation", "scm", map[[3]string]float64{
 		{"palo_rotations_total", "outcome", "success"}: 0, {"palo_rotations_total", "outcome", "failure"}: 0,
@@ -257,15 +261,23 @@ func TestMetricsRotation(t *testing.T) {
 	if x.Find("palo_rotation_last_success_timestamp_seconds") != nil {
 		t.Error("a time of the last successful rotation before any")
 	}
-	at := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
-	e.b.metrics.observeRotation("scm", "paloalto_scm", rotationFailure, at.Add(-time.Hour))
-	e.b.metrics.observeRotation("scm", "paloalto_scm", rotationSuccess, at)
+
+	e.setIAMFaults(fakevendor.IAMFaults{RefuseReset: true})
+	if _, err := e.do(logical.UpdateOperation, "config/scm/rotate-root", nil); err == nil {
+		t.Fatal("a rotation the IAM API refused succeeded")
+	}
+	e.setIAMFaults(fakevendor.IAMFaults{})
+	before := time.Now()
+	e.mustOK(logical.UpdateOperation, "config/scm/rotate-root", nil)
 	x, _ = e.scrape()
-	expectValues(t, x, "after two rotations", "scm", map[[3]string]float64{
-		{"palo_rotations_total", "outcome", "success"}:                               1,
-		{"palo_rotations_total", "outcome", "failure"}:                               1,
-		{"palo_rotation_last_success_timestamp_seconds", "provider", "paloalto_scm"}: float64(at.Unix()),
+	expectValues(t, x, "after a failed and a good rotation", "scm", map[[3]string]float64{
+		{"palo_rotations_total", "outcome", "success"}: 1,
+		{"palo_rotations_total", "outcome", "failure"}: 1,
 	})
+	at := value(t, x, "palo_rotation_last_success_timestamp_seconds", "config", "scm", "provider", "paloalto_scm")
+	if at < float64(before.Unix()) || at > float64(time.Now().Unix()+1) {
+		t.Errorf("last success at %v, want between %d and now", at, before.Unix())
+	}
 }
 
 // TestMetricsLabelsNameNoRoleAndNoSecret: series are per config, never per
