@@ -36,7 +36,8 @@ const refreshInterval = 2 * time.Second
 type paloBackend struct {
 	*framework.Backend
 
-	cache *tokencache.Cache
+	cache   *tokencache.Cache
+	metrics *metrics
 
 	// ttls is the mount's lease TTLs as last read from Vault, and ttlGroup
 	// shares one read among concurrent readers (see mountTTLs).
@@ -77,7 +78,8 @@ func Factory(ctx context.Context, conf *logical.BackendConfig) (logical.Backend,
 	if err := b.Setup(ctx, conf); err != nil {
 		return nil, err
 	}
-	b.cache = tokencache.New(tokencache.Options{Now: b.now, Logger: b.Logger().Named("tokencache")})
+	b.metrics = newMetrics(func() []tokencache.EntryInfo { return b.cache.Entries() }, b.now)
+	b.cache = tokencache.New(tokencache.Options{Now: b.now, Logger: b.Logger().Named("tokencache"), OnFetch: b.metrics.onFetch})
 	b.startRefresher()
 	return b, nil
 }
@@ -96,7 +98,7 @@ func newBackend() *paloBackend {
 		BackendType: logical.TypeLogical,
 		// Paths are matched in order: the most specific patterns come first.
 		Paths: framework.PathAppend(
-			[]*framework.Path{pathCachePurge(b), pathCache(b), pathRotateRoot(b)},
+			[]*framework.Path{pathCachePurge(b), pathCache(b), pathMetrics(b), pathRotateRoot(b)},
 			pathConfig(b),
 			pathRoles(b),
 			[]*framework.Path{pathCreds(b)},

@@ -319,7 +319,7 @@ func TestFactoryServesHelpAndVersion(t *testing.T) {
 func TestPathHelpAndOpenAPIForEveryPath(t *testing.T) {
 	t.Parallel()
 	e := newTestEnv(t)
-	for _, path := range []string{"config/", "config/x", "config/x/rotate-root", "roles/", "roles/x", "creds/x", "cache", "cache/purge"} {
+	for _, path := range []string{"config/", "config/x", "config/x/rotate-root", "roles/", "roles/x", "creds/x", "cache", "cache/purge", "metrics"} {
 		resp, err := e.do(logical.HelpOperation, path, nil)
 		if err != nil {
 			t.Fatalf("help %s: %v", path, err)

@@ -368,7 +368,7 @@ func (c *configEntry) applyDefaults(desc provider.Descriptor) {
 // returns warnings, or a message for a 400 naming the config, the vendor,
 // the HTTP status and the vendor's message.
 func (b *paloBackend) verifyConfig(ctx context.Context, name string, entry *configEntry) ([]string, string) {
-	client, err := entry.newClient(b.Logger().Named("provider").With("config", name))
+	client, err := entry.newClient(b.Logger().Named("provider").With("config", name), b.metrics.forConfig(name, entry.Provider))
 	if err != nil {
 		return nil, fmt.Sprintf("config %q: %v", name, err)
 	}

@@ -220,15 +220,22 @@ func TestCredsVendorFailureNamesConfigVendorStatusAndMessage(t *testing.T) {
 	}
 }
 
-func TestCredsCredentialFailureFailsFastUntilConfigWrite(t *testing.T) {
-	t.Parallel()
-	e := newTestEnv(t)
+// rejectedConfig writes a bright_pattern config whose secret the vendor
+// refuses, with a 10-minute credential-failure cooldown, and a role on it.
+func (e *testEnv) rejectedConfig(config, role string) {
+	e.t.Helper()
 	in := e.demoConfig("bright_pattern")
 	in["client_secret"] = "wrong-secret"
 	in["verify_connection"] = false
 	in["auth_failure_cooldown"] = "10m"
-	e.mustOK(logical.UpdateOperation, "config/bp", in)
-	e.mustOK(logical.UpdateOperation, "roles/bp", map[string]any{"config": "bp"})
+	e.mustOK(logical.UpdateOperation, "config/"+config, in)
+	e.mustOK(logical.UpdateOperation, "roles/"+role, map[string]any{"config": config})
+}
+
+func TestCredsCredentialFailureFailsFastUntilConfigWrite(t *testing.T) {
+	t.Parallel()
+	e := newTestEnv(t)
+	e.rejectedConfig("bp", "bp")
 	for range 5 {
 		if _, err := e.do(logical.ReadOperation, "creds/bp", nil); err == nil {
 			t.Fatal("read with a wrong secret succeeded")
@@ -348,6 +355,12 @@ func TestSecretsNeverAppear(t *testing.T) {
 	bad["client_secret"] = "demo-saas-secret-not-real" // another account's secret, refused here
 	record(e.do(logical.UpdateOperation, "config/wrong", bad))
 	record(e.do(logical.UpdateOperation, "config/paloalto-scm", map[string]any{"tsg_id": "not-digits", "client_secret": e.demoConfig("paloalto_scm")["client_secret"]}))
+	// The metrics, after all of the above.
+	_, metricsText := e.scrape()
+	if !strings.Contains(metricsText, `config="paloalto-scm"`) {
+		t.Fatal("the metrics report nothing of the configs; the scan would not be looking at them")
+	}
+	seen = append(seen, metricsText)
 
 	// Rotation: successes, a refused and a lost reset, a failed store, a
 	// refusal for another provider, and the reads around them. The secrets

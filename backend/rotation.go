@@ -287,10 +287,12 @@ func (b *paloBackend) rotate(ctx context.Context, s logical.Storage, name, trigg
 
 	res, err := b.runSteps(ctx, s, name, run)
 	if err != nil {
+		b.metrics.observeRotation(name, provider.PaloAltoSCM, rotationFailure, b.now())
 		b.noteFailure(ctx, s, name, err)
 		b.Logger().Warn("vendor secret rotation failed", "config", name, "trigger", trigger, "error", err.Error())
 		return nil, err
 	}
+	b.metrics.observeRotation(name, provider.PaloAltoSCM, rotationSuccess, b.now())
 	b.Logger().Info("vendor secret rotated", "config", name, "trigger", trigger,
 		"service_account_id", res.account.ID, "service_account", res.account.Name)
 	return res, nil

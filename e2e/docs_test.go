@@ -20,7 +20,7 @@ func TestPathHelp(t *testing.T) {
 	v := p.Vault
 
 	root := v.MustCLI(t, "path-help", p.Mount+"/")
-	for _, pattern := range []string{"^config/", "/rotate-root$", "^roles/", "^creds/", "^cache$", "^cache/purge$"} {
+	for _, pattern := range []string{"^config/", "/rotate-root$", "^roles/", "^creds/", "^cache$", "^cache/purge$", "^metrics$"} {
 		if !strings.Contains(root, pattern) {
 			t.Errorf("`vault path-help %s/` lists no %s path:\n%s", p.Mount, pattern, root)
 		}
@@ -42,6 +42,7 @@ func TestPathHelp(t *testing.T) {
 		"creds":              {p.Path("creds", "x"), []string{"name"}},
 		"cache":              {p.Path("cache"), nil},
 		"cache purge":        {p.Path("cache", "purge"), []string{"config", "role"}},
+		"metrics":            {p.Path("metrics"), nil},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -112,6 +113,7 @@ func TestOpenAPI(t *testing.T) {
 		"/palo/cache":                     {"get"},
 		"/palo/cache/purge":               {"post"},
 		"/palo/config/{name}/rotate-root": {"post"},
+		"/palo/metrics":                   {"get"},
 	}
 	var got []string
 	for path := range doc.Paths {

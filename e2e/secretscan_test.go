@@ -134,7 +134,7 @@ func secretForms(clientID, secret string) []string {
 // secret: refused writes (the vendor refusing the secret, a secret with
 // white space or a control character, a secret given twice, a secret of
 // the wrong JSON type, bad input next to a good secret), good writes,
-// reads of configs, roles, creds, the cache and help, the OpenAPI document,
+// reads of configs, roles, creds, the cache, the metrics and help, the OpenAPI document,
 // and reads that fail in every way the vendor can fail (wrong secret and
 // its replay, truncated, non-JSON and token-less bodies, an outage served
 // stale, the vendor gone) both through the CLI and the HTTP API. It then
@@ -354,13 +354,17 @@ func (sc *secretScan) outageWithCachedToken(t *testing.T) {
 		return nil
 	})
 	sc.cli(t, true, scanJSON, "read", "palo/cache")
+	sc.cli(t, true, scanPlain, "read", "-format=raw", "palo/metrics")
+	if m := sc.api.must(t, 200, http.MethodGet, "palo/metrics", nil); !bytes.Contains(m, []byte(`result="stale"`)) {
+		t.Error("the metrics have no stale reads; the scan would not be looking at them")
+	}
 	sc.fv.SetLifetimes(t, map[string]time.Duration{fakevendor.ProviderSCM: fakevendor.DefaultLifetime(fakevendor.ProviderSCM)})
 }
 
 // documentation reads the help of every path, the lists and the OpenAPI
 // document.
 func (sc *secretScan) documentation(t *testing.T) {
-	for _, p := range []string{"palo/config/x", "palo/config", "palo/roles/x", "palo/roles", "palo/creds/x", "palo/cache", "palo/cache/purge"} {
+	for _, p := range []string{"palo/config/x", "palo/config", "palo/roles/x", "palo/roles", "palo/creds/x", "palo/cache", "palo/cache/purge", "palo/metrics"} {
 		sc.cli(t, true, scanPlain, "path-help", p)
 	}
 	sc.cli(t, true, scanPlain, "list", "palo/config")
@@ -405,6 +409,7 @@ func (sc *secretScan) vendorGone(t *testing.T) {
 	}
 	sc.cli(t, false, scanPlain, "write", "palo/config/"+scanSCM.Config, "request_timeout=5s")
 	sc.cli(t, true, scanJSON, "read", "palo/cache")
+	sc.api.must(t, 200, http.MethodGet, "palo/metrics", nil)
 	for _, s := range sc.setups {
 		sc.cli(t, true, scanPlain, "delete", "palo/roles/"+s.Role)
 		sc.cli(t, true, scanPlain, "delete", "palo/config/"+s.Config)

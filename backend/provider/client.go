@@ -47,6 +47,10 @@ type ClientOptions struct {
 	// Logger receives one debug line per attempt (never a secret or a
 	// token); nothing is logged if nil.
 	Logger hclog.Logger
+	// Observe, when set, is called at the end of every HTTP attempt
+	// (retries included) with its outcome and duration, for metrics. It
+	// must be quick and safe for concurrent use.
+	Observe func(Attempt)
 }
 
 // Client fetches tokens from vendor token endpoints. It is safe for
@@ -60,6 +64,7 @@ type Client struct {
 	maxBody   int64
 	now       func() time.Time
 	log       hclog.Logger
+	observe   func(Attempt)
 }
 
 // NewClient builds a Client. An invalid CA bundle or proxy URL is a
@@ -93,6 +98,7 @@ func NewClient(opts ClientOptions) (*Client, error) {
 		maxBody:   opts.MaxBodyBytes,
 		now:       opts.Now,
 		log:       opts.Logger,
+		observe:   opts.Observe,
 	}
 	if c.userAgent == "" {
 		c.userAgent = DefaultUserAgent
@@ -257,6 +263,9 @@ func (c *Client) send(ctx context.Context, req *http.Request) attempt {
 	start := time.Now()
 	a := c.roundTrip(ctx, req)
 	a.duration = time.Since(start)
+	if c.observe != nil {
+		c.observe(Attempt{Status: a.status(), Err: a.err, Duration: a.duration})
+	}
 	return a
 }
 

@@ -108,16 +108,24 @@ func (c *Cache) PurgeAll() int {
 	return c.purge(func(*entry) bool { return true })
 }
 
+// purgeMark names the token of a config and scope, across the keys (config
+// versions) it has had.
+type purgeMark struct{ config, scope string }
+
 // purge drops the entries that match. A fetch in flight for one of them
 // completes for the readers already waiting on it but stores nothing, and
 // readers arriving after the purge do not join it: they start a new fetch.
 func (c *Cache) purge(match func(*entry) bool) int {
+	now := c.now()
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	n := 0
 	for k, e := range c.entries {
 		if match(e) {
 			delete(c.entries, k)
+			if e.hasToken {
+				c.purged[purgeMark{config: e.config, scope: e.scope}] = now
+			}
 			e.purged = true
 			c.group.Forget(string(k))
 			n++

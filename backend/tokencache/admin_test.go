@@ -149,7 +149,7 @@ func TestFetchForAPurgedEntryDoesNotCallTheVendor(t *testing.T) {
 		t.Fatal("prepare answered a first read by itself")
 	}
 	c.PurgeAll()
-	if _, err := c.fetch(context.Background(), e, req.login()); !errors.Is(err, errPurged) {
+	if _, err := c.fetch(context.Background(), e, req.login(), ReasonMiss); !errors.Is(err, errPurged) {
 		t.Fatalf("fetch = %v, want errPurged", err)
 	}
 	expectCalls(t, v, 0)
@@ -170,7 +170,7 @@ func TestFetchForASweptEntryPutsItBack(t *testing.T) {
 	if rows := c.Entries(); len(rows) != 0 {
 		t.Fatalf("empty entry not swept: %+v", rows)
 	}
-	if _, err := c.fetch(context.Background(), e, req.login()); err != nil {
+	if _, err := c.fetch(context.Background(), e, req.login(), ReasonMiss); err != nil {
 		t.Fatal(err)
 	}
 	expectSource(t, c, req, Hit)

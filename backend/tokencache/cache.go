@@ -123,6 +123,40 @@ type Options struct {
 	// Logger receives debug and warning lines (never a token); default
 	// discards them.
 	Logger hclog.Logger
+	// OnFetch, when set, is called as each vendor fetch starts, with the
+	// config it is for and why it is made, for metrics. It must be quick
+	// and safe for concurrent use; no lock of the cache is held.
+	OnFetch func(config string, reason FetchReason)
+}
+
+// FetchReason says why the cache calls the vendor.
+type FetchReason uint8
+
+const (
+	// ReasonMiss: a reader found no token that qualifies for it.
+	ReasonMiss FetchReason = iota + 1
+	// ReasonRefresh: RefreshDue replaces a token in use before it stops
+	// qualifying.
+	ReasonRefresh
+	// ReasonAfterPurge: the first fetch for a config and scope whose
+	// token was dropped by a purge (PurgeConfig, PurgeRole, PurgeAll).
+	ReasonAfterPurge
+)
+
+// FetchReasons lists every FetchReason.
+var FetchReasons = []FetchReason{ReasonMiss, ReasonRefresh, ReasonAfterPurge}
+
+func (r FetchReason) String() string {
+	switch r {
+	case ReasonMiss:
+		return "miss"
+	case ReasonRefresh:
+		return "refresh_ahead"
+	case ReasonAfterPurge:
+		return "after_purge"
+	default:
+		return fmt.Sprintf("reason(%d)", int(r))
+	}
 }
 
 // Cache is the shared token cache. It is safe for concurrent use; the zero
@@ -145,11 +179,16 @@ type Cache struct {
 	// retention is how long an entry that holds no token (only the record
 	// of a failed fetch) stays listed before RefreshDue drops it.
 	retention time.Duration
+	onFetch   func(string, FetchReason)
 
 	group singleflight.Group
 
 	mu      sync.RWMutex
 	entries map[Key]*entry
+	// purged remembers, by config and scope, when a purge dropped a
+	// token, so the next fetch for them is counted as ReasonAfterPurge.
+	// RefreshDue forgets marks older than the error retention.
+	purged map[purgeMark]time.Time
 
 	// onWait, when set (by tests only), is called once a reader has joined
 	// or started a fetch and is about to wait for it.
@@ -175,8 +214,9 @@ type entry struct {
 	hasToken bool
 	storedAt time.Time // when token was stored, on the cache's clock
 
-	fetching int  // fetches in flight for this entry
-	purged   bool // removed by a purge: a fetch in flight must not store
+	fetching   int  // fetches in flight for this entry
+	purged     bool // removed by a purge: a fetch in flight must not store
+	afterPurge bool // created after a purge of its config and scope, not fetched yet
 
 	vendorCalls  uint64 // fetches
 	httpRequests uint64 // HTTP requests those fetches made, retries included
@@ -207,7 +247,9 @@ func New(o Options) *Cache {
 		lead:      defaultRefreshLead,
 		backoff:   defaultErrorBackoff,
 		retention: defaultErrorRetention,
+		onFetch:   o.OnFetch,
 		entries:   make(map[Key]*entry),
+		purged:    make(map[purgeMark]time.Time),
 	}
 	if c.now == nil {
 		c.now = time.Now
@@ -260,7 +302,7 @@ func (c *Cache) Get(ctx context.Context, l *Login, role string, minTTL time.Dura
 			return res, err
 		}
 		ch := c.group.DoChan(string(l.Key), func() (any, error) {
-			return c.fetch(context.WithoutCancel(ctx), e, l)
+			return c.fetch(context.WithoutCancel(ctx), e, l, ReasonMiss)
 		})
 		if c.onWait != nil {
 			c.onWait(l.Key)
@@ -301,6 +343,11 @@ func (c *Cache) prepare(l *Login, role string, minTTL time.Duration) (e *entry, 
 	if e == nil {
 		e = &entry{key: l.Key, config: l.Config, scope: l.Scope}
 		c.entries[l.Key] = e
+		mark := purgeMark{config: l.Config, scope: l.Scope}
+		if _, ok := c.purged[mark]; ok {
+			delete(c.purged, mark)
+			e.afterPurge = true
+		}
 	}
 	e.addRole(role, minTTL)
 	e.login = l

@@ -46,7 +46,10 @@ var errFetchPanicked = errors.New("the token request failed unexpectedly (intern
 // fetch is the singleflight function: one vendor call for entry e, whose
 // outcome is stored in e unless e has been purged meanwhile. ctx is already
 // detached from any single reader; fetch bounds it by l.Timeout.
-func (c *Cache) fetch(ctx context.Context, e *entry, l *Login) (any, error) {
+//
+// reason is why the fetch is made; a reader's first fetch of an entry
+// created after a purge counts as ReasonAfterPurge instead of ReasonMiss.
+func (c *Cache) fetch(ctx context.Context, e *entry, l *Login, reason FetchReason) (any, error) {
 	c.mu.Lock()
 	if e.purged {
 		c.mu.Unlock()
@@ -61,7 +64,16 @@ func (c *Cache) fetch(ctx context.Context, e *entry, l *Login) (any, error) {
 		e = cur
 	}
 	e.fetching++
+	if e.afterPurge {
+		e.afterPurge = false
+		if reason == ReasonMiss {
+			reason = ReasonAfterPurge
+		}
+	}
 	c.mu.Unlock()
+	if c.onFetch != nil {
+		c.onFetch(e.config, reason)
+	}
 
 	timeout := l.Timeout
 	if timeout <= 0 {

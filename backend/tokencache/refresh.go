@@ -57,6 +57,11 @@ func (c *Cache) RefreshDue(ctx context.Context) RefreshReport {
 	var jobs []refreshJob
 
 	c.mu.Lock()
+	for m, at := range c.purged {
+		if now.Sub(at) >= c.retention {
+			delete(c.purged, m)
+		}
+	}
 	for k, e := range c.entries {
 		if e.sweepable(now, c.retention) {
 			delete(c.entries, k)
@@ -129,7 +134,7 @@ func (c *Cache) acquire(ctx context.Context, sem chan struct{}) bool {
 // refresh replaces one entry's token through the singleflight.
 func (c *Cache) refresh(ctx context.Context, j refreshJob) error {
 	ch := c.group.DoChan(string(j.e.key), func() (any, error) {
-		return c.fetch(ctx, j.e, j.login)
+		return c.fetch(ctx, j.e, j.login, ReasonRefresh)
 	})
 	select {
 	case <-ctx.Done():

@@ -1,0 +1,397 @@
+package backend
+
+import (
+	"encoding/json"
+	"maps"
+	"net/http"
+	"os"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+
+	"github.com/hashicorp/vault/sdk/logical"
+
+	"github.com/vault-palo/vault-plugin-secrets-palo/backend/provider"
+	"github.com/vault-palo/vault-plugin-secrets-palo/backend/tokencache"
+	"github.com/vault-palo/vault-plugin-secrets-palo/internal/fakevendor"
+	"github.com/vault-palo/vault-plugin-secrets-palo/internal/metricstest"
+)
+
+// readSCM writes config "scm" and role "wf" on it, and reads a token.
+func (e *testEnv) readSCM() {
+	e.t.Helper()
+	e.mustOK(logical.UpdateOperation, "config/scm", e.demoConfig("paloalto_scm"))
+	e.mustOK(logical.UpdateOperation, "roles/wf", map[string]any{"config": "scm"})
+	e.mustOK(logical.ReadOperation, "creds/wf", nil)
+}
+
+// scrape reads metrics as Vault would serve it and parses the body with
+// the Prometheus text parser. It checks the raw-response fields Vault needs
+// to pass the body through.
+func (e *testEnv) scrape() (metricstest.Exposition, string) {
+	e.t.Helper()
+	resp := e.mustOK(logical.ReadOperation, "metrics", nil)
+	if resp.Secret != nil || resp.Auth != nil {
+		e.t.Fatal("the metrics response carries a secret or auth; Vault refuses raw responses with those")
+	}
+	if got := resp.Data[logical.HTTPStatusCode]; got != http.StatusOK {
+		e.t.Fatalf("status %v, want 200", got)
+	}
+	ct, _ := resp.Data[logical.HTTPContentType].(string)
+	if format := expfmt.ResponseFormat(http.Header{"Content-Type": {ct}}); format.FormatType() != expfmt.TypeTextPlain {
+		e.t.Fatalf("content type %q is not the Prometheus text format", ct)
+	}
+	body, ok := resp.Data[logical.HTTPRawBody].([]byte)
+	if !ok {
+		e.t.Fatalf("raw body is %T, want []byte", resp.Data[logical.HTTPRawBody])
+	}
+	return metricstest.Parse(e.t, body), string(body)
+}
+
+// value is a sample's value; a missing sample fails the test.
+func value(t *testing.T, x metricstest.Exposition, name string, labels ...string) float64 {
+	t.Helper()
+	v, ok := x.Value(name, labels...)
+	if !ok {
+		t.Fatalf("no sample %s%q in the exposition", name, labels)
+	}
+	return v
+}
+
+// expectValues checks several samples of one config at once:
+// name{label=value} -> want.
+func expectValues(t *testing.T, x metricstest.Exposition, step, config string, want map[[3]string]float64) {
+	t.Helper()
+	for _, k := range slices.SortedFunc(maps.Keys(want), func(a, b [3]string) int { return strings.Compare(a[0]+a[2], b[0]+b[2]) }) {
+		if got := value(t, x, k[0], "config", config, k[1], k[2]); got != want[k] {
+			t.Errorf("%s: %s{%s=%q} = %v, want %v", step, k[0], k[1], k[2], got, want[k])
+		}
+	}
+}
+
+func setFaults(t *testing.T, v *fakevendor.TestServer, f fakevendor.Faults) {
+	t.Helper()
+	if err := v.SetFaults(f); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestMetricsFollowReadsFetchesAndVendorFaults drives the engine against
+// the fake vendor, faults included, and checks every counter after each
+// step on the parsed exposition.
+func TestMetricsFollowReadsFetchesAndVendorFaults(t *testing.T) {
+	t.Parallel()
+	e := newTestEnv(t)
+	// No background refresh: every fetch here is a reader's, so the
+	// counts are exact.
+	e.b.stopRefresh()
+	<-e.b.refreshDone
+	in := e.demoConfig("paloalto_scm")
+	in["request_timeout"] = "2s"
+	e.mustOK(logical.UpdateOperation, "config/scm", in) // verify_connection: one vendor request
+	e.mustOK(logical.UpdateOperation, "roles/role-alpha", map[string]any{"config": "scm"})
+	// A role that wants 9 s left of 10-second tokens (set below): a token
+	// qualifies for its first second only, and then, through a vendor
+	// failure, is served stale.
+	e.mustOK(logical.UpdateOperation, "roles/role-strict", map[string]any{"config": "scm", "min_ttl": "9s"})
+
+	const (
+		reqs    = "palo_vendor_requests_total"
+		fetches = "palo_token_fetches_total"
+		reads   = "palo_creds_reads_total"
+	)
+	x, _ := e.scrape()
+	expectValues(t, x, "after the config write", "scm", map[[3]string]float64{
+		{reqs, "outcome", "2xx"}: 1, {reqs, "outcome", "5xx"}: 0,
+		{fetches, "reason", "miss"}: 0,
+		{reads, "result", "hit"}:    0, {reads, "result", "failed"}: 0,
+	})
+	if got := value(t, x, "palo_credential_cooldown_active", "config", "scm", "provider", "paloalto_scm"); got != 0 {
+		t.Errorf("cooldown active = %v before any failure", got)
+	}
+	if got := value(t, x, "palo_build_info", "version", Version); got != 1 {
+		t.Errorf("palo_build_info = %v", got)
+	}
+
+	e.mustOK(logical.ReadOperation, "creds/role-alpha", nil)
+	e.mustOK(logical.ReadOperation, "creds/role-alpha", nil)
+	x, _ = e.scrape()
+	expectValues(t, x, "a miss and a hit", "scm", map[[3]string]float64{
+		{reqs, "outcome", "2xx"}:     2,
+		{fetches, "reason", "miss"}:  1,
+		{reads, "result", "fetched"}: 1, {reads, "result", "hit"}: 1,
+	})
+	left := value(t, x, "palo_token_seconds_left", "config", "scm", "scope", "tsg_id:"+in["tsg_id"].(string))
+	if left <= 0 || left > time.Hour.Seconds() {
+		t.Errorf("palo_token_seconds_left = %v", left)
+	}
+
+	// A purge, then a 503 that the retry gets past.
+	e.mustOK(logical.UpdateOperation, "cache/purge", nil)
+	setFaults(t, e.vendor, fakevendor.Faults{FailNext: 1})
+	e.mustOK(logical.ReadOperation, "creds/role-alpha", nil)
+	// A 429 and a connection reset, retried too.
+	e.mustOK(logical.UpdateOperation, "cache/purge", nil)
+	setFaults(t, e.vendor, fakevendor.Faults{RateLimitNext: 1, ResetNext: 1})
+	e.mustOK(logical.ReadOperation, "creds/role-alpha", nil)
+	x, _ = e.scrape()
+	expectValues(t, x, "faults that retries get past", "scm", map[[3]string]float64{
+		{reqs, "outcome", "2xx"}: 4, {reqs, "outcome", "5xx"}: 1,
+		{reqs, "outcome", "throttled"}: 1, {reqs, "outcome", "network_error"}: 1,
+		{fetches, "reason", "after_purge"}: 2, {fetches, "reason", "miss"}: 1,
+		{reads, "result", "fetched"}: 3, {reads, "result", "failed"}: 0,
+	})
+
+	// A 10-second token for the strict role; once it no longer qualifies
+	// (the cache runs on the real clock, so this waits about a second), an
+	// outage whose Retry-After does not fit in the timeout: one 503, and
+	// the cached token served stale.
+	if err := e.vendor.SetLifetime("paloalto_scm", 10*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	e.mustOK(logical.UpdateOperation, "cache/purge", nil)
+	e.mustOK(logical.ReadOperation, "creds/role-strict", nil)
+	entries := e.b.cache.Entries()
+	if len(entries) != 1 {
+		t.Fatalf("%d cache entries, want 1", len(entries))
+	}
+	time.Sleep(time.Until(entries[0].ExpiresAt.Add(-9*time.Second)) + 100*time.Millisecond)
+	setFaults(t, e.vendor, fakevendor.Faults{Outage: fakevendor.OutageError, RetryAfter: time.Minute})
+	if resp := e.mustOK(logical.ReadOperation, "creds/role-strict", nil); len(resp.Warnings) == 0 {
+		t.Fatal("a stale token was served without a warning")
+	}
+	// A vendor slower than request_timeout: a timeout, and a failed read
+	// once the purge has dropped the cached token.
+	e.mustOK(logical.UpdateOperation, "cache/purge", nil)
+	setFaults(t, e.vendor, fakevendor.Faults{Delay: 5 * time.Second})
+	if _, err := e.do(logical.ReadOperation, "creds/role-alpha", nil); err == nil {
+		t.Fatal("a read through a vendor slower than request_timeout succeeded")
+	}
+	setFaults(t, e.vendor, fakevendor.Faults{})
+	x, _ = e.scrape()
+	expectValues(t, x, "an outage and a timeout", "scm", map[[3]string]float64{
+		{reqs, "outcome", "5xx"}: 2, {reqs, "outcome", "timeout"}: 1, {reqs, "outcome", "2xx"}: 5,
+		{reads, "result", "stale"}: 1, {reads, "result", "failed"}: 1, {reads, "result", "fetched"}: 4,
+		{fetches, "reason", "miss"}: 2, {fetches, "reason", "after_purge"}: 4,
+	})
+	var attempts float64
+	for _, o := range provider.Outcomes {
+		attempts += value(t, x, reqs, "config", "scm", "outcome", o)
+	}
+	if got := value(t, x, "palo_vendor_request_duration_seconds", "config", "scm"); got != attempts {
+		t.Errorf("the latency histogram counts %v requests, the outcomes %v", got, attempts)
+	}
+}
+
+func TestMetricsCredentialCooldownAndDeletedConfigs(t *testing.T) {
+	t.Parallel()
+	e := newTestEnv(t)
+	e.rejectedConfig("bp", "role-bp")
+	for range 3 {
+		if _, err := e.do(logical.ReadOperation, "creds/role-bp", nil); err == nil {
+			t.Fatal("read with a wrong secret succeeded")
+		}
+	}
+	x, _ := e.scrape()
+	expectValues(t, x, "a credential failure replayed", "bp", map[[3]string]float64{
+		{"palo_vendor_requests_total", "outcome", "4xx"}:                  1,
+		{"palo_creds_reads_total", "result", "failed"}:                    3,
+		{"palo_credential_cooldown_active", "provider", "bright_pattern"}: 1,
+	})
+
+	// A config written since the mount started is reported before any
+	// read; a deleted one is no longer reported.
+	e.mustOK(logical.UpdateOperation, "config/bp", map[string]any{"client_secret": e.demoConfig("bright_pattern")["client_secret"]})
+	e.mustOK(logical.DeleteOperation, "roles/role-bp", nil)
+	e.mustOK(logical.DeleteOperation, "config/bp", nil)
+	x, _ = e.scrape()
+	for name, f := range x {
+		for _, m := range f.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == "config" && l.GetValue() == "bp" {
+					t.Errorf("%s still reports the deleted config", name)
+				}
+			}
+		}
+	}
+}
+
+// TestMetricsArePerMount: two mounts of the plugin report separately, and
+// a new instance on the same storage (a remount, a reload) starts from zero
+// with the stored configs' series.
+func TestMetricsArePerMount(t *testing.T) {
+	t.Parallel()
+	e := newTestEnv(t)
+	e.readSCM()
+
+	other := newTestEnv(t)
+	other.mustOK(logical.UpdateOperation, "config/o", other.demoConfig("oauth2"))
+	ox, _ := other.scrape()
+	if ox.Find("palo_creds_reads_total", "config", "scm") != nil {
+		t.Error("a second mount reports the first mount's config")
+	}
+
+	b2, _ := newTestBackend(t, nil)
+	again := &testEnv{t: t, b: b2, storage: e.storage, vendor: e.vendor, logs: &syncBuffer{}}
+	x, _ := again.scrape()
+	expectValues(t, x, "a new instance", "scm", map[[3]string]float64{
+		{"palo_creds_reads_total", "result", "fetched"}:  0,
+		{"palo_vendor_requests_total", "outcome", "2xx"}: 0,
+	})
+	if x.Find("palo_token_seconds_left") != nil {
+		t.Error("a new instance reports a cached token")
+	}
+}
+
+// TestMetricsRotation: rotations of a paloalto_scm secret through the fake
+// IAM API are counted by outcome, and a success sets the time of the last
+// one.
+func TestMetricsRotation(t *testing.T) {
+	t.Parallel()
+	e := rotationEnv(t, nil)
+	x, _ := e.scrape()
+	expectValues(t, x, "before any rotation", "scm", map[[3]string]float64{
+		{"palo_rotations_total", "outcome", "success"}: 0, {"palo_rotations_total", "outcome", "failure"}: 0,
+	})
+	if x.Find("palo_rotation_last_success_timestamp_seconds") != nil {
+		t.Error("a time of the last successful rotation before any")
+	}
+
+	e.setIAMFaults(fakevendor.IAMFaults{RefuseReset: true})
+	if _, err := e.do(logical.UpdateOperation, "config/scm/rotate-root", nil); err == nil {
+		t.Fatal("a rotation the IAM API refused succeeded")
+	}
+	e.setIAMFaults(fakevendor.IAMFaults{})
+	before := time.Now()
+	e.mustOK(logical.UpdateOperation, "config/scm/rotate-root", nil)
+	x, _ = e.scrape()
+	expectValues(t, x, "after a failed and a good rotation", "scm", map[[3]string]float64{
+		{"palo_rotations_total", "outcome", "success"}: 1,
+		{"palo_rotations_total", "outcome", "failure"}: 1,
+	})
+	at := value(t, x, "palo_rotation_last_success_timestamp_seconds", "config", "scm", "provider", "paloalto_scm")
+	if at < float64(before.Unix()) || at > float64(time.Now().Unix()+1) {
+		t.Errorf("last success at %v, want between %d and now", at, before.Unix())
+	}
+}
+
+// TestMetricsLabelsNameNoRoleAndNoSecret: series are per config, never per
+// role, and no label or value holds a token or a secret.
+func TestMetricsLabelsNameNoRoleAndNoSecret(t *testing.T) {
+	t.Parallel()
+	e := newTestEnv(t)
+	var tokens []string
+	for _, p := range allProviders {
+		name := strings.ReplaceAll(p, "_", "-")
+		e.mustOK(logical.UpdateOperation, "config/"+name, e.demoConfig(p))
+		for _, r := range []string{"role-one-", "role-two-"} {
+			e.mustOK(logical.UpdateOperation, "roles/"+r+name, map[string]any{"config": name})
+			resp := e.mustOK(logical.ReadOperation, "creds/"+r+name, nil)
+			tokens = append(tokens, resp.Data["access_token"].(string))
+		}
+	}
+	x, text := e.scrape()
+	allowed := []string{"config", "provider", "outcome", "reason", "result", "scope", "le", "version", "go_version"}
+	for name, f := range x {
+		for _, m := range f.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if !slices.Contains(allowed, l.GetName()) {
+					t.Errorf("%s has a label %q", name, l.GetName())
+				}
+			}
+		}
+	}
+	if strings.Contains(text, "role-") {
+		t.Error("the exposition names a role")
+	}
+	for _, s := range append(tokens, demoSecrets()...) {
+		if strings.Contains(text, s) {
+			t.Errorf("the exposition holds a token or secret (%s...)", s[:6])
+		}
+	}
+	if got := len(x["palo_creds_reads_total"].GetMetric()); got != 4*len(allProviders) {
+		t.Errorf("%d read series for %d configs of two roles each; want 4 per config", got, len(allProviders))
+	}
+}
+
+// metricNameRe finds metric names in the monitoring document, and
+// jsonBlockRe its JSON blocks (the dashboard).
+var (
+	metricNameRe = regexp.MustCompile(`\bpalo_[a-z0-9_]+`)
+	jsonBlockRe  = regexp.MustCompile("(?s)```json\n(.*?)```")
+)
+
+// TestMonitoringDocNamesOnlyExposedMetrics: every metric that the alert
+// rules, the dashboard and the text of docs/monitoring.md name is exposed,
+// and every exposed metric is documented there.
+func TestMonitoringDocNamesOnlyExposedMetrics(t *testing.T) {
+	t.Parallel()
+	doc, err := os.ReadFile("../docs/monitoring.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := newTestEnv(t)
+	e.readSCM()
+	e.b.metrics.observeRotation("scm", "paloalto_scm", rotationSuccess, time.Now())
+	x, _ := e.scrape()
+
+	named := map[string]bool{}
+	for _, n := range metricNameRe.FindAllString(string(doc), -1) {
+		named[n] = true
+		if x[n] != nil {
+			continue
+		}
+		base := n
+		for _, suffix := range []string{"_bucket", "_sum", "_count"} {
+			base = strings.TrimSuffix(base, suffix)
+		}
+		if f := x[base]; f == nil || f.GetType() != dto.MetricType_HISTOGRAM {
+			t.Errorf("docs/monitoring.md names %s, which the plugin does not expose", n)
+		}
+	}
+	if len(named) < 5 {
+		t.Fatalf("found only %d metric names in docs/monitoring.md", len(named))
+	}
+	blocks := jsonBlockRe.FindAllSubmatch(doc, -1)
+	if len(blocks) == 0 {
+		t.Error("docs/monitoring.md has no dashboard JSON")
+	}
+	for _, b := range blocks {
+		var dashboard struct{ Panels []json.RawMessage }
+		if err := json.Unmarshal(b[1], &dashboard); err != nil || len(dashboard.Panels) == 0 {
+			t.Errorf("the dashboard JSON in docs/monitoring.md is not a dashboard: %v", err)
+		}
+	}
+	for n := range x {
+		if !named[n] {
+			t.Errorf("%s is exposed but docs/monitoring.md does not describe it", n)
+		}
+	}
+}
+
+// TestKeepConfigsSparesConfigsMadeAfterTheListing: a scrape lists the
+// stored configs, then drops the series of configs not listed; a config
+// written and read between the two keeps its series (the read path holds
+// them).
+func TestKeepConfigsSparesConfigsMadeAfterTheListing(t *testing.T) {
+	t.Parallel()
+	m := newMetrics(func() []tokencache.EntryInfo { return nil }, time.Now)
+	old := m.forConfig("deleted", "oauth2")
+	gen := m.generation()
+	recent := m.forConfig("written-since", "oauth2")
+	missing := m.keepConfigs([]string{"stored"}, gen)
+	if !slices.Equal(missing, []string{"stored"}) {
+		t.Errorf("missing = %q, want [stored]", missing)
+	}
+	if m.lookup("deleted") != nil || m.lookup("written-since") != recent {
+		t.Errorf("after keepConfigs: deleted %v, written-since %v", m.lookup("deleted"), m.lookup("written-since"))
+	}
+	if m.forConfig("deleted", "oauth2") == old {
+		t.Error("a dropped config's series were reused")
+	}
+}
