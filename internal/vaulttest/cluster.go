@@ -167,6 +167,9 @@ func (c *Cluster) script(args ...string) (string, error) {
 	cmd := exec.CommandContext(ctx, "bash", append([]string{clusterScript()}, args...)...)
 	cmd.Env = c.env
 	cmd.WaitDelay = 5 * time.Second
+	// If the test binary dies, the script stops too, and the watchdog
+	// stops the nodes it started.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
 	out, err := cmd.CombinedOutput()
 	return string(out), err
 }
