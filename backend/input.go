@@ -115,8 +115,11 @@ func rejectUnknown(req *logical.Request, fields map[string]*framework.FieldSchem
 		}
 	}
 	sort.Strings(known)
-	return logical.ErrorResponse("unknown field(s): %s; this path takes: %s",
-		strings.Join(unknown, ", "), strings.Join(known, ", "))
+	takes := "this path takes no fields"
+	if len(known) > 0 {
+		takes = "this path takes: " + strings.Join(known, ", ")
+	}
+	return logical.ErrorResponse("unknown field(s): %s; %s", strings.Join(unknown, ", "), takes)
 }
 
 // checkName validates a resource name taken from the path.

@@ -47,3 +47,26 @@ func TestCompositeValuesAreRefusedWithoutQuotingThem(t *testing.T) {
 		t.Error("the log holds the secret")
 	}
 }
+
+// TestUnknownFieldsAreNamed sends a field a path does not know: the 400
+// names it and what the path takes, or that it takes none.
+func TestUnknownFieldsAreNamed(t *testing.T) {
+	t.Parallel()
+	e := newTestEnv(t)
+	e.mustOK(logical.UpdateOperation, "config/scm", e.demoConfig("paloalto_scm"))
+	cases := map[string]struct {
+		path string
+		want []string
+	}{
+		"a path with fields":    {"cache/purge", []string{"unknown field(s): foo", "this path takes: config, role"}},
+		"a path without fields": {"config/scm/rotate-root", []string{"unknown field(s): foo", "this path takes no fields"}},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			msg := e.mustBadRequest(logical.UpdateOperation, tc.path, map[string]any{"foo": "bar"}, tc.want...)
+			if strings.HasSuffix(msg, ": ") {
+				t.Errorf("the message ends in an empty list: %q", msg)
+			}
+		})
+	}
+}

@@ -183,7 +183,7 @@ func TestRotationSettingsValidation(t *testing.T) {
 	for field, bad := range map[string][]string{
 		"rotation_period":    {"59m", "-1h", "100000h"},
 		"iam_url":            {"http://api.example.com", "ftp://127.0.0.1", "https://u:p@api.example.com", "not a url"},
-		"service_account_id": {" x", "a/b", "x?y"},
+		"service_account_id": {" x", "a/b", "x?y", "..", "wildfire-sa", "982111c0-4dd6-47b9-a13b-e2035a96520", "982111c0-4dd6-47b9-a13b-e2035a965208 "},
 	} {
 		for _, v := range bad {
 			e.mustBadRequest(logical.UpdateOperation, "config/scm", map[string]any{field: v}, field)

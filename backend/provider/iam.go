@@ -62,12 +62,17 @@ var (
 	}
 )
 
+// serviceAccountIDRe is the form of a service account's IAM id: a UUID, such
+// as 2f56a901-4b71-45dc-a8d6-6b77eb41934d.
+var serviceAccountIDRe = regexp.MustCompile(`^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$`)
+
+// checkServiceAccountID accepts a UUID only: the id goes into the reset
+// request's path, where a name, a path or ".." would reach another URL.
+// Its message does not quote the value.
 func checkServiceAccountID(v string) error {
-	if err := textCheck("service_account_id", MaxIDLen)(v); err != nil {
-		return err
-	}
-	if strings.ContainsAny(v, "/?#% ") {
-		return errors.New("service_account_id: must be the service account's id (a UUID), not a path or URL")
+	if !serviceAccountIDRe.MatchString(v) {
+		return errors.New("service_account_id: must be the service account's IAM id, a UUID such as " +
+			"2f56a901-4b71-45dc-a8d6-6b77eb41934d (not its name, client_id, a path or a URL); leave it empty to find it by client_id")
 	}
 	return nil
 }
