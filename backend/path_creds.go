@@ -202,11 +202,12 @@ One token per config and scope is shared by all readers and refreshed in the
 background before it stops qualifying (see the role's min_ttl), so readers
 rarely wait on the vendor. A min_ttl over nine tenths of the token's
 lifetime cannot be met: half the lifetime applies instead, with a warning.
-If the vendor fails while the shared token still
-has life left, that token is served with a warning and a shorter lease.
+If the vendor fails while the shared token still has life left, that token
+is served with a warning and a shorter lease.
 
 Revoking a lease cannot revoke the vendor token: none of the vendors has an
 endpoint for that. Revocation is a no-op that never affects other readers;
 the token stays valid at the vendor until it expires. To stop new tokens,
-rotate the client secret at the vendor and write it to the config.
+rotate the client secret: config/<name>/rotate-root for paloalto_scm, or at
+the vendor for the others, then write it to the config.
 `
