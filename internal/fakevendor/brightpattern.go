@@ -21,12 +21,9 @@ import (
 
 func (s *Server) brightToken(in *tokenRequest) response {
 	const p = ProviderBrightPattern
-	if in.r.Method != http.MethodPost {
-		return methodNotAllowed(p)
-	}
-	form, err := parseForm(in.r, in.body)
-	if err != nil {
-		return oauthError(http.StatusBadRequest, "invalid_request", err.Error())
+	form, resp, bad := postForm(in, p)
+	if bad {
+		return resp
 	}
 	if in.r.Header.Get("Authorization") != "" {
 		return oauthError(http.StatusBadRequest, "invalid_request",

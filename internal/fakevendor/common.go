@@ -20,26 +20,34 @@ const (
 	jsonType = "application/json"
 )
 
-// parseForm checks that the request carries a form body and parses it. It
-// rejects OAuth parameters in the URL query and repeated parameters (RFC
-// 6749 section 3.2 and 3.1). Its errors never quote the request.
-func parseForm(r *http.Request, body []byte) (url.Values, error) {
-	if !hasMediaType(r, formType) {
-		return nil, errors.New("content type must be " + formType)
+// postForm checks that an OAuth2 token request is a POST with a form body
+// and parses that body. It rejects OAuth parameters in the URL query and
+// repeated parameters (RFC 6749 section 3.2 and 3.1). When the request is
+// not acceptable it returns the vendor's answer and true; its answers never
+// quote the request.
+func postForm(in *tokenRequest, provider string) (url.Values, response, bool) {
+	if in.r.Method != http.MethodPost {
+		return nil, methodNotAllowed(provider), true
 	}
-	if err := checkQuery(r); err != nil {
-		return nil, err
+	invalid := func(msg string) (url.Values, response, bool) {
+		return nil, oauthError(http.StatusBadRequest, "invalid_request", msg), true
 	}
-	form, err := url.ParseQuery(string(body))
+	if !hasMediaType(in.r, formType) {
+		return invalid("content type must be " + formType)
+	}
+	if err := checkQuery(in.r); err != nil {
+		return invalid(err.Error())
+	}
+	form, err := url.ParseQuery(string(in.body))
 	if err != nil {
-		return nil, errBadBody
+		return invalid(errBadBody.Error())
 	}
 	for _, v := range form {
 		if len(v) > 1 {
-			return nil, errors.New("a parameter is included more than once")
+			return invalid("a parameter is included more than once")
 		}
 	}
-	return form, nil
+	return form, response{}, false
 }
 
 // checkQuery rejects token-request parameters sent in the URL, where they

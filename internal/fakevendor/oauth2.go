@@ -19,12 +19,9 @@ import (
 
 func (s *Server) oauth2Token(in *tokenRequest) response {
 	const p = ProviderOAuth2
-	if in.r.Method != http.MethodPost {
-		return methodNotAllowed(p)
-	}
-	form, err := parseForm(in.r, in.body)
-	if err != nil {
-		return oauthError(http.StatusBadRequest, "invalid_request", err.Error())
+	form, resp, bad := postForm(in, p)
+	if bad {
+		return resp
 	}
 	basicID, basicSecret, hasBasic := in.r.BasicAuth()
 	hasPost := form.Has("client_id") || form.Has("client_secret")

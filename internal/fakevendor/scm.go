@@ -25,12 +25,9 @@ import (
 
 func (s *Server) scmToken(in *tokenRequest) response {
 	const p = ProviderSCM
-	if in.r.Method != http.MethodPost {
-		return methodNotAllowed(p)
-	}
-	form, err := parseForm(in.r, in.body)
-	if err != nil {
-		return oauthError(http.StatusBadRequest, "invalid_request", err.Error())
+	form, resp, bad := postForm(in, p)
+	if bad {
+		return resp
 	}
 	if form.Has("client_id") || form.Has("client_secret") {
 		return oauthError(http.StatusBadRequest, "invalid_request",
