@@ -122,6 +122,28 @@ func fixture() Input {
 	}
 }
 
+// slowHitFixture is fixture with the engine's cache-hit reads half as slow
+// again, so that the report looks for a cause.
+func slowHitFixture() Input {
+	in := fixture()
+	for i, r := range in.Results.HitPath {
+		if r.Target == "palo" {
+			in.Results.HitPath[i].P50Micros *= 1.5
+		}
+	}
+	return in
+}
+
+// render renders in and returns the document.
+func render(t *testing.T, in Input) string {
+	t.Helper()
+	var buf bytes.Buffer
+	if err := Render(&buf, in); err != nil {
+		t.Fatal(err)
+	}
+	return buf.String()
+}
+
 // targetLine returns the row of the targets table that starts with prefix.
 func targetLine(t *testing.T, doc, prefix string) string {
 	t.Helper()
@@ -194,11 +216,7 @@ func TestRenderVerdicts(t *testing.T) {
 			t.Parallel()
 			in := fixture()
 			tc.change(&in)
-			var buf bytes.Buffer
-			if err := Render(&buf, in); err != nil {
-				t.Fatal(err)
-			}
-			doc := buf.String()
+			doc := render(t, in)
 			for row, prefix := range rows {
 				line := targetLine(t, doc, prefix)
 				if got, want := strings.Contains(line, "**not met**"), row == tc.notMet; got != want {
@@ -214,12 +232,7 @@ func TestRenderVerdicts(t *testing.T) {
 
 func TestRenderExplainsASystemViewHeavyProfile(t *testing.T) {
 	t.Parallel()
-	in := fixture()
-	for i, r := range in.Results.HitPath {
-		if r.Target == "palo" {
-			in.Results.HitPath[i].P50Micros *= 1.5
-		}
-	}
+	in := slowHitFixture()
 	in.Results.Profile = &Profile{
 		What: "a profile",
 		Plugin: []string{
@@ -240,16 +253,13 @@ func TestRenderExplainsASystemViewHeavyProfile(t *testing.T) {
 			"         0     0%     0%       80ms 12.12%  github.com/hashicorp/vault/sdk/plugin.(*gRPCSystemViewClient).MaxLeaseTTL",
 		},
 	}
-	var buf bytes.Buffer
-	if err := Render(&buf, in); err != nil {
-		t.Fatal(err)
-	}
+	doc := render(t, in)
 	for _, want := range []string{
 		"`pathCredsRead` takes 30% of the plugin's CPU, and 29 points of that are SystemView calls (DefaultLeaseTTL, MaxLeaseTTL)",
 		"one more on every request, 10% here: the framework's own ReplicationState check",
 	} {
-		if !strings.Contains(buf.String(), want) {
-			t.Errorf("no explanation %q in:\n%s", want, buf.String())
+		if !strings.Contains(doc, want) {
+			t.Errorf("no explanation %q in:\n%s", want, doc)
 		}
 	}
 }
@@ -276,13 +286,10 @@ func TestRenderLoadReport(t *testing.T) {
 			t.Parallel()
 			in := fixture()
 			in.Load = tc.load
-			var buf bytes.Buffer
-			if err := Render(&buf, in); err != nil {
-				t.Fatal(err)
-			}
+			doc := render(t, in)
 			for _, w := range tc.want {
-				if !strings.Contains(buf.String(), w) {
-					t.Errorf("no %q in the load section:\n%s", w, buf.String()[strings.Index(buf.String(), "## Load test"):])
+				if !strings.Contains(doc, w) {
+					t.Errorf("no %q in the load section:\n%s", w, doc[strings.Index(doc, "## Load test"):])
 				}
 			}
 		})
@@ -352,18 +359,15 @@ func TestRenderMemory(t *testing.T) {
 			t.Parallel()
 			in := fixture()
 			in.Results.Memory.HeapBaselineBytes, in.Results.Memory.HeapRolesBytes, in.Results.Memory.HeapTokensBytes = tc.heap[0], tc.heap[1], tc.heap[2]
-			var buf bytes.Buffer
-			if err := Render(&buf, in); err != nil {
-				t.Fatal(err)
-			}
+			doc := render(t, in)
 			for _, w := range tc.want {
-				if !strings.Contains(buf.String(), w) {
-					t.Errorf("no %q in:\n%s", w, buf.String())
+				if !strings.Contains(doc, w) {
+					t.Errorf("no %q in:\n%s", w, doc)
 				}
 			}
 			for _, w := range tc.wantNone {
-				if strings.Contains(buf.String(), w) {
-					t.Errorf("%q in:\n%s", w, buf.String())
+				if strings.Contains(doc, w) {
+					t.Errorf("%q in:\n%s", w, doc)
 				}
 			}
 		})
@@ -375,12 +379,7 @@ func TestRenderMemory(t *testing.T) {
 // not explain a slow creds read.
 func TestRenderDoesNotBlameCallsOutsideTheHandler(t *testing.T) {
 	t.Parallel()
-	in := fixture()
-	for i, r := range in.Results.HitPath {
-		if r.Target == "palo" {
-			in.Results.HitPath[i].P50Micros *= 1.5
-		}
-	}
+	in := slowHitFixture()
 	in.Results.Profile = &Profile{
 		What: "a profile",
 		Plugin: []string{
@@ -390,12 +389,9 @@ func TestRenderDoesNotBlameCallsOutsideTheHandler(t *testing.T) {
 			"         0     0%     0%      200ms 30.30%  github.com/vault-palo/vault-plugin-secrets-palo/backend.(*paloBackend).pathCredsRead",
 		},
 	}
-	var buf bytes.Buffer
-	if err := Render(&buf, in); err != nil {
-		t.Fatal(err)
-	}
-	if strings.Contains(buf.String(), "SystemView calls") || !strings.Contains(buf.String(), "See the profiles under") {
-		t.Fatalf("a call outside the handler was blamed, or the profiles were not pointed to:\n%s", buf.String())
+	doc := render(t, in)
+	if strings.Contains(doc, "SystemView calls") || !strings.Contains(doc, "See the profiles under") {
+		t.Fatalf("a call outside the handler was blamed, or the profiles were not pointed to:\n%s", doc)
 	}
 }
 
