@@ -66,6 +66,17 @@ func reply(w http.ResponseWriter, status int, body string) {
 
 const okBody = `{"access_token":"tok","token_type":"Bearer","expires_in":900}`
 
+// mustFetch fetches params with a new client of opts and fails the test on
+// an error.
+func mustFetch(t *testing.T, opts ClientOptions, params Params) Token {
+	t.Helper()
+	tok, err := newTestClient(t, opts).Fetch(fetchCtx(t), params)
+	if err != nil {
+		t.Fatalf("Fetch: %v", err)
+	}
+	return tok
+}
+
 func fetchCtx(t *testing.T) context.Context {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
@@ -167,11 +178,7 @@ func TestFetchEveryProvider(t *testing.T) {
 			})
 			opts := fastOptions()
 			opts.UserAgent = "vault-plugin-secrets-palo/v9.9.9"
-			c := newTestClient(t, opts)
-			tok, err := c.Fetch(fetchCtx(t), testParams(tc.provider, v.URL+tc.path))
-			if err != nil {
-				t.Fatalf("Fetch: %v", err)
-			}
+			tok := mustFetch(t, opts, testParams(tc.provider, v.URL+tc.path))
 			mu.Lock()
 			defer mu.Unlock()
 			for _, p := range problems {
@@ -223,11 +230,7 @@ func TestFetchRetriesThenSucceeds(t *testing.T) {
 				}
 				reply(w, 200, okBody)
 			})
-			c := newTestClient(t, fastOptions())
-			tok, err := c.Fetch(fetchCtx(t), testParams(OAuth2, v.URL))
-			if err != nil {
-				t.Fatalf("Fetch: %v", err)
-			}
+			tok := mustFetch(t, fastOptions(), testParams(OAuth2, v.URL))
 			if tok.AccessToken != "tok" {
 				t.Errorf("token = %q", tok.AccessToken)
 			}
@@ -477,11 +480,7 @@ func TestFetchTruncatedBodyRetried(t *testing.T) {
 		}
 		reply(w, 200, okBody)
 	})
-	c := newTestClient(t, fastOptions())
-	tok, err := c.Fetch(fetchCtx(t), testParams(OAuth2, v.URL))
-	if err != nil {
-		t.Fatalf("Fetch: %v", err)
-	}
+	tok := mustFetch(t, fastOptions(), testParams(OAuth2, v.URL))
 	if tok.AccessToken != "tok" || v.hits.Load() != 2 {
 		t.Errorf("token %q after %d requests; want tok after 2", tok.AccessToken, v.hits.Load())
 	}

@@ -171,18 +171,20 @@ func TestFreePortsAvoidEphemeralAndRepeats(t *testing.T) {
 	}
 }
 
-// TestStopEndsTheProcessGroup starts a shell that leaves a child behind and
-// ignores SIGTERM: Stop must still end both.
-func TestStopEndsTheProcessGroup(t *testing.T) {
-	t.Parallel()
+// startShellWithChild starts /bin/sh -c script, where script starts a child
+// and writes its pid to "$CHILD_PID_FILE", and returns the shell's process
+// and the child's pid. The shell's process group is stopped when the test
+// ends.
+func startShellWithChild(t *testing.T, script string) (*Process, int) {
+	t.Helper()
 	dir := t.TempDir()
 	pidFile := filepath.Join(dir, "child.pid")
-	script := `trap '' TERM; sleep 300 & echo $! > ` + pidFile + `; echo started; wait`
-	p, err := startProcess("shell", "/bin/sh", []string{"-c", script}, os.Environ(), dir, filepath.Join(dir, "log"))
+	env := append(os.Environ(), "CHILD_PID_FILE="+pidFile)
+	p, err := startProcess("shell", "/bin/sh", []string{"-c", script}, env, dir, filepath.Join(dir, "log"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	p.stopTimeout = 200 * time.Millisecond
+	t.Cleanup(func() { _ = p.Stop() })
 	var child int
 	Eventually(t, 10*time.Second, 20*time.Millisecond, "the child's pid", func() error {
 		b, err := os.ReadFile(pidFile) //nolint:gosec // the test's own file
@@ -192,6 +194,15 @@ func TestStopEndsTheProcessGroup(t *testing.T) {
 		child, err = strconv.Atoi(strings.TrimSpace(string(b)))
 		return err
 	})
+	return p, child
+}
+
+// TestStopEndsTheProcessGroup starts a shell that leaves a child behind and
+// ignores SIGTERM: Stop must still end both.
+func TestStopEndsTheProcessGroup(t *testing.T) {
+	t.Parallel()
+	p, child := startShellWithChild(t, `trap '' TERM; sleep 300 & echo $! > "$CHILD_PID_FILE"; echo started; wait`)
+	p.stopTimeout = 200 * time.Millisecond
 	if p.Exited() {
 		t.Fatal("the shell exited early")
 	}
@@ -253,23 +264,7 @@ func TestChildPids(t *testing.T) {
 // as a crash would, and that Stop afterwards ends what it left behind.
 func TestKillLeavesChildrenUntilStop(t *testing.T) {
 	t.Parallel()
-	dir := t.TempDir()
-	pidFile := filepath.Join(dir, "child.pid")
-	script := `sleep 300 & echo $! > ` + pidFile + `; wait`
-	p, err := startProcess("shell", "/bin/sh", []string{"-c", script}, os.Environ(), dir, filepath.Join(dir, "log"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = p.Stop() })
-	var child int
-	Eventually(t, 10*time.Second, 20*time.Millisecond, "the child's pid", func() error {
-		b, err := os.ReadFile(pidFile) //nolint:gosec // the test's own file
-		if err != nil {
-			return err
-		}
-		child, err = strconv.Atoi(strings.TrimSpace(string(b)))
-		return err
-	})
+	p, child := startShellWithChild(t, `sleep 300 & echo $! > "$CHILD_PID_FILE"; wait`)
 	if err := p.Kill(); err != nil {
 		t.Fatal(err)
 	}
