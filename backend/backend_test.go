@@ -220,6 +220,31 @@ func (e *testEnv) mustOK(op logical.Operation, path string, data map[string]any)
 	return resp
 }
 
+// badWrite is a write the engine must refuse with a 400 whose message holds
+// each of want.
+type badWrite struct {
+	data map[string]any
+	want []string
+}
+
+// mustRefuse writes each case to path in a subtest of its own, checks that
+// each is refused (mustBadRequest), and then that the refused writes stored
+// nothing under path's folder.
+func (e *testEnv) mustRefuse(path string, cases map[string]badWrite) {
+	e.t.Helper()
+	for name, tc := range cases {
+		e.t.Run(name, func(t *testing.T) {
+			sub := *e
+			sub.t = t
+			sub.mustBadRequest(logical.UpdateOperation, path, tc.data, tc.want...)
+		})
+	}
+	folder := path[:strings.LastIndexByte(path, '/')+1]
+	if list, _ := e.storage.List(e.t.Context(), folder); len(list) != 0 {
+		e.t.Errorf("refused writes stored %s entries: %v", folder, list)
+	}
+}
+
 // mustBadRequest sends a request that must be refused with a 400 whose
 // message contains every one of want.
 func (e *testEnv) mustBadRequest(op logical.Operation, path string, data map[string]any, want ...string) string {

@@ -107,10 +107,7 @@ func TestConfigBadInputIsA400NamingTheField(t *testing.T) {
 		}
 		return m
 	}
-	cases := map[string]struct {
-		data map[string]any
-		want []string
-	}{
+	cases := map[string]badWrite{
 		"unknown field":              {with(scm, "client_secrte", "x"), []string{"client_secrte", "unknown"}},
 		"missing provider":           {with(scm, "provider", nil), []string{"provider", "required"}},
 		"unsupported provider":       {with(scm, "provider", "okta"), []string{"provider", "okta"}},
@@ -142,14 +139,7 @@ func TestConfigBadInputIsA400NamingTheField(t *testing.T) {
 		"oracle with client_id": {with(e.demoConfig("oracle_casb"), "client_id", "x"), []string{"client_id", "oracle_casb"}},
 		"oauth2 bad auth_style": {with(e.demoConfig("oauth2"), "auth_style", "digest"), []string{"auth_style", "digest"}},
 	}
-	for name, tc := range cases {
-		t.Run(name, func(t *testing.T) {
-			e.mustBadRequest(logical.UpdateOperation, "config/bad", tc.data, tc.want...)
-		})
-	}
-	if list, _ := e.storage.List(t.Context(), "config/"); len(list) != 0 {
-		t.Errorf("refused writes stored configs: %v", list)
-	}
+	e.mustRefuse("config/bad", cases)
 }
 
 func TestConfigNameTooLong(t *testing.T) {
@@ -254,10 +244,7 @@ func TestProxyPasswordIsNotReturned(t *testing.T) {
 func TestConfigMissingFieldsAreNamedAtOnce(t *testing.T) {
 	t.Parallel()
 	e := newTestEnv(t)
-	cases := map[string]struct {
-		data map[string]any
-		want []string
-	}{
+	cases := map[string]badWrite{
 		"scm without credentials and tsg_id": {
 			map[string]any{"provider": "paloalto_scm"},
 			[]string{"missing required field(s) for paloalto_scm: client_id, client_secret, tsg_id (the Tenant Service Group id"},
@@ -271,12 +258,7 @@ func TestConfigMissingFieldsAreNamedAtOnce(t *testing.T) {
 			[]string{"for bright_pattern: client_secret (that user's API secret), scope (the tenant host"},
 		},
 	}
-	for name, tc := range cases {
-		t.Run(name, func(t *testing.T) {
-			t.Parallel()
-			e.mustBadRequest(logical.UpdateOperation, "config/missing", tc.data, tc.want...)
-		})
-	}
+	e.mustRefuse("config/missing", cases)
 }
 
 func TestConfigRefusesShortSecrets(t *testing.T) {

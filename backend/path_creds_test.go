@@ -52,10 +52,7 @@ func TestRoleBadInput(t *testing.T) {
 	e := newTestEnv(t)
 	e.mustOK(logical.UpdateOperation, "config/scm", e.demoConfig("paloalto_scm"))
 	e.mustOK(logical.UpdateOperation, "config/saas", e.demoConfig("paloalto_saas_security"))
-	cases := map[string]struct {
-		data map[string]any
-		want []string
-	}{
+	cases := map[string]badWrite{
 		"missing config":     {map[string]any{}, []string{"config", "required"}},
 		"config not found":   {map[string]any{"config": "nope"}, []string{"config", "nope", "does not exist"}},
 		"scope on scm":       {map[string]any{"config": "scm", "scope": "x"}, []string{"scope", "paloalto_scm"}},
@@ -68,14 +65,7 @@ func TestRoleBadInput(t *testing.T) {
 		"lease not a bool":   {map[string]any{"config": "scm", "lease": "sometimes"}, []string{"lease"}},
 		"ttl not a duration": {map[string]any{"config": "scm", "ttl": "later"}, []string{"ttl"}},
 	}
-	for name, tc := range cases {
-		t.Run(name, func(t *testing.T) {
-			e.mustBadRequest(logical.UpdateOperation, "roles/r", tc.data, tc.want...)
-		})
-	}
-	if list, _ := e.storage.List(t.Context(), "roles/"); len(list) != 0 {
-		t.Errorf("refused writes stored roles: %v", list)
-	}
+	e.mustRefuse("roles/r", cases)
 }
 
 func TestCredsEveryProvider(t *testing.T) {
