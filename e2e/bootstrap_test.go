@@ -16,6 +16,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -70,28 +71,17 @@ func (r bootRun) lastLine() string {
 	return lines[len(lines)-1]
 }
 
-// bootEnv is the environment of a script: the test's own without any Vault
-// setting or HOME (so that nothing points at another Vault or reads a
-// token helper file), the Go caches of the test's user (configure.sh builds
-// its program with go, which would otherwise start from nothing in the new
+// bootEnv is the environment of a script: vaulttest.ChildEnv with a HOME of
+// its own, the Go caches of the test's user (configure.sh builds its
+// program with go, which would otherwise start from nothing in the new
 // HOME), and extra.
 func bootEnv(t *testing.T, extra ...string) []string {
 	t.Helper()
-	var env []string
-	for _, kv := range os.Environ() {
-		k, _, _ := strings.Cut(kv, "=")
-		if strings.HasPrefix(k, "VAULT_") || k == "HOME" {
-			continue
-		}
-		env = append(env, kv)
-	}
-	env = append(env, "HOME="+t.TempDir())
 	caches, err := goCaches()
 	if err != nil {
 		t.Fatal(err)
 	}
-	env = append(env, caches...)
-	return append(env, extra...)
+	return vaulttest.ChildEnv(t.TempDir(), slices.Concat(caches, extra)...)
 }
 
 // goCaches are GOCACHE, GOMODCACHE and GOPATH as `go env` gives them.

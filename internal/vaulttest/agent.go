@@ -69,6 +69,6 @@ func (s *Server) StartAgent(t testing.TB, o AgentOptions) *Agent {
 	writeFile(t, configPath, []byte(cfg.String()))
 
 	args := []string{"agent", "-config=" + configPath, "-log-level=" + o.LogLevel}
-	p := StartProcess(t, "vault agent", s.Bin, args, childEnv(dir), dir, filepath.Join(dir, "agent.log"))
+	p := StartProcess(t, "vault agent", s.Bin, args, ChildEnv(dir), dir, filepath.Join(dir, "agent.log"))
 	return &Agent{Process: p, ConfigPath: configPath}
 }

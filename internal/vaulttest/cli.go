@@ -111,7 +111,7 @@ func runVault(t testing.TB, bin, home string, env []string, stdin string, timeou
 	cmd := exec.CommandContext(ctx, bin, args...)
 	// VAULT_CLI_NO_COLOR keeps escape codes out of the output that tests
 	// search.
-	cmd.Env = childEnv(home, append([]string{"VAULT_CLI_NO_COLOR=1"}, env...)...)
+	cmd.Env = ChildEnv(home, append([]string{"VAULT_CLI_NO_COLOR=1"}, env...)...)
 	cmd.Dir = home
 	cmd.Stdin = strings.NewReader(stdin)
 	var stdout, stderr bytes.Buffer

@@ -83,7 +83,7 @@ func StartFakeVendor(t testing.TB, bin string, o FakeVendorOptions) *FakeVendor 
 	}
 	args = append(args, o.Args...)
 
-	p := StartProcess(t, "fakevendor", bin, args, childEnv(dir), dir, filepath.Join(dir, "fakevendor.log"))
+	p := StartProcess(t, "fakevendor", bin, args, ChildEnv(dir), dir, filepath.Join(dir, "fakevendor.log"))
 	fv := &FakeVendor{Process: p, CAFile: caFile}
 	err := waitFor(context.Background(), o.StartTimeout, 50*time.Millisecond, func() (bool, error) {
 		if p.Exited() {

@@ -213,11 +213,11 @@ func tail(s string, n int) string {
 	return strings.Join(lines, "\n")
 }
 
-// childEnv is the environment for a child process: the test's own, without
+// ChildEnv is the environment for a child process: the test's own, without
 // any VAULT_* setting that could point it at another Vault, with HOME set to
 // home so that no token helper file or cache lands in the real home, and
 // with extra appended (later entries win).
-func childEnv(home string, extra ...string) []string {
+func ChildEnv(home string, extra ...string) []string {
 	var env []string
 	for _, kv := range os.Environ() {
 		k, _, _ := strings.Cut(kv, "=")
@@ -229,6 +229,9 @@ func childEnv(home string, extra ...string) []string {
 	env = append(env, "HOME="+home)
 	return append(env, extra...)
 }
+
+// childEnv is ChildEnv under the name the cluster harness calls.
+var childEnv = ChildEnv
 
 // waitFor calls cond every interval until it returns true, the context ends
 // or the timeout passes; it returns cond's last error (or a timeout error)

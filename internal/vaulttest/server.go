@@ -96,7 +96,7 @@ func StartDev(t testing.TB, vaultBin string, o DevOptions) *Server {
 			"-log-level=" + o.LogLevel,
 		}, o.Args...)
 		logPath := filepath.Join(dir, fmt.Sprintf("vault-%d.log", attempt))
-		p, err := startProcess("vault", vaultBin, args, childEnv(dir, o.Env...), dir, logPath)
+		p, err := startProcess("vault", vaultBin, args, ChildEnv(dir, o.Env...), dir, logPath)
 		if err != nil {
 			t.Fatalf("vaulttest: %v", err)
 		}
