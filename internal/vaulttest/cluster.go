@@ -96,14 +96,14 @@ func StartCluster(t testing.TB, b Binaries) *Cluster {
 		"PLUGIN_BIN=" + b.Plugin,
 		"PLUGIN_VERSION=" + b.PluginVersion,
 	}
-	c.stopWhenDone(t, filepath.Join(dir, "stop.log"), childEnv(dir, settings...))
+	c.stopWhenDone(t, filepath.Join(dir, "stop.log"), ChildEnv(dir, settings...))
 
 	for attempt := 1; ; attempt++ {
 		port, err := FreePorts(2 * clusterNodes) // an API and a cluster port per node
 		if err != nil {
 			t.Fatalf("vaulttest: %v", err)
 		}
-		c.env = childEnv(dir, append(settings, "CLUSTER_BASE_PORT="+strconv.Itoa(port))...)
+		c.env = ChildEnv(dir, append(settings, "CLUSTER_BASE_PORT="+strconv.Itoa(port))...)
 		out, err := c.script("start")
 		if err == nil {
 			c.load(t)
