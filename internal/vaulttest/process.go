@@ -230,7 +230,6 @@ func ChildEnv(home string, extra ...string) []string {
 	return append(env, extra...)
 }
 
-
 // waitFor calls cond every interval until it returns true, the context ends
 // or the timeout passes; it returns cond's last error (or a timeout error)
 // when cond never held.
