@@ -1,26 +1,26 @@
 # vault-plugin-secrets-palo. The two commands a new machine needs:
 #   make demo   the main job end to end, on a real Vault and the built-in fake vendor
-#   make test   every test: lint, unit (-race), fuzz smoke, and end-to-end against a real Vault
+#   make test   every test: lint, unit (-race), fuzz smoke, end-to-end against a real Vault, and the
+#               release checks (static and reproducible builds, SBOM, signature, image, vulnerability scan)
 SHELL := /usr/bin/env bash
 .SHELLFLAGS := -euo pipefail -c
 
 PLUGIN    := vault-plugin-secrets-palo
 VERSION   ?= v0.1.0
-MODULE    := github.com/vault-palo/vault-plugin-secrets-palo
-LDFLAGS   := -X $(MODULE)/backend.Version=$(VERSION)
 BIN_DIR   := $(CURDIR)/bin
 TOOLS_BIN := $(CURDIR)/.tools/bin
 FUZZTIME  ?= 10000x
 
 export PATH := $(TOOLS_BIN):$(PATH)
 
-.PHONY: all build fakevendor vault deps demo dev test lint fmt unit fuzz e2e bench configure tools clean
+.PHONY: all build fakevendor vault deps demo dev test lint fmt unit fuzz e2e bench configure tools clean \
+	release release-check vulncheck compat
 
 all: build
 
-## build: the plugin binary, bin/vault-plugin-secrets-palo, with its version stamped
+## build: the plugin binary, bin/vault-plugin-secrets-palo: static, -trimpath, its version stamped
 build:
-	go build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN_DIR)/$(PLUGIN) .
+	VERSION=$(VERSION) scripts/build.sh $(BIN_DIR)/$(PLUGIN)
 
 ## fakevendor: the fake of all four vendors, bin/fakevendor
 fakevendor:
@@ -39,7 +39,7 @@ dev: build fakevendor vault
 	PLUGIN_VERSION=$(VERSION) scripts/dev.sh
 
 ## test: everything CI runs
-test: deps lint unit fuzz e2e
+test: deps lint unit fuzz e2e release-check vulncheck
 
 tools:
 	scripts/tools.sh
@@ -54,6 +54,7 @@ lint: tools deps
 	go vet ./...
 	go vet -tags e2e ./e2e/...
 	golangci-lint run ./...
+	cd tools/release && go vet ./... && golangci-lint run ./...
 	shellcheck scripts/*.sh bootstrap/*.sh docs/recipes/*.sh docs/recipes/agent/*.sh
 	scripts/tf-fmt-check.sh
 
@@ -82,5 +83,25 @@ bench: build fakevendor vault
 configure: build
 	bootstrap/configure-dev.sh
 
+## release: VERSION=vX.Y.Z: binaries, SHA256SUMS (signed if RELEASE_GPG_KEY is set), SBOMs,
+##          RELEASE_NOTES.md and the OpenBao OCI image in dist/ (docs/releasing.md)
+release:
+	scripts/release.sh $(VERSION)
+
+## release-check: the release tool's tests, static and reproducible builds, a signed release
+##                checked end to end, its image through a loopback registry (part of make test)
+release-check: build deps
+	cd tools/release && go test -race -count=1 ./...
+	VERSION=$(VERSION) scripts/release-check.sh
+
+## vulncheck: govulncheck against the pinned local Go vulnerability database (part of make test)
+vulncheck:
+	scripts/vulncheck.sh
+
+## compat: the e2e suite against every other Vault version the README's compatibility table lists
+##         (each built once into the cache; about 10 minutes per version the first time)
+compat:
+	scripts/compat.sh
+
 clean:
-	rm -rf $(BIN_DIR)
+	rm -rf $(BIN_DIR) $(CURDIR)/dist

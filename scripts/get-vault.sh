@@ -20,10 +20,15 @@
 # the newest releases' in-tree SDK matches no published vault/sdk tag. v1.21.0
 # builds against the published sdk v0.20.0 and api v1.22.0 it requires
 # (v1.21.4 does not). The pin lives in scripts/vaultbuild/go.mod.
+#
+# VAULT_BUILD_DIR=scripts/vaultcompat/vX.Y.Z (make compat) builds that module's
+# Vault instead, into .tools/bin/vault-X.Y.Z, and takes no vault from
+# VAULT_BIN or PATH: a compatibility run needs exactly that version.
 set -euo pipefail
 
 root="$(cd "$(dirname "$0")/.." && pwd)"
-build_dir="$root/scripts/vaultbuild"
+build_dir="${VAULT_BUILD_DIR:-$root/scripts/vaultbuild}"
+exact=${VAULT_BUILD_DIR:+1}
 pin="$(grep -Eo 'github.com/hashicorp/vault v[0-9][^ ]*' "$build_dir/go.mod" | head -n1 | cut -d" " -f2)"
 pin="${pin#v}"
 [[ -n "$pin" ]] || { echo "get-vault: cannot read the pinned version from $build_dir/go.mod" >&2; exit 1; }
@@ -38,13 +43,13 @@ at_least() { # at_least have want
   [[ "$(printf '%s\n%s\n' "$2" "$1" | sort -V | head -n1)" == "$2" ]]
 }
 
-if [[ -n "${VAULT_BIN:-}" ]]; then
+if [[ -z "$exact" && -n "${VAULT_BIN:-}" ]]; then
   [[ -x "$VAULT_BIN" ]] || { log "VAULT_BIN=$VAULT_BIN is not executable"; exit 1; }
   echo "$VAULT_BIN"
   exit 0
 fi
 
-if on_path="$(command -v vault 2>/dev/null)"; then
+if [[ -z "$exact" ]] && on_path="$(command -v vault 2>/dev/null)"; then
   v="$(version_of "$on_path")"
   if [[ -n "$v" ]] && at_least "$v" "$pin"; then
     log "using $on_path (Vault $v)"
@@ -54,8 +59,8 @@ if on_path="$(command -v vault 2>/dev/null)"; then
   log "ignoring $on_path (Vault ${v:-unknown}; need $pin or newer)"
 fi
 
-out="$root/.tools/bin/vault"
-stamp="$root/.tools/bin/.vault.version"
+out="$root/.tools/bin/vault${exact:+-$pin}"
+stamp="$root/.tools/bin/.vault${exact:+-$pin}.version"
 cache_dir="${XDG_CACHE_HOME:-$HOME/.cache}/vault-plugin-secrets-palo"
 cached="$cache_dir/vault-$pin"
 mkdir -p "$root/.tools/bin"
