@@ -53,7 +53,7 @@ sed "s/^## \[Unreleased\]\$/## [Unreleased]\n\n## [${VERSION#v}] - $(date -u +%F
 export GNUPGHOME="$tmp/gnupg"
 mkdir -m 700 "$GNUPGHOME"
 gpg --batch --quiet --passphrase '' --quick-generate-key 'release-check <release-check@example.invalid>' ed25519 sign 1d 2>/dev/null
-key="$(gpg --batch --with-colons --list-secret-keys | awk -F: '$1 == "fpr" { print $10; exit }')"
+key="$(gpg --batch --with-colons --list-secret-keys 2>/dev/null | awk -F: '$1 == "fpr" { print $10; exit }')"
 dist="$tmp/dist"
 DIST="$dist" CHANGELOG="$changelog" RELEASE_GPG_KEY="$key" scripts/release.sh "$VERSION"
 
