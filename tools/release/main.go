@@ -1,5 +1,5 @@
 // Command release holds the release steps that need more than a shell: the
-// static-linking check, the OCI image for OpenBao, its round trip through a
+// static-linking check, the SBOM check, the OCI image for OpenBao, its round trip through a
 // registry, the CHANGELOG section of a version, and the conversion of the Go
 // vulnerability database module into the layout govulncheck reads.
 //
@@ -16,6 +16,7 @@ import (
 const usage = `usage:
   release static FILE...                         fail if an ELF binary is dynamically linked
   release notes -changelog FILE -version vX.Y.Z  print that version's CHANGELOG section
+  release sbom BINARY SBOM                       fail unless SBOM lists every module in BINARY
   release image -dist DIR -version vX.Y.Z        write DIR/<plugin>_<version>_oci (OCI layout)
   release image-check -dist DIR -version vX.Y.Z  push it to a loopback registry, pull, compare
   release vulndb SRC DST VERSION                 convert vulndb@VERSION's data/osv into a govulncheck database`
@@ -58,6 +59,15 @@ func run(cmd string, args []string) error {
 			return fmt.Errorf("%s: %w", *changelog, err)
 		}
 		_, err = fmt.Print(notes)
+		return err
+	case "sbom":
+		if fs.NArg() != 2 {
+			return fmt.Errorf("want BINARY and SBOM, got %q", fs.Args())
+		}
+		n, err := checkSBOM(fs.Arg(0), fs.Arg(1))
+		if err == nil {
+			fmt.Printf("%s lists the %d modules compiled into %s\n", fs.Arg(1), n, fs.Arg(0))
+		}
 		return err
 	case "image":
 		dir, err := writeImage(*dist, *version)
