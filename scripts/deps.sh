@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Installs the Debian packages the tests and scripts use (curl and the
-# shell linter) when they are missing. Needs root or sudo the first time on
+# Installs the Debian packages the tests and scripts use (curl, the shell
+# linter, and gpg for the release signature check) when they are missing. Needs root or sudo the first time on
 # a fresh machine; does nothing when everything is there.
 
 set -euo pipefail
@@ -8,6 +8,7 @@ set -euo pipefail
 need=()
 command -v curl >/dev/null 2>&1 || need+=(curl)
 command -v shellcheck >/dev/null 2>&1 || need+=(shellcheck)
+command -v gpg >/dev/null 2>&1 || need+=(gnupg)
 [[ ${#need[@]} -eq 0 ]] && exit 0
 
 echo "deps: installing ${need[*]} with apt-get" >&2
