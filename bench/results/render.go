@@ -16,7 +16,7 @@ import (
 const (
 	// HitTarget: a cache-hit read costs at most this many times the minimal
 	// plugin's leased read, at every concurrency.
-	HitTarget = 1.15
+	HitTarget = 1.05
 	// ColdTarget: a cache miss adds at most this many times the bare
 	// vendor exchange to a read.
 	ColdTarget = 1.2

@@ -53,7 +53,7 @@ type plan struct {
 
 func fullPlan() plan {
 	return plan{
-		rounds: 5, warmup: 300 * time.Millisecond, run: 2 * time.Second, clients: []int{1, 16, 64},
+		rounds: 8, warmup: 300 * time.Millisecond, run: 2 * time.Second, clients: []int{1, 16, 64},
 		coldSamples: 200, delayed: 40, vendorDelay: 20 * time.Millisecond,
 		callsRun: 70 * time.Second, lifetime: 64 * time.Second,
 		roles:      10000,
