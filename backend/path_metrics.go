@@ -19,8 +19,10 @@ func pathMetrics(b *paloBackend) *framework.Path {
 		},
 		Operations: map[logical.Operation]framework.OperationHandler{
 			logical.ReadOperation: &framework.PathOperation{
-				// Not forwarded: like the cache it reports on, the metrics
-				// are those of the node that serves the request.
+				// Not forwarded: each node reports its own process (vendor
+				// requests and refreshes happen where the tokens are held,
+				// on the active node, since creds and cache are forwarded
+				// there), so a performance standby is scraped directly.
 				Callback: b.pathMetricsRead,
 				Summary:  "This mount's metrics in the Prometheus text format (never a token or a secret).",
 				Responses: map[int][]framework.Response{
