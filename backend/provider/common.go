@@ -155,7 +155,7 @@ func lifetimeError(provider string, p Params, resp *Response, field string, err 
 // one that does is broken or hostile, and its token must not be handed out
 // (it would put the secret into a Vault response).
 func checkEchoedSecret(provider string, p Params, resp *Response, tok Token) (Token, error) {
-	r := newRedactor(p)
+	r := p.redactor()
 	fields := []string{tok.AccessToken, tok.TokenType, tok.Scope}
 	for _, v := range tok.Extra {
 		fields = append(fields, v)

@@ -32,7 +32,7 @@ func FuzzParseOAuth2(f *testing.F) { fuzzParse(f, OAuth2) }
 func fuzzParse(f *testing.F, provider string) {
 	proto := protocolOf(provider)
 	p := testParams(provider, "")
-	p.AccessSecret = testAccessSecret // both secrets, whatever the provider
+	p.Values[AccessSecret.Name] = testAccessSecret // both secrets, whatever the provider
 	f.Fuzz(func(t *testing.T, status int, body []byte, date string) {
 		resp := &Response{StatusCode: status, Body: body}
 		if date != "" {
@@ -128,8 +128,8 @@ func FuzzParseExpiresAt(f *testing.F) {
 // line without control characters or the secret.
 func FuzzSanitize(f *testing.F) {
 	p := testParams(OAuth2, "")
-	p.AccessSecret = testAccessSecret
-	r := newRedactor(p)
+	p.Values[AccessSecret.Name] = testAccessSecret
+	r := p.redactor()
 	f.Fuzz(func(t *testing.T, s string) {
 		out := sanitize(s, r, maxExcerpt)
 		if !utf8.ValidString(out) || utf8.RuneCountInString(out) > maxExcerpt {

@@ -1,7 +1,6 @@
 package provider
 
 import (
-	"encoding/base64"
 	"encoding/json"
 	"html"
 	"net/url"
@@ -33,7 +32,7 @@ type redactor struct {
 	marker string   // what replaces a secret
 }
 
-func newRedactor(p Params) redactor {
+func newRedactor(secrets ...string) redactor {
 	seen := map[string]bool{}
 	var forms []string
 	add := func(s string) {
@@ -42,10 +41,7 @@ func newRedactor(p Params) redactor {
 			forms = append(forms, s)
 		}
 	}
-	for _, s := range []string{p.ClientSecret, p.AccessSecret} {
-		if s == "" {
-			continue
-		}
+	for _, s := range secrets {
 		add(s)
 		add(url.QueryEscape(s))
 		add(url.PathEscape(s))
@@ -55,11 +51,6 @@ func newRedactor(p Params) redactor {
 			add(j)
 			add(strings.ReplaceAll(j, "/", `\/`))
 		}
-	}
-	if p.ClientSecret != "" {
-		enc := base64.StdEncoding.EncodeToString
-		add(enc([]byte(p.ClientID + ":" + p.ClientSecret)))
-		add(enc([]byte(url.QueryEscape(p.ClientID) + ":" + url.QueryEscape(p.ClientSecret))))
 	}
 	sort.SliceStable(forms, func(i, j int) bool { return len(forms[i]) > len(forms[j]) })
 	r := redactor{forms: forms}

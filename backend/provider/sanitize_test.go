@@ -11,7 +11,7 @@ import (
 
 func TestSanitize(t *testing.T) {
 	t.Parallel()
-	r := newRedactor(Params{ClientID: "acme", ClientSecret: "hunter2<x>&y z"}) //nolint:gosec // G101: made-up test secret
+	r := Params{Values: Values{"client_id": "acme", "client_secret": "hunter2<x>&y z"}}.redactor() //nolint:gosec // G101: made-up test secret
 	cases := map[string]struct {
 		in, want string
 	}{
@@ -58,21 +58,21 @@ func TestRedactorEdgeCases(t *testing.T) {
 		in     string
 		secret string
 	}{
-		"secret made of the marker's characters": {params: Params{ClientSecret: "]]"}, in: "]]]]]", secret: "]]"},
-		"secret inside the marker":               {params: Params{ClientSecret: "dact"}, in: "redactdact", secret: "dact"},
-		"access secret":                          {params: Params{AccessSecret: "k%7K2"}, in: `{"accessSecret":"k%7K2"}`, secret: "k%7K2"},
-		"both secrets":                           {params: Params{ClientSecret: "aaa1", AccessSecret: "bbb2"}, in: "aaa1 bbb2", secret: "bbb2"},
+		"secret made of the marker's characters": {params: Params{Values: Values{"client_secret": "]]"}}, in: "]]]]]", secret: "]]"},
+		"secret inside the marker":               {params: Params{Values: Values{"client_secret": "dact"}}, in: "redactdact", secret: "dact"},
+		"access secret":                          {params: Params{Values: Values{"access_secret": "k%7K2"}}, in: `{"accessSecret":"k%7K2"}`, secret: "k%7K2"},
+		"both secrets":                           {params: Params{Values: Values{"client_secret": "aaa1", "access_secret": "bbb2"}}, in: "aaa1 bbb2", secret: "bbb2"},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			got := newRedactor(tc.params).redact(tc.in)
+			got := tc.params.redactor().redact(tc.in)
 			if strings.Contains(got, tc.secret) {
 				t.Errorf("redact(%q) = %q still holds %q", tc.in, got, tc.secret)
 			}
 		})
 	}
-	if got := newRedactor(Params{}).redact("nothing to hide"); got != "nothing to hide" {
+	if got := newRedactor().redact("nothing to hide"); got != "nothing to hide" {
 		t.Errorf("an empty secret redacted text: %q", got)
 	}
 }

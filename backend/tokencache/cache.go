@@ -453,3 +453,16 @@ func raise(a *atomic.Int64, v int64) {
 		}
 	}
 }
+
+// EndCooldown ends the credential-failure replay of every entry of config,
+// keeping their tokens: after the config's credential was replaced by one
+// that works (a rotation), the next read asks the vendor again at once.
+func (c *Cache) EndCooldown(config string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, e := range c.entries {
+		if e.config == config {
+			e.failErr, e.failAt, e.failUntil = nil, time.Time{}, time.Time{}
+		}
+	}
+}
