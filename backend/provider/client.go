@@ -202,7 +202,7 @@ func (c *Client) Fetch(ctx context.Context, p Params) (Token, error) {
 		return Token{}, err
 	}
 	req.Header.Set("User-Agent", c.userAgent)
-	f := &fetch{client: c, provider: d.Name, proto: d.Protocol, params: p, redact: newRedactor(p)}
+	f := &fetch{client: c, provider: d.Name, proto: d.Protocol, params: p, redact: p.redactor()}
 	for n := 1; ; n++ {
 		a := c.send(ctx, req)
 		wait, retry := c.nextWait(ctx, a, n)
@@ -226,7 +226,7 @@ func newRequest(ctx context.Context, p Params) (Descriptor, *http.Request, error
 	d, ok := Describe(p.Provider)
 	if !ok {
 		return d, nil, &Error{
-			Provider: sanitize(p.Provider, newRedactor(p), 40),
+			Provider: sanitize(p.Provider, p.redactor(), 40),
 			Kind:     KindConfig,
 			Message:  "unknown provider; expected one of " + strings.Join(Names(), ", "),
 		}

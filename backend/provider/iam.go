@@ -101,12 +101,13 @@ type IAMRequest struct {
 	// Token is the bearer token: secret, never logged or quoted.
 	Token string
 	// ClientID and ClientSecret are the credentials the token was minted
-	// with, so an echo of them in a vendor message is redacted too.
+	// with; an echo of the secret (alone or in a Basic header) in a vendor
+	// message is redacted too.
 	ClientID, ClientSecret string
 }
 
 func (r IAMRequest) redactor() redactor {
-	return newRedactor(Params{ClientID: r.ClientID, ClientSecret: r.ClientSecret, AccessSecret: r.Token})
+	return newRedactor(r.ClientSecret, r.Token)
 }
 
 // saClientIDRe matches a service account's client id and captures its TSG:
