@@ -81,5 +81,5 @@ func (oracleCASB) ParseResponse(p Params, resp *Response, now time.Time) (Token,
 	if tenant, _ := stringField(obj, "tenantId", false); tenant != "" {
 		tok.Extra["tenant_id"] = tenant
 	}
-	return checkEchoedSecret(OracleCASB, p, resp, tok)
+	return checkTokenFields(OracleCASB, p, resp, tok)
 }
