@@ -433,7 +433,7 @@ func TestFetchEchoesNoEncodedSecret(t *testing.T) {
 					t.Run(fmt.Sprintf("%s/%s/%s/%d", sname, ename, shape, status), func(t *testing.T) {
 						t.Parallel()
 						p := Params{
-							Provider: OAuth2,
+							Provider:   OAuth2,
 							TokenURL:   fmt.Sprintf("%s/%d/%s/%s", v.URL, status, url.PathEscape(shape), url.PathEscape(ename)),
 							DefaultTTL: time.Minute, Values: Values{"client_id": "acme", "client_secret": secret, "token_endpoint_auth_method": AuthClientSecretPost},
 						}
