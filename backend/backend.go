@@ -115,7 +115,7 @@ func newBackend() *paloBackend {
 		BackendType: logical.TypeLogical,
 		// Paths are matched in order: the most specific patterns come first.
 		Paths: framework.PathAppend(
-			[]*framework.Path{pathCachePurge(b), pathCache(b), pathMetrics(b), pathRotateRoot(b)},
+			[]*framework.Path{pathCachePurge(b), pathCache(b), pathMetrics(b), pathRotateRoot(b), pathConfigJWKS(b), pathJWKS(b)},
 			pathConfig(b),
 			pathRoles(b),
 			[]*framework.Path{pathCreds(b)},
@@ -126,6 +126,9 @@ func newBackend() *paloBackend {
 			// The rotation record holds a bearer token while a reset is
 			// pending.
 			SealWrapStorage: []string{configStoragePrefix, roleStoragePrefix, rotationStoragePrefix},
+			// A private_key_jwt config's public keys, for a server's
+			// jwks_uri, which fetches them without a Vault token.
+			Unauthenticated: []string{jwksPrefix + "*"},
 		},
 		Secrets:        []*framework.Secret{secretToken(b)},
 		InitializeFunc: b.initialize,

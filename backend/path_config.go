@@ -141,7 +141,11 @@ func useText(u provider.FieldUse) string {
 	if u.Note != "" {
 		parts = append(parts, u.Note)
 	}
-	return strings.Join(parts, ": ")
+	text := strings.Join(parts, ": ")
+	if u.Unless != "" {
+		text += "; does not apply " + u.Unless
+	}
+	return text
 }
 
 // tokenURLDefaults says which providers have a default token URL.
@@ -179,6 +183,7 @@ func configResponseFields() map[string]*framework.FieldSchema {
 		}
 	}
 	maps.Copy(f, rotationStatusFields())
+	maps.Copy(f, keyStatusFields())
 	return f
 }
 
@@ -227,6 +232,11 @@ func (b *paloBackend) pathConfigRead(ctx context.Context, req *logical.Request, 
 	if c.rotation() != nil {
 		c.readSchedule(data)
 	}
+	if provider.UsesKey(c.Values) {
+		data["key_id"] = provider.KeyID(c.Values)
+		data["certificate"] = provider.CertificatePEM(c.Values)
+		data["jwks_path"] = jwksPath(req.MountPoint, name)
+	}
 	if err := b.addRotationStatus(ctx, req.Storage, name, c, data); err != nil {
 		return nil, err
 	}
@@ -268,6 +278,9 @@ const maxConfigWriteAttempts = 5
 type configWrite struct {
 	verified string
 	warnings []string
+	// key is the key pair this write made (private_key_jwt), kept across
+	// its attempts so that each stores the same one.
+	key string
 }
 
 // writeConfig makes one attempt at a config write: under the config's
@@ -299,6 +312,9 @@ func (b *paloBackend) writeConfig(ctx context.Context, req *logical.Request, d *
 	if msg == "" {
 		msg = checkConfigChange(name, existing, entry, held, since, req)
 	}
+	if msg == "" {
+		msg = w.makeKey(existing, entry)
+	}
 	if msg != "" {
 		return logical.ErrorResponse(msg), true, nil
 	}
@@ -307,7 +323,9 @@ func (b *paloBackend) writeConfig(ctx context.Context, req *logical.Request, d *
 		pending = rec.livePending(existing)
 	}
 	fp := entry.fingerprint()
-	mustVerify := pending != nil || entry.VerifyConnection && (existing == nil || existing.fingerprint() != fp)
+	// A key made by this write cannot be known to the server yet: there
+	// is nothing to verify until it is registered.
+	mustVerify := pending != nil || entry.VerifyConnection && w.key == "" && (existing == nil || existing.fingerprint() != fp)
 	if mustVerify && fp != w.verified {
 		lock.Unlock()
 		locked = false
@@ -321,12 +339,45 @@ func (b *paloBackend) writeConfig(ctx context.Context, req *logical.Request, d *
 	return b.storeConfig(ctx, req, name, existing, entry, rec, pending, w.warnings)
 }
 
+// makeKey gives a private_key_jwt config the key pair it signs with when
+// it has none (it is new, or has just switched to private_key_jwt), or a
+// new one when the write changes where its assertions go: a key the server
+// at the old address knows never signs for another. It returns a message
+// for a 400 when no key can be made.
+func (w *configWrite) makeKey(existing, entry *configEntry) string {
+	if !provider.UsesKey(entry.Values) {
+		return ""
+	}
+	moved := existing != nil && len(entry.destinationsChangedFrom(existing)) > 0
+	if entry.Values[provider.SigningKey.Name] != "" && !moved {
+		return ""
+	}
+	if w.key == "" {
+		key, err := provider.NewSigningKey(entry.Values[provider.KeyType.Name], entry.Values[provider.ClientID.Name])
+		if err != nil {
+			return err.Error()
+		}
+		w.key = key
+		msg := "a new key pair was made"
+		if moved {
+			msg += " because the write changes where its assertions go (" + strings.Join(entry.destinationsChangedFrom(existing), ", ") +
+				"); the previous key no longer signs and leaves the JWKS"
+		}
+		w.warnings = append(w.warnings, msg+". Register its public key with the server before reading creds: the JWKS "+
+			"at config/<name>/jwks or, unauthenticated, at the jwks_path the config read shows, or its certificate")
+	}
+	entry.Values[provider.SigningKey.Name] = w.key
+	delete(entry.Values, provider.RetiredKeys.Name)
+	return ""
+}
+
 // storeConfig stores a merged, checked and (where due) verified config.
 // The caller holds the config's lock.
 func (b *paloBackend) storeConfig(ctx context.Context, req *logical.Request, name string, existing, entry *configEntry,
 	rec *rotationRecord, pending *provider.Pending, warnings []string,
 ) (*logical.Response, bool, error) {
-	newCredential := existing == nil || secretGiven(req)
+	newCredential := existing == nil || secretGiven(req) ||
+		existing.Values[provider.SigningKey.Name] != entry.Values[provider.SigningKey.Name]
 	if newCredential || entry.SecretSetAt.IsZero() {
 		entry.SecretSetAt = b.now().UTC()
 	}
@@ -372,8 +423,8 @@ func checkConfigChange(name string, existing, entry *configEntry, held bool, sin
 			"the rotated %s. Wait for it to end (read config/%s) and write again", name, formatTime(since), entry.rotationTerms().Credential, name)
 	}
 	changed := entry.destinationsChangedFrom(existing)
-	if len(changed) == 0 || secretGiven(req) {
-		return ""
+	if len(changed) == 0 || secretGiven(req) || provider.UsesKey(entry.Values) {
+		return "" // a private_key_jwt config gets a new key instead (makeKey)
 	}
 	secret := entry.secretField()
 	return fmt.Sprintf("%s: changing where config %q sends its credentials needs %s in the same write; otherwise anyone allowed "+
@@ -634,6 +685,9 @@ func configHelp() string {
 	for _, d := range provider.Descriptors() {
 		items := make([]string, 0, len(d.Fields)+1)
 		for _, f := range d.Fields {
+			if f.Hidden {
+				continue
+			}
 			switch {
 			case f.Required && f.Note == "":
 				items = append(items, f.Name)

@@ -183,7 +183,20 @@ func (c *Client) Fetch(ctx context.Context, p Params) (Token, error) {
 		provider: d.Name,
 		redact:   p.redactor(),
 		policy:   c.policy,
-		build:    func(ctx context.Context) (*http.Request, error) { return d.Protocol.NewRequest(ctx, p) },
+		build: func(ctx context.Context) (*http.Request, []string, error) {
+			q := p
+			if UsesKey(p.Values) {
+				// A new assertion for each attempt: a server refuses a jti
+				// it has seen. It is a credential while it lives.
+				a, err := clientAssertion(p, c.now())
+				if err != nil {
+					return nil, nil, err
+				}
+				q.assertion = a
+			}
+			req, err := d.Protocol.NewRequest(ctx, q)
+			return req, []string{q.assertion}, err
+		},
 		parse: func(resp *Response, at time.Time, n int) (Token, error) {
 			tok, err := d.Protocol.ParseResponse(p, resp, at)
 			tok.Attempts = n
@@ -229,7 +242,10 @@ type request[T any] struct {
 	op     string
 	redact redactor
 	policy Policy
-	build  func(ctx context.Context) (*http.Request, error)
+	// build makes the request of one attempt, and names the secrets it
+	// carries besides the config's (a client assertion), to be redacted
+	// from the answer too.
+	build func(ctx context.Context) (*http.Request, []string, error)
 	// parse reads a complete response, received at the given time, of
 	// attempt n. An error that is not an *Error is vendor text and is
 	// sanitised.
@@ -247,13 +263,17 @@ func exchange[T any](ctx context.Context, c *Client, r request[T]) (T, error) {
 	}
 	v, err := Retry(ctx, pol, func(n int) (T, error) {
 		var zero T
-		req, err := r.build(ctx)
+		req, extra, err := r.build(ctx)
 		if err != nil {
 			return zero, err
 		}
 		req.Header.Set("User-Agent", c.userAgent)
 		last = c.send(ctx, req, r.op)
-		v, pe := r.outcome(ctx, last, n)
+		attemptReq := r
+		if len(extra) > 0 && extra[0] != "" {
+			attemptReq.redact = r.redact.with(extra...)
+		}
+		v, pe := attemptReq.outcome(ctx, last, n)
 		if pe != nil {
 			return zero, pe
 		}

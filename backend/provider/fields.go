@@ -100,12 +100,35 @@ var (
 	TokenEndpointAuthMethod = Field{
 		Name: "token_endpoint_auth_method", Label: "Token endpoint auth method",
 		Description: "How the client authenticates at the token endpoint, by its OAuth 2.0 name: " + AuthClientSecretBasic +
-			" (HTTP Basic), " + AuthClientSecretPost + " (form fields). The older auth_style values basic and body are " +
-			"accepted for them; a read shows this field.",
-		Values: []string{AuthClientSecretBasic, AuthClientSecretPost},
+			" (HTTP Basic), " + AuthClientSecretPost + " (form fields) or " + AuthPrivateKeyJWT + " (a short JWT signed " +
+			"with a key pair the engine makes, whose private key never leaves Vault; no client_secret). The older " +
+			"auth_style values basic and body are accepted for the first two; a read shows this field.",
+		Values: []string{AuthClientSecretBasic, AuthClientSecretPost, AuthPrivateKeyJWT},
 		Alias:  &Alias{Name: "auth_style", Values: map[string]string{"basic": AuthClientSecretBasic, "body": AuthClientSecretPost}},
 	}
 )
+
+// The token request parameters some OAuth2 servers need besides scope.
+var (
+	Audience = Field{
+		Name: "audience", Label: "Audience", RoleOverride: true,
+		Description: "The audience token request parameter: the API the token is for, as some servers (Auth0, Ory Hydra) " +
+			"want it; several are space-separated.",
+		Check: textCheck("audience", MaxScopeLen),
+	}
+	Resource = Field{
+		Name: "resource", Label: "Resource", RoleOverride: true,
+		Description: "Resource indicators (RFC 8707): absolute URIs of the APIs the token is for, space-separated; " +
+			"each is sent as a resource parameter.",
+		Check: checkResource,
+	}
+)
+
+// absoluteURI reports whether s is an absolute URI without a fragment.
+func absoluteURI(s string) bool {
+	u, err := url.Parse(s)
+	return err == nil && u.Scheme != "" && u.Fragment == "" && !strings.Contains(s, "#")
+}
 
 // Validate returns what is wrong with a non-empty value of the field, or
 // nil.

@@ -176,14 +176,14 @@ func iamCall[T any](ctx context.Context, c *Client, r IAMRequest, pol Policy, op
 		op:       op,
 		redact:   rd,
 		policy:   pol,
-		build: func(ctx context.Context) (*http.Request, error) {
+		build: func(ctx context.Context) (*http.Request, []string, error) {
 			req, err := http.NewRequestWithContext(ctx, method, strings.TrimRight(r.BaseURL, "/")+path, http.NoBody)
 			if err != nil {
-				return nil, &Error{Provider: PaloAltoSCM, Op: op, Kind: KindConfig, Message: "the request cannot be built from iam_url"}
+				return nil, nil, &Error{Provider: PaloAltoSCM, Op: op, Kind: KindConfig, Message: "the request cannot be built from iam_url"}
 			}
 			req.Header.Set("Authorization", "Bearer "+r.Token)
 			req.Header.Set("Accept", contentTypeJSON)
-			return req, nil
+			return req, nil, nil
 		},
 		parse: func(resp *Response, _ time.Time, _ int) (T, error) {
 			if !isSuccess(resp.StatusCode) {

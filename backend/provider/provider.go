@@ -40,6 +40,10 @@ type Params struct {
 	Values Values
 	// DefaultTTL is the lifetime assumed when the response carries none.
 	DefaultTTL time.Duration
+
+	// assertion is the client assertion of one private_key_jwt attempt,
+	// signed by Client.Fetch.
+	assertion string
 }
 
 // Get returns the value of field f.

@@ -46,6 +46,7 @@ const (
 // (raw, form-, path-, JSON- and HTML-escaped), and recognises any other by
 // decoding (see echoes).
 type redactor struct {
+	secrets []string // as given
 	forms   []string // replaced in place, longest first
 	needles []string // what no decoding of a shown text may hold
 	overlap int      // characters past a cut that are checked (see sanitize)
@@ -61,6 +62,7 @@ func newRedactor(secrets ...string) redactor {
 		if s == "" {
 			continue
 		}
+		r.secrets = append(r.secrets, s)
 		r.forms = appendNew(r.forms, literalForms(s)...)
 		r.needles = appendNew(r.needles, needles(s)...)
 		r.overlap = max(r.overlap, formGrowth*len(s)+8)
@@ -71,6 +73,11 @@ func newRedactor(secrets ...string) redactor {
 	r.marker = r.firstClean(redactedMark, "***", "")
 	r.hidden = r.firstClean(echoMark, r.marker)
 	return r
+}
+
+// with returns a redactor of r's secrets and more.
+func (r redactor) with(more ...string) redactor {
+	return newRedactor(append(slices.Clone(r.secrets), more...)...)
 }
 
 // literalForms are the forms of secret that redact replaces in place.
