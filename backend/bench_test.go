@@ -31,15 +31,8 @@ type benchEnv struct {
 
 func newBenchEnv(tb testing.TB) *benchEnv {
 	tb.Helper()
-	b, storage := newTestBackend(tb, nil)
-	e := &benchEnv{b: b, storage: storage, vendor: fakevendor.NewTLSTestServer(tb, fakevendor.DemoAccounts()...)}
-
-	var scm fakevendor.Account
-	for _, a := range fakevendor.DemoAccounts() {
-		if a.Provider == fakevendor.ProviderSCM {
-			scm = a
-		}
-	}
+	e := newEmptyBenchEnv(tb)
+	scm := demoAccount(fakevendor.ProviderSCM)
 	e.write(tb, "config/scm", map[string]any{
 		"provider": "paloalto_scm", "token_url": e.vendor.TokenURL(fakevendor.ProviderSCM),
 		"ca_cert": string(e.vendor.CACertPEM()), "client_id": scm.ClientID, "client_secret": scm.ClientSecret,
@@ -48,6 +41,24 @@ func newBenchEnv(tb testing.TB) *benchEnv {
 	e.write(tb, "roles/leased", map[string]any{"config": "scm"})
 	e.write(tb, "roles/unleased", map[string]any{"config": "scm", "lease": false})
 	return e
+}
+
+// newEmptyBenchEnv is a backend on in-memory storage and a TLS fake vendor
+// of the demo accounts, with nothing written yet.
+func newEmptyBenchEnv(tb testing.TB) *benchEnv {
+	tb.Helper()
+	b, storage := newTestBackend(tb, nil)
+	return &benchEnv{b: b, storage: storage, vendor: fakevendor.NewTLSTestServer(tb, fakevendor.DemoAccounts()...)}
+}
+
+// demoAccount is the fake vendor's demo account of provider p.
+func demoAccount(p string) fakevendor.Account {
+	for _, a := range fakevendor.DemoAccounts() {
+		if a.Provider == p {
+			return a
+		}
+	}
+	return fakevendor.Account{}
 }
 
 // write creates or updates path as Vault would: an existence check first.

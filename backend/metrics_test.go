@@ -1,12 +1,15 @@
 package backend
 
 import (
+	"context"
 	"encoding/json"
+	"fmt"
 	"maps"
 	"net/http"
 	"os"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -394,4 +397,78 @@ func TestKeepConfigsSparesConfigsMadeAfterTheListing(t *testing.T) {
 	if m.forConfig("deleted", "oauth2") == old {
 		t.Error("a dropped config's series were reused")
 	}
+}
+
+// scaleEnv is a backend with n oauth2 configs of the fake vendor, one role
+// each (config-0000 and role-0000 on), every role read once: one cached
+// token per config, as a large mount looks after its first reads.
+func newScaleEnv(tb testing.TB, n int) *benchEnv {
+	tb.Helper()
+	e := newEmptyBenchEnv(tb)
+	acct := demoAccount(provider.OAuth2)
+	ctx := context.Background()
+	for i := range n {
+		name := fmt.Sprintf("config-%04d", i)
+		e.write(tb, "config/"+name, map[string]any{
+			"provider": provider.OAuth2, "token_url": e.vendor.TokenURL(provider.OAuth2), "ca_cert": string(e.vendor.CACertPEM()),
+			"client_id": acct.ClientID, "client_secret": acct.ClientSecret, "scope": "read",
+		})
+		role := fmt.Sprintf("role-%04d", i)
+		e.write(tb, "roles/"+role, map[string]any{"config": name})
+		if resp, err := e.read(role)(ctx); err != nil || resp.IsError() {
+			tb.Fatalf("read creds/%s: %v %v", role, err, resp.Error())
+		}
+	}
+	return e
+}
+
+// scrapeBody is one GET of metrics through the framework: the storage
+// listing, the series of configs not read yet, and the rendering.
+func (e *benchEnv) scrapeBody(tb testing.TB) []byte {
+	tb.Helper()
+	resp, err := e.b.HandleRequest(context.Background(), &logical.Request{
+		Operation: logical.ReadOperation, Path: "metrics", Storage: e.storage, MountPoint: "palo/",
+	})
+	if err != nil || resp.IsError() {
+		tb.Fatalf("read metrics: %v %v", err, resp.Error())
+	}
+	return resp.Data[logical.HTTPRawBody].([]byte)
+}
+
+// scaleConfigs is how many configs BenchmarkMetricsScrapeAtScale makes:
+// PALO_SCALE_CONFIGS, default 2,000.
+func scaleConfigs(tb testing.TB) int {
+	tb.Helper()
+	s := os.Getenv("PALO_SCALE_CONFIGS")
+	if s == "" {
+		return 2000
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 1 {
+		tb.Fatalf("PALO_SCALE_CONFIGS=%q: want a positive number", s)
+	}
+	return n
+}
+
+// BenchmarkMetricsScrapeAtScale is one scrape of a mount with 2,000 configs
+// (PALO_SCALE_CONFIGS), one cached token each: ns/op is the time to answer
+// it inside the plugin, bytes the size of the exposition.
+func BenchmarkMetricsScrapeAtScale(b *testing.B) {
+	n := scaleConfigs(b)
+	e := newScaleEnv(b, n)
+	var body []byte
+	b.ReportAllocs()
+	for b.Loop() {
+		body = e.scrapeBody(b)
+	}
+	metricstest.Parse(b, body)
+	series := 0
+	for line := range strings.Lines(string(body)) {
+		if !strings.HasPrefix(line, "#") {
+			series++
+		}
+	}
+	b.ReportMetric(float64(len(body)), "bytes")
+	b.ReportMetric(float64(len(body))/float64(n), "bytes/config")
+	b.ReportMetric(float64(series)/float64(n), "series/config")
 }
