@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/hashicorp/vault/sdk/logical"
 
@@ -177,22 +178,6 @@ func BenchmarkBareFetch(b *testing.B) {
 	}
 }
 
-// BenchmarkMetricsObserveRead is what the metrics add to every creds read:
-// counting it on the config's pre-resolved counter.
-func BenchmarkMetricsObserveRead(b *testing.B) {
-	e := newBenchEnv(b)
-	cfg, err := e.b.liveConfig(context.Background(), e.storage, "scm")
-	if err != nil || cfg == nil {
-		b.Fatalf("config: %v", err)
-	}
-	b.ReportAllocs()
-	b.RunParallel(func(pb *testing.PB) {
-		for pb.Next() {
-			cfg.metrics.observeRead(tokencache.Hit, nil)
-		}
-	})
-}
-
 // BenchmarkMetricsScrape renders the metrics of 100 configs with a cached
 // token each: the cost of one Prometheus scrape inside the plugin.
 func BenchmarkMetricsScrape(b *testing.B) {
@@ -203,9 +188,9 @@ func BenchmarkMetricsScrape(b *testing.B) {
 	}
 	for i := range 100 {
 		name := fmt.Sprintf("scm-%03d", i)
-		e.b.metrics.forConfig(name, "paloalto_scm")
+		e.b.metrics.noteConfig(name, scm.entry)
 		login := &tokencache.Login{
-			Key: tokencache.Key(name), Config: name, Scope: "tsg_id:1",
+			Key: tokencache.Key(name), Config: name, Scope: "tsg_id:1", Timeout: time.Minute,
 			Fetch: func(ctx context.Context) (provider.Token, error) { return scm.client.Fetch(ctx, scm.entry.params(nil)) },
 		}
 		if _, err := e.b.cache.Get(context.Background(), login, "r", 0); err != nil {
