@@ -3,6 +3,7 @@ package backend
 import (
 	"bytes"
 	"maps"
+	"math"
 	"runtime"
 	"slices"
 	"sync"
@@ -217,7 +218,7 @@ var (
 		"Reads of creds/<role> that reached the token cache, by result: hit, fetched (waited for a vendor call), stale (served a cached token through a vendor failure), failed.",
 		[]string{labelConfig, "result"}, nil)
 	descTokenSecsLeft = prometheus.NewDesc(metricTokenSecsLeft,
-		"Seconds of life left on each cached token, by config and scope (the TSG for paloalto_scm).",
+		"Whole seconds of life left on each cached token, by config and scope (the TSG for paloalto_scm).",
 		[]string{labelConfig, "scope"}, nil)
 	descCooldownActive = prometheus.NewDesc(metricCooldownActive,
 		"1 while reads of the config fail fast after the vendor rejected its credentials (auth_failure_cooldown), else 0.",
@@ -348,7 +349,7 @@ func collectEntries(ch chan<- prometheus.Metric, configs map[string]configMetric
 			continue
 		}
 		k := token{e.Config, e.Scope}
-		s := max(e.ExpiresAt.Sub(now).Seconds(), 0)
+		s := max(math.Floor(e.ExpiresAt.Sub(now).Seconds()), 0)
 		if old, ok := left[k]; !ok || s < old {
 			left[k] = s
 		}

@@ -216,11 +216,7 @@ func (c *Cache) count(e *entry, config string, add func(*counters)) {
 	c.mu.RUnlock()
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	k := c.countersLocked(e, config)
-	if k == nil {
-		k = c.configCountersLocked(config)
-	}
-	add(k)
+	add(c.countersForLocked(e, config))
 }
 
 // countersLocked returns e's counters if e is in the cache, else config's
@@ -230,6 +226,15 @@ func (c *Cache) countersLocked(e *entry, config string) *counters {
 		return &e.counts
 	}
 	return c.configs[config]
+}
+
+// countersForLocked is countersLocked, making config's counters when it
+// has none. Called under the write lock.
+func (c *Cache) countersForLocked(e *entry, config string) *counters {
+	if k := c.countersLocked(e, config); k != nil {
+		return k
+	}
+	return c.configCountersLocked(config)
 }
 
 // configCountersLocked returns config's own counters, making them if

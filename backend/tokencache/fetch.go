@@ -84,11 +84,7 @@ func (c *Cache) fetch(ctx context.Context, e *entry, l *Login, reason FetchReaso
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	e.fetching--
-	k := c.countersLocked(e, e.config)
-	if k == nil {
-		k = c.configCountersLocked(e.config)
-	}
-	k.fetches[reason].Add(1)
+	c.countersForLocked(e, e.config).fetches[reason].Add(1)
 	if err != nil {
 		if !e.purged {
 			c.recordFailure(e, err, now, l.FailFast)
