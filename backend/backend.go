@@ -91,8 +91,8 @@ func Factory(ctx context.Context, conf *logical.BackendConfig) (logical.Backend,
 	if err := b.Setup(ctx, conf); err != nil {
 		return nil, err
 	}
-	b.metrics = newMetrics(func() []tokencache.EntryInfo { return b.cache.Entries() }, b.now)
-	b.cache = tokencache.New(tokencache.Options{Now: b.now, Logger: b.Logger().Named("tokencache"), OnFetch: b.metrics.onFetch})
+	b.cache = tokencache.New(tokencache.Options{Now: b.now, Logger: b.Logger().Named("tokencache"), RequestBuckets: requestBuckets})
+	b.metrics = newMetrics(b.cache, b.now)
 	b.startRefresher()
 	return b, nil
 }

@@ -110,7 +110,6 @@ type liveConfig struct {
 	entry       *configEntry
 	client      *provider.Client
 	fingerprint string
-	metrics     *configMetrics
 	// rotated is the credential a rotation stored after this config was
 	// loaded. Fetches use it, while the tokens cached under the
 	// fingerprint (minted with the old credential) keep being served.
@@ -184,7 +183,7 @@ func (c *configEntry) validate() string {
 	}
 	// The CA bundle and the proxy are checked by building the HTTP client
 	// that will use them, so they are parsed by one piece of code only.
-	if _, err := c.newClient(nil, nil); err != nil {
+	if _, err := c.newClient(nil); err != nil {
 		var pe *provider.Error
 		if errors.As(err, &pe) {
 			return pe.Message // names the field, never its value
@@ -258,19 +257,14 @@ func (c *configEntry) fingerprint() string {
 }
 
 // newClient builds the HTTP client for this config; it logs one debug line
-// per vendor attempt (never a secret or a token) and, when cm is not nil,
-// counts each attempt in cm.
-func (c *configEntry) newClient(logger hclog.Logger, cm *configMetrics) (*provider.Client, error) {
-	opts := provider.ClientOptions{
+// per vendor attempt (never a secret or a token).
+func (c *configEntry) newClient(logger hclog.Logger) (*provider.Client, error) {
+	return provider.NewClient(provider.ClientOptions{
 		CACertPEM: c.CACert,
 		ProxyURL:  c.ProxyURL,
 		UserAgent: userAgent(),
 		Logger:    logger,
-	}
-	if cm != nil {
-		opts.Observe = cm.observeAttempt
-	}
-	return provider.NewClient(opts)
+	})
 }
 
 func userAgent() string {
@@ -328,12 +322,12 @@ func (b *paloBackend) liveConfig(ctx context.Context, s logical.Storage, name st
 	if err != nil || entry == nil {
 		return nil, err
 	}
-	cm := b.metrics.forConfig(name, entry.Provider)
-	client, err := entry.newClient(b.Logger().Named("provider").With("config", name), cm)
+	b.metrics.noteConfig(name, entry)
+	client, err := entry.newClient(b.Logger().Named("provider").With("config", name))
 	if err != nil {
 		return nil, fmt.Errorf("config %q: building its HTTP client: %w", name, err)
 	}
-	loaded := &liveConfig{name: name, entry: entry, client: client, fingerprint: entry.fingerprint(), metrics: cm}
+	loaded := &liveConfig{name: name, entry: entry, client: client, fingerprint: entry.fingerprint()}
 
 	b.mu.Lock()
 	defer b.mu.Unlock()

@@ -609,11 +609,12 @@ func (c *configEntry) setEngineFields(d *framework.FieldData) {
 // outcome is unknown that the written secret would end, if any: then the
 // write is verified whatever verify_connection says.
 func (b *paloBackend) verifyConfig(ctx context.Context, name string, entry *configEntry, pending *provider.Pending) ([]string, string) {
-	client, err := entry.newClient(b.Logger().Named("provider").With("config", name), b.metrics.forConfig(name, entry.Provider))
+	client, err := entry.newClient(b.Logger().Named("provider").With("config", name))
 	if err != nil {
 		return nil, fmt.Sprintf("config %q: %v", name, err)
 	}
-	ctx, cancel := context.WithTimeout(ctx, entry.RequestTimeout)
+	b.metrics.noteConfig(name, entry)
+	ctx, cancel := context.WithTimeout(b.cache.CountRequests(ctx, name), entry.RequestTimeout)
 	defer cancel()
 	tok, err := client.Fetch(ctx, entry.params(nil))
 	switch {

@@ -413,6 +413,7 @@ func (b *paloBackend) rotate(ctx context.Context, s logical.Storage, name, trigg
 	defer cancel()
 	stop := context.AfterFunc(b.runsCtx, cancel)
 	defer stop()
+	ctx = b.cache.CountRequests(ctx, name)
 
 	res, providerName, err := b.runSteps(ctx, s, name, run)
 	switch {
