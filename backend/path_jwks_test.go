@@ -26,7 +26,7 @@ const jwtClientID = "vault-jwt-client"
 func keyEnv(t *testing.T, extra map[string]any) *testEnv {
 	t.Helper()
 	e := newTestEnv(t)
-	cfg := map[string]any{
+	cfg := map[string]any{ //nolint:gosec // G101: field names, not credentials
 		"provider": "oauth2", "token_url": e.vendor.TokenURL("oauth2"), "ca_cert": string(e.vendor.CACertPEM()),
 		"client_id": jwtClientID, "token_endpoint_auth_method": "private_key_jwt", "scope": "read",
 	}
@@ -94,8 +94,10 @@ func TestPrivateKeyJWT(t *testing.T) {
 	for _, keyType := range []string{provider.KeyEC256, provider.KeyRSA2048, provider.KeyEd25519} {
 		t.Run(keyType, func(t *testing.T) {
 			t.Parallel()
-			e := keyEnv(t, map[string]any{"key_type": keyType, "audience": "https://api.example.com",
-				"resource": "https://api.example.com/a https://api.example.com/b"})
+			e := keyEnv(t, map[string]any{
+				"key_type": keyType, "audience": "https://api.example.com",
+				"resource": "https://api.example.com/a https://api.example.com/b",
+			})
 			read := e.mustOK(logical.ReadOperation, "config/jwt", nil)
 			e.validate("config/jwt", logical.ReadOperation, read)
 			set := e.jwks("jwt")
@@ -174,7 +176,7 @@ func TestPrivateKeyJWTInput(t *testing.T) {
 	e.mustBadRequest(logical.UpdateOperation, "config/basic", map[string]any{"key_type": provider.KeyEd25519}, "key_type", "does not apply")
 	// Switching a config to private_key_jwt makes its key and drops the
 	// secret.
-	resp := e.mustOK(logical.UpdateOperation, "config/basic", map[string]any{"token_endpoint_auth_method": "private_key_jwt", "verify_connection": false})
+	resp := e.mustOK(logical.UpdateOperation, "config/basic", map[string]any{"token_endpoint_auth_method": "private_key_jwt", "verify_connection": false}) //nolint:gosec // G101: field names, not credentials
 	if !strings.Contains(strings.Join(resp.Warnings, " "), "new key pair") {
 		t.Errorf("warnings %v", resp.Warnings)
 	}
