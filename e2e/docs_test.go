@@ -114,6 +114,8 @@ func TestOpenAPI(t *testing.T) {
 		"/palo/cache/purge":               {"post"},
 		"/palo/config/{name}/rotate-root": {"post"},
 		"/palo/metrics":                   {"get"},
+		"/palo/config/{name}/jwks":        {"get"},
+		"/palo/jwks/{name}":               {"get"},
 	}
 	var got []string
 	for path := range doc.Paths {

@@ -34,7 +34,8 @@ func TestRotateRootThroughTheCLI(t *testing.T) {
 	scm := p.Setup(t, fakevendor.ProviderSCM)
 	acct := scm.Account
 	config := p.Path("config", scm.Config)
-	p.Vault.MustCLI(t, "write", config, "iam_url="+p.Vendor.URL, "rotation_period=2h")
+	// A new iam_url needs the secret in the same write.
+	p.Vault.MustCLI(t, "write", config, "iam_url="+p.Vendor.URL, "client_secret="+acct.ClientSecret, "rotation_period=2h")
 
 	before := readJSON(t, p.Vault, "", config)
 	if str(t, before.Data, "last_vault_rotation") != "" || str(t, before.Data, "iam_url") != p.Vendor.URL || num(t, before.Data, "rotation_period") != 7200 {
@@ -153,7 +154,7 @@ func TestClusterRotateRootThroughAStandby(t *testing.T) {
 		}
 	}
 	config := clusterMount + "/config/" + scm.Config
-	active.MustCLI(t, "write", config, "iam_url="+e.vendor.URL)
+	active.MustCLI(t, "write", config, "iam_url="+e.vendor.URL, "client_secret="+scm.Account.ClientSecret)
 	standbys[0].MustCLI(t, "write", "-f", config+"/rotate-root")
 	if n := e.vendor.IAMResets(t, scm.Account.ClientID); n != 1 {
 		t.Fatalf("the vendor made %d resets, want 1", n)

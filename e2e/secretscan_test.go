@@ -276,11 +276,13 @@ func (sc *secretScan) writesAndReads(t *testing.T, s vaulttest.VendorSetup) {
 	cli(t, true, plain, "read", "palo/creds/"+s.Role)
 	cli(t, true, jsonOut, "read", "palo/creds/"+s.Role)
 	api.must(t, 200, http.MethodGet, "palo/creds/"+s.Role, nil)
-	// A password in proxy_url is a secret too.
-	cli(t, true, plain, "write", config, "proxy_url="+proxy, "verify_connection=false")
+	// A password in proxy_url is a secret too. A new proxy needs the
+	// secret in the same write; without it, the write is refused.
+	cli(t, false, plain, "write", config, "proxy_url="+proxy, "verify_connection=false")
+	cli(t, true, plain, "write", config, key+"="+secret, "proxy_url="+proxy, "verify_connection=false")
 	cli(t, true, jsonOut, "read", config)
 	api.must(t, 200, http.MethodGet, config, nil)
-	cli(t, true, plain, "write", config, "proxy_url=", "verify_connection=true")
+	cli(t, true, plain, "write", config, key+"="+secret, "proxy_url=", "verify_connection=true")
 
 	// The wrong secret stored unverified: the read fails with the vendor's
 	// 401, later reads replay it; the right secret mends it.
@@ -298,7 +300,8 @@ func (sc *secretScan) writesAndReads(t *testing.T, s vaulttest.VendorSetup) {
 func (sc *secretScan) rotation(t *testing.T) {
 	cli, api, fv, plain, jsonOut := sc.cli, sc.api, sc.fv, scanPlain, scanJSON
 	scmConfig := "palo/config/" + scanSCM.Config
-	cli(t, true, plain, "write", scmConfig, "iam_url="+fv.URL, "rotation_period=1h")
+	cli(t, false, plain, "write", scmConfig, "iam_url="+fv.URL) // a new destination without the secret
+	cli(t, true, plain, "write", scmConfig, "iam_url="+fv.URL, "client_secret="+sc.secretOf[fakevendor.ProviderSCM], "rotation_period=1h")
 	cli(t, true, plain, "write", "-f", scmConfig+"/rotate-root")
 	cli(t, true, jsonOut, "write", "-f", scmConfig+"/rotate-root")
 	fv.SetIAMFaults(t, fakevendor.IAMFaults{RefuseReset: true})
