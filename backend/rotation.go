@@ -163,6 +163,9 @@ func (e *rotationError) Error() string {
 
 func (e *rotationError) Unwrap() error { return e.err }
 
+// stateNothingChanged is what a run that failed before it began leaves.
+const stateNothingChanged = "nothing was changed"
+
 // errRotationRunning refuses a second run while one is under way.
 var errRotationRunning = errors.New("a rotation of this config is already running")
 
@@ -353,7 +356,7 @@ func (b *paloBackend) claim(ctx context.Context, s logical.Storage, name string)
 	if err != nil {
 		b.endRun(name, run)
 		if !errors.Is(err, errRotationRunning) {
-			err = &rotationError{config: name, step: stepClaim, state: "nothing was changed", err: err}
+			err = &rotationError{config: name, step: stepClaim, state: stateNothingChanged, err: err}
 		}
 		return nil, err
 	}
@@ -447,7 +450,7 @@ func (b *paloBackend) runSteps(ctx context.Context, s logical.Storage, name stri
 		rot = entry.rotation()
 	}
 	if rot == nil {
-		return nil, "", &rotationError{config: name, step: stepBegin, state: "nothing was changed", err: errors.New("the config was deleted or can no longer rotate")}
+		return nil, "", &rotationError{config: name, step: stepBegin, state: stateNothingChanged, err: errors.New("the config was deleted or can no longer rotate")}
 	}
 	w := rot.Terms()
 	fail := func(step, state string, err error) (*rotationResult, string, error) {

@@ -79,7 +79,7 @@ func (p Policy) Floor(n int) time.Duration {
 // transientPolicy repeats the failures that a repeat may cure (network
 // errors, 408, 429, 5xx; see retryDecision) up to retryMax times (0:
 // DefaultRetryMax; negative: never), waiting between waitMin and waitMax
-// (0: the defaults). Token requests and IAM reads use it.
+// (0: backoff's defaults). Token requests and IAM reads use it.
 func transientPolicy(retryMax int, waitMin, waitMax time.Duration) Policy {
 	switch {
 	case retryMax == 0:
@@ -87,13 +87,7 @@ func transientPolicy(retryMax int, waitMin, waitMax time.Duration) Policy {
 	case retryMax < 0:
 		retryMax = 0
 	}
-	if waitMin <= 0 {
-		waitMin = DefaultRetryWaitMin
-	}
-	if waitMax <= 0 {
-		waitMax = DefaultRetryWaitMax
-	}
-	return Policy{Attempts: retryMax + 1, WaitMin: waitMin, WaitMax: max(waitMax, waitMin), Again: transient}
+	return Policy{Attempts: retryMax + 1, WaitMin: waitMin, WaitMax: waitMax, Again: transient}
 }
 
 // transient reports whether a failed HTTP attempt is worth repeating.
@@ -193,6 +187,9 @@ func isCertError(err error) bool {
 func backoff(minWait, maxWait time.Duration, attempt int, header http.Header, now time.Time, rnd float64) time.Duration {
 	if minWait <= 0 {
 		minWait = DefaultRetryWaitMin
+	}
+	if maxWait <= 0 {
+		maxWait = DefaultRetryWaitMax
 	}
 	if maxWait < minWait {
 		maxWait = minWait
