@@ -19,6 +19,7 @@ import (
 	"github.com/hashicorp/vault/sdk/logical"
 	"golang.org/x/sync/singleflight"
 
+	"github.com/vault-palo/vault-plugin-secrets-palo/backend/provider"
 	"github.com/vault-palo/vault-plugin-secrets-palo/backend/tokencache"
 )
 
@@ -40,6 +41,9 @@ type paloBackend struct {
 
 	cache   *tokencache.Cache
 	metrics *metrics
+	// transports shares HTTP connection pools among the configs of the
+	// same CA bundle and proxy.
+	transports provider.Transports
 
 	// ttls is the mount's lease TTLs as last read from Vault, and ttlGroup
 	// shares one read among concurrent readers (see mountTTLs).
@@ -202,17 +206,14 @@ func (b *paloBackend) invalidate(_ context.Context, key string) {
 	}
 }
 
-// forgetConfig drops a config's parsed copy, its HTTP client and its tokens.
+// forgetConfig drops a config's parsed copy and its tokens. Its HTTP
+// connection pool may be shared with other configs; it goes once unused.
 func (b *paloBackend) forgetConfig(name string) {
 	b.mu.Lock()
-	old := b.configs[name]
 	delete(b.configs, name)
 	b.gen++
 	b.mu.Unlock()
 	b.cache.PurgeConfig(name)
-	if old != nil {
-		old.client.CloseIdleConnections()
-	}
 }
 
 // forgetRole drops a role's parsed copy and the tokens it was using.

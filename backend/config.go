@@ -183,7 +183,7 @@ func (c *configEntry) validate() string {
 	}
 	// The CA bundle and the proxy are checked by building the HTTP client
 	// that will use them, so they are parsed by one piece of code only.
-	if _, err := c.newClient(nil); err != nil {
+	if _, err := c.newClient(nil, nil); err != nil {
 		var pe *provider.Error
 		if errors.As(err, &pe) {
 			return pe.Message // names the field, never its value
@@ -256,14 +256,17 @@ func (c *configEntry) fingerprint() string {
 	return hex.EncodeToString(h.Sum(nil)[:16])
 }
 
-// newClient builds the HTTP client for this config; it logs one debug line
-// per vendor attempt (never a secret or a token).
-func (c *configEntry) newClient(logger hclog.Logger) (*provider.Client, error) {
+// newClient builds the vendor client for this config, sharing its HTTP
+// connection pool with the other configs of the same CA bundle and proxy
+// when shared is not nil; it logs one debug line per vendor attempt (never
+// a secret or a token).
+func (c *configEntry) newClient(logger hclog.Logger, shared *provider.Transports) (*provider.Client, error) {
 	return provider.NewClient(provider.ClientOptions{
-		CACertPEM: c.CACert,
-		ProxyURL:  c.ProxyURL,
-		UserAgent: userAgent(),
-		Logger:    logger,
+		CACertPEM:  c.CACert,
+		ProxyURL:   c.ProxyURL,
+		UserAgent:  userAgent(),
+		Logger:     logger,
+		Transports: shared,
 	})
 }
 
@@ -323,7 +326,7 @@ func (b *paloBackend) liveConfig(ctx context.Context, s logical.Storage, name st
 		return nil, err
 	}
 	b.metrics.noteConfig(name, entry)
-	client, err := entry.newClient(b.Logger().Named("provider").With("config", name))
+	client, err := entry.newClient(b.Logger().Named("provider").With("config", name), &b.transports)
 	if err != nil {
 		return nil, fmt.Errorf("config %q: building its HTTP client: %w", name, err)
 	}

@@ -609,7 +609,7 @@ func (c *configEntry) setEngineFields(d *framework.FieldData) {
 // outcome is unknown that the written secret would end, if any: then the
 // write is verified whatever verify_connection says.
 func (b *paloBackend) verifyConfig(ctx context.Context, name string, entry *configEntry, pending *provider.Pending) ([]string, string) {
-	client, err := entry.newClient(b.Logger().Named("provider").With("config", name))
+	client, err := entry.newClient(b.Logger().Named("provider").With("config", name), &b.transports)
 	if err != nil {
 		return nil, fmt.Sprintf("config %q: %v", name, err)
 	}

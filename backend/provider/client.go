@@ -2,16 +2,20 @@ package provider
 
 import (
 	"context"
+	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
+	"weak"
 
 	"github.com/hashicorp/go-cleanhttp"
 	"github.com/hashicorp/go-hclog"
@@ -50,6 +54,9 @@ type ClientOptions struct {
 	// (retries included) with its outcome and duration, for metrics. It
 	// must be quick and safe for concurrent use.
 	Observe func(Attempt)
+	// Transports, when set, shares the HTTP client (connection pool, TLS
+	// settings) with the other Clients of the same CA bundle and proxy.
+	Transports *Transports
 }
 
 // Client fetches tokens from vendor token endpoints. It is safe for
@@ -68,27 +75,12 @@ type Client struct {
 // NewClient builds a Client. An invalid CA bundle or proxy URL is a
 // KindConfig *Error.
 func NewClient(opts ClientOptions) (*Client, error) {
-	tlsConfig, err := newTLSConfig(opts.CACertPEM)
+	httpClient, err := opts.Transports.get(opts.CACertPEM, opts.ProxyURL)
 	if err != nil {
 		return nil, err
 	}
-	transport := cleanhttp.DefaultPooledTransport() // proxy from the environment by default
-	transport.TLSClientConfig = tlsConfig
-	if opts.ProxyURL != "" {
-		u, err := parseProxyURL(opts.ProxyURL)
-		if err != nil {
-			return nil, err
-		}
-		transport.Proxy = http.ProxyURL(u)
-	}
 	c := &Client{
-		http: &http.Client{
-			Transport: transport,
-			// Redirects are never followed: a redirect could lead to
-			// another host or scheme and would re-send the credentials.
-			// The 3xx comes back as a response and is reported.
-			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-		},
+		http:      httpClient,
 		userAgent: opts.UserAgent,
 		policy:    transientPolicy(opts.RetryMax, opts.RetryWaitMin, opts.RetryWaitMax),
 		maxBody:   opts.MaxBodyBytes,
@@ -111,9 +103,68 @@ func NewClient(opts ClientOptions) (*Client, error) {
 	return c, nil
 }
 
-// CloseIdleConnections closes the pooled connections that are idle, for
-// when a Client is replaced.
+// CloseIdleConnections closes the pooled connections that are idle.
 func (c *Client) CloseIdleConnections() { c.http.CloseIdleConnections() }
+
+// newHTTPClient is the HTTP client of a CA bundle and a proxy: TLS 1.2 or
+// later, the system roots plus caPEM, the proxy (or the environment's), and
+// redirects never followed (a redirect could lead to another host or
+// scheme and would re-send the credentials; the 3xx comes back as a
+// response and is reported).
+func newHTTPClient(caPEM, proxyURL string) (*http.Client, error) {
+	tlsConfig, err := newTLSConfig(caPEM)
+	if err != nil {
+		return nil, err
+	}
+	transport := cleanhttp.DefaultPooledTransport() // proxy from the environment by default
+	transport.TLSClientConfig = tlsConfig
+	if proxyURL != "" {
+		u, err := parseProxyURL(proxyURL)
+		if err != nil {
+			return nil, err
+		}
+		transport.Proxy = http.ProxyURL(u)
+	}
+	return &http.Client{
+		Transport:     transport,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}, nil
+}
+
+// Transports shares HTTP clients among the Clients whose CA bundle and
+// proxy are the same: thousands of configs of one vendor need one
+// connection pool and one copy of the trusted roots, not one each. A shared
+// client is held weakly: it goes once no Client uses it and its idle
+// connections have closed. The zero value is ready to use; a nil
+// *Transports shares nothing.
+type Transports struct {
+	mu      sync.Mutex
+	clients map[[sha256.Size]byte]weak.Pointer[http.Client]
+}
+
+// get returns the HTTP client of caPEM and proxyURL, shared when t is not
+// nil.
+func (t *Transports) get(caPEM, proxyURL string) (*http.Client, error) {
+	if t == nil {
+		return newHTTPClient(caPEM, proxyURL)
+	}
+	key := sha256.Sum256([]byte(fmt.Sprintf("%d:%s;%s", len(caPEM), caPEM, proxyURL)))
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if c := t.clients[key].Value(); c != nil {
+		return c, nil
+	}
+	c, err := newHTTPClient(caPEM, proxyURL)
+	if err != nil {
+		return nil, err
+	}
+	if t.clients == nil {
+		t.clients = map[[sha256.Size]byte]weak.Pointer[http.Client]{}
+	}
+	maps.DeleteFunc(t.clients, func(_ [sha256.Size]byte, p weak.Pointer[http.Client]) bool { return p.Value() == nil })
+	t.clients[key] = weak.Make(c)
+	return c, nil
+}
 
 // newTLSConfig trusts the system roots plus the certificates of caPEM, and
 // requires TLS 1.2 or later.

@@ -774,3 +774,35 @@ func (s *signalWriter) Write(p []byte) (int, error) {
 	}
 	return len(p), nil
 }
+
+// TestTransportsShareAPoolPerCAAndProxy: Clients of one CA bundle and proxy
+// share one HTTP client, others get their own, and without Transports
+// nothing is shared.
+func TestTransportsShareAPoolPerCAAndProxy(t *testing.T) {
+	t.Parallel()
+	var shared Transports
+	mk := func(opts ClientOptions) *Client {
+		t.Helper()
+		c, err := NewClient(opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	srv := httptest.NewTLSServer(http.NotFoundHandler())
+	t.Cleanup(srv.Close)
+	ca := string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw}))
+	a := mk(ClientOptions{CACertPEM: ca, Transports: &shared})
+	b := mk(ClientOptions{CACertPEM: ca, Transports: &shared, UserAgent: "other"})
+	other := mk(ClientOptions{CACertPEM: ca, ProxyURL: "http://127.0.0.1:3128", Transports: &shared})
+	plain := mk(ClientOptions{CACertPEM: ca})
+	if a.http != b.http {
+		t.Error("two clients of one CA bundle and proxy do not share their HTTP client")
+	}
+	if a.http == other.http || a.http == plain.http {
+		t.Error("a client of another proxy, or one without Transports, shares the HTTP client")
+	}
+	if _, err := NewClient(ClientOptions{CACertPEM: "not pem", Transports: &shared}); err == nil {
+		t.Error("a bad CA bundle was accepted through Transports")
+	}
+}
