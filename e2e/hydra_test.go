@@ -34,9 +34,10 @@ const (
 )
 
 // TestHydra proves the Hydra harness and records how a real OAuth2 server
-// answers the three client authentication methods the engine speaks: every
-// method gets a token that Hydra's introspection vouches for, and each way
-// of being refused comes back with the status and error Hydra documents.
+// answers the three token endpoint authentication methods: each gets a
+// token that Hydra's introspection vouches for, and each way of being
+// refused comes back with the status and error that the engine's messages
+// will quote.
 func TestHydra(t *testing.T) {
 	t.Parallel()
 	h := vaulttest.StartHydra(t, vaulttest.LoadHydra(t), vaulttest.HydraOptions{})
