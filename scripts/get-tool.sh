@@ -133,5 +133,5 @@ if ! (cd "$dir" && go mod download &&
 fi
 built_from_pin "$target.tmp.$$" || { log "the built binary does not show $module $version in its build information"; exit 1; }
 mv "$target.tmp.$$" "$target"
-log "built $name $pin in $((SECONDS - start))s ($(du -m "$target" | cut -f1) MB)"
+log "built $name $pin in $((SECONDS - start))s ($(($(stat -c %s "$target") / 1000000)) MB)"
 use "$target"
