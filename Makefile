@@ -13,7 +13,7 @@ FUZZTIME  ?= 10000x
 
 export PATH := $(TOOLS_BIN):$(PATH)
 
-.PHONY: all build fakevendor vault hydra deps demo dev test lint fmt unit fuzz e2e bench configure tools clean \
+.PHONY: all build fakevendor vault hydra deps demo dev test lint fmt unit rules fuzz e2e bench configure tools clean \
 	release release-check vulncheck compat
 
 all: build
@@ -43,7 +43,7 @@ dev: build fakevendor vault
 	PLUGIN_VERSION=$(VERSION) scripts/dev.sh
 
 ## test: everything CI runs
-test: deps lint unit fuzz e2e release-check vulncheck
+test: deps lint rules unit fuzz e2e release-check vulncheck
 
 tools:
 	scripts/tools.sh
@@ -68,6 +68,13 @@ fmt: tools
 ## unit: unit tests with the race detector
 unit:
 	go test -race -count=1 ./...
+
+## rules: promtool checks the alert rules and runs their unit tests (docs/monitoring/alerts*.yml);
+##        promtool is built once per machine from the Go module proxy (scripts/get-tool.sh)
+rules:
+	promtool="$$(scripts/get-tool.sh promtool | tail -n1)"; \
+	"$$promtool" check rules docs/monitoring/alerts.yml; \
+	"$$promtool" test rules docs/monitoring/alerts_test.yml
 
 ## fuzz: a short run of every fuzz target, 10,000 inputs each (the seed corpora run in unit too)
 fuzz:

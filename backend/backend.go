@@ -7,6 +7,8 @@ package backend
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -55,8 +57,19 @@ type paloBackend struct {
 	// config must exist" hold. It is never held across a vendor call.
 	writeMu sync.Mutex
 
-	// rotations holds the rotation running for each config, if any.
+	// rotations holds the rotation running for each config on this
+	// instance, if any; runs counts them, so that clean can wait for them
+	// after runsCtx ends them. stopped refuses new runs once clean began.
 	rotations map[string]*rotationRun
+	runs      sync.WaitGroup
+	runsCtx   context.Context
+	stopRuns  context.CancelFunc
+	stopped   bool
+	// instance names this instance of the mount in the rotation claims it
+	// stores, so that a claim holds across a plugin reload or a failover.
+	instance string
+	// scheduled is when each config's schedule next rotates it.
+	scheduled scheduleIndex
 
 	mu      sync.RWMutex
 	configs map[string]*liveConfig
@@ -78,14 +91,18 @@ func Factory(ctx context.Context, conf *logical.BackendConfig) (logical.Backend,
 	if err := b.Setup(ctx, conf); err != nil {
 		return nil, err
 	}
-	b.metrics = newMetrics(func() []tokencache.EntryInfo { return b.cache.Entries() }, b.now)
-	b.cache = tokencache.New(tokencache.Options{Now: b.now, Logger: b.Logger().Named("tokencache"), OnFetch: b.metrics.onFetch})
+	b.cache = tokencache.New(tokencache.Options{Now: b.now, Logger: b.Logger().Named("tokencache"), RequestBuckets: requestBuckets})
+	b.metrics = newMetrics(b.cache, b.now)
 	b.startRefresher()
 	return b, nil
 }
 
 func newBackend() *paloBackend {
+	runsCtx, stopRuns := context.WithCancel(context.Background())
 	b := &paloBackend{
+		runsCtx:     runsCtx,
+		stopRuns:    stopRuns,
+		instance:    newInstanceID(),
 		configLocks: locksutil.CreateLocks(),
 		roleLocks:   locksutil.CreateLocks(),
 		configs:     make(map[string]*liveConfig),
@@ -98,7 +115,7 @@ func newBackend() *paloBackend {
 		BackendType: logical.TypeLogical,
 		// Paths are matched in order: the most specific patterns come first.
 		Paths: framework.PathAppend(
-			[]*framework.Path{pathCachePurge(b), pathCache(b), pathMetrics(b), pathRotateRoot(b)},
+			[]*framework.Path{pathCachePurge(b), pathCache(b), pathMetrics(b), pathRotateRoot(b), pathConfigJWKS(b), pathJWKS(b)},
 			pathConfig(b),
 			pathRoles(b),
 			[]*framework.Path{pathCreds(b)},
@@ -109,6 +126,9 @@ func newBackend() *paloBackend {
 			// The rotation record holds a bearer token while a reset is
 			// pending.
 			SealWrapStorage: []string{configStoragePrefix, roleStoragePrefix, rotationStoragePrefix},
+			// A private_key_jwt config's public keys, for a server's
+			// jwks_uri, which fetches them without a Vault token.
+			Unauthenticated: []string{jwksPrefix + "*"},
 		},
 		Secrets:        []*framework.Secret{secretToken(b)},
 		InitializeFunc: b.initialize,
@@ -145,11 +165,19 @@ func (b *paloBackend) startRefresher() {
 	}()
 }
 
+// clean stops the background refresh and every rotation running on this
+// instance (a rotation stopped there is resumed by the next instance from
+// its pending record), then drops what is kept in memory.
 func (b *paloBackend) clean(context.Context) {
 	if b.stopRefresh != nil {
 		b.stopRefresh()
 		<-b.refreshDone
 	}
+	b.mu.Lock()
+	b.stopped = true
+	b.mu.Unlock()
+	b.stopRuns()
+	b.runs.Wait()
 	b.mu.Lock()
 	b.configs = make(map[string]*liveConfig)
 	b.roles = make(map[string]*roleState)
@@ -166,7 +194,9 @@ func (b *paloBackend) clean(context.Context) {
 func (b *paloBackend) invalidate(_ context.Context, key string) {
 	switch {
 	case strings.HasPrefix(key, configStoragePrefix):
-		b.forgetConfig(strings.TrimPrefix(key, configStoragePrefix))
+		name := strings.TrimPrefix(key, configStoragePrefix)
+		b.forgetConfig(name)
+		b.scheduled.touch(name)
 	case strings.HasPrefix(key, roleStoragePrefix):
 		b.forgetRole(strings.TrimPrefix(key, roleStoragePrefix))
 	}
@@ -192,6 +222,13 @@ func (b *paloBackend) forgetRole(name string) {
 	b.gen++
 	b.mu.Unlock()
 	b.cache.PurgeRole(name)
+}
+
+// newInstanceID is a random name for one instance of the mount.
+func newInstanceID() string {
+	b := make([]byte, 8)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
 }
 
 const backendHelp = `

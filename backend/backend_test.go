@@ -280,12 +280,7 @@ func (e *testEnv) validate(path string, op logical.Operation, resp *logical.Resp
 // the fake vendor.
 func (e *testEnv) demoConfig(p string) map[string]any {
 	e.t.Helper()
-	var acct fakevendor.Account
-	for _, a := range fakevendor.DemoAccounts() {
-		if a.Provider == p {
-			acct = a
-		}
-	}
+	acct := demoAccount(p)
 	data := map[string]any{
 		"provider":  p,
 		"token_url": e.vendor.TokenURL(p),

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/hashicorp/vault/sdk/logical"
 
@@ -31,15 +32,8 @@ type benchEnv struct {
 
 func newBenchEnv(tb testing.TB) *benchEnv {
 	tb.Helper()
-	b, storage := newTestBackend(tb, nil)
-	e := &benchEnv{b: b, storage: storage, vendor: fakevendor.NewTLSTestServer(tb, fakevendor.DemoAccounts()...)}
-
-	var scm fakevendor.Account
-	for _, a := range fakevendor.DemoAccounts() {
-		if a.Provider == fakevendor.ProviderSCM {
-			scm = a
-		}
-	}
+	e := newEmptyBenchEnv(tb)
+	scm := demoAccount(fakevendor.ProviderSCM)
 	e.write(tb, "config/scm", map[string]any{
 		"provider": "paloalto_scm", "token_url": e.vendor.TokenURL(fakevendor.ProviderSCM),
 		"ca_cert": string(e.vendor.CACertPEM()), "client_id": scm.ClientID, "client_secret": scm.ClientSecret,
@@ -48,6 +42,24 @@ func newBenchEnv(tb testing.TB) *benchEnv {
 	e.write(tb, "roles/leased", map[string]any{"config": "scm"})
 	e.write(tb, "roles/unleased", map[string]any{"config": "scm", "lease": false})
 	return e
+}
+
+// newEmptyBenchEnv is a backend on in-memory storage and a TLS fake vendor
+// of the demo accounts, with nothing written yet.
+func newEmptyBenchEnv(tb testing.TB) *benchEnv {
+	tb.Helper()
+	b, storage := newTestBackend(tb, nil)
+	return &benchEnv{b: b, storage: storage, vendor: fakevendor.NewTLSTestServer(tb, fakevendor.DemoAccounts()...)}
+}
+
+// demoAccount is the fake vendor's demo account of provider p.
+func demoAccount(p string) fakevendor.Account {
+	for _, a := range fakevendor.DemoAccounts() {
+		if a.Provider == p {
+			return a
+		}
+	}
+	return fakevendor.Account{}
 }
 
 // write creates or updates path as Vault would: an existence check first.
@@ -166,22 +178,6 @@ func BenchmarkBareFetch(b *testing.B) {
 	}
 }
 
-// BenchmarkMetricsObserveRead is what the metrics add to every creds read:
-// counting it on the config's pre-resolved counter.
-func BenchmarkMetricsObserveRead(b *testing.B) {
-	e := newBenchEnv(b)
-	cfg, err := e.b.liveConfig(context.Background(), e.storage, "scm")
-	if err != nil || cfg == nil {
-		b.Fatalf("config: %v", err)
-	}
-	b.ReportAllocs()
-	b.RunParallel(func(pb *testing.PB) {
-		for pb.Next() {
-			cfg.metrics.observeRead(tokencache.Hit, nil)
-		}
-	})
-}
-
 // BenchmarkMetricsScrape renders the metrics of 100 configs with a cached
 // token each: the cost of one Prometheus scrape inside the plugin.
 func BenchmarkMetricsScrape(b *testing.B) {
@@ -192,9 +188,9 @@ func BenchmarkMetricsScrape(b *testing.B) {
 	}
 	for i := range 100 {
 		name := fmt.Sprintf("scm-%03d", i)
-		e.b.metrics.forConfig(name, "paloalto_scm")
+		e.b.metrics.noteConfig(name, scm.entry)
 		login := &tokencache.Login{
-			Key: tokencache.Key(name), Config: name, Scope: "tsg_id:1",
+			Key: tokencache.Key(name), Config: name, Scope: "tsg_id:1", Timeout: time.Minute,
 			Fetch: func(ctx context.Context) (provider.Token, error) { return scm.client.Fetch(ctx, scm.entry.params(nil)) },
 		}
 		if _, err := e.b.cache.Get(context.Background(), login, "r", 0); err != nil {

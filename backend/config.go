@@ -4,10 +4,12 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"net/url"
-	"reflect"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -41,20 +43,16 @@ const (
 	maxNameLen             = 128
 )
 
-// configEntry is a stored vendor account: config/<name>.
+// configEntry is a stored vendor account: config/<name>. The provider's own
+// fields are in Values, stored as keys of the same JSON object (client_id,
+// client_secret, scope, ...), as every version of the engine has stored
+// them.
 type configEntry struct {
 	SchemaVersion int    `json:"schema_version"`
 	Provider      string `json:"provider"`
 	TokenURL      string `json:"token_url"`
 
-	ClientID     string `json:"client_id,omitempty"`
-	ClientSecret string `json:"client_secret,omitempty"`
-	AccessKey    string `json:"access_key,omitempty"`
-	AccessSecret string `json:"access_secret,omitempty"`
-
-	TSGID     string `json:"tsg_id,omitempty"`
-	Scope     string `json:"scope,omitempty"`
-	AuthStyle string `json:"auth_style,omitempty"`
+	Values provider.Values `json:"-"`
 
 	CACert   string `json:"ca_cert,omitempty"`
 	ProxyURL string `json:"proxy_url,omitempty"`
@@ -64,15 +62,44 @@ type configEntry struct {
 	AuthFailureCooldown time.Duration `json:"auth_failure_cooldown"`
 	VerifyConnection    bool          `json:"verify_connection"`
 
-	// Rotation of the client secret (paloalto_scm; see rotation.go).
-	IAMURL           string        `json:"iam_url,omitempty"`
-	ServiceAccountID string        `json:"service_account_id,omitempty"`
-	RotationPeriod   time.Duration `json:"rotation_period,omitempty"`
-	// SecretSetAt is when the client secret was last written, by hand or
-	// by a rotation: the schedule counts rotation_period from it.
+	// schedule is when the engine rotates the credential on its own
+	// (configs whose credential it can rotate; see schedule.go).
+	schedule
+	// SecretSetAt is when the credential was last written, by hand or by
+	// a rotation: the schedule counts from it.
 	SecretSetAt time.Time `json:"secret_set_at,omitzero"`
-	// LastVaultRotation is when the engine last rotated the secret.
+	// LastVaultRotation is when the engine last rotated the credential.
 	LastVaultRotation time.Time `json:"last_vault_rotation,omitzero"`
+}
+
+// storedConfig is configEntry's JSON form without the provider fields.
+type storedConfig configEntry
+
+// MarshalJSON stores the provider fields as keys of the entry itself.
+func (c configEntry) MarshalJSON() ([]byte, error) {
+	return jsonWithValues(storedConfig(c), c.Values, provider.Fields())
+}
+
+// UnmarshalJSON reads what MarshalJSON stored, and entries of every
+// earlier version.
+func (c *configEntry) UnmarshalJSON(b []byte) error {
+	if err := json.Unmarshal(b, (*storedConfig)(c)); err != nil {
+		return err
+	}
+	var err error
+	c.Values, err = valuesFromJSON(b, provider.Fields())
+	return err
+}
+
+// clone returns a copy of c whose Values can be changed without changing
+// c's.
+func (c *configEntry) clone() *configEntry {
+	out := *c
+	out.Values = maps.Clone(c.Values)
+	if out.Values == nil {
+		out.Values = provider.Values{}
+	}
+	return &out
 }
 
 // liveConfig is a stored configEntry loaded for serving reads: parsed once,
@@ -83,65 +110,33 @@ type liveConfig struct {
 	entry       *configEntry
 	client      *provider.Client
 	fingerprint string
-	metrics     *configMetrics
-	// rotated is the client secret a rotation stored after this config
-	// was loaded. Fetches use it, while the tokens cached under the
-	// fingerprint (minted with the old secret) keep being served.
-	rotated atomic.Pointer[string]
+	// rotated is the credential a rotation stored after this config was
+	// loaded. Fetches use it, while the tokens cached under the
+	// fingerprint (minted with the old credential) keep being served.
+	rotated atomic.Pointer[provider.Values]
 	// run is the rotation of this config running on this node, if any.
 	run atomic.Pointer[rotationRun]
 }
 
-// configFieldIndex maps the JSON name of each configEntry field, which is
-// also its name in the API, to the field's index.
-var configFieldIndex = func() map[string]int {
-	t := reflect.TypeFor[configEntry]()
-	index := make(map[string]int, t.NumField())
-	for i := range t.NumField() {
-		name, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ",")
-		index[name] = i
-	}
-	return index
-}()
-
-// field returns a pointer to the entry's field of the given API name (a
-// *string, *time.Duration or *bool), or nil when the entry has none.
-func (c *configEntry) field(name string) any {
-	i, ok := configFieldIndex[name]
-	if !ok {
-		return nil
-	}
-	return reflect.ValueOf(c).Elem().Field(i).Addr().Interface()
+// descriptor is the entry's provider; the zero Descriptor when unknown.
+func (c *configEntry) descriptor() provider.Descriptor {
+	d, _ := provider.Describe(c.Provider)
+	return d
 }
 
-// text returns the value of a field by its API name as text: a duration as
-// a Go duration string, "" when it is zero or the entry has no such field.
-func (c *configEntry) text(name string) string {
-	switch p := c.field(name).(type) {
-	case *string:
-		return *p
-	case *time.Duration:
-		if *p != 0 {
-			return p.String()
-		}
-	}
-	return ""
-}
+// rotation is how the engine rotates this config's credential, nil when it
+// cannot.
+func (c *configEntry) rotation() provider.Rotation { return provider.RotationOf(c.Provider, c.Values) }
 
-// readValue returns a field by its API name as a read shows it: text as
-// is, a duration in whole seconds.
-func (c *configEntry) readValue(name string) any {
-	if p, ok := c.field(name).(*time.Duration); ok {
-		return seconds(*p)
+// readValue returns a provider field as a read shows it: text as is, a
+// duration in whole seconds.
+func (c *configEntry) readValue(f provider.Field) any {
+	v := c.Values[f.Name]
+	if f.Duration {
+		d, _ := time.ParseDuration(v)
+		return seconds(d)
 	}
-	return c.text(name)
-}
-
-// takesField reports whether provider p accepts the provider-specific field.
-func takesField(p, field string) bool {
-	d, _ := provider.Describe(p)
-	_, ok := d.Field(field)
-	return ok
+	return v
 }
 
 // takers lists the providers that take the provider-specific field.
@@ -167,14 +162,14 @@ func (c *configEntry) validate() string {
 	if !ok {
 		return unsupportedProvider(c.Provider)
 	}
-	if missing := d.Missing(c.text); len(missing) > 0 {
+	if missing := d.Missing(c.TokenURL, c.Values); len(missing) > 0 {
 		return fmt.Sprintf("missing required field(s) for %s: %s", c.Provider, strings.Join(missing, ", "))
 	}
 	if err := provider.CheckTokenURL(c.TokenURL); err != nil {
 		return err.Error()
 	}
 	for _, f := range d.Fields {
-		if v := c.text(f.Name); v != "" {
+		if v := c.Values[f.Name]; v != "" {
 			if err := f.Validate(v); err != nil {
 				return err.Error()
 			}
@@ -188,7 +183,7 @@ func (c *configEntry) validate() string {
 	}
 	// The CA bundle and the proxy are checked by building the HTTP client
 	// that will use them, so they are parsed by one piece of code only.
-	if _, err := c.newClient(nil, nil); err != nil {
+	if _, err := c.newClient(nil); err != nil {
 		var pe *provider.Error
 		if errors.As(err, &pe) {
 			return pe.Message // names the field, never its value
@@ -204,7 +199,7 @@ func (c *configEntry) validate() string {
 	if c.AuthFailureCooldown < 0 || c.AuthFailureCooldown > maxAuthFailureCooldown {
 		return fmt.Sprintf("auth_failure_cooldown: %s is out of range; use 0 (off) to %s", c.AuthFailureCooldown, maxAuthFailureCooldown)
 	}
-	return ""
+	return c.validateSchedule()
 }
 
 // redactedProxyURL is proxy_url as a read returns it: any password in it is
@@ -226,23 +221,17 @@ func (c *configEntry) redactedProxyURL() string {
 // params is the token request for this config with a role's overrides.
 func (c *configEntry) params(r *roleEntry) provider.Params {
 	p := provider.Params{
-		Provider:     c.Provider,
-		TokenURL:     c.TokenURL,
-		ClientID:     c.ClientID,
-		ClientSecret: c.ClientSecret,
-		AccessKey:    c.AccessKey,
-		AccessSecret: c.AccessSecret,
-		Scope:        c.Scope,
-		TSGID:        c.TSGID,
-		AuthStyle:    c.AuthStyle,
-		DefaultTTL:   c.DefaultTokenTTL,
+		Provider:   c.Provider,
+		TokenURL:   c.TokenURL,
+		Values:     c.Values,
+		DefaultTTL: c.DefaultTokenTTL,
 	}
-	if r != nil {
-		if r.Scope != "" {
-			p.Scope = r.Scope
-		}
-		if r.TSGID != "" {
-			p.TSGID = r.TSGID
+	if r != nil && len(r.Overrides) > 0 {
+		p.Values = maps.Clone(c.Values)
+		for k, v := range r.Overrides {
+			if v != "" {
+				p.Values[k] = v
+			}
 		}
 	}
 	return p
@@ -250,32 +239,32 @@ func (c *configEntry) params(r *roleEntry) provider.Params {
 
 // fingerprint identifies everything about a config that makes its tokens
 // different, secrets included, so a changed config never shares tokens with
-// its previous version. It is a hash, kept in memory only.
+// its previous version. Fields that only rotation uses (Field.RotationOnly)
+// are left out. It is a hash, kept in memory only.
 func (c *configEntry) fingerprint() string {
 	h := sha256.New()
-	for _, f := range []string{
-		c.Provider, c.TokenURL, c.ClientID, c.ClientSecret, c.AccessKey, c.AccessSecret,
-		c.TSGID, c.Scope, c.AuthStyle, c.CACert, c.ProxyURL, c.DefaultTokenTTL.String(),
-	} {
-		fmt.Fprintf(h, "%d:%s;", len(f), f)
+	write := func(s string) { fmt.Fprintf(h, "%d:%s;", len(s), s) }
+	for _, s := range []string{c.Provider, c.TokenURL, c.CACert, c.ProxyURL, c.DefaultTokenTTL.String()} {
+		write(s)
+	}
+	for _, k := range slices.Sorted(maps.Keys(c.Values)) {
+		if f, ok := c.descriptor().Field(k); ok && !f.RotationOnly {
+			write(k)
+			write(c.Values[k])
+		}
 	}
 	return hex.EncodeToString(h.Sum(nil)[:16])
 }
 
 // newClient builds the HTTP client for this config; it logs one debug line
-// per vendor attempt (never a secret or a token) and, when cm is not nil,
-// counts each attempt in cm.
-func (c *configEntry) newClient(logger hclog.Logger, cm *configMetrics) (*provider.Client, error) {
-	opts := provider.ClientOptions{
+// per vendor attempt (never a secret or a token).
+func (c *configEntry) newClient(logger hclog.Logger) (*provider.Client, error) {
+	return provider.NewClient(provider.ClientOptions{
 		CACertPEM: c.CACert,
 		ProxyURL:  c.ProxyURL,
 		UserAgent: userAgent(),
 		Logger:    logger,
-	}
-	if cm != nil {
-		opts.Observe = cm.observeAttempt
-	}
-	return provider.NewClient(opts)
+	})
 }
 
 func userAgent() string {
@@ -289,15 +278,16 @@ func readConfigEntry(ctx context.Context, s logical.Storage, name string) (*conf
 	if err != nil || !found {
 		return nil, err
 	}
-	c.applyReadDefaults()
+	c.applyDefaults()
 	return &c, nil
 }
 
-// applyReadDefaults fills settings an entry may lack because it was written
-// before they existed (or by hand, without schema_version): a zero duration
-// there means "never set", so the current default applies. Nothing is
-// written back; the next config write stores the complete entry.
-func (c *configEntry) applyReadDefaults() {
+// applyDefaults fills every setting the entry leaves empty with its
+// default: on write, the settings the request did not give; on read, the
+// settings an entry lacks because it was written before they existed. A
+// zero duration there means "never set". Nothing is written back on read;
+// the next config write stores the complete entry.
+func (c *configEntry) applyDefaults() {
 	if c.RequestTimeout == 0 {
 		c.RequestTimeout = defaultRequestTimeout
 	}
@@ -307,6 +297,14 @@ func (c *configEntry) applyReadDefaults() {
 	if c.SchemaVersion < 1 && c.AuthFailureCooldown == 0 {
 		c.AuthFailureCooldown = defaultAuthFailureCooldown
 	}
+	d := c.descriptor()
+	if c.TokenURL == "" {
+		c.TokenURL = d.DefaultTokenURL
+	}
+	if c.Values == nil {
+		c.Values = provider.Values{}
+	}
+	d.ApplyDefaults(c.Values)
 }
 
 // liveConfig returns the loaded config, from memory or storage
@@ -324,12 +322,12 @@ func (b *paloBackend) liveConfig(ctx context.Context, s logical.Storage, name st
 	if err != nil || entry == nil {
 		return nil, err
 	}
-	cm := b.metrics.forConfig(name, entry.Provider)
-	client, err := entry.newClient(b.Logger().Named("provider").With("config", name), cm)
+	b.metrics.noteConfig(name, entry)
+	client, err := entry.newClient(b.Logger().Named("provider").With("config", name))
 	if err != nil {
 		return nil, fmt.Errorf("config %q: building its HTTP client: %w", name, err)
 	}
-	loaded := &liveConfig{name: name, entry: entry, client: client, fingerprint: entry.fingerprint(), metrics: cm}
+	loaded := &liveConfig{name: name, entry: entry, client: client, fingerprint: entry.fingerprint()}
 
 	b.mu.Lock()
 	defer b.mu.Unlock()

@@ -2,7 +2,10 @@ package backend
 
 import (
 	"bytes"
+	"maps"
+	"math"
 	"runtime"
+	"slices"
 	"sync"
 	"time"
 
@@ -14,11 +17,14 @@ import (
 )
 
 // The names of the metrics, and of their labels. docs/monitoring.md
-// describes each; a test checks that every name it uses is exposed.
+// describes each and says why each is per config or per provider; a test
+// checks that every name it and the alert rules use is exposed.
 //
 //nolint:gosec // G101 false positive: metric names that mention tokens and creds, not credentials.
 const (
+	metricConfigInfo      = "palo_config_info"
 	metricVendorRequests  = "palo_vendor_requests_total"
+	metricIAMRequests     = "palo_vendor_iam_requests_total"
 	metricVendorDuration  = "palo_vendor_request_duration_seconds"
 	metricTokenFetches    = "palo_token_fetches_total"
 	metricCredsReads      = "palo_creds_reads_total"
@@ -32,42 +38,39 @@ const (
 	labelProvider = "provider"
 )
 
-// Results of a creds read, the result label of palo_creds_reads_total.
-const (
-	readHit     = "hit"     // the cached token qualified
-	readFetched = "fetched" // a vendor call was made (by this reader or one it joined)
-	readStale   = "stale"   // the vendor failed; a cached token was served with a warning
-	readFailed  = "failed"  // the reader got an error
-)
-
 // Outcomes of a rotation, the outcome label of palo_rotations_total.
 const (
 	rotationSuccess = "success"
 	rotationFailure = "failure"
 )
 
-// vendorDurationBuckets are the latency buckets of one vendor HTTP
-// attempt, in seconds: token endpoints answer in tens to hundreds of
-// milliseconds, and request_timeout is at most five minutes.
-var vendorDurationBuckets = []float64{0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60}
+// requestBuckets are the latency buckets of one vendor HTTP request: token
+// endpoints answer in tens to hundreds of milliseconds, and
+// request_timeout is at most five minutes. The token cache sorts every
+// request's duration by them.
+var requestBuckets = []time.Duration{
+	25 * time.Millisecond, 50 * time.Millisecond, 100 * time.Millisecond, 250 * time.Millisecond,
+	500 * time.Millisecond, time.Second, 2500 * time.Millisecond, 5 * time.Second,
+	10 * time.Second, 30 * time.Second, time.Minute,
+}
+
+// alwaysOutcomes are the request outcomes a config reports from zero: 2xx,
+// the usual answer, and 4xx, on whose first occurrence an alert fires. The
+// other outcomes appear with their first occurrence (see
+// docs/monitoring.md).
+var alwaysOutcomes = []string{provider.Outcome2xx, provider.Outcome4xx}
 
 // metrics is one backend's Prometheus registry: every mount, and every
 // remount, has its own, so mounts report separately and a new mount starts
-// from zero. Series are labelled by config and provider (and an outcome,
-// reason or result), never by role, and never carry a token or a secret.
+// from zero. Series never carry a role, a token or a secret.
 //
-// The read path updates counters resolved once per config (configMetrics),
-// so a cache hit costs one atomic add. What the token cache knows (the life
-// left on each token, cooldowns) is read from it at scrape time.
+// The token cache counts every event (tokencache.Counts); metrics only
+// knows which configs exist, their providers and their rotations, and
+// turns the cache's counts into series at scrape time (collector).
 type metrics struct {
-	reg *prometheus.Registry
-
-	vendorRequests *prometheus.CounterVec
-	vendorDuration *prometheus.HistogramVec
-	fetches        *prometheus.CounterVec
-	reads          *prometheus.CounterVec
-	rotations      *prometheus.CounterVec
-	rotationLast   *prometheus.GaugeVec
+	reg   *prometheus.Registry
+	cache *tokencache.Cache
+	now   func() time.Time
 
 	mu      sync.RWMutex
 	configs map[string]*configMetrics
@@ -75,117 +78,64 @@ type metrics struct {
 	created uint64
 }
 
-// configMetrics is one config's series, resolved once so that the read path
-// does no label look-up.
+// configMetrics is what metrics keeps of one config.
 type configMetrics struct {
 	provider string
+	rotates  bool   // the engine can rotate its credential (configEntry.rotation)
 	seq      uint64 // metrics.created when it was made
 
-	readHit, readFetched, readStale, readFailed prometheus.Counter
-
-	fetches  map[tokencache.FetchReason]prometheus.Counter
-	requests map[string]prometheus.Counter // by provider.Attempt.Outcome
-	duration prometheus.Observer
+	rotations   [2]uint64 // success, failure
+	lastRotated time.Time // the last successful rotation; zero before it
 }
 
-// newMetrics builds the registry. entries lists the token cache and now is
-// the clock; both are used at scrape time only.
-func newMetrics(entries func() []tokencache.EntryInfo, now func() time.Time) *metrics {
-	cp := []string{labelConfig, labelProvider}
-	m := &metrics{
-		reg: prometheus.NewRegistry(),
-		vendorRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: metricVendorRequests,
-			Help: "HTTP requests to the vendor's token endpoint (each retry counts), by outcome: 2xx, 3xx, 4xx, 5xx, throttled (429), timeout, network_error.",
-		}, append(cp, "outcome")),
-		vendorDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name:    metricVendorDuration,
-			Help:    "Duration of one HTTP request to the vendor's token endpoint, body included.",
-			Buckets: vendorDurationBuckets,
-		}, cp),
-		fetches: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: metricTokenFetches,
-			Help: "Token fetches by the cache (each may take several HTTP requests), by reason: miss (no token qualified for a reader), refresh_ahead (background refresh of a token in use), after_purge (the first fetch after a purge or config write dropped the token).",
-		}, append(cp, "reason")),
-		reads: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: metricCredsReads,
-			Help: "Reads of creds/<role> that reached the token cache, by result: hit, fetched, stale (served a cached token through a vendor failure), failed.",
-		}, append(cp, "result")),
-		rotations: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: metricRotations,
-			Help: "Rotations of a config's client secret, by outcome: success, failure.",
-		}, append(cp, "outcome")),
-		rotationLast: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Name: metricRotationSuccess,
-			Help: "When a config's client secret was last rotated successfully (Unix seconds).",
-		}, cp),
-		configs: make(map[string]*configMetrics),
-	}
+// newMetrics builds the registry over the counts of cache; now is the
+// clock of the token gauges.
+func newMetrics(cache *tokencache.Cache, now func() time.Time) *metrics {
+	m := &metrics{reg: prometheus.NewRegistry(), cache: cache, now: now, configs: make(map[string]*configMetrics)}
 	buildInfo := prometheus.NewGauge(prometheus.GaugeOpts{
 		Name:        metricBuildInfo,
 		Help:        "Always 1; the labels name the plugin's version and the Go version it was built with.",
 		ConstLabels: prometheus.Labels{"version": Version, "go_version": runtime.Version()},
 	})
 	buildInfo.Set(1)
-	m.reg.MustRegister(m.vendorRequests, m.vendorDuration, m.fetches, m.reads, m.rotations, m.rotationLast,
-		buildInfo, &cacheCollector{m: m, entries: entries, now: now})
+	m.reg.MustRegister(buildInfo, collector{m})
 	return m
 }
 
-// forConfig returns config name's series, creating them (at zero, so that
-// rates and alerts have a series from the start) on first use. A config's
-// provider never changes; a config deleted and created again with another
-// provider starts new series.
-func (m *metrics) forConfig(name, providerName string) *configMetrics {
+// noteConfig records that config name exists as entry says, so that it is
+// reported (at zero until something happens). A config deleted and created
+// again with another provider keeps its counts under the new one.
+func (m *metrics) noteConfig(name string, entry *configEntry) {
+	rotates := entry.rotation() != nil
 	m.mu.RLock()
 	cm := m.configs[name]
 	m.mu.RUnlock()
-	if cm != nil && cm.provider == providerName {
-		return cm
+	if cm != nil && cm.provider == entry.Provider && cm.rotates == rotates {
+		return
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if cm := m.configs[name]; cm != nil {
-		if cm.provider == providerName {
-			return cm
-		}
-		m.dropLocked(name)
+	m.noteLocked(name, entry.Provider).rotates = rotates
+}
+
+// noteLocked makes or updates config name's record, with m.mu held, and
+// returns it.
+func (m *metrics) noteLocked(name, providerName string) *configMetrics {
+	cm := m.configs[name]
+	if cm == nil {
+		m.created++
+		cm = &configMetrics{seq: m.created}
+		m.configs[name] = cm
 	}
-	cp := []string{name, providerName}
-	with := func(v *prometheus.CounterVec, label string) prometheus.Counter {
-		return v.WithLabelValues(append(cp, label)...)
-	}
-	m.created++
-	cm = &configMetrics{
-		provider:    providerName,
-		seq:         m.created,
-		readHit:     with(m.reads, readHit),
-		readFetched: with(m.reads, readFetched),
-		readStale:   with(m.reads, readStale),
-		readFailed:  with(m.reads, readFailed),
-		fetches:     make(map[tokencache.FetchReason]prometheus.Counter, len(tokencache.FetchReasons)),
-		requests:    make(map[string]prometheus.Counter, len(provider.Outcomes)),
-		duration:    m.vendorDuration.WithLabelValues(cp...),
-	}
-	for _, r := range tokencache.FetchReasons {
-		cm.fetches[r] = with(m.fetches, r.String())
-	}
-	for _, o := range provider.Outcomes {
-		cm.requests[o] = with(m.vendorRequests, o)
-	}
-	// Rotation counters start at zero too, so that the first failure is
-	// an increase; the time of the last success appears with it.
-	with(m.rotations, rotationSuccess)
-	with(m.rotations, rotationFailure)
-	m.configs[name] = cm
+	cm.provider = providerName
 	return cm
 }
 
-// lookup returns config name's series, or nil when it has none.
-func (m *metrics) lookup(name string) *configMetrics {
+// known reports whether config name is reported.
+func (m *metrics) known(name string) bool {
 	m.mu.RLock()
 	defer m.mu.RUnlock()
-	return m.configs[name]
+	return m.configs[name] != nil
 }
 
 // generation returns a mark to pass to keepConfigs.
@@ -195,19 +145,19 @@ func (m *metrics) generation() uint64 {
 	return m.created
 }
 
-// keepConfigs drops the series of every config not in names (deleted
-// configs), so they do not linger, except those made after gen (written
-// since names was listed). It returns the names that have no series yet.
+// keepConfigs forgets every config not in names (deleted configs), except
+// those noted after gen (written since names was listed), and then the
+// token cache's counts of every config it no longer knows. It returns the
+// names it does not know yet.
 func (m *metrics) keepConfigs(names []string, gen uint64) (missing []string) {
 	keep := make(map[string]bool, len(names))
 	for _, n := range names {
 		keep[n] = true
 	}
 	m.mu.Lock()
-	defer m.mu.Unlock()
 	for name, cm := range m.configs {
 		if !keep[name] && cm.seq <= gen {
-			m.dropLocked(name)
+			delete(m.configs, name)
 		}
 	}
 	for _, n := range names {
@@ -215,59 +165,24 @@ func (m *metrics) keepConfigs(names []string, gen uint64) (missing []string) {
 			missing = append(missing, n)
 		}
 	}
+	m.mu.Unlock()
+	m.cache.ForgetConfigs(func(name string) bool { return !m.known(name) })
 	return missing
 }
 
-// dropLocked deletes config name's series. Called with m.mu held.
-func (m *metrics) dropLocked(name string) {
-	delete(m.configs, name)
-	l := prometheus.Labels{labelConfig: name}
-	for _, v := range []*prometheus.MetricVec{
-		m.vendorRequests.MetricVec, m.vendorDuration.MetricVec, m.fetches.MetricVec,
-		m.reads.MetricVec, m.rotations.MetricVec, m.rotationLast.MetricVec,
-	} {
-		v.DeletePartialMatch(l)
-	}
-}
-
-// onFetch counts a token fetch of the cache (tokencache.Options.OnFetch).
-func (m *metrics) onFetch(config string, reason tokencache.FetchReason) {
-	if cm := m.lookup(config); cm != nil {
-		if c := cm.fetches[reason]; c != nil {
-			c.Inc()
-		}
-	}
-}
-
 // observeRotation records one rotation of config's client secret: outcome
-// is rotationSuccess or rotationFailure, at when it ended. A success also
-// sets the time of the last success.
+// is rotationSuccess or rotationFailure, at when it ended.
 func (m *metrics) observeRotation(config, providerName, outcome string, at time.Time) {
-	m.rotations.WithLabelValues(config, providerName, outcome).Inc()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	cm := m.noteLocked(config, providerName)
+	cm.rotates = true
 	if outcome == rotationSuccess {
-		m.rotationLast.WithLabelValues(config, providerName).Set(float64(at.UnixNano()) / 1e9)
+		cm.rotations[0]++
+		cm.lastRotated = at
+	} else {
+		cm.rotations[1]++
 	}
-}
-
-// observeRead counts one creds read by what the token cache answered.
-func (cm *configMetrics) observeRead(src tokencache.Source, err error) {
-	switch {
-	case err != nil:
-		cm.readFailed.Inc()
-	case src == tokencache.Hit:
-		cm.readHit.Inc()
-	case src == tokencache.Stale:
-		cm.readStale.Inc()
-	default:
-		cm.readFetched.Inc()
-	}
-}
-
-// observeAttempt records one vendor HTTP attempt
-// (provider.ClientOptions.Observe).
-func (cm *configMetrics) observeAttempt(a provider.Attempt) {
-	cm.requests[a.Outcome()].Inc()
-	cm.duration.Observe(a.Duration.Seconds())
 }
 
 // expositionContentType is the Content-Type of the text exposition format.
@@ -288,48 +203,143 @@ func (m *metrics) exposition() ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
-// cacheCollector reports, at scrape time, what the token cache holds: the
-// life left on each cached token and whether a config is in a
-// credential-failure cooldown.
-type cacheCollector struct {
-	m       *metrics
-	entries func() []tokencache.EntryInfo
-	now     func() time.Time
-}
-
 var (
+	descConfigInfo = prometheus.NewDesc(metricConfigInfo,
+		"Always 1, one series per config: its provider. Join it to a per-config series for the provider label.",
+		[]string{labelConfig, labelProvider}, nil)
+	descVendorRequests = prometheus.NewDesc(metricVendorRequests,
+		"HTTP requests to the vendor's token endpoint (token fetches, connection checks, rotations' token requests), each retry counted, by outcome: "+
+			"2xx, 3xx, 4xx, 5xx, throttled (429), timeout, network_error. 2xx and 4xx are reported from zero, the others from their first occurrence.",
+		[]string{labelConfig, "outcome"}, nil)
+	descIAMRequests = prometheus.NewDesc(metricIAMRequests,
+		"HTTP requests to the vendor's IAM API that secret rotation makes, each retry counted, by outcome as "+metricVendorRequests+"; for configs the engine can rotate.",
+		[]string{labelConfig, "outcome"}, nil)
+	descCredsReads = prometheus.NewDesc(metricCredsReads,
+		"Reads of creds/<role> that reached the token cache, by result: hit, fetched (waited for a vendor call), stale (served a cached token through a vendor failure), failed.",
+		[]string{labelConfig, "result"}, nil)
 	descTokenSecsLeft = prometheus.NewDesc(metricTokenSecsLeft,
-		"Seconds of life left on each cached token, by config and scope (the TSG for paloalto_scm).",
-		[]string{labelConfig, labelProvider, "scope"}, nil)
+		"Whole seconds of life left on each cached token, by config and scope (the TSG for paloalto_scm).",
+		[]string{labelConfig, "scope"}, nil)
 	descCooldownActive = prometheus.NewDesc(metricCooldownActive,
 		"1 while reads of the config fail fast after the vendor rejected its credentials (auth_failure_cooldown), else 0.",
-		[]string{labelConfig, labelProvider}, nil)
+		[]string{labelConfig}, nil)
+	descRotations = prometheus.NewDesc(metricRotations,
+		"Rotations of a config's credential, by outcome: success, failure; for configs the engine can rotate.",
+		[]string{labelConfig, "outcome"}, nil)
+	descRotationSuccess = prometheus.NewDesc(metricRotationSuccess,
+		"When a config's credential was last rotated successfully (Unix seconds); absent before the first.",
+		[]string{labelConfig}, nil)
+	descTokenFetches = prometheus.NewDesc(metricTokenFetches,
+		"Token fetches by the cache (each may take several HTTP requests), by provider and reason: miss (no token qualified for a reader), "+
+			"refresh_ahead (background refresh of a token in use), after_purge (the first fetch after a purge or config write dropped the token).",
+		[]string{labelProvider, "reason"}, nil)
+	descVendorDuration = prometheus.NewDesc(metricVendorDuration,
+		"Duration of one HTTP request to the vendor, body included, by provider and endpoint: token (the token endpoint), iam (the IAM API of rotation).",
+		[]string{labelProvider, "endpoint"}, nil)
 )
 
-func (c *cacheCollector) Describe(ch chan<- *prometheus.Desc) {
-	ch <- descTokenSecsLeft
-	ch <- descCooldownActive
+// collector turns, at scrape time, the token cache's counts and entries and
+// what metrics knows of each config into series. Only configs metrics
+// knows are reported: the stored ones, once a scrape or a read has seen
+// them.
+type collector struct{ m *metrics }
+
+func (c collector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{
+		descConfigInfo, descVendorRequests, descIAMRequests, descCredsReads, descTokenSecsLeft,
+		descCooldownActive, descRotations, descRotationSuccess, descTokenFetches, descVendorDuration,
+	} {
+		ch <- d
+	}
 }
 
-func (c *cacheCollector) Collect(ch chan<- prometheus.Metric) {
-	now := c.now()
-	c.m.mu.RLock()
-	providers := make(map[string]string, len(c.m.configs))
-	for name, cm := range c.m.configs {
-		providers[name] = cm.provider
+func (c collector) Collect(ch chan<- prometheus.Metric) {
+	m := c.m
+	m.mu.RLock()
+	configs := make(map[string]configMetrics, len(m.configs))
+	for name, cm := range m.configs {
+		configs[name] = *cm
 	}
-	c.m.mu.RUnlock()
+	m.mu.RUnlock()
+	counts := m.cache.Counts()
+	entries := m.cache.Entries()
 
-	cooldown := make(map[string]float64, len(providers))
-	for name := range providers {
+	byProvider := map[string]*providerTotals{}
+	for name, cm := range configs {
+		n := counts[name]
+		p := byProvider[cm.provider]
+		if p == nil {
+			p = &providerTotals{}
+			byProvider[cm.provider] = p
+		}
+		p.counts.Add(n)
+		p.rotates = p.rotates || cm.rotates
+		collectConfig(ch, name, cm, n)
+	}
+	collectEntries(ch, configs, entries, m.now())
+	for _, name := range slices.Sorted(maps.Keys(byProvider)) {
+		collectProvider(ch, name, byProvider[name])
+	}
+}
+
+// providerTotals are the counts of one provider's configs, and whether any
+// of them can rotate.
+type providerTotals struct {
+	counts  tokencache.Counts
+	rotates bool
+}
+
+// counter sends one counter sample.
+func counter(ch chan<- prometheus.Metric, d *prometheus.Desc, v uint64, labels ...string) {
+	ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v), labels...)
+}
+
+// gauge sends one gauge sample.
+func gauge(ch chan<- prometheus.Metric, d *prometheus.Desc, v float64, labels ...string) {
+	ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)
+}
+
+// collectConfig sends the series of one config: its info, its reads by
+// result, its requests by outcome (see alwaysOutcomes), and when the
+// engine can rotate it, its IAM requests and rotations.
+func collectConfig(ch chan<- prometheus.Metric, name string, cm configMetrics, n tokencache.Counts) {
+	gauge(ch, descConfigInfo, 1, name, cm.provider)
+	for _, s := range tokencache.Sources {
+		counter(ch, descCredsReads, n.Reads(s), name, s.String())
+	}
+	requests := func(d *prometheus.Desc, ep tokencache.Endpoint) {
+		for _, o := range provider.Outcomes {
+			if v := n.Requests(ep, o); v > 0 || slices.Contains(alwaysOutcomes, o) {
+				counter(ch, d, v, name, o)
+			}
+		}
+	}
+	requests(descVendorRequests, tokencache.TokenEndpoint)
+	if !cm.rotates {
+		return
+	}
+	requests(descIAMRequests, tokencache.IAMEndpoint)
+	counter(ch, descRotations, cm.rotations[0], name, rotationSuccess)
+	counter(ch, descRotations, cm.rotations[1], name, rotationFailure)
+	if !cm.lastRotated.IsZero() {
+		gauge(ch, descRotationSuccess, float64(cm.lastRotated.UnixNano())/1e9, name)
+	}
+}
+
+// collectEntries sends what the cache holds of the known configs: the
+// life left on each cached token and whether a config is in a
+// credential-failure cooldown.
+func collectEntries(ch chan<- prometheus.Metric, configs map[string]configMetrics, entries []tokencache.EntryInfo, now time.Time) {
+	cooldown := make(map[string]float64, len(configs))
+	for name := range configs {
 		cooldown[name] = 0
 	}
 	// Two entries of one config and scope (a config written while a fetch
 	// of its old version is in flight) report the shorter life.
 	type token struct{ config, scope string }
 	left := map[token]float64{}
-	for _, e := range c.entries() {
-		if _, known := providers[e.Config]; !known {
+	for _, e := range entries {
+		if _, known := configs[e.Config]; !known {
 			continue
 		}
 		if !e.FailFastUntil.IsZero() {
@@ -339,15 +349,42 @@ func (c *cacheCollector) Collect(ch chan<- prometheus.Metric) {
 			continue
 		}
 		k := token{e.Config, e.Scope}
-		s := max(e.ExpiresAt.Sub(now).Seconds(), 0)
+		s := max(math.Floor(e.ExpiresAt.Sub(now).Seconds()), 0)
 		if old, ok := left[k]; !ok || s < old {
 			left[k] = s
 		}
 	}
 	for k, s := range left {
-		ch <- prometheus.MustNewConstMetric(descTokenSecsLeft, prometheus.GaugeValue, s, k.config, providers[k.config], k.scope)
+		gauge(ch, descTokenSecsLeft, s, k.config, k.scope)
 	}
 	for name, v := range cooldown {
-		ch <- prometheus.MustNewConstMetric(descCooldownActive, prometheus.GaugeValue, v, name, providers[name])
+		gauge(ch, descCooldownActive, v, name)
+	}
+}
+
+// collectProvider sends the series of one provider, summed over its
+// configs: fetches by reason, and the request latency by endpoint (iam
+// only when one of its configs can rotate).
+func collectProvider(ch chan<- prometheus.Metric, name string, p *providerTotals) {
+	for _, r := range tokencache.FetchReasons {
+		counter(ch, descTokenFetches, p.counts.Fetches(r), name, r.String())
+	}
+	for _, ep := range tokencache.Endpoints {
+		if ep == tokencache.IAMEndpoint && !p.rotates {
+			continue
+		}
+		perBucket, sum := p.counts.Durations(ep)
+		cumulative := make(map[float64]uint64, len(requestBuckets))
+		var count uint64
+		for i, b := range requestBuckets {
+			if i < len(perBucket) {
+				count += perBucket[i]
+			}
+			cumulative[b.Seconds()] = count
+		}
+		if len(perBucket) > len(requestBuckets) {
+			count += perBucket[len(requestBuckets)]
+		}
+		ch <- prometheus.MustNewConstHistogram(descVendorDuration, count, sum.Seconds(), cumulative, name, ep.String())
 	}
 }

@@ -107,9 +107,9 @@ func (b *paloBackend) pathCacheRead(_ context.Context, _ *logical.Request, _ *fr
 		row := map[string]any{
 			"config":        e.Config,
 			"roles":         e.Roles,
-			"hits":          e.Hits,
-			"vendor_calls":  e.VendorCalls,
-			"http_requests": e.HTTPRequests,
+			"hits":          e.Counts.Hits(),
+			"vendor_calls":  e.Counts.VendorCalls(),
+			"http_requests": e.Counts.HTTPRequests(),
 		}
 		for k, v := range map[string]string{
 			"scope": e.Scope, "issued_at": formatTime(e.IssuedAt), "expires_at": formatTime(e.ExpiresAt),

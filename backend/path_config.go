@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"maps"
+	"slices"
 	"strings"
 	"time"
 
@@ -60,13 +61,17 @@ func configFields() map[string]*framework.FieldSchema {
 			DisplayAttrs: &framework.DisplayAttributes{Name: "Auth failure cooldown"},
 		},
 		"verify_connection": {
-			Type:         framework.TypeBool,
-			Default:      true,
-			Description:  "When true (the default), a write first fetches a token with the new settings and is refused, with the vendor's error, if that fails.",
+			Type:    framework.TypeBool,
+			Default: defaultVerifyConnection,
+			Description: "When true (the default), a write that changes the vendor login first fetches a token with the new settings " +
+				"and is refused, with the vendor's error, if that fails.",
 			DisplayAttrs: &framework.DisplayAttributes{Name: "Verify connection"},
 		},
 	}
 	for _, f := range provider.Fields() {
+		if f.Hidden {
+			continue
+		}
 		fieldType := framework.TypeString
 		if f.Duration {
 			fieldType = framework.TypeDurationSecond
@@ -77,8 +82,32 @@ func configFields() map[string]*framework.FieldSchema {
 			AllowedValues: anySlice(f.Values),
 			DisplayAttrs:  &framework.DisplayAttributes{Name: f.Label, Sensitive: f.Secret},
 		}
+		if a := f.Alias; a != nil {
+			fields[a.Name] = &framework.FieldSchema{
+				Type: framework.TypeString,
+				Description: fmt.Sprintf("The older name of %s, still accepted: %s. A read shows %s.",
+					f.Name, aliasList(a), f.Name),
+				AllowedValues: anySlice(slices.Sorted(maps.Keys(a.Values))),
+				Deprecated:    true,
+			}
+		}
 	}
+	scheduleFields(fields)
 	return fields
+}
+
+// defaultVerifyConnection is verify_connection when a write does not set
+// it.
+const defaultVerifyConnection = true
+
+// aliasList says what an alias's values stand for: "basic =
+// client_secret_basic, body = client_secret_post".
+func aliasList(a *provider.Alias) string {
+	var items []string
+	for _, old := range slices.Sorted(maps.Keys(a.Values)) {
+		items = append(items, old+" = "+a.Values[old])
+	}
+	return strings.Join(items, ", ")
 }
 
 // providerFieldDescription describes a provider-specific field: what it
@@ -112,7 +141,11 @@ func useText(u provider.FieldUse) string {
 	if u.Note != "" {
 		parts = append(parts, u.Note)
 	}
-	return strings.Join(parts, ": ")
+	text := strings.Join(parts, ": ")
+	if u.Unless != "" {
+		text += "; does not apply " + u.Unless
+	}
+	return text
 }
 
 // tokenURLDefaults says which providers have a default token URL.
@@ -145,8 +178,12 @@ func configResponseFields() map[string]*framework.FieldSchema {
 		if pf.Secret {
 			delete(f, pf.Name)
 		}
+		if pf.Alias != nil {
+			delete(f, pf.Alias.Name)
+		}
 	}
 	maps.Copy(f, rotationStatusFields())
+	maps.Copy(f, keyStatusFields())
 	return f
 }
 
@@ -172,7 +209,8 @@ func pathConfig(b *paloBackend) []*framework.Path {
 }
 
 func (b *paloBackend) pathConfigRead(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
-	c, err := readConfigEntry(ctx, req.Storage, d.Get("name").(string))
+	name := d.Get("name").(string)
+	c, err := readConfigEntry(ctx, req.Storage, name)
 	if err != nil || c == nil {
 		return nil, err
 	}
@@ -186,23 +224,33 @@ func (b *paloBackend) pathConfigRead(ctx context.Context, req *logical.Request, 
 		"auth_failure_cooldown": seconds(c.AuthFailureCooldown),
 		"verify_connection":     c.VerifyConnection,
 	}
-	for _, f := range provider.Fields() {
-		if !f.Secret && takesField(c.Provider, f.Name) {
-			data[f.Name] = c.readValue(f.Name)
+	for _, f := range c.descriptor().Fields {
+		if !f.Secret && !f.Hidden && f.Applies(c.Values) {
+			data[f.Name] = c.readValue(f.Field)
 		}
 	}
-	if err := b.addRotationStatus(ctx, req.Storage, d.Get("name").(string), c, data); err != nil {
+	if c.rotation() != nil {
+		c.readSchedule(data)
+	}
+	if provider.UsesKey(c.Values) {
+		data["key_id"] = provider.KeyID(c.Values)
+		data["certificate"] = provider.CertificatePEM(c.Values)
+		data["jwks_path"] = jwksPath(req.MountPoint, name)
+	}
+	if err := b.addRotationStatus(ctx, req.Storage, name, c, data); err != nil {
 		return nil, err
 	}
 	return &logical.Response{Data: data}, nil
 }
 
 // pathConfigWrite creates or updates a config. Nothing is stored unless the
-// whole new config is valid and, with verify_connection, has fetched a
+// whole new config is valid and, where it must be verified, has fetched a
 // token: a refused write leaves the stored config exactly as it was. A
-// write merged onto a config that another write changed while this one
-// verified (a vendor call, made without the lock) is merged again, and
-// verified again only if the vendor login it makes changed.
+// write that needs no vendor call reads, merges and stores under one hold
+// of the config's lock. One that does verifies without the lock (no lock is
+// held across a vendor call) and then merges again onto what is stored
+// then; it is verified again only if the vendor login it makes changed
+// meanwhile, and refused only if that keeps happening.
 func (b *paloBackend) pathConfigWrite(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
 	if resp := rejectUnknown(req, d.Schema); resp != nil {
 		return resp, nil
@@ -217,11 +265,11 @@ func (b *paloBackend) pathConfigWrite(ctx context.Context, req *logical.Request,
 			return resp, err
 		}
 	}
-	return logical.ErrorResponse("config %q was changed by %d other writes while this one verified its settings; write again",
+	return logical.ErrorResponse("config %q: its vendor login was changed by %d other writes while this one verified its settings; write again",
 		name, maxConfigWriteAttempts), nil
 }
 
-// maxConfigWriteAttempts bounds how often a config write merges again.
+// maxConfigWriteAttempts bounds how often a config write verifies.
 const maxConfigWriteAttempts = 5
 
 // configWrite is what one config write carries from attempt to attempt:
@@ -230,71 +278,222 @@ const maxConfigWriteAttempts = 5
 type configWrite struct {
 	verified string
 	warnings []string
+	// key is the key pair this write made (private_key_jwt), kept across
+	// its attempts so that each stores the same one.
+	key string
 }
 
-// writeConfig makes one attempt at a config write: read and merge under
-// the config's lock, verify without it, then store under it if the stored
-// config is still the one merged onto. done is false when another write
-// changed it meanwhile.
+// writeConfig makes one attempt at a config write: under the config's
+// lock it reads, merges, checks and, when no verification is due, stores.
+// Otherwise it verifies without the lock and returns done false, for the
+// next attempt to store what it verified.
 func (b *paloBackend) writeConfig(ctx context.Context, req *logical.Request, d *framework.FieldData, name string, w *configWrite) (resp *logical.Response, done bool, err error) {
 	lock := locksutil.LockForKey(b.configLocks, name)
 	lock.Lock()
+	locked := true
+	defer func() {
+		if locked {
+			lock.Unlock()
+		}
+	}()
 	existing, err := readConfigEntry(ctx, req.Storage, name)
-	lock.Unlock()
+	if err != nil {
+		return nil, true, err
+	}
+	rec, err := readRotationRecord(ctx, req.Storage, name)
+	if err != nil {
+		return nil, true, err
+	}
+	held, since, err := b.rotationHeld(ctx, req.Storage, name)
 	if err != nil {
 		return nil, true, err
 	}
 	entry, msg := mergeConfig(existing, req, d)
+	if msg == "" {
+		msg = checkConfigChange(name, existing, entry, held, since, req)
+	}
+	if msg == "" {
+		msg = w.makeKey(existing, entry)
+	}
 	if msg != "" {
 		return logical.ErrorResponse(msg), true, nil
 	}
-	if fp := entry.fingerprint(); entry.VerifyConnection && fp != w.verified {
-		warnings, msg := b.verifyConfig(ctx, name, entry)
+	var pending *provider.Pending
+	if existing != nil && secretGiven(req) {
+		pending = rec.livePending(existing)
+	}
+	fp := entry.fingerprint()
+	// A key made by this write cannot be known to the server yet: there
+	// is nothing to verify until it is registered.
+	mustVerify := pending != nil || entry.VerifyConnection && w.key == "" && (existing == nil || existing.fingerprint() != fp)
+	if mustVerify && fp != w.verified {
+		lock.Unlock()
+		locked = false
+		warnings, msg := b.verifyConfig(ctx, name, entry, pending)
 		if msg != "" {
 			return logical.ErrorResponse(msg), true, nil
 		}
 		w.verified, w.warnings = fp, warnings
-	}
-
-	lock.Lock()
-	defer lock.Unlock()
-	current, err := readConfigEntry(ctx, req.Storage, name)
-	if err != nil {
-		return nil, true, err
-	}
-	if (current == nil) != (existing == nil) || (current != nil && *current != *existing) {
 		return nil, false, nil
 	}
-	secretGiven := entry.noteSecretWrite(req, existing, b.now())
+	return b.storeConfig(ctx, req, name, existing, entry, rec, pending, w.warnings)
+}
+
+// makeKey gives a private_key_jwt config the key pair it signs with when
+// it has none (it is new, or has just switched to private_key_jwt), or a
+// new one when the write changes where its assertions go: a key the server
+// at the old address knows never signs for another. It returns a message
+// for a 400 when no key can be made.
+func (w *configWrite) makeKey(existing, entry *configEntry) string {
+	if !provider.UsesKey(entry.Values) {
+		return ""
+	}
+	moved := existing != nil && len(entry.destinationsChangedFrom(existing)) > 0
+	if entry.Values[provider.SigningKey.Name] != "" && !moved {
+		return ""
+	}
+	if w.key == "" {
+		key, err := provider.NewSigningKey(entry.Values[provider.KeyType.Name], entry.Values[provider.ClientID.Name])
+		if err != nil {
+			return err.Error()
+		}
+		w.key = key
+		msg := "a new key pair was made"
+		if moved {
+			msg += " because the write changes where its assertions go (" + strings.Join(entry.destinationsChangedFrom(existing), ", ") +
+				"); the previous key no longer signs and leaves the JWKS"
+		}
+		w.warnings = append(w.warnings, msg+". Register its public key with the server before reading creds: the JWKS "+
+			"at config/<name>/jwks or, unauthenticated, at the jwks_path the config read shows, or its certificate")
+	}
+	entry.Values[provider.SigningKey.Name] = w.key
+	delete(entry.Values, provider.RetiredKeys.Name)
+	return ""
+}
+
+// storeConfig stores a merged, checked and (where due) verified config.
+// The caller holds the config's lock.
+func (b *paloBackend) storeConfig(ctx context.Context, req *logical.Request, name string, existing, entry *configEntry,
+	rec *rotationRecord, pending *provider.Pending, warnings []string,
+) (*logical.Response, bool, error) {
+	newCredential := existing == nil || secretGiven(req) ||
+		existing.Values[provider.SigningKey.Name] != entry.Values[provider.SigningKey.Name]
+	if newCredential || entry.SecretSetAt.IsZero() {
+		entry.SecretSetAt = b.now().UTC()
+	}
 	if err := putJSON(ctx, req.Storage, configStoragePrefix+name, entry); err != nil {
 		return nil, true, err
 	}
-	if secretGiven {
-		b.clearRotationRecord(ctx, req.Storage, name)
+	if newCredential && *rec != (rotationRecord{}) {
+		// A new credential ends any pending rotation and error.
+		if err := req.Storage.Delete(ctx, rotationStoragePrefix+name); err != nil {
+			b.Logger().Warn("clearing the rotation record failed", "config", name, "error", err.Error())
+		}
+	}
+	if pending != nil {
+		warnings = append(warnings, fmt.Sprintf("a rotation begun at %s, whose outcome was unknown, is abandoned: the %s written "+
+			"here was verified with the vendor and replaces it", formatTime(pending.StartedAt), entry.rotationTerms().Credential))
 	}
 	b.forgetConfig(name)
+	b.scheduled.touch(name)
 	b.Logger().Info("config written", "config", name, "provider", entry.Provider, "created", existing == nil)
-
-	if !entry.VerifyConnection || len(w.warnings) == 0 {
+	if len(warnings) == 0 {
 		return nil, true, nil
 	}
-	return &logical.Response{Warnings: w.warnings}, true, nil
+	return &logical.Response{Warnings: warnings}, true, nil
+}
+
+// checkConfigChange refuses, with a message naming the fields, a write
+// that would let its writer learn the stored credential or lose the way
+// back to it:
+//
+//   - one that changes where the credential is sent (token_url, ca_cert,
+//     proxy_url, and the provider's Destination fields such as iam_url)
+//     without carrying the secret too: who may change a config's
+//     destination is then who may hold its secret;
+//   - one that writes the credential, or changes the vendor login, while a
+//     rotation of the config runs, here or on another instance: its store
+//     would overwrite, or be overwritten by, the rotation's.
+func checkConfigChange(name string, existing, entry *configEntry, held bool, since time.Time, req *logical.Request) string {
+	if existing == nil {
+		return ""
+	}
+	if held && (secretGiven(req) || existing.fingerprint() != entry.fingerprint() || !maps.Equal(existing.Values, entry.Values)) {
+		return fmt.Sprintf("config %q: a rotation of its credential is running (since %s); this write would overwrite or lose "+
+			"the rotated %s. Wait for it to end (read config/%s) and write again", name, formatTime(since), entry.rotationTerms().Credential, name)
+	}
+	changed := entry.destinationsChangedFrom(existing)
+	if len(changed) == 0 || secretGiven(req) || provider.UsesKey(entry.Values) {
+		return "" // a private_key_jwt config gets a new key instead (makeKey)
+	}
+	secret := entry.secretField()
+	return fmt.Sprintf("%s: changing where config %q sends its credentials needs %s in the same write; otherwise anyone allowed "+
+		"to update the config could send the stored secret to an address of their choosing. Write %s=... with the new %s. "+
+		"For a config the engine rotates, reset the secret at the vendor first (nobody knows the rotated one) and write it with the new address",
+		strings.Join(changed, ", "), name, secret, secret, strings.Join(changed, " and "))
+}
+
+// destinationsChangedFrom lists the fields saying where the credential is
+// sent that differ from old.
+func (c *configEntry) destinationsChangedFrom(old *configEntry) []string {
+	var changed []string
+	for _, f := range []struct {
+		name     string
+		now, was string
+	}{{"token_url", c.TokenURL, old.TokenURL}, {"ca_cert", c.CACert, old.CACert}, {"proxy_url", c.ProxyURL, old.ProxyURL}} {
+		if f.now != f.was {
+			changed = append(changed, f.name)
+		}
+	}
+	for _, f := range c.descriptor().Fields {
+		if f.Destination && c.Values[f.Name] != old.Values[f.Name] {
+			changed = append(changed, f.Name)
+		}
+	}
+	return changed
+}
+
+// secretField is the name of the provider's secret field.
+func (c *configEntry) secretField() string {
+	for _, f := range c.descriptor().Fields {
+		if f.Secret && f.Applies(c.Values) {
+			return f.Name
+		}
+	}
+	return "client_secret"
+}
+
+// rotationTerms are the words of the config's rotation messages.
+func (c *configEntry) rotationTerms() provider.Terms {
+	if rot := c.rotation(); rot != nil {
+		return rot.Terms()
+	}
+	return provider.Terms{Credential: "secret", Field: c.secretField()}
+}
+
+// secretGiven reports whether the request writes a secret field.
+func secretGiven(req *logical.Request) bool {
+	for _, f := range provider.Fields() {
+		if _, ok := req.Data[f.Name]; ok && f.Secret {
+			return true
+		}
+	}
+	return false
 }
 
 // mergeConfig applies the request to the existing config (or to defaults
 // for a new one) and validates the result. It returns a message for a 400
 // when the input is wrong.
 func mergeConfig(existing *configEntry, req *logical.Request, d *framework.FieldData) (*configEntry, string) {
-	var entry configEntry
+	entry := &configEntry{
+		RequestTimeout:      defaultRequestTimeout,
+		DefaultTokenTTL:     defaultTokenTTL,
+		AuthFailureCooldown: defaultAuthFailureCooldown,
+		VerifyConnection:    defaultVerifyConnection,
+		Values:              provider.Values{},
+	}
 	if existing != nil {
-		entry = *existing
-	} else {
-		entry = configEntry{
-			RequestTimeout:      defaultRequestTimeout,
-			DefaultTokenTTL:     defaultTokenTTL,
-			AuthFailureCooldown: defaultAuthFailureCooldown,
-			VerifyConnection:    true,
-		}
+		entry = existing.clone()
 	}
 	entry.SchemaVersion = schemaVersion
 
@@ -312,70 +511,119 @@ func mergeConfig(existing *configEntry, req *logical.Request, d *framework.Field
 	if !ok {
 		return nil, unsupportedProvider(entry.Provider)
 	}
+	given, msg := setProviderFields(entry.Values, d)
+	if msg != "" {
+		return nil, msg
+	}
+	entry.setEngineFields(d)
 	for _, f := range provider.Fields() {
-		if _, given := req.Data[f.Name]; given && !takesField(entry.Provider, f.Name) {
-			return nil, fmt.Sprintf("%s: does not apply to provider %s", f.Name, entry.Provider)
+		ok, why := desc.Takes(f.Name, entry.Values)
+		switch {
+		case ok:
+		case given[f.Name] != "" && why == "":
+			return nil, fmt.Sprintf("%s: does not apply to provider %s", given[f.Name], entry.Provider)
+		case given[f.Name] != "":
+			return nil, fmt.Sprintf("%s: does not apply %s", given[f.Name], why)
+		default:
+			delete(entry.Values, f.Name) // a field the config no longer takes
 		}
 	}
-
-	entry.set(d)
-	entry.applyDefaults(desc)
+	if field := scheduleGiven(req); field != "" {
+		if entry.rotation() == nil {
+			return nil, fmt.Sprintf("%s: does not apply to provider %s: the engine cannot rotate its credential (see rotate-root)", field, entry.Provider)
+		}
+		if msg := entry.setSchedule(d); msg != "" {
+			return nil, msg
+		}
+	}
+	if entry.rotation() == nil {
+		entry.schedule = schedule{}
+	}
+	entry.applyDefaults()
 	if msg := entry.validate(); msg != "" {
 		return nil, msg
 	}
-	return &entry, ""
+	return entry, ""
 }
 
-// set copies every field the request gives into the entry, but provider,
-// which mergeConfig has checked.
-func (c *configEntry) set(d *framework.FieldData) {
-	for name := range d.Schema {
-		v, ok := d.GetOk(name)
-		if !ok || name == "provider" {
+// setProviderFields copies the provider fields the request gives, under
+// their names or their older names (aliases), into v, and reports which
+// were given, each under the name the request used.
+func setProviderFields(v provider.Values, d *framework.FieldData) (map[string]string, string) {
+	given := map[string]string{}
+	for _, f := range provider.Fields() {
+		if f.Hidden {
 			continue
 		}
-		switch dst := c.field(name).(type) {
-		case *string:
+		raw, ok := d.GetOk(f.Name)
+		if ok {
+			given[f.Name] = f.Name
+			if f.Duration {
+				v[f.Name] = (time.Duration(raw.(int)) * time.Second).String()
+			} else {
+				v[f.Name] = raw.(string)
+			}
+		}
+		if f.Alias == nil {
+			continue
+		}
+		old, aliased := d.GetOk(f.Alias.Name)
+		if !aliased {
+			continue
+		}
+		cur, known := f.Alias.Resolve(old.(string))
+		switch {
+		case !known:
+			return nil, fmt.Sprintf("%s: %q is not valid; use %s (or %s instead)", f.Alias.Name, old, strings.Join(slices.Sorted(maps.Keys(f.Alias.Values)), " or "), f.Name)
+		case ok && cur != v[f.Name]:
+			return nil, fmt.Sprintf("%s and %s disagree; give only %s", f.Alias.Name, f.Name, f.Name)
+		}
+		given[f.Name] = f.Alias.Name
+		v[f.Name] = cur
+	}
+	return given, ""
+}
+
+// setEngineFields copies the engine's own fields that the request gives.
+func (c *configEntry) setEngineFields(d *framework.FieldData) {
+	for name, dst := range map[string]*string{"token_url": &c.TokenURL, "ca_cert": &c.CACert, "proxy_url": &c.ProxyURL} {
+		if v, ok := d.GetOk(name); ok {
 			*dst = v.(string)
-		case *time.Duration:
+		}
+	}
+	for name, dst := range map[string]*time.Duration{
+		"request_timeout": &c.RequestTimeout, "default_token_ttl": &c.DefaultTokenTTL, "auth_failure_cooldown": &c.AuthFailureCooldown,
+	} {
+		if v, ok := d.GetOk(name); ok {
 			*dst = time.Duration(v.(int)) * time.Second
-		case *bool:
-			*dst = v.(bool)
 		}
 	}
-}
-
-// applyDefaults fills the provider's defaults into the fields left empty
-// (a duration: zero).
-func (c *configEntry) applyDefaults(desc provider.Descriptor) {
-	if c.TokenURL == "" {
-		c.TokenURL = desc.DefaultTokenURL
-	}
-	for _, f := range desc.Fields {
-		if f.Default == "" || c.text(f.Name) != "" {
-			continue
-		}
-		switch dst := c.field(f.Name).(type) {
-		case *string:
-			*dst = f.Default
-		case *time.Duration:
-			*dst, _ = time.ParseDuration(f.Default) // TestDescriptors parses every default
-		}
+	if v, ok := d.GetOk("verify_connection"); ok {
+		c.VerifyConnection = v.(bool)
 	}
 }
 
 // verifyConfig fetches one token with a config that is not stored yet. It
 // returns warnings, or a message for a 400 naming the config, the vendor,
-// the HTTP status and the vendor's message.
-func (b *paloBackend) verifyConfig(ctx context.Context, name string, entry *configEntry) ([]string, string) {
-	client, err := entry.newClient(b.Logger().Named("provider").With("config", name), b.metrics.forConfig(name, entry.Provider))
+// the HTTP status and the vendor's message. pending is the rotation whose
+// outcome is unknown that the written secret would end, if any: then the
+// write is verified whatever verify_connection says.
+func (b *paloBackend) verifyConfig(ctx context.Context, name string, entry *configEntry, pending *provider.Pending) ([]string, string) {
+	client, err := entry.newClient(b.Logger().Named("provider").With("config", name))
 	if err != nil {
 		return nil, fmt.Sprintf("config %q: %v", name, err)
 	}
-	ctx, cancel := context.WithTimeout(ctx, entry.RequestTimeout)
+	b.metrics.noteConfig(name, entry)
+	ctx, cancel := context.WithTimeout(b.cache.CountRequests(ctx, name), entry.RequestTimeout)
 	defer cancel()
 	tok, err := client.Fetch(ctx, entry.params(nil))
-	if err != nil {
+	switch {
+	case err != nil && pending != nil:
+		return nil, fmt.Sprintf("config %q: a rotation begun at %s may have replaced the %s at the vendor (its answer was lost), so a "+
+			"written %s is stored only once the vendor accepts it, and it refused this one: %v. Nothing was changed: the engine "+
+			"still resumes that rotation%s on the next rotate-root or within a minute", name, formatTime(pending.StartedAt),
+			entry.rotationTerms().Credential, entry.rotationTerms().Credential, err, validUntil(pending))
+	case err != nil:
 		return nil, fmt.Sprintf("verify_connection: config %q could not fetch a token: %v "+
 			"(fix the settings, or write with verify_connection=false to store them unverified)", name, err)
 	}
@@ -389,6 +637,18 @@ func (b *paloBackend) pathConfigDelete(ctx context.Context, req *logical.Request
 	defer lock.Unlock()
 	b.writeMu.Lock()
 	defer b.writeMu.Unlock()
+	rec, err := readRotationRecord(ctx, req.Storage, name)
+	if err != nil {
+		return nil, err
+	}
+	held, since, err := b.rotationHeld(ctx, req.Storage, name)
+	if err != nil {
+		return nil, err
+	}
+	if held {
+		return logical.ErrorResponse("config %q: a rotation of its credential is running (since %s); deleting the config now would "+
+			"lose the rotated credential. Wait for it to end (read config/%s) and delete again", name, formatTime(since), name), nil
+	}
 	using, err := rolesUsingConfig(ctx, req.Storage, name)
 	if err != nil {
 		return nil, err
@@ -397,12 +657,25 @@ func (b *paloBackend) pathConfigDelete(ctx context.Context, req *logical.Request
 		return logical.ErrorResponse("config %q is used by role(s) %s; delete them or point them at another config first",
 			name, strings.Join(using, ", ")), nil
 	}
+	existing, err := readConfigEntry(ctx, req.Storage, name)
+	if err != nil {
+		return nil, err
+	}
 	if err := req.Storage.Delete(ctx, configStoragePrefix+name); err != nil {
 		return nil, fmt.Errorf("deleting config %q: %w", name, err)
 	}
-	b.clearRotationRecord(ctx, req.Storage, name)
+	var resp *logical.Response
+	if existing != nil {
+		if p := rec.livePending(existing); p != nil {
+			resp = &logical.Response{Warnings: []string{fmt.Sprintf("a rotation begun at %s, whose outcome was unknown, is abandoned with the config", formatTime(p.StartedAt))}}
+		}
+	}
+	if err := req.Storage.Delete(ctx, rotationStoragePrefix+name); err != nil {
+		b.Logger().Warn("clearing the rotation record failed", "config", name, "error", err.Error())
+	}
 	b.forgetConfig(name)
-	return nil, nil
+	b.scheduled.set(name, time.Time{})
+	return resp, nil
 }
 
 // configHelp is the help text of config/<name>, its table of providers
@@ -413,6 +686,9 @@ func configHelp() string {
 	for _, d := range provider.Descriptors() {
 		items := make([]string, 0, len(d.Fields)+1)
 		for _, f := range d.Fields {
+			if f.Hidden {
+				continue
+			}
 			switch {
 			case f.Required && f.Note == "":
 				items = append(items, f.Name)

@@ -1,6 +1,7 @@
 package backend
 
 import (
+	"encoding/json"
 	"maps"
 	"regexp"
 	"slices"
@@ -88,8 +89,8 @@ func TestConfigDefaults(t *testing.T) {
 
 	oauth := e.demoConfig("oauth2")
 	e.mustOK(logical.UpdateOperation, "config/o", oauth)
-	if read := e.mustOK(logical.ReadOperation, "config/o", nil); read.Data["auth_style"] != "basic" {
-		t.Errorf("oauth2 default auth_style: %v", read.Data["auth_style"])
+	if read := e.mustOK(logical.ReadOperation, "config/o", nil); read.Data["token_endpoint_auth_method"] != "client_secret_basic" {
+		t.Errorf("oauth2 default token_endpoint_auth_method: %v", read.Data["token_endpoint_auth_method"])
 	}
 }
 
@@ -296,13 +297,13 @@ func TestConfigAndRoleReadsShowDurationsInSeconds(t *testing.T) {
 	e.mustOK(logical.UpdateOperation, "roles/r", map[string]any{"config": "scm", "ttl": "10m", "min_ttl": "1m"})
 	want := map[string]int64{
 		"config/scm.request_timeout": 30, "config/scm.default_token_ttl": 900, "config/scm.auth_failure_cooldown": 30,
-		"config/scm.rotation_period": 7200, "roles/r.ttl": 600, "roles/r.min_ttl": 60,
+		"config/scm.rotation_period": 7200, "config/scm.rotation_window": 0, "roles/r.ttl": 600, "roles/r.min_ttl": 60,
 	}
 	seen := 0
 	for _, path := range []string{"config/scm", "roles/r"} {
 		read := e.mustOK(logical.ReadOperation, path, nil)
 		for name, f := range e.b.Route(path).Fields {
-			if f.Type != framework.TypeDurationSecond {
+			if f.Type != framework.TypeDurationSecond || path == "config/scm" && !takenBySCM(name) {
 				continue
 			}
 			seen++
@@ -316,31 +317,55 @@ func TestConfigAndRoleReadsShowDurationsInSeconds(t *testing.T) {
 	}
 }
 
-func TestConfigEntryFieldsByName(t *testing.T) {
+// takenBySCM reports whether a config field is one a paloalto_scm config
+// has: the engine's own, or one of its provider fields.
+func takenBySCM(name string) bool {
+	d, _ := provider.Describe(provider.PaloAltoSCM)
+	_, own := d.Field(name)
+	return own || !slices.ContainsFunc(provider.Fields(), func(f provider.Field) bool { return f.Name == name })
+}
+
+// TestConfigEntryStorageForm: the provider fields are stored as keys of
+// the entry itself, as every earlier version stored them, and read back;
+// a field stored under its older name (auth_style) is read under its new
+// one, and stored under both so that a rolled-back engine reads it.
+func TestConfigEntryStorageForm(t *testing.T) {
 	t.Parallel()
-	c := &configEntry{Provider: "oauth2", ClientID: "id", RequestTimeout: 30 * time.Second}
-	cases := map[string]struct {
-		text string
-		read any
-	}{
-		"client_id":             {"id", "id"},
-		"scope":                 {"", ""},
-		"request_timeout":       {"30s", int64(30)},
-		"auth_failure_cooldown": {"", int64(0)},
-		"no_such_field":         {"", ""},
+	c := &configEntry{Provider: "oauth2", RequestTimeout: 30 * time.Second, Values: provider.Values{
+		"client_id": "id", "client_secret": "s3cret-value", "token_endpoint_auth_method": provider.AuthClientSecretPost,
+	}}
+	raw, err := json.Marshal(c)
+	if err != nil {
+		t.Fatal(err)
 	}
-	for name, tc := range cases {
-		if got := c.text(name); got != tc.text {
-			t.Errorf("text(%q) = %q, want %q", name, got, tc.text)
-		}
-		if got := c.readValue(name); got != tc.read {
-			t.Errorf("readValue(%q) = %#v, want %#v", name, got, tc.read)
+	var obj map[string]any
+	if err := json.Unmarshal(raw, &obj); err != nil {
+		t.Fatal(err)
+	}
+	for k, want := range map[string]any{
+		"provider": "oauth2", "client_id": "id", "client_secret": "s3cret-value", "request_timeout": float64(30 * time.Second),
+		"token_endpoint_auth_method": "client_secret_post", "auth_style": "body",
+	} {
+		if obj[k] != want {
+			t.Errorf("stored %s = %#v, want %#v", k, obj[k], want)
 		}
 	}
-	*c.field("scope").(*string) = "read"
-	*c.field("default_token_ttl").(*time.Duration) = time.Minute
-	if c.Scope != "read" || c.DefaultTokenTTL != time.Minute {
-		t.Errorf("field() did not point into the entry: %+v", c)
+	var back configEntry
+	if err := json.Unmarshal(raw, &back); err != nil {
+		t.Fatal(err)
+	}
+	if !maps.Equal(back.Values, c.Values) || back.RequestTimeout != c.RequestTimeout {
+		t.Errorf("read back %+v, want %+v", back, c)
+	}
+	var old configEntry
+	if err := json.Unmarshal([]byte(`{"provider":"oauth2","client_id":"id","auth_style":"body"}`), &old); err != nil {
+		t.Fatal(err)
+	}
+	if got := old.Values["token_endpoint_auth_method"]; got != provider.AuthClientSecretPost {
+		t.Errorf("auth_style=body read as %q", got)
+	}
+	if got := c.readValue(provider.ClientID); got != "id" {
+		t.Errorf("readValue(client_id) = %#v", got)
 	}
 }
 
@@ -360,6 +385,12 @@ func TestHelpNamesEveryProvider(t *testing.T) {
 			continue
 		}
 		for _, f := range d.Fields {
+			if f.Hidden {
+				if _, ok := schema[f.Name]; ok || strings.Contains(configHelp, f.Name) {
+					t.Errorf("the hidden field %s is in the schema or the help", f.Name)
+				}
+				continue
+			}
 			if !strings.Contains(line[1], f.Name) {
 				t.Errorf("config help's row for %s lacks %s: %q", d.Name, f.Name, line[1])
 			}

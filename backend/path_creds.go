@@ -100,7 +100,6 @@ func (b *paloBackend) pathCredsRead(ctx context.Context, req *logical.Request, d
 	}
 
 	res, err := b.cache.Get(ctx, rs.loginFor(cfg), roleName, role.MinTTL)
-	cfg.metrics.observeRead(res.Source, err)
 	if err != nil {
 		return nil, b.vendorError(ctx, cfg, err)
 	}

@@ -337,7 +337,7 @@ func TestSecretsNeverAppear(t *testing.T) {
 	if err := e.vendor.SetFaults(fakevendor.Faults{Outage: fakevendor.OutageHTML}); err != nil {
 		t.Fatal(err)
 	}
-	record(e.do(logical.UpdateOperation, "config/paloalto-scm", map[string]any{"request_timeout": "2s"}))
+	record(e.do(logical.UpdateOperation, "config/outage", e.demoConfig("paloalto_scm")))
 	if err := e.vendor.SetFaults(fakevendor.Faults{}); err != nil {
 		t.Fatal(err)
 	}
@@ -361,12 +361,12 @@ func TestSecretsNeverAppear(t *testing.T) {
 		if err != nil || c == nil {
 			t.Fatalf("reading the config: %v", err)
 		}
-		secrets = append(secrets, c.ClientSecret)
+		secrets = append(secrets, c.Values["client_secret"])
 	}
-	record(e.do(logical.UpdateOperation, "config/paloalto-scm", map[string]any{"iam_url": e.vendor.URL}))
+	record(e.do(logical.UpdateOperation, "config/paloalto-scm", map[string]any{"iam_url": e.vendor.URL, "client_secret": e.demoConfig("paloalto_scm")["client_secret"]}))
 	record(e.do(logical.UpdateOperation, "config/paloalto-scm/rotate-root", nil))
 	rotated()
-	for _, f := range []fakevendor.IAMFaults{{RefuseReset: true}, {LoseResetNext: 1}, {LoseResetNext: resetAttempts}, {}} {
+	for _, f := range []fakevendor.IAMFaults{{RefuseReset: true}, {LoseResetNext: 1}, {LoseResetNext: provider.ResetAttempts}, {}} {
 		if err := e.vendor.SetIAMFaults(f); err != nil {
 			t.Fatal(err)
 		}

@@ -40,8 +40,8 @@ func pathMetrics(b *paloBackend) *framework.Path {
 
 // pathMetricsRead answers with the raw exposition, which Vault passes
 // through as the HTTP body. The configs in storage decide which series
-// exist: a deleted config's series are dropped, and a config not yet read
-// since the mount started gets its zero series.
+// exist: a deleted config's series and counts are dropped, and a config
+// not yet read since the mount started gets its zero series.
 func (b *paloBackend) pathMetricsRead(ctx context.Context, req *logical.Request, _ *framework.FieldData) (*logical.Response, error) {
 	gen := b.metrics.generation()
 	names, err := req.Storage.List(ctx, configStoragePrefix)
@@ -54,7 +54,7 @@ func (b *paloBackend) pathMetricsRead(ctx context.Context, req *logical.Request,
 			return nil, err
 		}
 		if entry != nil {
-			b.metrics.forConfig(name, entry.Provider)
+			b.metrics.noteConfig(name, entry)
 		}
 	}
 	body, err := b.metrics.exposition()
@@ -77,20 +77,28 @@ holding read on this path:
   path "palo/metrics" { capabilities = ["read"] }
 
 Every mount has its own metrics, and a remount or plugin reload starts them
-from zero. Series are labelled by config and provider, never by role, and
-never hold a token or a secret:
+from zero. Series are labelled by config or by provider, never by role, and
+never hold a token or a secret. Per config:
 
-  palo_vendor_requests_total{outcome}          vendor HTTP requests (2xx, 3xx, 4xx,
-                                               5xx, throttled, timeout, network_error)
-  palo_vendor_request_duration_seconds         their latency (histogram)
-  palo_token_fetches_total{reason}             token fetches (miss, refresh_ahead,
-                                               after_purge)
+  palo_config_info{provider}                   always 1: the config's provider
+  palo_vendor_requests_total{outcome}          token endpoint HTTP requests (2xx, 3xx,
+                                               4xx, 5xx, throttled, timeout,
+                                               network_error)
+  palo_vendor_iam_requests_total{outcome}      IAM API requests of rotation
   palo_creds_reads_total{result}               creds reads (hit, fetched, stale, failed)
   palo_token_seconds_left{scope}               life left on each cached token
   palo_credential_cooldown_active              1 during a credential-failure cooldown
   palo_rotations_total{outcome}                client secret rotations (success, failure)
   palo_rotation_last_success_timestamp_seconds the last successful rotation
-  palo_build_info{version,go_version}          always 1
+
+Per provider:
+
+  palo_token_fetches_total{reason}             token fetches (miss, refresh_ahead,
+                                               after_purge)
+  palo_vendor_request_duration_seconds{endpoint}
+                                               request latency (histogram; token, iam)
+
+And palo_build_info{version,go_version}, always 1.
 
 The metrics are those of the node that serves the request. From the CLI,
 "vault read -format=raw palo/metrics" prints the text as it is.

@@ -3,6 +3,7 @@ package backend
 import (
 	"context"
 	"fmt"
+	"maps"
 	"strings"
 	"time"
 
@@ -15,23 +16,12 @@ import (
 )
 
 func roleFields() map[string]*framework.FieldSchema {
-	return map[string]*framework.FieldSchema{
+	fields := map[string]*framework.FieldSchema{
 		"name": nameField("role"),
 		"config": {
 			Type:         framework.TypeString,
 			Description:  "Name of the vendor config this role mints tokens from. Required; must exist.",
 			DisplayAttrs: &framework.DisplayAttributes{Name: "Config"},
-		},
-		"scope": {
-			Type:         framework.TypeString,
-			Description:  "Overrides the config's scope for this role (" + strings.Join(takers("scope"), ", ") + ").",
-			DisplayAttrs: &framework.DisplayAttributes{Name: provider.Scope.Label},
-		},
-		"tsg_id": {
-			Type: framework.TypeString,
-			Description: "Overrides the config's Tenant Service Group id for this role, for example a child TSG (" +
-				strings.Join(takers("tsg_id"), ", ") + " only).",
-			DisplayAttrs: &framework.DisplayAttributes{Name: provider.TSGID.Label},
 		},
 		"ttl": {
 			Type: framework.TypeDurationSecond,
@@ -56,6 +46,15 @@ func roleFields() map[string]*framework.FieldSchema {
 			DisplayAttrs: &framework.DisplayAttributes{Name: "Lease"},
 		},
 	}
+	for _, f := range overrideFields {
+		fields[f.Name] = &framework.FieldSchema{
+			Type: framework.TypeString,
+			Description: "Overrides the config's " + f.Name + " for this role's tokens (" + strings.Join(takers(f.Name), ", ") +
+				"): " + f.Description,
+			DisplayAttrs: &framework.DisplayAttributes{Name: f.Label},
+		}
+	}
+	return fields
 }
 
 func pathRoles(b *paloBackend) []*framework.Path {
@@ -90,14 +89,16 @@ func (b *paloBackend) pathRoleRead(ctx context.Context, req *logical.Request, d 
 	if err != nil || r == nil {
 		return nil, err
 	}
-	return &logical.Response{Data: map[string]any{
+	data := map[string]any{
 		"config":  r.Config,
-		"scope":   r.Scope,
-		"tsg_id":  r.TSGID,
 		"ttl":     seconds(r.TTL),
 		"min_ttl": seconds(r.MinTTL),
 		"lease":   !r.NoLease,
-	}}, nil
+	}
+	for _, f := range overrideFields {
+		data[f.Name] = r.Overrides[f.Name]
+	}
+	return &logical.Response{Data: data}, nil
 }
 
 func (b *paloBackend) pathRoleWrite(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
@@ -122,9 +123,16 @@ func (b *paloBackend) pathRoleWrite(ctx context.Context, req *logical.Request, d
 		r = *existing
 	}
 	r.SchemaVersion = schemaVersion
-	for f, dst := range map[string]*string{"config": &r.Config, "scope": &r.Scope, "tsg_id": &r.TSGID} {
-		if v, ok := d.GetOk(f); ok {
-			*dst = strings.TrimSpace(v.(string))
+	if v, ok := d.GetOk("config"); ok {
+		r.Config = strings.TrimSpace(v.(string))
+	}
+	r.Overrides = maps.Clone(r.Overrides)
+	if r.Overrides == nil {
+		r.Overrides = provider.Values{}
+	}
+	for _, f := range overrideFields {
+		if v, ok := d.GetOk(f.Name); ok {
+			r.Overrides[f.Name] = strings.TrimSpace(v.(string))
 		}
 	}
 	for f, dst := range map[string]*time.Duration{"ttl": &r.TTL, "min_ttl": &r.MinTTL} {

@@ -13,12 +13,20 @@ import (
 )
 
 func rotateRootResponseFields() map[string]*framework.FieldSchema {
-	return map[string]*framework.FieldSchema{
-		"last_vault_rotation":  {Type: framework.TypeString, Description: "When the secret was rotated (RFC 3339, UTC)."},
-		"next_vault_rotation":  {Type: framework.TypeString, Description: "When the schedule rotates it next (RFC 3339, UTC); empty without rotation_period."},
-		"service_account_id":   {Type: framework.TypeString, Description: "The IAM id of the service account whose secret was reset."},
-		"service_account_name": {Type: framework.TypeString, Description: "Its name, as the vendor reported it."},
+	fields := map[string]*framework.FieldSchema{
+		"last_vault_rotation": {Type: framework.TypeString, Description: "When the credential was rotated (RFC 3339, UTC)."},
+		"next_vault_rotation": {Type: framework.TypeString, Description: "When the schedule rotates it next (RFC 3339, UTC); empty without a schedule."},
+		"rotation_pending":    {Type: framework.TypeString, Description: "When the rotation could not finish yet: what it waits for. Empty when it finished."},
 	}
+	for _, d := range provider.Descriptors() {
+		if d.Rotation == nil {
+			continue
+		}
+		for _, f := range d.Rotation.Reports() {
+			fields[f.Name] = &framework.FieldSchema{Type: framework.TypeString, Description: d.Name + ": " + f.Description}
+		}
+	}
+	return fields
 }
 
 func pathRotateRoot(b *paloBackend) *framework.Path {
@@ -60,22 +68,20 @@ func (b *paloBackend) pathRotateRoot(ctx context.Context, req *logical.Request, 
 	if entry == nil {
 		return logical.ErrorResponse("config %q does not exist (see LIST config/)", name), nil
 	}
-	if d, _ := provider.Describe(entry.Provider); !d.Rotates {
-		secret := "client_secret"
-		for _, f := range d.Fields {
-			if f.Secret {
-				secret = f.Name
-			}
-		}
-		return logical.ErrorResponse("config %q is %s: the vendor (%s) has no API to reset the %s, so the engine cannot rotate it. "+
+	if entry.rotation() == nil {
+		secret := entry.secretField()
+		return logical.ErrorResponse("config %q is %s: the engine cannot rotate its %s (the vendor, %s, has no API to reset it). "+
 			"Rotate it at the vendor, then write the new one: vault write %sconfig/%s %s=... (the write drops the old secret's cached tokens)",
-			name, entry.Provider, d.Vendor, secret, req.MountPoint, name, secret), nil
+			name, entry.Provider, secret, entry.descriptor().Vendor, req.MountPoint, name, secret), nil
 	}
 
 	res, err := b.rotate(ctx, req.Storage, name, "manual")
+	var pe *provider.Error
 	switch {
 	case errors.Is(err, errRotationRunning):
 		return logical.ErrorResponse("config %q: %v; wait for it to end and read config/%s", name, err, name), nil
+	case errors.As(err, &pe) && pe.Kind == provider.KindConfig:
+		return logical.ErrorResponse(err.Error()), nil
 	case err != nil:
 		return nil, err
 	}
@@ -87,15 +93,19 @@ func (b *paloBackend) pathRotateRoot(ctx context.Context, req *logical.Request, 
 	if err != nil {
 		rec = nil
 	}
-	return &logical.Response{
-		Data: map[string]any{
-			"last_vault_rotation":  formatTime(res.at),
-			"next_vault_rotation":  formatTime(stored.nextRotation(rec)),
-			"service_account_id":   res.account.ID,
-			"service_account_name": res.account.Name,
-		},
-		Warnings: res.warnings,
-	}, nil
+	data := map[string]any{
+		"last_vault_rotation": formatTime(stored.LastVaultRotation),
+		"next_vault_rotation": formatTime(stored.nextRotation(rec, b.now())),
+		"rotation_pending":    res.waiting,
+	}
+	for k, v := range res.info {
+		data[k] = v
+	}
+	resp := &logical.Response{Data: data, Warnings: res.warnings}
+	if res.waiting != "" {
+		resp.AddWarning("the rotation has begun and is not finished: " + res.waiting)
+	}
+	return resp, nil
 }
 
 const rotateRootHelp = `

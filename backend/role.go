@@ -2,6 +2,7 @@ package backend
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"strings"
 	"sync/atomic"
@@ -25,8 +26,10 @@ const (
 type roleEntry struct {
 	SchemaVersion int    `json:"schema_version"`
 	Config        string `json:"config"`
-	Scope         string `json:"scope,omitempty"`
-	TSGID         string `json:"tsg_id,omitempty"`
+	// Overrides are the config's provider fields this role sets for its
+	// own tokens (provider.Field.RoleOverride: scope, tsg_id, ...), stored
+	// as keys of the role itself.
+	Overrides provider.Values `json:"-"`
 	// TTL caps the lease; 0 means no cap beyond the token and the mount.
 	TTL time.Duration `json:"ttl"`
 	// MinTTL is the least remaining life a shared cached token must have
@@ -36,21 +39,51 @@ type roleEntry struct {
 	NoLease bool `json:"no_lease,omitempty"`
 }
 
-// validate checks a complete role against its config's provider and
-// returns a message naming the field, or "".
+// storedRole is roleEntry's JSON form without the overrides.
+type storedRole roleEntry
+
+// MarshalJSON stores the overrides as keys of the role itself.
+func (r roleEntry) MarshalJSON() ([]byte, error) {
+	return jsonWithValues(storedRole(r), r.Overrides, overrideFields)
+}
+
+// UnmarshalJSON reads what MarshalJSON stored.
+func (r *roleEntry) UnmarshalJSON(b []byte) error {
+	if err := json.Unmarshal(b, (*storedRole)(r)); err != nil {
+		return err
+	}
+	var err error
+	r.Overrides, err = valuesFromJSON(b, overrideFields)
+	return err
+}
+
+// overrideFields are the provider fields a role may override.
+var overrideFields = func() []provider.Field {
+	var out []provider.Field
+	for _, f := range provider.Fields() {
+		if f.RoleOverride {
+			out = append(out, f)
+		}
+	}
+	return out
+}()
+
+// validate checks a complete role against its config and returns a
+// message naming the field, or "".
 func (r *roleEntry) validate(cfg *configEntry) string {
-	for _, f := range []struct {
-		field provider.Field
-		value string
-	}{{provider.Scope, r.Scope}, {provider.TSGID, r.TSGID}} {
-		if f.value == "" {
+	d := cfg.descriptor()
+	for _, f := range overrideFields {
+		v := r.Overrides[f.Name]
+		if v == "" {
 			continue
 		}
-		if !takesField(cfg.Provider, f.field.Name) {
-			return fmt.Sprintf("%s: config %q is %s, which takes no %s; it applies to %s only",
-				f.field.Name, r.Config, cfg.Provider, f.field.Name, strings.Join(takers(f.field.Name), ", "))
+		if ok, why := d.Takes(f.Name, cfg.Values); !ok {
+			if why == "" {
+				why = "it applies to " + strings.Join(takers(f.Name), ", ") + " only"
+			}
+			return fmt.Sprintf("%s: config %q is %s, which takes no %s; %s", f.Name, r.Config, cfg.Provider, f.Name, why)
 		}
-		if err := f.field.Validate(f.value); err != nil {
+		if err := f.Validate(v); err != nil {
 			return err.Error()
 		}
 	}

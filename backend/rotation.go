@@ -2,9 +2,10 @@ package backend
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
+	"maps"
 	"time"
 
 	"github.com/hashicorp/vault/sdk/framework"
@@ -14,69 +15,82 @@ import (
 	"github.com/vault-palo/vault-plugin-secrets-palo/backend/provider"
 )
 
-// Rotation of a paloalto_scm config's client secret through the vendor's
-// IAM API. One run goes through these steps, each named in its errors:
+// Rotation replaces a config's credential with one nobody holds, through
+// the seam provider.Rotation (a secret reset at Strata Cloud Manager, a key
+// pair made in Vault for private_key_jwt). This file is the state machine
+// around it, which knows no vendor. One run goes through these steps, each
+// named in its errors; the rotation names its own steps in between:
 //
-//	token    fetch a bearer token with the stored secret
-//	find     resolve the service account (service_account_id, or the one
-//	         whose client_id matches)
-//	record   store a pending-reset record holding the bearer token
-//	reset    reset the secret at the vendor; the answer is the only copy of
-//	         the new secret
-//	store    store the new secret in the config (seal-wrapped), and switch
-//	         this node's fetches to it
-//	clear    drop the pending-reset record
-//	verify   fetch a token with the new secret (retried briefly)
+//	claim    take the config's rotation: refused while another run, on this
+//	         or another instance of the mount, holds it
+//	begin    the rotation's own steps that change nothing (Strata Cloud
+//	         Manager: token, find); skipped when a pending rotation is
+//	         resumed
+//	record   store the pending rotation (seal-wrapped): from here on a
+//	         crash, a lost answer or a refusal can be resumed
+//	finish   the rotation's own step that makes the change (reset, or the
+//	         switch to a key the server accepts); its answer may be the only
+//	         copy of the new credential
+//	store    store the new credential in the config (seal-wrapped) and
+//	         switch this node's fetches to it; end any credential-failure
+//	         cooldown
+//	clear    drop the pending rotation (a failure is only a warning: the
+//	         next run sees the record is older than the credential)
+//	verify   fetch a token with the new credential (retried briefly),
+//	         unless finish already did
+//	recover  (only after a crash or lost answer) the saved pending state
+//	         has expired and the stored credential is refused: the engine
+//	         can no longer get back in, and says what to do
 //
-// Before "record" nothing has changed anywhere. A refused reset (4xx) leaves
-// the old secret. A reset whose outcome is unknown (no answer, 5xx, an
-// unusable 2xx) is repeated with the same bearer token: whichever reset
-// answers last, its secret is the one stored. If no answer arrives, or the
-// store fails, or the process stops between reset and store, the pending
-// record remains, and the next run (rotate-root, or the periodic check
-// within a minute) repeats the reset with the saved token while it is valid.
-// Only when that token has expired and the stored secret is refused is the
-// secret lost to the engine; the error says so and what to do.
+// Before "record" nothing has changed anywhere. A refused finish that
+// changed nothing (provider.Rotation.KeepsPending false) drops the record
+// and leaves the old credential. An unknown outcome keeps the record, and
+// the next run (rotate-root, or the periodic check within a minute) calls
+// finish again with it while it is usable.
 
 const (
 	rotationStoragePrefix = "rotation/"
+	// claimStoragePrefix holds each config's rotation claim: which
+	// instance of the mount runs its rotation, until when.
+	claimStoragePrefix = "rotation-claim/"
 
-	// resetAttempts bounds the resets of one run whose outcome is unknown.
-	resetAttempts = 3
-	// verifyAttempts and verifyWait bound the verification fetch: the
-	// vendor may need a moment to accept a new secret.
-	verifyAttempts = 5
-	verifyWait     = time.Second
-	// storeAttempts bounds the tries to store the new secret.
-	storeAttempts = 3
-	// savedTokenMargin is the least life a saved bearer token must have
-	// left to be used for a reset.
-	savedTokenMargin = 30 * time.Second
-	// retryBackoffMin and retryBackoffMax bound the wait before a failed
-	// scheduled rotation is tried again; it doubles with each failure.
-	retryBackoffMin = time.Minute
-	retryBackoffMax = time.Hour
+	// savedStateMargin is the least life a pending rotation's saved state
+	// must have left to be used.
+	savedStateMargin = 30 * time.Second
 	// runTimeout bounds one whole run.
 	runTimeout = 5 * time.Minute
+	// claimTTL is how long a run's claim holds other instances off: a
+	// claim left by a process that died lapses after it.
+	claimTTL = runTimeout + time.Minute
 )
 
-// Rotation steps, as errors and logs name them.
+// Steps of the state machine, as errors and logs name them; the rotation's
+// own steps (provider.StepOf) come in between.
 const (
-	stepToken   = "token"
-	stepFind    = "find"
+	stepClaim   = "claim"
+	stepBegin   = "begin"
 	stepRecord  = "record"
-	stepReset   = "reset"
+	stepFinish  = "finish"
 	stepStore   = "store"
+	stepClear   = "clear"
 	stepVerify  = "verify"
 	stepRecover = "recover"
+)
+
+var (
+	// verifyPolicy repeats the verification fetch: the vendor may need a
+	// moment to accept a new credential.
+	verifyPolicy = provider.Policy{Attempts: 5, WaitMin: time.Second, WaitMax: 2 * time.Second, Again: func(error) bool { return true }}
+	// storePolicy repeats a failed storage write of the new credential.
+	storePolicy = provider.Policy{Attempts: 3, WaitMin: 100 * time.Millisecond, WaitMax: time.Second, Again: func(error) bool { return true }}
 )
 
 // rotationRecord is rotation/<name>: the state of a config's rotations
 // that is not part of the config itself, so that writing it does not drop
 // any node's cached tokens.
 type rotationRecord struct {
-	// Pending is set from before a reset until its secret is stored.
-	Pending *pendingReset `json:"pending,omitempty"`
+	// Pending is set from before a change until its credential is stored.
+	Pending *provider.Pending `json:"pending,omitempty"`
 	// LastError and LastErrorAt describe the latest failed run; Failures
 	// counts the failed runs since the last success or hand-written secret.
 	LastError   string    `json:"last_error,omitempty"`
@@ -84,21 +98,52 @@ type rotationRecord struct {
 	Failures    int       `json:"failures,omitempty"`
 }
 
-// pendingReset is a reset that may have been made and whose secret is not
-// stored yet.
-type pendingReset struct {
-	StartedAt        time.Time `json:"started_at"`
-	ServiceAccountID string    `json:"service_account_id"`
-	// Token is the bearer token of the reset (secret, seal-wrapped like the
-	// config): with it the engine can reset again after losing an answer.
-	Token          string    `json:"token"`
-	TokenExpiresAt time.Time `json:"token_expires_at"`
+// rotationClaim is rotation-claim/<name>: the instance of the mount whose
+// run holds the config's rotation, until Until. It holds across a plugin
+// reload and a failover, which an in-memory lock does not.
+type rotationClaim struct {
+	Owner string    `json:"owner"`
+	Until time.Time `json:"until"`
+}
+
+// UnmarshalJSON also reads a pending reset as earlier versions stored it:
+// {started_at, service_account_id, token, token_expires_at}.
+func (r *rotationRecord) UnmarshalJSON(b []byte) error {
+	type plain rotationRecord
+	if err := json.Unmarshal(b, (*plain)(r)); err != nil {
+		return err
+	}
+	var legacy struct {
+		Pending *struct {
+			ServiceAccountID string    `json:"service_account_id"`
+			Token            string    `json:"token"`
+			TokenExpiresAt   time.Time `json:"token_expires_at"`
+		} `json:"pending"`
+	}
+	if json.Unmarshal(b, &legacy) == nil && legacy.Pending != nil && legacy.Pending.Token != "" && r.Pending != nil && r.Pending.State == nil {
+		r.Pending.ValidUntil = legacy.Pending.TokenExpiresAt
+		r.Pending.State = map[string]string{"token": legacy.Pending.Token, "service_account_id": legacy.Pending.ServiceAccountID}
+	}
+	return nil
+}
+
+// heldBy reports whether another instance's run holds the rotation at now.
+func (c *rotationClaim) heldBy(self string, now time.Time) bool {
+	return c.Owner != "" && c.Owner != self && now.Before(c.Until)
+}
+
+func readClaim(ctx context.Context, s logical.Storage, name string) (*rotationClaim, error) {
+	var c rotationClaim
+	if _, err := getJSON(ctx, s, claimStoragePrefix+name, &c); err != nil {
+		return nil, err
+	}
+	return &c, nil
 }
 
 // rotationRun is a rotation in progress on this node.
 type rotationRun struct {
 	started time.Time
-	// stored is closed when the run has stored a new secret or ended;
+	// stored is closed when the run has stored a new credential or ended;
 	// readers whose fetch was refused during the run wait for it.
 	stored chan struct{}
 	closed bool
@@ -118,54 +163,41 @@ func (e *rotationError) Error() string {
 
 func (e *rotationError) Unwrap() error { return e.err }
 
-// States a failure leaves, as the errors say them.
-const (
-	stateUnchanged = "the stored secret is unchanged and still in use"
-	stateNoReset   = "the secret was not reset; the stored secret is unchanged and still in use"
-)
-
 // errRotationRunning refuses a second run while one is under way.
 var errRotationRunning = errors.New("a rotation of this config is already running")
 
-// rotationResult is what a successful run reports.
+// rotationResult is what a run reports: a finished rotation, or one that
+// is still pending (waiting) and why.
 type rotationResult struct {
-	account  provider.ServiceAccount
+	info     map[string]string
 	at       time.Time
+	waiting  string
 	warnings []string
 }
 
-// nextRotation is when the schedule next rotates c: rotation_period after
-// the secret was set, or later while failures back off. Zero when c has no
-// schedule.
-func (c *configEntry) nextRotation(rec *rotationRecord) time.Time {
-	if c.Provider != provider.PaloAltoSCM || c.RotationPeriod <= 0 || c.SecretSetAt.IsZero() {
+// nextRotation is when the schedule next rotates c: see schedule.scheduledAfter, or
+// later while failures back off. Zero when c has no schedule or cannot
+// rotate.
+func (c *configEntry) nextRotation(rec *rotationRecord, now time.Time) time.Time {
+	if c.rotation() == nil {
 		return time.Time{}
 	}
-	next := c.SecretSetAt.Add(c.RotationPeriod)
-	if rec != nil && rec.Failures > 0 {
-		if retry := rec.LastErrorAt.Add(retryBackoff(rec.Failures)); retry.After(next) {
+	next := c.scheduledAfter(c.SecretSetAt, now)
+	if !next.IsZero() && rec != nil && rec.Failures > 0 {
+		if retry := rec.LastErrorAt.Add(failurePolicy.Floor(rec.Failures)); retry.After(next) {
 			next = retry
 		}
 	}
 	return next.UTC()
 }
 
-// retryBackoff is the wait after the n-th consecutive failure: one minute,
-// doubling, at most an hour.
-func retryBackoff(n int) time.Duration {
-	d := retryBackoffMin
-	for i := 1; i < n && d < retryBackoffMax; i++ {
-		d *= 2
-	}
-	return min(d, retryBackoffMax)
-}
-
 func rotationStatusFields() map[string]*framework.FieldSchema {
 	return map[string]*framework.FieldSchema{
-		"last_vault_rotation":    {Type: framework.TypeString, Description: "When the engine last rotated the client secret (RFC 3339, UTC); empty if never."},
-		"next_vault_rotation":    {Type: framework.TypeString, Description: "When the schedule next rotates the client secret (RFC 3339, UTC); empty without rotation_period."},
+		"last_vault_rotation":    {Type: framework.TypeString, Description: "When the engine last rotated the credential (RFC 3339, UTC); empty if never."},
+		"next_vault_rotation":    {Type: framework.TypeString, Description: "When the schedule next rotates the credential (RFC 3339, UTC); empty without a schedule."},
 		"last_rotation_error":    {Type: framework.TypeString, Description: "Why the latest rotation failed, if it did; cleared by a successful rotation or a written client_secret."},
 		"last_rotation_error_at": {Type: framework.TypeString, Description: "When the latest rotation failed (RFC 3339, UTC); empty if it did not."},
+		"rotation_pending":       {Type: framework.TypeString, Description: "A rotation that has begun and not finished, and what it waits for; empty when none."},
 	}
 }
 
@@ -176,10 +208,38 @@ func (b *paloBackend) addRotationStatus(ctx context.Context, s logical.Storage, 
 		return err
 	}
 	data["last_vault_rotation"] = formatTime(c.LastVaultRotation)
-	data["next_vault_rotation"] = formatTime(c.nextRotation(rec))
+	data["next_vault_rotation"] = formatTime(c.nextRotation(rec, b.now()))
 	data["last_rotation_error"] = rec.LastError
 	data["last_rotation_error_at"] = formatTime(rec.LastErrorAt)
+	data["rotation_pending"] = ""
+	if p := rec.livePending(c); p != nil {
+		data["rotation_pending"] = pendingText(c.rotation(), p, b.now())
+	}
 	return nil
+}
+
+// livePending is the record's pending rotation, unless a credential stored
+// after it began (its own, or one written by hand) has made it a leftover.
+func (r *rotationRecord) livePending(c *configEntry) *provider.Pending {
+	if r.Pending == nil || c.SecretSetAt.After(r.Pending.StartedAt) {
+		return nil
+	}
+	return r.Pending
+}
+
+// pendingText says what a pending rotation waits for.
+func pendingText(rot provider.Rotation, p *provider.Pending, now time.Time) string {
+	w := rot.Terms()
+	text := fmt.Sprintf("begun at %s", formatTime(p.StartedAt))
+	switch {
+	case now.Before(p.NotBefore):
+		text += fmt.Sprintf("; the new %s is used from %s at the earliest (rotation_overlap), once the server accepts it", w.Credential, formatTime(p.NotBefore))
+	case !p.ValidUntil.IsZero():
+		text += fmt.Sprintf("; its outcome is unknown, and the engine repeats it with its %s (valid until %s)", w.Saved, formatTime(p.ValidUntil))
+	default:
+		text += fmt.Sprintf("; the new %s is used once the server accepts it", w.Credential)
+	}
+	return text
 }
 
 func readRotationRecord(ctx context.Context, s logical.Storage, name string) (*rotationRecord, error) {
@@ -190,33 +250,50 @@ func readRotationRecord(ctx context.Context, s logical.Storage, name string) (*r
 	return &rec, nil
 }
 
-// noteSecretWrite restarts the schedule when a config write names
-// client_secret or creates the config, and reports whether the secret was
-// written. The caller holds the config's lock.
-func (c *configEntry) noteSecretWrite(req *logical.Request, existing *configEntry, now time.Time) bool {
-	_, given := req.Data["client_secret"]
-	if given || existing == nil || c.SecretSetAt.IsZero() {
-		c.SecretSetAt = now.UTC()
+// updateRecord changes config name's rotation record under the config's
+// lock.
+func (b *paloBackend) updateRecord(ctx context.Context, s logical.Storage, name string, change func(*rotationRecord) error) error {
+	lock := locksutil.LockForKey(b.configLocks, name)
+	lock.Lock()
+	defer lock.Unlock()
+	rec, err := readRotationRecord(ctx, s, name)
+	if err != nil {
+		return err
 	}
-	return given
+	if err := change(rec); err != nil {
+		return err
+	}
+	if *rec == (rotationRecord{}) {
+		return s.Delete(ctx, rotationStoragePrefix+name)
+	}
+	return putJSON(ctx, s, rotationStoragePrefix+name, rec)
 }
 
-// clearRotationRecord drops a config's rotation record: after a written
-// secret (which ends any pending reset and error) or a delete.
-func (b *paloBackend) clearRotationRecord(ctx context.Context, s logical.Storage, name string) {
-	if err := s.Delete(ctx, rotationStoragePrefix+name); err != nil {
-		b.Logger().Warn("clearing the rotation record failed", "config", name, "error", err.Error())
+// rotationHeld reports whether a rotation of config name runs, here or on
+// another instance of the mount, and since when. The caller holds the
+// config's lock.
+func (b *paloBackend) rotationHeld(ctx context.Context, s logical.Storage, name string) (bool, time.Time, error) {
+	b.mu.RLock()
+	run := b.rotations[name]
+	b.mu.RUnlock()
+	if run != nil {
+		return true, run.started, nil
 	}
+	c, err := readClaim(ctx, s, name)
+	if err != nil || !c.heldBy(b.instance, b.now()) {
+		return false, time.Time{}, err
+	}
+	return true, c.Until.Add(-claimTTL), nil
 }
 
-// fetch fetches a token for a reader with the config's current secret. A
-// credential failure while a rotation of the config runs on this node (the
+// fetch fetches a token for a reader with the config's current credential.
+// A credential failure while a rotation of the config runs on this node (the
 // vendor may have reset the old secret a moment ago) waits until the run
-// has stored the new secret, or ended; then, if the secret has changed
-// since the failed fetch, it tries once more with the new one.
+// has stored the new credential, or ended; then, if the credential has
+// changed since the failed fetch, it tries once more with the new one.
 func (cfg *liveConfig) fetch(ctx context.Context, params provider.Params) (provider.Token, error) {
-	p := cfg.current(params)
-	tok, err := cfg.client.Fetch(ctx, p)
+	before := cfg.rotated.Load()
+	tok, err := cfg.client.Fetch(ctx, cfg.current(params))
 	if err == nil || !provider.IsCredentialError(err) {
 		return tok, err
 	}
@@ -227,30 +304,78 @@ func (cfg *liveConfig) fetch(ctx context.Context, params provider.Params) (provi
 			return tok, err
 		}
 	}
-	if q := cfg.current(params); q.ClientSecret != p.ClientSecret {
-		return cfg.client.Fetch(ctx, q)
+	if cfg.rotated.Load() != before {
+		return cfg.client.Fetch(ctx, cfg.current(params))
 	}
 	return tok, err
 }
 
-// current is params with the secret a rotation stored since cfg was loaded.
+// current is params with the credential a rotation stored since cfg was
+// loaded.
 func (cfg *liveConfig) current(p provider.Params) provider.Params {
-	if s := cfg.rotated.Load(); s != nil {
-		p.ClientSecret = *s
+	if v := cfg.rotated.Load(); v != nil {
+		p.Values = maps.Clone(p.Values)
+		maps.Copy(p.Values, *v)
 	}
 	return p
 }
 
-// startRun registers a run of config name, or reports the one running.
-func (b *paloBackend) startRun(name string) (*rotationRun, *rotationRun) {
+// claim registers a run of config name on this node and in its rotation
+// record, or reports the run that holds it.
+func (b *paloBackend) claim(ctx context.Context, s logical.Storage, name string) (*rotationRun, error) {
 	b.mu.Lock()
-	defer b.mu.Unlock()
+	if b.stopped {
+		b.mu.Unlock()
+		return nil, errors.New("the mount is shutting down")
+	}
 	if running := b.rotations[name]; running != nil {
-		return nil, running
+		b.mu.Unlock()
+		return nil, fmt.Errorf("%w (since %s)", errRotationRunning, formatTime(running.started))
 	}
 	run := &rotationRun{started: b.now(), stored: make(chan struct{})}
 	b.rotations[name] = run
+	b.runs.Add(1)
+	b.mu.Unlock()
+
+	err := func() error {
+		lock := locksutil.LockForKey(b.configLocks, name)
+		lock.Lock()
+		defer lock.Unlock()
+		c, err := readClaim(ctx, s, name)
+		if err != nil {
+			return err
+		}
+		if c.heldBy(b.instance, b.now()) {
+			return fmt.Errorf("%w on another instance of the mount (claimed until %s)", errRotationRunning, formatTime(c.Until))
+		}
+		return putJSON(ctx, s, claimStoragePrefix+name, &rotationClaim{Owner: b.instance, Until: b.now().Add(claimTTL).UTC()})
+	}()
+	if err != nil {
+		b.endRun(name, run)
+		if !errors.Is(err, errRotationRunning) {
+			err = &rotationError{config: name, step: stepClaim, state: "nothing was changed", err: err}
+		}
+		return nil, err
+	}
 	return run, nil
+}
+
+// unclaim ends run: the claim in the record is dropped (with a context of
+// its own, since the run's may have ended) and readers are woken.
+func (b *paloBackend) unclaim(s logical.Storage, name string, run *rotationRun) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	lock := locksutil.LockForKey(b.configLocks, name)
+	lock.Lock()
+	c, err := readClaim(ctx, s, name)
+	if err == nil && c.Owner == b.instance {
+		err = s.Delete(ctx, claimStoragePrefix+name)
+	}
+	lock.Unlock()
+	if err != nil {
+		b.Logger().Warn("dropping the rotation claim failed; it lapses on its own", "config", name, "error", err.Error())
+	}
+	b.endRun(name, run)
 }
 
 // release wakes the readers waiting on run.
@@ -268,331 +393,293 @@ func (b *paloBackend) endRun(name string, run *rotationRun) {
 	b.mu.Lock()
 	delete(b.rotations, name)
 	b.mu.Unlock()
+	b.runs.Done()
 }
 
 // rotate runs one rotation of config name. It returns errRotationRunning
 // when one is already under way, a *rotationError when a step fails, and
-// other errors for storage failures before anything changed. The caller
-// has checked that the config exists and is paloalto_scm.
+// other errors for storage failures before anything changed. The run is
+// not cut short by its caller going away (stopping between a reset and
+// its store would leave the new credential unstored), but it stops when
+// the mount is cleaned up; a pending rotation is then resumed by the next
+// instance.
 func (b *paloBackend) rotate(ctx context.Context, s logical.Storage, name, trigger string) (*rotationResult, error) {
-	run, running := b.startRun(name)
-	if run == nil {
-		return nil, fmt.Errorf("%w (since %s)", errRotationRunning, formatTime(running.started))
-	}
-	defer b.endRun(name, run)
-	// A run is not cut short by its caller going away: stopping between
-	// reset and store would leave the new secret unstored.
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), runTimeout)
-	defer cancel()
-
-	res, err := b.runSteps(ctx, s, name, run)
+	run, err := b.claim(ctx, s, name)
 	if err != nil {
-		b.metrics.observeRotation(name, provider.PaloAltoSCM, rotationFailure, b.now())
-		b.noteFailure(ctx, s, name, err)
-		b.Logger().Warn("vendor secret rotation failed", "config", name, "trigger", trigger, "error", err.Error())
 		return nil, err
 	}
-	b.metrics.observeRotation(name, provider.PaloAltoSCM, rotationSuccess, b.now())
-	b.Logger().Info("vendor secret rotated", "config", name, "trigger", trigger,
-		"service_account_id", res.account.ID, "service_account", res.account.Name)
+	defer b.unclaim(s, name, run)
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), runTimeout)
+	defer cancel()
+	stop := context.AfterFunc(b.runsCtx, cancel)
+	defer stop()
+	ctx = b.cache.CountRequests(ctx, name)
+
+	res, providerName, err := b.runSteps(ctx, s, name, run)
+	switch {
+	case err != nil:
+		b.metrics.observeRotation(name, providerName, rotationFailure, b.now())
+		b.noteFailure(s, name, err)
+		b.Logger().Warn("vendor secret rotation failed", "config", name, "trigger", trigger, "error", err.Error())
+		return nil, err
+	case res.waiting != "":
+		b.Logger().Info("rotation pending", "config", name, "trigger", trigger, "waiting", res.waiting)
+	default:
+		b.metrics.observeRotation(name, providerName, rotationSuccess, b.now())
+		args := []any{"config", name, "trigger", trigger}
+		for k, v := range res.info {
+			args = append(args, k, v)
+		}
+		b.Logger().Info("vendor secret rotated", args...)
+	}
 	return res, nil
 }
 
-// runSteps is the state machine described at the top of this file.
-func (b *paloBackend) runSteps(ctx context.Context, s logical.Storage, name string, run *rotationRun) (*rotationResult, error) {
-	fail := func(step, state string, err error) error {
-		return &rotationError{config: name, step: step, state: state, err: err}
-	}
+// runSteps is the state machine described at the top of this file. It also
+// returns the config's provider, for metrics.
+func (b *paloBackend) runSteps(ctx context.Context, s logical.Storage, name string, run *rotationRun) (*rotationResult, string, error) {
 	entry, err := readConfigEntry(ctx, s, name)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
-	if entry == nil {
-		return nil, fail(stepToken, "nothing was changed", errors.New("the config was deleted"))
+	var rot provider.Rotation
+	if entry != nil {
+		rot = entry.rotation()
 	}
+	if rot == nil {
+		return nil, "", &rotationError{config: name, step: stepBegin, state: "nothing was changed", err: errors.New("the config was deleted or can no longer rotate")}
+	}
+	w := rot.Terms()
+	fail := func(step, state string, err error) (*rotationResult, string, error) {
+		if s := provider.StepOf(err); s != "" && (step == stepBegin || step == stepFinish) {
+			step = s // the rotation's own step
+		}
+		return nil, entry.Provider, &rotationError{config: name, step: step, state: state, err: err}
+	}
+	unchanged := fmt.Sprintf("the stored %s is unchanged and still in use", w.Credential)
 	rec, err := readRotationRecord(ctx, s, name)
 	if err != nil {
-		return nil, err
+		return nil, entry.Provider, err
 	}
 	cfg, err := b.liveConfig(ctx, s, name)
-	if err != nil {
-		return nil, err
-	}
-	if cfg == nil {
-		return nil, fail(stepToken, "nothing was changed", errors.New("the config was deleted"))
+	if err != nil || cfg == nil {
+		return nil, entry.Provider, err
 	}
 	// Readers of this config whose fetch is refused mid-run wait for it.
 	cfg.run.Store(run)
 	defer cfg.run.CompareAndSwap(run, nil)
-	iam := provider.IAMRequest{BaseURL: entry.IAMURL, ClientID: entry.ClientID, ClientSecret: entry.ClientSecret}
-	pending, resumed, err := b.prepareReset(ctx, s, cfg, entry, rec, iam)
-	if err != nil {
-		return nil, err
-	}
-	iam.Token = pending.Token
-
-	account, secret, err := b.reset(ctx, cfg, iam, pending.ServiceAccountID)
-	if err != nil {
-		if resumed || provider.ResetMayHaveHappened(err) {
-			// A refusal of a repeated reset says nothing about the
-			// earlier one, whose outcome stays unknown.
-			return nil, fail(stepReset, fmt.Sprintf("whether the vendor reset the secret (at %s or now) is unknown. The stored secret is unchanged; the engine "+
-				"repeats the reset with its saved token (valid until %s) on the next rotate-root or within a minute (periodic check)",
-				formatTime(pending.StartedAt), formatTime(pending.TokenExpiresAt)), err)
-		}
-		rec.Pending = nil
-		if perr := b.putRotationRecord(ctx, s, name, rec); perr != nil {
-			b.Logger().Warn("clearing the pending-reset record failed", "config", name, "error", perr.Error())
-		}
-		return nil, fail(stepReset, stateNoReset, err)
-	}
-	if account.ID == "" {
-		account.ID = pending.ServiceAccountID
+	env := provider.RotationEnv{
+		Client: cfg.client, Params: cfg.current(entry.params(nil)), Timeout: entry.RequestTimeout,
+		Now: b.now, Log: b.Logger().With("config", name),
 	}
 
-	at, err := b.storeRotatedSecret(ctx, s, name, secret)
-	if err != nil {
-		return nil, fail(stepStore, fmt.Sprintf("the vendor reset the secret but the new one could not be stored; the engine resets again "+
-			"with its saved token (valid until %s) on the next rotate-root or within a minute (periodic check)", formatTime(pending.TokenExpiresAt)), err)
+	pending, resumed := rec.livePending(entry), true
+	if pending == nil || !pending.Usable(b.now(), savedStateMargin) {
+		fresh, err := rot.Begin(ctx, env)
+		switch {
+		case err != nil && pending != nil && provider.IsCredentialError(err):
+			return fail(stepRecover, fmt.Sprintf("a %s begun at %s may have replaced the %s at the vendor, and its answer was lost; "+
+				"the %s kept to repeat it expired at %s and the vendor refuses the stored %s. Reset the %s at the vendor "+
+				"and write it to config/%s with %s=...", w.Changed, formatTime(pending.StartedAt), w.Credential,
+				w.Saved, formatTime(pending.ValidUntil), w.Credential, w.Credential, name, w.Field), err)
+		case err != nil:
+			return fail(stepBegin, unchanged, err)
+		}
+		if err := b.updateRecord(ctx, s, name, func(r *rotationRecord) error { r.Pending = &fresh; return nil }); err != nil {
+			return fail(stepRecord, fmt.Sprintf("the %s was not %s; %s", w.Credential, w.Changed, unchanged), err)
+		}
+		pending, resumed = &fresh, false
 	}
-	b.useRotatedSecret(name, secret)
+	if resumed {
+		b.Logger().Info("resuming a pending rotation", "config", name, "started_at", formatTime(pending.StartedAt))
+	}
+	if b.now().Before(pending.NotBefore) {
+		return &rotationResult{waiting: pendingText(rot, pending, b.now())}, entry.Provider, nil
+	}
+
+	out, err := rot.Finish(ctx, env, *pending)
+	if err != nil {
+		if resumed || rot.KeepsPending(err) {
+			return fail(stepFinish, stillPending(w, pending), err)
+		}
+		if perr := b.updateRecord(ctx, s, name, func(r *rotationRecord) error { r.Pending = nil; return nil }); perr != nil {
+			b.Logger().Warn("clearing the pending rotation failed", "config", name, "error", perr.Error())
+		}
+		return fail(stepFinish, fmt.Sprintf("the %s was not %s; %s", w.Credential, w.Changed, unchanged), err)
+	}
+
+	at, err := b.storeRotated(ctx, s, name, out.Values)
+	if err != nil {
+		return fail(stepStore, fmt.Sprintf("the vendor %s the %s but the new one could not be stored; the engine repeats it "+
+			"with its %s%s on the next rotate-root or within a minute (periodic check)", w.Changed, w.Credential, w.Saved, validUntil(pending)), err)
+	}
 	b.release(run)
+	b.cache.EndCooldown(name)
 
-	res := &rotationResult{account: account, at: at}
-	if err := b.putRotationRecord(ctx, s, name, &rotationRecord{}); err != nil {
+	res := &rotationResult{info: out.Info, at: at}
+	if err := b.updateRecord(ctx, s, name, func(r *rotationRecord) error { *r = rotationRecord{}; return nil }); err != nil {
 		// The record is recognised as a leftover by its start time.
-		res.warnings = append(res.warnings, "the pending-reset record could not be cleared; the next run drops it")
-		b.Logger().Warn("clearing the pending-reset record failed", "config", name, "error", err.Error())
+		res.warnings = append(res.warnings, "the pending-rotation record could not be cleared (step "+stepClear+"); the next run drops it")
+		b.Logger().Warn("clearing the pending rotation failed", "config", name, "step", stepClear, "error", err.Error())
 	}
-
-	if err := b.verify(ctx, cfg, entry.params(nil), secret); err != nil {
-		return nil, fail(stepVerify, "the new secret is stored and used, but the vendor has not accepted it yet", err)
-	}
-	return res, nil
-}
-
-// prepareReset returns the reset to make: the pending one, repeated with
-// its saved token while that is valid (resumed), or a new one (steps token,
-// find and record).
-func (b *paloBackend) prepareReset(ctx context.Context, s logical.Storage, cfg *liveConfig, entry *configEntry,
-	rec *rotationRecord, iam provider.IAMRequest,
-) (pending *pendingReset, resumed bool, err error) {
-	fail := func(step, state string, err error) (*pendingReset, bool, error) {
-		return nil, false, &rotationError{config: cfg.name, step: step, state: state, err: err}
-	}
-	pending = rec.Pending
-	if pending != nil && entry.SecretSetAt.After(pending.StartedAt) {
-		pending = nil // its secret, or one written by hand, is stored: a leftover
-	}
-	if pending != nil && pending.TokenExpiresAt.Sub(b.now()) >= savedTokenMargin {
-		b.Logger().Info("repeating a reset whose outcome is unknown", "config", cfg.name,
-			"started_at", formatTime(pending.StartedAt), "service_account_id", pending.ServiceAccountID)
-		return pending, true, nil
-	}
-
-	tok, err := b.bearerToken(ctx, cfg, entry)
-	switch {
-	case err != nil && pending != nil && provider.IsCredentialError(err):
-		return fail(stepRecover, fmt.Sprintf("a reset begun at %s may have replaced the secret at the vendor, and its answer was lost; "+
-			"the token saved to repeat it expired at %s and the vendor refuses the stored secret. Reset the service account's "+
-			"secret at the vendor and write it to config/%s with client_secret=...", formatTime(pending.StartedAt), formatTime(pending.TokenExpiresAt), cfg.name), err)
-	case err != nil:
-		return fail(stepToken, stateUnchanged, err)
-	}
-	// With a pending reset whose token expired, a working stored secret
-	// means the reset did not happen (or the old secret is still
-	// honoured): a new reset makes the secret known again.
-	iam.Token = tok.AccessToken
-	sa, err := b.findServiceAccount(ctx, cfg, entry, iam)
-	if err != nil {
-		return fail(stepFind, stateUnchanged, err)
-	}
-	pending = &pendingReset{StartedAt: b.now().UTC(), ServiceAccountID: sa, Token: tok.AccessToken, TokenExpiresAt: tok.ExpiresAt.UTC()}
-	rec.Pending = pending
-	if err := b.putRotationRecord(ctx, s, cfg.name, rec); err != nil {
-		return fail(stepRecord, stateNoReset, err)
-	}
-	return pending, false, nil
-}
-
-// bearerToken fetches a token for the IAM API with the stored secret,
-// scoped to the service account's own TSG (read from its client id), or to
-// the config's tsg_id.
-func (b *paloBackend) bearerToken(ctx context.Context, cfg *liveConfig, entry *configEntry) (provider.Token, error) {
-	p := cfg.current(entry.params(nil))
-	if tsg, ok := provider.ServiceAccountTSG(entry.ClientID); ok {
-		p.TSGID = tsg
-	}
-	ctx, cancel := context.WithTimeout(ctx, entry.RequestTimeout)
-	defer cancel()
-	return cfg.client.Fetch(ctx, p)
-}
-
-// findServiceAccount returns service_account_id, or the id of the one
-// service account whose client_id is the config's.
-func (b *paloBackend) findServiceAccount(ctx context.Context, cfg *liveConfig, entry *configEntry, iam provider.IAMRequest) (string, error) {
-	if entry.ServiceAccountID != "" {
-		return entry.ServiceAccountID, nil
-	}
-	ctx, cancel := context.WithTimeout(ctx, entry.RequestTimeout)
-	defer cancel()
-	list, err := cfg.client.ListServiceAccounts(ctx, iam)
-	if err != nil {
-		return "", err
-	}
-	var ids []string
-	for _, sa := range list {
-		if sa.ClientID == entry.ClientID && sa.ID != "" {
-			ids = append(ids, sa.ID)
+	if !out.Verified {
+		p := cfg.current(entry.params(nil))
+		_, err := provider.Retry(ctx, verifyPolicy, func(int) (provider.Token, error) {
+			vctx, cancel := context.WithTimeout(ctx, entry.RequestTimeout)
+			defer cancel()
+			return cfg.client.Fetch(vctx, p)
+		})
+		if err != nil {
+			return fail(stepVerify, fmt.Sprintf("the new %s is stored and used, but the vendor has not accepted it yet", w.Credential), err)
 		}
 	}
-	switch len(ids) {
-	case 0:
-		return "", fmt.Errorf("none of the %d service accounts the token may see has client_id %q; set service_account_id", len(list), entry.ClientID)
-	case 1:
-		return ids[0], nil
-	default:
-		return "", fmt.Errorf("%d service accounts have client_id %q (%s); set service_account_id", len(ids), entry.ClientID, strings.Join(ids, ", "))
-	}
+	return res, entry.Provider, nil
 }
 
-// reset resets the secret, repeating a reset whose outcome is unknown with
-// the same token, up to resetAttempts times.
-func (b *paloBackend) reset(ctx context.Context, cfg *liveConfig, iam provider.IAMRequest, id string) (provider.ServiceAccount, string, error) {
-	var err error
-	for attempt := 1; ; attempt++ {
-		var (
-			sa     provider.ServiceAccount
-			secret string
-		)
-		rctx, cancel := context.WithTimeout(ctx, cfg.entry.RequestTimeout)
-		sa, secret, err = cfg.client.ResetSecret(rctx, iam, id)
-		cancel()
-		if err == nil || !provider.ResetMayHaveHappened(err) || attempt == resetAttempts {
-			return sa, secret, err
-		}
-		b.Logger().Warn("the outcome of a secret reset is unknown; repeating it", "config", cfg.name, "attempt", attempt, "error", err.Error())
-		select {
-		case <-time.After(time.Duration(attempt) * time.Second):
-		case <-ctx.Done():
-			return sa, secret, err
-		}
+// stillPending says what a failed finish leaves: a change whose outcome is
+// unknown (saved state that expires), or one the server has not accepted
+// yet.
+func stillPending(w provider.Terms, p *provider.Pending) string {
+	again := fmt.Sprintf("the engine tries again with its %s%s on the next rotate-root or within a minute (periodic check)", w.Saved, validUntil(p))
+	if p.ValidUntil.IsZero() {
+		return fmt.Sprintf("the server has not accepted the new %s yet and the current one stays in use; %s", w.Credential, again)
 	}
+	return fmt.Sprintf("whether the vendor %s the %s (at %s or now) is unknown. The stored %s is unchanged; %s",
+		w.Changed, w.Credential, formatTime(p.StartedAt), w.Credential, again)
 }
 
-// storeRotatedSecret writes the new secret into the stored config, keeping
-// everything else as it is stored now.
-func (b *paloBackend) storeRotatedSecret(ctx context.Context, s logical.Storage, name, secret string) (time.Time, error) {
+// validUntil says how long a pending rotation's saved state is usable.
+func validUntil(p *provider.Pending) string {
+	if p.ValidUntil.IsZero() {
+		return ""
+	}
+	return " (valid until " + formatTime(p.ValidUntil) + ")"
+}
+
+// storeRotated writes a rotation's new credential into the stored config,
+// keeping everything else as it is stored now, and switches this node's
+// fetches to it without dropping the tokens cached with the old one.
+func (b *paloBackend) storeRotated(ctx context.Context, s logical.Storage, name string, values provider.Values) (time.Time, error) {
 	lock := locksutil.LockForKey(b.configLocks, name)
 	lock.Lock()
 	defer lock.Unlock()
-	var err error
-	for range storeAttempts {
-		var entry *configEntry
-		entry, err = readConfigEntry(ctx, s, name)
+	now := b.now().UTC()
+	var stored *configEntry
+	_, err := provider.Retry(ctx, storePolicy, func(int) (struct{}, error) {
+		entry, err := readConfigEntry(ctx, s, name)
 		if err == nil && entry == nil {
-			return time.Time{}, errors.New("the config was deleted during the rotation; the new secret is discarded")
+			err = errors.New("the config was deleted during the rotation; the new credential is discarded")
 		}
 		if err != nil {
-			continue
+			return struct{}{}, err
 		}
-		now := b.now().UTC()
-		entry.ClientSecret, entry.SecretSetAt, entry.LastVaultRotation = secret, now, now
-		if err = putJSON(ctx, s, configStoragePrefix+name, entry); err == nil {
-			return now, nil
-		}
+		maps.Copy(entry.Values, values)
+		entry.SecretSetAt, entry.LastVaultRotation = now, now
+		stored = entry
+		return struct{}{}, putJSON(ctx, s, configStoragePrefix+name, entry)
+	})
+	if err != nil {
+		return time.Time{}, err
 	}
-	return time.Time{}, err
+	b.useRotated(name, stored.Values)
+	return now, nil
 }
 
-// useRotatedSecret switches this node's fetches for config name to the new
-// secret without dropping its cached tokens, and makes sure no copy loaded
-// before the store is remembered.
-func (b *paloBackend) useRotatedSecret(name, secret string) {
+// useRotated switches this node's fetches for config name to the values a
+// rotation stored, without dropping its cached tokens, and makes sure no
+// copy loaded before the store is remembered.
+func (b *paloBackend) useRotated(name string, values provider.Values) {
+	v := maps.Clone(values)
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if cs := b.configs[name]; cs != nil {
-		cs.rotated.Store(&secret)
+		cs.rotated.Store(&v)
 	}
 	b.gen++
 }
 
-// verify fetches a token with the new secret, retrying briefly.
-func (b *paloBackend) verify(ctx context.Context, cfg *liveConfig, p provider.Params, secret string) error {
-	p.ClientSecret = secret
-	var err error
-	for attempt := 1; attempt <= verifyAttempts; attempt++ {
-		vctx, cancel := context.WithTimeout(ctx, cfg.entry.RequestTimeout)
-		_, err = cfg.client.Fetch(vctx, p)
-		cancel()
-		if err == nil {
-			return nil
-		}
-		select {
-		case <-time.After(verifyWait):
-		case <-ctx.Done():
-			return err
+// reschedule updates config name's next rotation in the index from
+// storage.
+func (b *paloBackend) reschedule(ctx context.Context, s logical.Storage, name string) {
+	entry, err := readConfigEntry(ctx, s, name)
+	if err != nil {
+		return
+	}
+	var next time.Time
+	if entry != nil {
+		if rec, err := readRotationRecord(ctx, s, name); err == nil {
+			next = entry.nextRotation(rec, b.now())
 		}
 	}
-	return err
-}
-
-func (b *paloBackend) putRotationRecord(ctx context.Context, s logical.Storage, name string, rec *rotationRecord) error {
-	return putJSON(ctx, s, rotationStoragePrefix+name, rec)
+	b.scheduled.set(name, next)
 }
 
 // noteFailure records a failed run in the rotation record (the pending
-// reset, if any, is kept as the run left it).
-func (b *paloBackend) noteFailure(ctx context.Context, s logical.Storage, name string, runErr error) {
-	if errors.Is(runErr, errRotationRunning) {
-		return
-	}
-	rec, err := readRotationRecord(ctx, s, name)
-	if err == nil {
+// rotation, if any, is kept as the run left it).
+func (b *paloBackend) noteFailure(s logical.Storage, name string, runErr error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	err := b.updateRecord(ctx, s, name, func(rec *rotationRecord) error {
 		rec.LastError = runErr.Error()
 		rec.LastErrorAt = b.now().UTC()
 		rec.Failures++
-		err = b.putRotationRecord(ctx, s, name, rec)
-	}
+		return nil
+	})
 	if err != nil {
 		b.Logger().Warn("recording a failed rotation failed", "config", name, "error", err.Error())
 	}
 }
 
 // periodic is the framework's PeriodicFunc, which Vault calls about once a
-// minute on the node that may write. It rotates every paloalto_scm config
-// whose next_vault_rotation has come, and repeats pending resets; after a
-// failure, either waits out retryBackoff.
+// minute on the node that may write. It rotates every config whose
+// next_vault_rotation has come and resumes pending rotations; after a
+// failure, either waits out failurePolicy.
 func (b *paloBackend) periodic(ctx context.Context, req *logical.Request) error {
 	if !b.WriteSafeReplicationState() {
 		return nil
 	}
-	names, err := req.Storage.List(ctx, configStoragePrefix)
+	// Pending rotations and failures to retry have a record; scheduled
+	// rotations are in the index, filled by one full scan.
+	names, err := req.Storage.List(ctx, rotationStoragePrefix)
 	if err != nil {
-		return fmt.Errorf("listing configs: %w", err)
+		return fmt.Errorf("listing rotation records: %w", err)
+	}
+	scheduled, loaded := b.scheduled.due(b.now())
+	if !loaded {
+		if scheduled, err = req.Storage.List(ctx, configStoragePrefix); err != nil {
+			return fmt.Errorf("listing configs: %w", err)
+		}
+		b.scheduled.markLoaded()
+	}
+	due := map[string]bool{}
+	for _, name := range append(names, scheduled...) {
+		due[name] = true
 	}
 	now := b.now()
-	for _, name := range names {
+	for name := range due {
 		entry, err := readConfigEntry(ctx, req.Storage, name)
-		if err != nil || entry == nil || entry.Provider != provider.PaloAltoSCM {
+		if err != nil {
+			continue
+		}
+		if entry == nil || entry.rotation() == nil {
+			b.scheduled.set(name, time.Time{})
 			continue
 		}
 		rec, err := readRotationRecord(ctx, req.Storage, name)
 		if err != nil {
 			continue
 		}
-		pending := rec.Pending != nil && !entry.SecretSetAt.After(rec.Pending.StartedAt)
-		next := entry.nextRotation(rec)
-		due := pending || !next.IsZero() && !now.Before(next)
-		if !due || rec.Failures > 0 && now.Before(rec.LastErrorAt.Add(retryBackoff(rec.Failures))) {
+		next := entry.nextRotation(rec, now)
+		b.scheduled.set(name, next)
+		pending := rec.livePending(entry)
+		isDue := pending != nil && !now.Before(pending.NotBefore) || !next.IsZero() && !now.Before(next)
+		if !isDue || rec.Failures > 0 && now.Before(rec.LastErrorAt.Add(failurePolicy.Floor(rec.Failures))) {
 			continue // not due, or backing off after a failure
 		}
-		if _, err := b.rotate(ctx, req.Storage, name, "scheduled"); err == nil || errors.Is(err, errRotationRunning) {
-			continue
-		}
-		rec, _ = readRotationRecord(ctx, req.Storage, name)
-		if rec != nil {
-			b.Logger().Warn("scheduled rotation will be retried", "config", name, "next_attempt", formatTime(entry.nextRotation(rec)))
+		_, err = b.rotate(ctx, req.Storage, name, "scheduled")
+		b.reschedule(ctx, req.Storage, name)
+		if err != nil && !errors.Is(err, errRotationRunning) {
+			b.Logger().Warn("scheduled rotation will be retried", "config", name, "next_attempt", formatTime(b.scheduled.at(name)))
 		}
 	}
 	return nil

@@ -48,6 +48,12 @@ func rotationEnv(t *testing.T, extra map[string]any) *testEnv {
 	return e
 }
 
+// scmDefault is paloalto_scm's default for a field.
+func scmDefault(field string) string {
+	d, _ := provider.Describe(provider.PaloAltoSCM)
+	return d.Default(field)
+}
+
 // storedSecret is the client secret config "scm" holds in storage.
 func (e *testEnv) storedSecret() string {
 	e.t.Helper()
@@ -55,7 +61,7 @@ func (e *testEnv) storedSecret() string {
 	if err != nil || c == nil {
 		e.t.Fatalf("reading config scm: %v", err)
 	}
-	return c.ClientSecret
+	return c.Values["client_secret"]
 }
 
 // vendorAccepts reports whether the fake issues a token for secret.
@@ -67,8 +73,7 @@ func (e *testEnv) vendorAccepts(secret string) bool {
 	}
 	a := scmDemo(e.t)
 	_, err = c.Fetch(context.Background(), provider.Params{
-		Provider: provider.PaloAltoSCM, TokenURL: e.vendor.TokenURL("paloalto_scm"),
-		ClientID: a.ClientID, ClientSecret: secret, TSGID: a.TSGIDs[0],
+		Provider: provider.PaloAltoSCM, TokenURL: e.vendor.TokenURL("paloalto_scm"), Values: provider.Values{"client_id": a.ClientID, "client_secret": secret, "tsg_id": a.TSGIDs[0]},
 	})
 	if err != nil && !provider.IsCredentialError(err) {
 		e.t.Fatalf("fetch: %v", err)
@@ -189,7 +194,11 @@ func TestRotationSettingsValidation(t *testing.T) {
 			e.mustBadRequest(logical.UpdateOperation, "config/scm", map[string]any{field: v}, field)
 		}
 	}
-	e.mustOK(logical.UpdateOperation, "config/scm", map[string]any{"rotation_period": "1h", "iam_url": "https://iam.example.com", "verify_connection": false})
+	// A new iam_url needs the secret in the same write.
+	e.mustBadRequest(logical.UpdateOperation, "config/scm", map[string]any{"iam_url": "https://iam.example.com"}, "iam_url", "client_secret")
+	e.mustOK(logical.UpdateOperation, "config/scm", map[string]any{
+		"rotation_period": "1h", "iam_url": "https://iam.example.com", "client_secret": e.storedSecret(), "verify_connection": false,
+	})
 	read := e.mustOK(logical.ReadOperation, "config/scm", nil)
 	if read.Data["rotation_period"] != int64(3600) || read.Data["iam_url"] != "https://iam.example.com" {
 		t.Errorf("read %v", read.Data)
@@ -197,7 +206,7 @@ func TestRotationSettingsValidation(t *testing.T) {
 	// The default iam_url.
 	cfg := e.demoConfig("paloalto_scm")
 	e.mustOK(logical.UpdateOperation, "config/plain", cfg)
-	if got := e.mustOK(logical.ReadOperation, "config/plain", nil).Data["iam_url"]; got != provider.DefaultIAMURL {
+	if got := e.mustOK(logical.ReadOperation, "config/plain", nil).Data["iam_url"]; got != scmDefault("iam_url") {
 		t.Errorf("default iam_url = %v", got)
 	}
 }
@@ -238,11 +247,11 @@ func TestRotationStepFailures(t *testing.T) {
 	}{
 		"token: the stored secret is refused": {
 			config: map[string]any{"client_secret": "wrong-secret", "verify_connection": false},
-			check:  check{step: stepToken, contains: []string{"HTTP 401", "invalid_client", "unchanged"}},
+			check:  check{step: provider.StepToken, contains: []string{"HTTP 401", "invalid_client", "unchanged"}},
 		},
 		"find: the IAM API is unreachable": {
-			config: map[string]any{"iam_url": "http://127.0.0.1:1"},
-			check:  check{step: stepFind, contains: []string{"service account list failed", "network error", "unchanged"}, oldWorks: true},
+			config: map[string]any{"iam_url": "http://127.0.0.1:1", "client_secret": scmDemo(t).ClientSecret},
+			check:  check{step: provider.StepFind, contains: []string{"service account list failed", "network error", "unchanged"}, oldWorks: true},
 		},
 		"record: storage refuses the pending record": {
 			storage: rotationStoragePrefix,
@@ -250,28 +259,28 @@ func TestRotationStepFailures(t *testing.T) {
 		},
 		"reset: 403, the role may not manage service accounts": {
 			faults: fakevendor.IAMFaults{RefuseReset: true},
-			check:  check{step: stepReset, contains: []string{"HTTP 403", "E007", "does not allow managing service accounts", "not reset"}, oldWorks: true, recovers: true},
+			check:  check{step: provider.StepReset, contains: []string{"HTTP 403", "E007", "does not allow managing service accounts", "not reset"}, oldWorks: true, recovers: true},
 		},
-		"reset: 404, a wrong service_account_id": {
+		"find: 404, an unknown service_account_id": {
 			config: map[string]any{"service_account_id": "00000000-0000-4000-8000-000000000000"},
-			check:  check{step: stepReset, contains: []string{"HTTP 404", "Service account not found", "not reset"}, oldWorks: true},
+			check:  check{step: provider.StepFind, contains: []string{"HTTP 404", "Service account not found", "unchanged"}, oldWorks: true},
 		},
 		"reset: 5xx on every attempt": {
-			faults: fakevendor.IAMFaults{FailResetNext: resetAttempts},
-			check:  check{step: stepReset, contains: []string{"HTTP 503", "unknown", "saved token"}, oldWorks: true, recovers: true},
+			faults: fakevendor.IAMFaults{FailResetNext: provider.ResetAttempts},
+			check:  check{step: provider.StepReset, contains: []string{"HTTP 503", "unknown", "saved token"}, oldWorks: true, recovers: true},
 		},
 		"reset: slower than request_timeout, nothing reset": {
 			config: map[string]any{"request_timeout": "1s"},
 			faults: fakevendor.IAMFaults{ResetDelay: 3 * time.Second},
-			check:  check{step: stepReset, contains: []string{"timed out", "unknown", "saved token"}, oldWorks: true, recovers: true},
+			check:  check{step: provider.StepReset, contains: []string{"timed out", "unknown", "saved token"}, oldWorks: true, recovers: true},
 		},
 		"reset: the answer is lost every time": {
-			faults: fakevendor.IAMFaults{LoseResetNext: resetAttempts},
-			check:  check{step: stepReset, contains: []string{"network error", "unknown", "saved token"}, resets: resetAttempts, recovers: true},
+			faults: fakevendor.IAMFaults{LoseResetNext: provider.ResetAttempts},
+			check:  check{step: provider.StepReset, contains: []string{"network error", "unknown", "saved token"}, resets: provider.ResetAttempts, recovers: true},
 		},
 		"store: storage refuses the new secret": {
 			storage: configStoragePrefix,
-			check:   check{step: stepStore, contains: []string{"injected storage failure", "resets again"}, resets: 1, recovers: true},
+			check:   check{step: stepStore, contains: []string{"injected storage failure", "repeats it"}, resets: 1, recovers: true},
 		},
 	} {
 		t.Run(name, func(t *testing.T) {
@@ -303,7 +312,7 @@ func TestRotationStepFailures(t *testing.T) {
 			if got := e.resets(); got != tc.resets {
 				t.Errorf("vendor resets = %d, want %d", got, tc.resets)
 			}
-			if tc.step != stepToken && e.vendorAccepts(old) != tc.oldWorks {
+			if tc.step != provider.StepToken && e.vendorAccepts(old) != tc.oldWorks {
 				t.Errorf("old secret works = %t, want %t", !tc.oldWorks, tc.oldWorks)
 			}
 			s.heal()
@@ -355,7 +364,7 @@ func TestRotationRepeatsAResetWhoseAnswerWasLost(t *testing.T) {
 func TestRotationLostAnswerAfterTheSavedTokenExpired(t *testing.T) {
 	t.Parallel()
 	e := rotationEnv(t, nil)
-	e.setIAMFaults(fakevendor.IAMFaults{LoseResetNext: resetAttempts})
+	e.setIAMFaults(fakevendor.IAMFaults{LoseResetNext: provider.ResetAttempts})
 	if _, err := e.b.rotate(context.Background(), e.storage, "scm", "manual"); err == nil {
 		t.Fatal("want a failure")
 	}
@@ -536,8 +545,8 @@ func TestRotationSchedule(t *testing.T) {
 	if !strings.Contains(field("last_rotation_error"), "HTTP 403") || field("last_rotation_error_at") != formatTime(failedAt) {
 		t.Fatalf("no failure recorded: %q at %q", field("last_rotation_error"), field("last_rotation_error_at"))
 	}
-	if got := field("next_vault_rotation"); got != formatTime(failedAt.Add(retryBackoffMin)) {
-		t.Errorf("next_vault_rotation after one failure = %s, want %s", got, formatTime(failedAt.Add(retryBackoffMin)))
+	if got := field("next_vault_rotation"); got != formatTime(failedAt.Add(failurePolicy.WaitMin)) {
+		t.Errorf("next_vault_rotation after one failure = %s, want %s", got, formatTime(failedAt.Add(failurePolicy.WaitMin)))
 	}
 	clk.Advance(30 * time.Second)
 	tick()
@@ -546,7 +555,7 @@ func TestRotationSchedule(t *testing.T) {
 	}
 	clk.Advance(31 * time.Second)
 	tick()
-	if got := field("next_vault_rotation"); got != formatTime(clk.Now().Add(2*retryBackoffMin)) {
+	if got := field("next_vault_rotation"); got != formatTime(clk.Now().Add(2*failurePolicy.WaitMin)) {
 		t.Errorf("after a second failure next_vault_rotation = %s, want the backoff doubled", got)
 	}
 	for _, w := range []string{"[WARN]", "scheduled rotation will be retried", "trigger=scheduled"} {
@@ -619,7 +628,7 @@ func TestRotationPeriodicRecoversAPendingReset(t *testing.T) {
 	if e.resets() != 1 {
 		t.Fatal("the periodic check repeated the reset inside the failure backoff")
 	}
-	clk.Advance(retryBackoffMin)
+	clk.Advance(failurePolicy.WaitMin)
 	tick()
 	if !e.vendorAccepts(e.storedSecret()) || e.resets() != 2 {
 		t.Errorf("after the periodic check: stored secret works = %t, resets = %d", e.vendorAccepts(e.storedSecret()), e.resets())
@@ -646,7 +655,7 @@ func TestRotationInvalidatePicksUpTheNewSecret(t *testing.T) {
 func TestRotationRefusedRepeatKeepsThePendingReset(t *testing.T) {
 	t.Parallel()
 	e := rotationEnv(t, nil)
-	e.setIAMFaults(fakevendor.IAMFaults{LoseResetNext: resetAttempts})
+	e.setIAMFaults(fakevendor.IAMFaults{LoseResetNext: provider.ResetAttempts})
 	if _, err := e.b.rotate(context.Background(), e.storage, "scm", "manual"); err == nil {
 		t.Fatal("want a failure")
 	}

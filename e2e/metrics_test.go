@@ -98,19 +98,35 @@ func TestMetricsThroughVault(t *testing.T) {
 		}
 		return got
 	}
+	// fetches is a per-provider count of token fetches.
+	fetches := func(x metricstest.Exposition, reason string) float64 {
+		t.Helper()
+		got, ok := x.Value("palo_token_fetches_total", "provider", scm.Provider, "reason", reason)
+		if !ok {
+			t.Fatalf("no sample palo_token_fetches_total for provider %s and reason %s", scm.Provider, reason)
+		}
+		return got
+	}
 
 	before := scrape("before any read")
 	if _, ok := before.Value("palo_build_info", "version", p.Bins.PaloPlugin().Version); !ok {
 		t.Errorf("palo_build_info does not name version %s", p.Bins.PaloPlugin().Version)
 	}
 	for _, s := range p.Setups {
-		if _, ok := before.Value("palo_vendor_requests_total", "config", s.Config, "provider", s.Provider, "outcome", "2xx"); !ok {
+		if _, ok := before.Value("palo_config_info", "config", s.Config, "provider", s.Provider); !ok {
+			t.Errorf("no info series names config %s of provider %s", s.Config, s.Provider)
+		}
+		if _, ok := before.Value("palo_vendor_requests_total", "config", s.Config, "outcome", "2xx"); !ok {
 			t.Errorf("no vendor requests reported for config %s", s.Config)
 		}
 	}
 	hits := value(before, "palo_creds_reads_total", "result", "hit")
 	fetched := value(before, "palo_creds_reads_total", "result", "fetched")
-	errors5xx := value(before, "palo_vendor_requests_total", "outcome", "5xx")
+	afterPurge := fetches(before, "after_purge")
+	// A 5xx is reported from its first occurrence on: none yet.
+	if v, ok := before.Value("palo_vendor_requests_total", "config", scm.Config, "outcome", "5xx"); ok {
+		t.Fatalf("config %s reports %v 5xx requests before any", scm.Config, v)
+	}
 
 	token(t, p, "", p.Path("creds", scm.Role))
 	token(t, p, "", p.Path("creds", scm.Role))
@@ -126,11 +142,11 @@ func TestMetricsThroughVault(t *testing.T) {
 	if got := value(after, "palo_creds_reads_total", "result", "hit") - hits; got != 1 {
 		t.Errorf("hits rose by %v, want 1", got)
 	}
-	if got := value(after, "palo_vendor_requests_total", "outcome", "5xx") - errors5xx; got != 1 {
-		t.Errorf("5xx vendor requests rose by %v, want 1", got)
+	if got := value(after, "palo_vendor_requests_total", "outcome", "5xx"); got != 1 {
+		t.Errorf("5xx vendor requests = %v, want 1", got)
 	}
-	if got := value(after, "palo_token_fetches_total", "reason", "after_purge"); got != 1 {
-		t.Errorf("fetches after a purge = %v, want 1", got)
+	if got := fetches(after, "after_purge") - afterPurge; got != 1 {
+		t.Errorf("fetches after a purge of provider %s rose by %v, want 1", scm.Provider, got)
 	}
 	if left := value(after, "palo_token_seconds_left"); left <= 0 {
 		t.Errorf("palo_token_seconds_left = %v", left)

@@ -11,6 +11,9 @@ import (
 // Attempt is one HTTP request of a token fetch, as ClientOptions.Observe
 // sees it when the request has ended (its body read).
 type Attempt struct {
+	// Op names the request: "" for a token request, else the IAM
+	// operation (OpListServiceAccounts, ...).
+	Op string
 	// Status is the vendor's HTTP status; 0 when no response arrived.
 	Status int
 	// Err is the network failure when no complete response arrived.

@@ -31,11 +31,11 @@ var brightPatternDescriptor = Descriptor{
 func (brightPattern) NewRequest(ctx context.Context, p Params) (*http.Request, error) {
 	body := formBody(
 		[2]string{"grant_type", grantType},
-		[2]string{"client_id", p.ClientID},
-		[2]string{"client_secret", p.ClientSecret},
-		[2]string{"scope", p.Scope},
+		[2]string{"client_id", p.Get(ClientID)},
+		[2]string{"client_secret", p.Get(ClientSecret)},
+		[2]string{"scope", p.Get(Scope)},
 	)
-	return newPost(ctx, BrightPattern, p.tokenURL(), contentTypeForm, []byte(body))
+	return newPost(ctx, BrightPattern, p.TokenURL, contentTypeForm, []byte(body))
 }
 
 func (brightPattern) ParseResponse(p Params, resp *Response, now time.Time) (Token, error) {

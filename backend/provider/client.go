@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"net/http"
 	"net/url"
 	"strings"
@@ -58,13 +57,12 @@ type ClientOptions struct {
 type Client struct {
 	http      *http.Client
 	userAgent string
-	retryMax  int
-	waitMin   time.Duration
-	waitMax   time.Duration
-	maxBody   int64
-	now       func() time.Time
-	log       hclog.Logger
-	observe   func(Attempt)
+	// policy repeats token requests and IAM reads.
+	policy  Policy
+	maxBody int64
+	now     func() time.Time
+	log     hclog.Logger
+	observe func(Attempt)
 }
 
 // NewClient builds a Client. An invalid CA bundle or proxy URL is a
@@ -92,9 +90,7 @@ func NewClient(opts ClientOptions) (*Client, error) {
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 		},
 		userAgent: opts.UserAgent,
-		retryMax:  opts.RetryMax,
-		waitMin:   opts.RetryWaitMin,
-		waitMax:   opts.RetryWaitMax,
+		policy:    transientPolicy(opts.RetryMax, opts.RetryWaitMin, opts.RetryWaitMax),
 		maxBody:   opts.MaxBodyBytes,
 		now:       opts.Now,
 		log:       opts.Logger,
@@ -103,19 +99,6 @@ func NewClient(opts ClientOptions) (*Client, error) {
 	if c.userAgent == "" {
 		c.userAgent = DefaultUserAgent
 	}
-	switch {
-	case c.retryMax == 0:
-		c.retryMax = DefaultRetryMax
-	case c.retryMax < 0:
-		c.retryMax = 0
-	}
-	if c.waitMin <= 0 {
-		c.waitMin = DefaultRetryWaitMin
-	}
-	if c.waitMax <= 0 {
-		c.waitMax = DefaultRetryWaitMax
-	}
-	c.waitMax = max(c.waitMax, c.waitMin)
 	if c.maxBody <= 0 {
 		c.maxBody = DefaultMaxBodyBytes
 	}
@@ -189,53 +172,151 @@ func parseProxyURL(raw string) (*url.URL, error) {
 
 // Fetch requests a token as p describes. The caller bounds the whole fetch,
 // retries included, with ctx (the config's request_timeout). A failure is an
-// *Error whose Attempts counts the requests made.
-//
-// The loop: send one attempt; stop if it succeeded, failed for good (any
-// status but 408, 429 and 5xx; a certificate that does not verify), used up
-// the retries, or if the wait before the next one would not end before the
-// deadline; otherwise wait (exponential, jittered, at least Retry-After) and
-// send again.
+// *Error whose Attempts counts the requests made. Each attempt is a new
+// request (a signed client assertion is never sent twice).
 func (c *Client) Fetch(ctx context.Context, p Params) (Token, error) {
-	d, req, err := newRequest(ctx, p)
+	d, err := checkParams(p)
 	if err != nil {
 		return Token{}, err
 	}
-	req.Header.Set("User-Agent", c.userAgent)
-	f := &fetch{client: c, provider: d.Name, proto: d.Protocol, params: p, redact: newRedactor(p)}
-	for n := 1; ; n++ {
-		a := c.send(ctx, req)
-		wait, retry := c.nextWait(ctx, a, n)
-		f.logAttempt(n, a, retry, wait)
-		if !retry {
-			return f.result(ctx, a, n, false)
-		}
-		timer := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			timer.Stop()
-			return f.result(ctx, a, n, true)
-		case <-timer.C:
-		}
-	}
+	return exchange(ctx, c, request[Token]{
+		provider: d.Name,
+		redact:   p.redactor(),
+		policy:   c.policy,
+		build: func(ctx context.Context) (*http.Request, []string, error) {
+			q := p
+			if UsesKey(p.Values) {
+				// A new assertion for each attempt: a server refuses a jti
+				// it has seen. It is a credential while it lives.
+				a, err := clientAssertion(p, c.now())
+				if err != nil {
+					return nil, nil, err
+				}
+				q.assertion = a
+			}
+			req, err := d.Protocol.NewRequest(ctx, q)
+			return req, []string{q.assertion}, err
+		},
+		parse: func(resp *Response, at time.Time, n int) (Token, error) {
+			tok, err := d.Protocol.ParseResponse(p, resp, at)
+			tok.Attempts = n
+			return tok, err
+		},
+	})
 }
 
-// newRequest builds the token request p describes, after checking that p
-// names a known provider and has every field that provider requires.
-func newRequest(ctx context.Context, p Params) (Descriptor, *http.Request, error) {
+// checkParams returns p's provider after checking that p names a known
+// provider and has every field that provider requires, with valid values:
+// the protocol's last guard, since the engine refuses such a config before
+// it is stored.
+func checkParams(p Params) (Descriptor, error) {
 	d, ok := Describe(p.Provider)
 	if !ok {
-		return d, nil, &Error{
-			Provider: sanitize(p.Provider, newRedactor(p), 40),
+		return d, &Error{
+			Provider: sanitize(p.Provider, p.redactor(), 40),
 			Kind:     KindConfig,
 			Message:  "unknown provider; expected one of " + strings.Join(Names(), ", "),
 		}
 	}
-	if err := d.checkParams(p); err != nil {
-		return d, nil, err
+	if missing := d.Missing(p.TokenURL, p.Values); len(missing) > 0 {
+		return d, configError(d.Name, strings.Join(fieldNames(missing), ", ")+" is required")
 	}
-	req, err := d.Protocol.NewRequest(ctx, p)
-	return d, req, err
+	if err := CheckTokenURL(p.TokenURL); err != nil {
+		return d, configError(d.Name, err.Error())
+	}
+	for _, f := range d.Fields {
+		if v := p.Values[f.Name]; v != "" && len(f.Values) > 0 {
+			if err := f.Validate(v); err != nil {
+				return d, configError(d.Name, err.Error())
+			}
+		}
+	}
+	return d, nil
+}
+
+// request is one kind of vendor request: how to build it and read its
+// answer, how it is named in errors and logs, and how it is repeated.
+type request[T any] struct {
+	provider string
+	// op names the request in errors and logs; "" is the token request.
+	op     string
+	redact redactor
+	policy Policy
+	// build makes the request of one attempt, and names the secrets it
+	// carries besides the config's (a client assertion), to be redacted
+	// from the answer too.
+	build func(ctx context.Context) (*http.Request, []string, error)
+	// parse reads a complete response, received at the given time, of
+	// attempt n. An error that is not an *Error is vendor text and is
+	// sanitised.
+	parse func(resp *Response, at time.Time, n int) (T, error)
+}
+
+// exchange sends the request as its policy says (see Retry) and returns
+// what parse made of the last response, or an *Error naming the provider,
+// the request, the HTTP status and the vendor's message.
+func exchange[T any](ctx context.Context, c *Client, r request[T]) (T, error) {
+	var last attempt
+	pol := r.policy
+	pol.After = func(n int, err error, again bool, wait time.Duration) {
+		c.logAttempt(r.provider, r.op, n, last, err, again, wait)
+	}
+	v, err := Retry(ctx, pol, func(n int) (T, error) {
+		var zero T
+		req, extra, err := r.build(ctx)
+		if err != nil {
+			return zero, err
+		}
+		req.Header.Set("User-Agent", c.userAgent)
+		last = c.send(ctx, req, r.op)
+		attemptReq := r
+		if len(extra) > 0 && extra[0] != "" {
+			attemptReq.redact = r.redact.with(extra...)
+		}
+		v, pe := attemptReq.outcome(ctx, last, n)
+		if pe != nil {
+			return zero, pe
+		}
+		return v, nil
+	})
+	var pe *Error
+	if errors.As(err, &pe) && pe.Err == nil && ctx.Err() != nil {
+		// The context ended while waiting to repeat a failed attempt.
+		pe.Kind = KindTransient
+		pe.Err = ctx.Err()
+		pe.Message += " (then " + contextText(pe.Err) + " before the retry)"
+	}
+	return v, err
+}
+
+// outcome turns attempt n into a result or an *Error.
+func (r request[T]) outcome(ctx context.Context, a attempt, n int) (T, *Error) {
+	var (
+		v  T
+		pe *Error
+	)
+	switch {
+	case a.tooLarge != 0:
+		pe = &Error{
+			Kind:       KindResponse,
+			StatusCode: a.tooLarge,
+			Message:    fmt.Sprintf("the response body is larger than %d bytes", a.limit),
+			Err:        errBodyTooLarge,
+		}
+	case a.resp != nil:
+		var err error
+		if v, err = r.parse(a.resp, a.receivedAt, n); err == nil {
+			return v, nil
+		}
+		if !errors.As(err, &pe) {
+			pe = &Error{Kind: KindResponse, Message: sanitize(err.Error(), r.redact, maxExcerpt)}
+		}
+		pe.header = a.resp.Header
+	default:
+		pe = networkError(a.err, ctx.Err(), r.redact)
+	}
+	pe.Provider, pe.Op, pe.Attempts = r.provider, r.op, n
+	return v, pe
 }
 
 // attempt is the outcome of one HTTP request: a complete response, or the
@@ -245,6 +326,7 @@ type attempt struct {
 	receivedAt time.Time // when resp arrived, by Client.now
 	err        error     // the network failure when resp is nil
 	tooLarge   int       // the status of a response whose body was over the limit
+	limit      int64     // that limit
 	duration   time.Duration
 }
 
@@ -258,27 +340,23 @@ func (a attempt) status() int {
 
 // send makes one HTTP request and reads its response through the size
 // limit. Every attempt ends here, with a status or an error and its
-// duration.
-func (c *Client) send(ctx context.Context, req *http.Request) attempt {
+// duration, and is reported to the observers.
+func (c *Client) send(ctx context.Context, req *http.Request, op string) attempt {
 	start := time.Now()
 	a := c.roundTrip(ctx, req)
 	a.duration = time.Since(start)
+	seen := Attempt{Op: op, Status: a.status(), Err: a.err, Duration: a.duration}
 	if c.observe != nil {
-		c.observe(Attempt{Status: a.status(), Err: a.err, Duration: a.duration})
+		c.observe(seen)
+	}
+	if f, ok := ctx.Value(observerKey{}).(func(Attempt)); ok {
+		f(seen)
 	}
 	return a
 }
 
 func (c *Client) roundTrip(ctx context.Context, req *http.Request) attempt {
-	r := req.Clone(ctx)
-	if req.GetBody != nil {
-		body, err := req.GetBody()
-		if err != nil {
-			return attempt{err: err}
-		}
-		r.Body = body
-	}
-	resp, err := c.http.Do(r)
+	resp, err := c.http.Do(req.WithContext(ctx))
 	if err != nil {
 		return attempt{err: err}
 	}
@@ -286,7 +364,7 @@ func (c *Client) roundTrip(ctx context.Context, req *http.Request) attempt {
 	body, err := readBody(resp.Body, c.maxBody)
 	switch {
 	case errors.Is(err, errBodyTooLarge):
-		return attempt{tooLarge: resp.StatusCode}
+		return attempt{tooLarge: resp.StatusCode, limit: c.maxBody}
 	case err != nil:
 		return attempt{err: err} // the connection broke mid-body: a network failure
 	}
@@ -296,88 +374,30 @@ func (c *Client) roundTrip(ctx context.Context, req *http.Request) attempt {
 	}
 }
 
-// nextWait decides whether attempt number n is followed by another, and
-// after how long. An oversized body is final; so is a wait that would not
-// end before the deadline.
-func (c *Client) nextWait(ctx context.Context, a attempt, n int) (time.Duration, bool) {
-	if a.tooLarge != 0 || n > c.retryMax || !retryDecision(ctx.Err(), a.status(), a.err) {
-		return 0, false
-	}
-	var header http.Header
-	if a.resp != nil {
-		header = a.resp.Header
-	}
-	now := time.Now()
-	jitter := rand.Float64() //nolint:gosec // G404: jitter needs no cryptographic randomness
-	wait := backoff(c.waitMin, c.waitMax, n-1, header, now, jitter)
-	deadline, has := ctx.Deadline()
-	return wait, fitsDeadline(now, deadline, has, wait)
-}
-
-// fetch is what one Fetch knows across its attempts.
-type fetch struct {
-	client   *Client
-	provider string
-	proto    Protocol
-	params   Params
-	redact   redactor
-}
-
-func (f *fetch) logAttempt(n int, a attempt, retry bool, wait time.Duration) {
-	if !f.client.log.IsDebug() {
+// logAttempt logs one attempt at debug level: never a secret or a token.
+func (c *Client) logAttempt(provider, op string, n int, a attempt, err error, retry bool, wait time.Duration) {
+	if !c.log.IsDebug() {
 		return
 	}
-	args := []any{"provider", f.provider, "attempt", n, "status", a.status(), "duration", a.duration, "retry", retry}
-	if a.err != nil {
-		args = append(args, "error", sanitize(a.err.Error(), f.redact, maxExcerpt))
+	msg := "vendor token request"
+	args := []any{"provider", provider, "attempt", n, "status", a.status(), "duration", a.duration, "retry", retry}
+	if op != "" {
+		msg = "vendor IAM request"
+		args = append(args, "operation", op)
 	}
-	if a.tooLarge != 0 {
-		args = append(args, "error", "response body over the size limit")
+	if err != nil {
+		args = append(args, "error", err.Error())
 	}
 	if retry {
 		args = append(args, "wait", wait)
 	}
-	f.client.log.Debug("vendor token request", args...)
-}
-
-// result turns the last of n attempts into the outcome of the fetch.
-// waited is true when ctx ended while waiting to retry.
-func (f *fetch) result(ctx context.Context, a attempt, n int, waited bool) (Token, error) {
-	var pe *Error
-	switch {
-	case a.tooLarge != 0:
-		pe = &Error{
-			Kind:       KindResponse,
-			StatusCode: a.tooLarge,
-			Message:    fmt.Sprintf("the response body is larger than %d bytes", f.client.maxBody),
-		}
-	case a.resp != nil:
-		tok, err := f.proto.ParseResponse(f.params, a.resp, a.receivedAt)
-		if err == nil {
-			tok.Attempts = n
-			return tok, nil
-		}
-		if !errors.As(err, &pe) {
-			pe = &Error{Kind: KindResponse, Message: sanitize(err.Error(), f.redact, maxExcerpt)}
-		}
-	default:
-		pe = f.networkError(a.err, ctx.Err())
-	}
-	pe.Provider = f.provider
-	pe.Attempts = n
-	if waited && pe.Err == nil {
-		// The context ended while waiting to retry a failed attempt.
-		pe.Kind = KindTransient
-		pe.Err = ctx.Err()
-		pe.Message += " (then " + contextText(pe.Err) + " before the retry)"
-	}
-	return Token{}, pe
+	c.log.Debug(msg, args...)
 }
 
 // networkError describes a failure without a usable response. ctxErr is
 // the request context's error, if it has ended.
-func (f *fetch) networkError(err, ctxErr error) *Error {
-	msg := sanitize(err.Error(), f.redact, maxExcerpt)
+func networkError(err, ctxErr error, r redactor) *Error {
+	msg := sanitize(err.Error(), r, maxExcerpt)
 	if ctxErr != nil {
 		return &Error{Kind: KindTransient, Message: contextText(ctxErr) + ": " + msg, Err: ctxErr}
 	}
@@ -389,6 +409,17 @@ func (f *fetch) networkError(err, ctxErr error) *Error {
 		return &Error{Kind: KindConfig, Message: "TLS failure: " + msg + hint, Err: err}
 	}
 	return &Error{Kind: KindTransient, Message: "network error: " + msg, Err: err}
+}
+
+// observerKey is the context key of WithObserver.
+type observerKey struct{}
+
+// WithObserver returns a context under which the Client reports every HTTP
+// attempt it makes to f, besides ClientOptions.Observe: a caller counts
+// the attempts of its own requests this way. f must be quick and safe for
+// concurrent use.
+func WithObserver(ctx context.Context, f func(Attempt)) context.Context {
+	return context.WithValue(ctx, observerKey{}, f)
 }
 
 // contextText describes why a context ended.

@@ -710,7 +710,7 @@ func TestFetchProxyOption(t *testing.T) {
 func TestFetchUnknownProvider(t *testing.T) {
 	t.Parallel()
 	c := newTestClient(t, fastOptions())
-	_, err := c.Fetch(fetchCtx(t), Params{Provider: "palo\x00alto", ClientSecret: testSecret})
+	_, err := c.Fetch(fetchCtx(t), Params{Provider: "palo\x00alto", Values: Values{"client_secret": testSecret}})
 	pe := asError(t, err)
 	if pe.Kind != KindConfig || !strings.Contains(pe.Message, "unknown provider") || strings.ContainsRune(pe.Provider, 0) {
 		t.Errorf("error = %+v", pe)

@@ -5,10 +5,13 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"maps"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
+	"unicode"
 )
 
 // grantType is the only OAuth2 grant the vendors support.
@@ -138,7 +141,7 @@ func (s oauthShape) parse(p Params, resp *Response, now time.Time) (Token, error
 			tok.Extra[k] = v
 		}
 	}
-	return checkEchoedSecret(s.provider, p, resp, tok)
+	return checkTokenFields(s.provider, p, resp, tok)
 }
 
 // lifetimeError is an unusable lifetime. The message names the field and the
@@ -150,20 +153,39 @@ func lifetimeError(provider string, p Params, resp *Response, field string, err 
 	return responseError(provider, p, resp, field+" in the response "+err.Error(), false)
 }
 
-// checkEchoedSecret refuses a token in which any field holds one of the
-// config's secrets. No vendor returns the client secret in a token response;
-// one that does is broken or hostile, and its token must not be handed out
-// (it would put the secret into a Vault response).
-func checkEchoedSecret(provider string, p Params, resp *Response, tok Token) (Token, error) {
-	r := newRedactor(p)
-	fields := []string{tok.AccessToken, tok.TokenType, tok.Scope}
-	for _, v := range tok.Extra {
-		fields = append(fields, v)
+// checkTokenFields refuses a token whose fields cannot be handed out safely.
+// The access token goes into an Authorization header, so it must be one
+// word: no white space, no control character. The other fields must hold no
+// control character and no line or paragraph separator either, as a
+// recipe puts tenant_id into an HTTP header and a line break in any field
+// could forge one. And no field may hold one of the config's secrets in any
+// encoding: no vendor returns the client secret in a token response; one
+// that does is broken or hostile, and its token must not be handed out (it
+// would put the secret into a Vault response). The error names the field,
+// never its value.
+func checkTokenFields(provider string, p Params, resp *Response, tok Token) (Token, error) {
+	r := p.redactor()
+	fields := [][2]string{{"access_token", tok.AccessToken}, {"token_type", tok.TokenType}, {"scope", tok.Scope}}
+	for _, k := range slices.Sorted(maps.Keys(tok.Extra)) {
+		fields = append(fields, [2]string{k, tok.Extra[k]})
 	}
-	for _, f := range fields {
-		if r.contains(f) {
+	for i, f := range fields {
+		what, bad := "a control character or line separator", lineBreaking
+		if i == 0 {
+			what, bad = "white space or a control character", func(c rune) bool { return lineBreaking(c) || unicode.IsSpace(c) }
+		}
+		if strings.ContainsFunc(f[1], bad) {
+			return Token{}, responseError(provider, p, resp, f[0]+" holds "+what+"; the token is refused", false)
+		}
+		if r.echoes(f[1]) {
 			return Token{}, responseError(provider, p, resp, "the response echoes a credential; the token is refused", false)
 		}
 	}
 	return tok, nil
+}
+
+// lineBreaking reports whether c is a control character (C0, DEL, C1) or a
+// Unicode line or paragraph separator.
+func lineBreaking(c rune) bool {
+	return unicode.IsControl(c) || c == '\u2028' || c == '\u2029'
 }

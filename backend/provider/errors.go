@@ -3,6 +3,7 @@ package provider
 import (
 	"errors"
 	"fmt"
+	"net/http"
 	"strings"
 )
 
@@ -65,6 +66,8 @@ type Error struct {
 	Attempts int
 	// Err is the underlying cause, if any (network error, context error).
 	Err error
+	// header is the failed response's header, for its Retry-After.
+	header http.Header
 }
 
 func (e *Error) Error() string {

@@ -29,6 +29,36 @@ type Field struct {
 	// duration comes as a Go duration string ("1h0m0s"). Its message starts
 	// with the field name and never quotes a secret.
 	Check func(v string) error
+	// Hidden fields are stored but are no part of the API: the engine
+	// makes and changes them itself (a private key). They are never
+	// accepted in a write nor shown in a read.
+	Hidden bool
+	// RoleOverride fields may be set per role too, overriding the
+	// config's value for that role's tokens.
+	RoleOverride bool
+	// RotationOnly fields are used by rotation only: they do not change
+	// the tokens a config gets.
+	RotationOnly bool
+	// Destination fields say where the credentials are sent: a write that
+	// changes one must carry the secret too (see the engine's config write).
+	Destination bool
+	// Alias, when set, is an older name of the field that is still
+	// accepted on input.
+	Alias *Alias
+}
+
+// Alias is an older name of a field, with its older values mapped to the
+// field's own.
+type Alias struct {
+	Name   string
+	Values map[string]string
+}
+
+// Resolve returns the field's value for a value given under the alias,
+// and false when the alias has no such value.
+func (a *Alias) Resolve(v string) (string, bool) {
+	out, ok := a.Values[v]
+	return out, ok
 }
 
 // Bounds on the values of the fields.
@@ -59,20 +89,46 @@ var (
 		Check: secretCheck("access_secret"),
 	}
 	TSGID = Field{
-		Name: "tsg_id", Label: "TSG ID",
+		Name: "tsg_id", Label: "TSG ID", RoleOverride: true,
 		Description: "Tenant Service Group id, digits only. Sent as scope=tsg_id:<id>.",
 		Check:       checkTSGID,
 	}
 	Scope = Field{
-		Name: "scope", Label: "Scope", Description: "Token scope.",
+		Name: "scope", Label: "Scope", Description: "Token scope.", RoleOverride: true,
 		Check: textCheck("scope", MaxScopeLen),
 	}
-	AuthStyle = Field{
-		Name: "auth_style", Label: "Auth style",
-		Description: "How the client credentials are sent: basic (HTTP Basic) or body (form fields).",
-		Values:      []string{AuthStyleBasic, AuthStyleBody},
+	TokenEndpointAuthMethod = Field{
+		Name: "token_endpoint_auth_method", Label: "Token endpoint auth method",
+		Description: "How the client authenticates at the token endpoint, by its OAuth 2.0 name: " + AuthClientSecretBasic +
+			" (HTTP Basic), " + AuthClientSecretPost + " (form fields) or " + AuthPrivateKeyJWT + " (a short JWT signed " +
+			"with a key pair the engine makes, whose private key never leaves Vault; no client_secret). The older " +
+			"auth_style values basic and body are accepted for the first two; a read shows this field.",
+		Values: []string{AuthClientSecretBasic, AuthClientSecretPost, AuthPrivateKeyJWT},
+		Alias:  &Alias{Name: "auth_style", Values: map[string]string{"basic": AuthClientSecretBasic, "body": AuthClientSecretPost}},
 	}
 )
+
+// The token request parameters some OAuth2 servers need besides scope.
+var (
+	Audience = Field{
+		Name: "audience", Label: "Audience", RoleOverride: true,
+		Description: "The audience token request parameter: the API the token is for, as some servers (Auth0, Ory Hydra) " +
+			"want it; several are space-separated.",
+		Check: textCheck("audience", MaxScopeLen),
+	}
+	Resource = Field{
+		Name: "resource", Label: "Resource", RoleOverride: true,
+		Description: "Resource indicators (RFC 8707): absolute URIs of the APIs the token is for, space-separated; " +
+			"each is sent as a resource parameter.",
+		Check: checkResource,
+	}
+)
+
+// absoluteURI reports whether s is an absolute URI without a fragment.
+func absoluteURI(s string) bool {
+	u, err := url.Parse(s)
+	return err == nil && u.Scheme != "" && u.Fragment == "" && !strings.Contains(s, "#")
+}
 
 // Validate returns what is wrong with a non-empty value of the field, or
 // nil.

@@ -3,10 +3,13 @@ package provider
 import (
 	"encoding/json"
 	"errors"
+	"maps"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -27,12 +30,13 @@ func FuzzParseOAuth2(f *testing.F) { fuzzParse(f, OAuth2) }
 // fuzzParse checks one provider's ParseResponse over any status, body and
 // Date header: it never panics; a success has a non-blank token, was a 2xx,
 // and expires after it was issued and within MaxLifetime; a failure is an
-// *Error of this provider with no token; and no token field or error ever
-// holds a secret.
+// *Error of this provider with no token; no token field or error holds a
+// secret under any decoding; and no token field holds a control character
+// (nor the access token white space).
 func fuzzParse(f *testing.F, provider string) {
 	proto := protocolOf(provider)
 	p := testParams(provider, "")
-	p.AccessSecret = testAccessSecret // both secrets, whatever the provider
+	p.Values[AccessSecret.Name] = testAccessSecret // both secrets, whatever the provider
 	f.Fuzz(func(t *testing.T, status int, body []byte, date string) {
 		resp := &Response{StatusCode: status, Body: body}
 		if date != "" {
@@ -55,6 +59,9 @@ func fuzzParse(f *testing.F, provider string) {
 				t.Fatalf("bad message %q", msg)
 			}
 			assertNoSecret(t, "error", msg, p)
+			if p.redactor().echoes(msg) {
+				t.Fatalf("a decoding of the error holds a secret: %s", msg)
+			}
 			return
 		}
 		if !isSuccess(status) {
@@ -72,6 +79,12 @@ func fuzzParse(f *testing.F, provider string) {
 		}
 		for _, field := range fields {
 			assertNoSecret(t, "token field", field, p)
+			if strings.ContainsFunc(field, lineBreaking) || p.redactor().echoes(field) {
+				t.Fatalf("token field %q holds a control character or a secret", field)
+			}
+		}
+		if strings.ContainsFunc(tok.AccessToken, unicode.IsSpace) {
+			t.Fatalf("access token %q holds white space", tok.AccessToken)
 		}
 	})
 }
@@ -125,11 +138,11 @@ func FuzzParseExpiresAt(f *testing.F) {
 }
 
 // FuzzSanitize checks that any vendor text becomes a short, valid, single
-// line without control characters or the secret.
+// line without control characters, in which no decoding holds a secret.
 func FuzzSanitize(f *testing.F) {
 	p := testParams(OAuth2, "")
-	p.AccessSecret = testAccessSecret
-	r := newRedactor(p)
+	p.Values[AccessSecret.Name] = testAccessSecret
+	r := p.redactor()
 	f.Fuzz(func(t *testing.T, s string) {
 		out := sanitize(s, r, maxExcerpt)
 		if !utf8.ValidString(out) || utf8.RuneCountInString(out) > maxExcerpt {
@@ -144,5 +157,28 @@ func FuzzSanitize(f *testing.F) {
 			}
 		}
 		assertNoSecret(t, "sanitized text", out, p)
+		if r.echoes(out) {
+			t.Fatalf("a decoding of %q holds a secret", out)
+		}
+	})
+}
+
+// FuzzSanitizeEcho puts a secret, in one of the encodings of echoEncodings,
+// between any two texts, and checks that sanitize never shows it: not the
+// secret, not half of its encoded form, and no decoding of the output holds
+// it.
+func FuzzSanitizeEcho(f *testing.F) {
+	names := slices.Sorted(maps.Keys(echoEncodings))
+	secrets := slices.Sorted(maps.Values(echoSecrets))
+	for i := range names {
+		f.Add("bad secret ", "; try again", uint8(i), uint8(i))
+	}
+	f.Add(strings.Repeat("z ", maxExcerpt/2-3), " tail", uint8(0), uint8(0))
+	f.Add(`{"error_description":"\`, "", uint8(1), uint8(2))
+	f.Fuzz(func(t *testing.T, before, after string, enc, secret uint8) {
+		s := secrets[int(secret)%len(secrets)]
+		form := echoEncodings[names[int(enc)%len(names)]](s)
+		out := sanitize(before+form+after, newRedactor(s), maxExcerpt)
+		assertNoEcho(t, out, s, form)
 	})
 }

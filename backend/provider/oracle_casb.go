@@ -40,12 +40,12 @@ type oracleTokenRequest struct {
 
 func (oracleCASB) NewRequest(ctx context.Context, p Params) (*http.Request, error) {
 	// The secret goes into the request body by design; it is never logged.
-	creds := oracleTokenRequest{AccessKey: p.AccessKey, AccessSecret: p.AccessSecret}
+	creds := oracleTokenRequest{AccessKey: p.Get(AccessKey), AccessSecret: p.Get(AccessSecret)}
 	body, err := json.Marshal(creds) //nolint:gosec // G117: this is the credential exchange itself
 	if err != nil {
 		return nil, configError(OracleCASB, "the token request body cannot be encoded")
 	}
-	return newPost(ctx, OracleCASB, p.tokenURL(), contentTypeJSON, body)
+	return newPost(ctx, OracleCASB, p.TokenURL, contentTypeJSON, body)
 }
 
 // ParseResponse accepts any 2xx (the vendor documents 201; 200 is seen) with
@@ -81,5 +81,5 @@ func (oracleCASB) ParseResponse(p Params, resp *Response, now time.Time) (Token,
 	if tenant, _ := stringField(obj, "tenantId", false); tenant != "" {
 		tok.Extra["tenant_id"] = tenant
 	}
-	return checkEchoedSecret(OracleCASB, p, resp, tok)
+	return checkTokenFields(OracleCASB, p, resp, tok)
 }

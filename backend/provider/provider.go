@@ -9,7 +9,9 @@ package provider
 
 import (
 	"context"
+	"encoding/base64"
 	"net/http"
+	"net/url"
 	"time"
 )
 
@@ -22,68 +24,50 @@ const (
 	OAuth2               = "oauth2"
 )
 
-// Auth styles of the generic oauth2 provider.
-const (
-	AuthStyleBasic = "basic" // HTTP Basic client_id:client_secret (RFC 6749 section 2.3.1)
-	AuthStyleBody  = "body"  // client_id and client_secret as form fields
-)
+// Values are a config's provider-specific field values, by field name
+// (client_id, client_secret, scope, tsg_id, ...). A name without a value
+// is "".
+type Values map[string]string
 
 // Params is everything one token request needs. The backend builds it from a
-// stored config and a role; the effective scope (after role overrides and
-// defaults) is already resolved.
+// stored config and a role: the token URL and every provider default are
+// filled in, and the role's overrides applied.
 type Params struct {
 	Provider string // one of the provider names above
 	TokenURL string
-
-	ClientID     string // every provider but oracle_casb
-	ClientSecret string // secret: never logged, never in an error
-	AccessKey    string // oracle_casb only
-	AccessSecret string // oracle_casb only; secret
-
-	// Scope is the effective scope: api_access (or other scopes) for SaaS
-	// Security, the tenant host for Bright Pattern, optional for oauth2.
-	Scope string
-	// TSGID is the Tenant Service Group id for paloalto_scm, sent as
-	// scope=tsg_id:<TSGID>.
-	TSGID string
-	// AuthStyle is AuthStyleBasic or AuthStyleBody (oauth2 only).
-	AuthStyle string
-
+	// Values holds the provider's fields. Secret fields (Field.Secret) are
+	// never logged and never part of an error.
+	Values Values
 	// DefaultTTL is the lifetime assumed when the response carries none.
 	DefaultTTL time.Duration
+
+	// assertion is the client assertion of one private_key_jwt attempt,
+	// signed by Client.Fetch.
+	assertion string
 }
 
-// value returns the value of the named config field in p, "" for a field
-// Params does not carry.
-func (p Params) value(field string) string {
-	switch field {
-	case "token_url":
-		return p.TokenURL
-	case ClientID.Name:
-		return p.ClientID
-	case ClientSecret.Name:
-		return p.ClientSecret
-	case AccessKey.Name:
-		return p.AccessKey
-	case AccessSecret.Name:
-		return p.AccessSecret
-	case Scope.Name:
-		return p.Scope
-	case TSGID.Name:
-		return p.TSGID
-	case AuthStyle.Name:
-		return p.AuthStyle
+// Get returns the value of field f.
+func (p Params) Get(f Field) string { return p.Values[f.Name] }
+
+// redactedForms returns the values of the provider's secret fields that
+// are set, and the HTTP Basic credentials made of the client id and
+// secret: what must never show in vendor text passed on.
+func (p Params) redactedForms() []string {
+	var out []string
+	for _, f := range allFields {
+		if v := p.Values[f.Name]; f.Secret && v != "" {
+			out = append(out, v)
+		}
 	}
-	return ""
+	if id, secret := p.Get(ClientID), p.Get(ClientSecret); secret != "" {
+		enc := base64.StdEncoding.EncodeToString
+		out = append(out, enc([]byte(id+":"+secret)), enc([]byte(url.QueryEscape(id)+":"+url.QueryEscape(secret))))
+	}
+	return out
 }
 
-// tokenURL is p.TokenURL, or the provider's default when it is empty.
-func (p Params) tokenURL() string {
-	if p.TokenURL != "" {
-		return p.TokenURL
-	}
-	return DefaultTokenURL(p.Provider)
-}
+// redactor is the redactor of p's secrets.
+func (p Params) redactor() redactor { return newRedactor(p.redactedForms()...) }
 
 // Token is a vendor access token as received.
 type Token struct {

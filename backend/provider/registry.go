@@ -26,10 +26,11 @@ type Descriptor struct {
 	Extra []ResponseField
 	// Protocol speaks to the token endpoint.
 	Protocol Protocol
-	// Rotates is true when the vendor has an API to reset the client
-	// secret, so the engine can rotate it (rotate-root; see iam.go).
-	Rotates bool
-	// scope is the scope a token is requested for; nil means Params.Scope.
+	// Rotation, when set, replaces the credential of a config whose values
+	// it applies to with one nobody holds (rotate-root; see rotation.go).
+	Rotation Rotation
+	// scope is the scope a token is requested for; nil means the scope
+	// field's value.
 	scope func(p Params) string
 }
 
@@ -43,7 +44,16 @@ type FieldUse struct {
 	// Note says what the field holds for this provider, for help texts and
 	// the message about a missing value.
 	Note string
+	// When, if set, limits the field to configs whose values it accepts
+	// (for example a key type only with private_key_jwt): elsewhere the
+	// field is refused, never required and never defaulted. Unless says
+	// in words when the field does not apply, for messages and help.
+	When   func(v Values) bool
+	Unless string
 }
+
+// Applies reports whether the field belongs to a config with values v.
+func (u FieldUse) Applies(v Values) bool { return u.When == nil || u.When(v) }
 
 // ResponseField is a field of a token response that only some providers
 // return.
@@ -86,13 +96,6 @@ func Names() []string {
 	return names
 }
 
-// DefaultTokenURL returns the provider's well-known token endpoint, or ""
-// when the provider has none (the endpoint is per tenant) or is unknown.
-func DefaultTokenURL(name string) string {
-	d, _ := Describe(name)
-	return d.DefaultTokenURL
-}
-
 // RequestedScope is the scope a token is requested for, as the token
 // request sends it: for example tsg_id:<id> for paloalto_scm, or SaaS
 // Security's default when no scope is set.
@@ -100,12 +103,12 @@ func (p Params) RequestedScope() string {
 	if d, _ := Describe(p.Provider); d.scope != nil {
 		return d.scope(p)
 	}
-	return p.Scope
+	return p.Get(Scope)
 }
 
-// Fields returns every provider-specific field once, in the order of the
+// allFields is every provider-specific field once, in the order of the
 // descriptors.
-func Fields() []Field {
+var allFields = func() []Field {
 	var fields []Field
 	seen := map[string]bool{}
 	for _, d := range descriptors {
@@ -117,7 +120,11 @@ func Fields() []Field {
 		}
 	}
 	return fields
-}
+}()
+
+// Fields returns every provider-specific field once, in the order of the
+// descriptors.
+func Fields() []Field { return append([]Field(nil), allFields...) }
 
 // Field returns how the provider uses the named field; ok is false when it
 // does not take it.
@@ -130,22 +137,47 @@ func (d Descriptor) Field(name string) (FieldUse, bool) {
 	return FieldUse{}, false
 }
 
+// Takes reports whether a config of this provider with values v takes the
+// named field, and when it does not, why ("" when the provider never
+// takes it).
+func (d Descriptor) Takes(name string, v Values) (bool, string) {
+	f, ok := d.Field(name)
+	if !ok {
+		return false, ""
+	}
+	if !f.Applies(v) {
+		return false, f.Unless
+	}
+	return true, ""
+}
+
 // Default returns the provider's default for the named field, "" if none.
 func (d Descriptor) Default(name string) string {
 	f, _ := d.Field(name)
 	return f.Default
 }
 
-// Missing lists the fields the provider requires that value reports empty,
-// token_url first when the provider has no default for it, each with its
-// note ("tsg_id (the Tenant Service Group id, for example 1234567890)").
-func (d Descriptor) Missing(value func(field string) string) []string {
+// ApplyDefaults fills in v the defaults of the fields that apply to it and
+// are empty.
+func (d Descriptor) ApplyDefaults(v Values) {
+	for _, f := range d.Fields {
+		if f.Default != "" && v[f.Name] == "" && f.Applies(v) {
+			v[f.Name] = f.Default
+		}
+	}
+}
+
+// Missing lists the fields the provider requires of a config with values
+// v that are empty, token_url (given as tokenURL) first when the provider
+// has no default for it, each with its note ("tsg_id (the Tenant Service
+// Group id, for example 1234567890)").
+func (d Descriptor) Missing(tokenURL string, v Values) []string {
 	var missing []string
-	if d.DefaultTokenURL == "" && value("token_url") == "" {
+	if d.DefaultTokenURL == "" && tokenURL == "" {
 		missing = append(missing, "token_url")
 	}
 	for _, f := range d.Fields {
-		if f.Required && value(f.Name) == "" {
+		if f.Required && v[f.Name] == "" && f.Applies(v) {
 			item := f.Name
 			if f.Note != "" {
 				item += " (" + f.Note + ")"
@@ -154,19 +186,6 @@ func (d Descriptor) Missing(value func(field string) string) []string {
 		}
 	}
 	return missing
-}
-
-// checkParams returns a config error when p lacks a field its provider
-// requires or has an invalid token URL. It is the protocol's
-// last guard; the backend refuses such a config before it is stored.
-func (d Descriptor) checkParams(p Params) error {
-	if missing := d.Missing(p.value); len(missing) > 0 {
-		return configError(d.Name, strings.Join(fieldNames(missing), ", ")+" is required")
-	}
-	if err := CheckTokenURL(p.tokenURL()); err != nil {
-		return configError(d.Name, err.Error())
-	}
-	return nil
 }
 
 // fieldNames strips the notes Missing adds.

@@ -30,7 +30,7 @@ func TestDescriptors(t *testing.T) {
 		}
 		secrets := 0
 		for _, f := range d.Fields {
-			if f.Secret {
+			if f.Secret && !f.Hidden {
 				secrets++
 			}
 			if f.Required && f.Default != "" {

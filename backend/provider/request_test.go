@@ -34,8 +34,8 @@ func TestRegistry(t *testing.T) {
 		"unknown":            "",
 	}
 	for name, want := range urls {
-		if got := DefaultTokenURL(name); got != want {
-			t.Errorf("DefaultTokenURL(%q) = %q, want %q", name, got, want)
+		if d, _ := Describe(name); d.DefaultTokenURL != want {
+			t.Errorf("%s default token URL = %q, want %q", name, d.DefaultTokenURL, want)
 		}
 	}
 }
@@ -54,8 +54,7 @@ func TestNewRequest(t *testing.T) {
 	}{
 		"saas security as the vendor documents it": {
 			params: Params{ //nolint:gosec // G101: made-up test credentials
-				Provider: PaloAltoSaaSSecurity, TokenURL: "https://api.aperture.paloaltonetworks.com/oauth/token",
-				ClientID: "acme", ClientSecret: "acmesecret", Scope: "api_access",
+				Provider: PaloAltoSaaSSecurity, TokenURL: "https://api.aperture.paloaltonetworks.com/oauth/token", Values: Values{"client_id": "acme", "client_secret": "acmesecret", "scope": "api_access"},
 			},
 			wantURL:  "https://api.aperture.paloaltonetworks.com/oauth/token",
 			wantType: "application/x-www-form-urlencoded",
@@ -63,7 +62,7 @@ func TestNewRequest(t *testing.T) {
 			wantBody: "grant_type=client_credentials&scope=api_access",
 		},
 		"saas security defaults the URL and scope": {
-			params:   Params{Provider: PaloAltoSaaSSecurity, ClientID: "acme", ClientSecret: "acmesecret"},
+			params:   Params{Provider: PaloAltoSaaSSecurity, Values: Values{"client_id": "acme", "client_secret": "acmesecret"}},
 			wantURL:  "https://api.aperture.paloaltonetworks.com/oauth/token",
 			wantType: "application/x-www-form-urlencoded",
 			wantAuth: "Basic YWNtZTphY21lc2VjcmV0",
@@ -71,8 +70,7 @@ func TestNewRequest(t *testing.T) {
 		},
 		"saas security several scopes": {
 			params: Params{ //nolint:gosec // G101: made-up test credentials
-				Provider: PaloAltoSaaSSecurity, TokenURL: "https://api.aperture-eu.paloaltonetworks.com/oauth/token",
-				ClientID: "acme", ClientSecret: "acmesecret", Scope: "log_access incident_management",
+				Provider: PaloAltoSaaSSecurity, TokenURL: "https://api.aperture-eu.paloaltonetworks.com/oauth/token", Values: Values{"client_id": "acme", "client_secret": "acmesecret", "scope": "log_access incident_management"},
 			},
 			wantURL:  "https://api.aperture-eu.paloaltonetworks.com/oauth/token",
 			wantType: "application/x-www-form-urlencoded",
@@ -80,9 +78,8 @@ func TestNewRequest(t *testing.T) {
 			wantBody: "grant_type=client_credentials&scope=log_access+incident_management",
 		},
 		"scm with the TSG id as scope": {
-			params: Params{ //nolint:gosec // G101: made-up test credentials
-				Provider: PaloAltoSCM, ClientID: "sa@1234567890.iam.panserviceaccount.com",
-				ClientSecret: "p:ss/w rd", TSGID: "1234567890",
+			params: Params{
+				Provider: PaloAltoSCM, Values: Values{"client_id": "sa@1234567890.iam.panserviceaccount.com", "client_secret": "p:ss/w rd", "tsg_id": "1234567890"}, //nolint:gosec // G101: made-up test credentials
 			},
 			wantURL:  "https://auth.apps.paloaltonetworks.com/am/oauth2/access_token",
 			wantType: "application/x-www-form-urlencoded",
@@ -92,8 +89,7 @@ func TestNewRequest(t *testing.T) {
 		},
 		"oracle casb JSON body": {
 			params: Params{ //nolint:gosec // G101: made-up test credentials
-				Provider: OracleCASB, TokenURL: "https://pod1.palerra.net/api/v1/token",
-				AccessKey: "BLHZKSBNTO7DIYRB3DRQ", AccessSecret: "uQHUJdDrb08png%7K2guKbADYKnZKz05xke9LjTlEs",
+				Provider: OracleCASB, TokenURL: "https://pod1.palerra.net/api/v1/token", Values: Values{"access_key": "BLHZKSBNTO7DIYRB3DRQ", "access_secret": "uQHUJdDrb08png%7K2guKbADYKnZKz05xke9LjTlEs"}, //nolint:gosec // G101: made-up test credentials
 			},
 			wantURL:  "https://pod1.palerra.net/api/v1/token",
 			wantType: "application/json",
@@ -101,8 +97,7 @@ func TestNewRequest(t *testing.T) {
 		},
 		"bright pattern as the vendor documents it": {
 			params: Params{ //nolint:gosec // G101: made-up test credentials
-				Provider: BrightPattern, TokenURL: "https://example.com/configapi/v2/oauth/token",
-				ClientID: "clientid", ClientSecret: "qkDwDJlDfig2IpeuUZYKH1Wb8q1V0ju6sILxQQqhJ", Scope: "example.com",
+				Provider: BrightPattern, TokenURL: "https://example.com/configapi/v2/oauth/token", Values: Values{"client_id": "clientid", "client_secret": "qkDwDJlDfig2IpeuUZYKH1Wb8q1V0ju6sILxQQqhJ", "scope": "example.com"}, //nolint:gosec // G101: made-up test credentials
 			},
 			wantURL:  "https://example.com/configapi/v2/oauth/token",
 			wantType: "application/x-www-form-urlencoded",
@@ -110,8 +105,7 @@ func TestNewRequest(t *testing.T) {
 		},
 		"bright pattern encodes the form": {
 			params: Params{ //nolint:gosec // G101: made-up test credentials
-				Provider: BrightPattern, TokenURL: "http://127.0.0.1:8443/configapi/v2/oauth/token",
-				ClientID: "sheila.thomas", ClientSecret: "a&b=c+d", Scope: "tenant.example.com",
+				Provider: BrightPattern, TokenURL: "http://127.0.0.1:8443/configapi/v2/oauth/token", Values: Values{"client_id": "sheila.thomas", "client_secret": "a&b=c+d", "scope": "tenant.example.com"},
 			},
 			wantURL:  "http://127.0.0.1:8443/configapi/v2/oauth/token",
 			wantType: "application/x-www-form-urlencoded",
@@ -119,8 +113,7 @@ func TestNewRequest(t *testing.T) {
 		},
 		"oauth2 basic encodes id and secret first (RFC 6749 2.3.1)": {
 			params: Params{ //nolint:gosec // G101: made-up test credentials
-				Provider: OAuth2, TokenURL: "https://idp.example.com/token", AuthStyle: AuthStyleBasic,
-				ClientID: "my client", ClientSecret: "p@ss:w/rd", Scope: "read write",
+				Provider: OAuth2, TokenURL: "https://idp.example.com/token", Values: Values{"token_endpoint_auth_method": AuthClientSecretBasic, "client_id": "my client", "client_secret": "p@ss:w/rd", "scope": "read write"},
 			},
 			wantURL:  "https://idp.example.com/token",
 			wantType: "application/x-www-form-urlencoded",
@@ -129,8 +122,7 @@ func TestNewRequest(t *testing.T) {
 		},
 		"oauth2 basic is the default style and scope is optional": {
 			params: Params{ //nolint:gosec // G101: made-up test credentials
-				Provider: OAuth2, TokenURL: "https://idp.example.com/token",
-				ClientID: "id", ClientSecret: "secret",
+				Provider: OAuth2, TokenURL: "https://idp.example.com/token", Values: Values{"client_id": "id", "client_secret": "secret"},
 			},
 			wantURL:  "https://idp.example.com/token",
 			wantType: "application/x-www-form-urlencoded",
@@ -139,8 +131,7 @@ func TestNewRequest(t *testing.T) {
 		},
 		"oauth2 body style": {
 			params: Params{ //nolint:gosec // G101: made-up test credentials
-				Provider: OAuth2, TokenURL: "https://idp.example.com/token", AuthStyle: AuthStyleBody,
-				ClientID: "my client", ClientSecret: "p@ss:w/rd", Scope: "read",
+				Provider: OAuth2, TokenURL: "https://idp.example.com/token", Values: Values{"token_endpoint_auth_method": AuthClientSecretPost, "client_id": "my client", "client_secret": "p@ss:w/rd", "scope": "read"},
 			},
 			wantURL:  "https://idp.example.com/token",
 			wantType: "application/x-www-form-urlencoded",
@@ -155,7 +146,7 @@ func TestNewRequest(t *testing.T) {
 				t.Fatalf("no protocol %q", tc.params.Provider)
 			}
 			ctx := context.WithValue(context.Background(), ctxKey{}, "marker")
-			req, err := proto.NewRequest(ctx, tc.params)
+			req, err := proto.NewRequest(ctx, withDefaults(tc.params))
 			if err != nil {
 				t.Fatalf("NewRequest: %v", err)
 			}
@@ -196,6 +187,18 @@ func TestNewRequest(t *testing.T) {
 
 type ctxKey struct{}
 
+// withDefaults is p with its provider's defaults filled in, as the engine
+// stores every config.
+func withDefaults(p Params) Params {
+	d, _ := Describe(p.Provider)
+	if p.TokenURL == "" {
+		p.TokenURL = d.DefaultTokenURL
+	}
+	p.Values = cloneValues(p.Values)
+	d.ApplyDefaults(p.Values)
+	return p
+}
+
 func TestNewRequestConfigErrors(t *testing.T) {
 	t.Parallel()
 	const secret = "Sup3r-S3cret-value"
@@ -204,62 +207,62 @@ func TestNewRequestConfigErrors(t *testing.T) {
 		wantMsg string
 	}{
 		"saas without secret": {
-			params:  Params{Provider: PaloAltoSaaSSecurity, ClientID: "id"},
+			params:  Params{Provider: PaloAltoSaaSSecurity, Values: Values{"client_id": "id"}},
 			wantMsg: "client_secret is required",
 		},
 		"saas without id": {
-			params:  Params{Provider: PaloAltoSaaSSecurity, ClientSecret: secret},
+			params:  Params{Provider: PaloAltoSaaSSecurity, Values: Values{"client_secret": secret}},
 			wantMsg: "client_id is required",
 		},
 		"scm without tsg_id": {
-			params:  Params{Provider: PaloAltoSCM, ClientID: "id", ClientSecret: secret},
+			params:  Params{Provider: PaloAltoSCM, Values: Values{"client_id": "id", "client_secret": secret}},
 			wantMsg: "tsg_id is required",
 		},
 		"oracle without token_url": {
-			params:  Params{Provider: OracleCASB, AccessKey: "k", AccessSecret: secret},
+			params:  Params{Provider: OracleCASB, Values: Values{"access_key": "k", "access_secret": secret}},
 			wantMsg: "token_url is required",
 		},
 		"oracle without access_key": {
-			params:  Params{Provider: OracleCASB, TokenURL: "https://pod.palerra.net/api/v1/token", AccessSecret: secret}, //nolint:gosec // G101: made-up test credentials
+			params:  Params{Provider: OracleCASB, TokenURL: "https://pod.palerra.net/api/v1/token", Values: Values{"access_secret": secret}}, //nolint:gosec // G101: made-up test credentials
 			wantMsg: "access_key is required",
 		},
 		"oracle without access_secret": {
-			params:  Params{Provider: OracleCASB, TokenURL: "https://pod.palerra.net/api/v1/token", AccessKey: "k"}, //nolint:gosec // G101: made-up test credentials
+			params:  Params{Provider: OracleCASB, TokenURL: "https://pod.palerra.net/api/v1/token", Values: Values{"access_key": "k"}}, //nolint:gosec // G101: made-up test credentials
 			wantMsg: "access_secret is required",
 		},
 		"bright pattern without scope": {
-			params:  Params{Provider: BrightPattern, TokenURL: "https://bp.example.com/configapi/v2/oauth/token", ClientID: "id", ClientSecret: secret}, //nolint:gosec // G101: made-up test credentials
+			params:  Params{Provider: BrightPattern, TokenURL: "https://bp.example.com/configapi/v2/oauth/token", Values: Values{"client_id": "id", "client_secret": secret}}, //nolint:gosec // G101: made-up test credentials
 			wantMsg: "scope is required",
 		},
 		"oauth2 without token_url": {
-			params:  Params{Provider: OAuth2, ClientID: "id", ClientSecret: secret},
+			params:  Params{Provider: OAuth2, Values: Values{"client_id": "id", "client_secret": secret}},
 			wantMsg: "token_url is required",
 		},
 		"oauth2 unknown auth style": {
-			params:  Params{Provider: OAuth2, TokenURL: "https://idp.example.com/token", ClientID: "id", ClientSecret: secret, AuthStyle: "header"}, //nolint:gosec // G101: made-up test credentials
-			wantMsg: "auth_style",
+			params:  Params{Provider: OAuth2, TokenURL: "https://idp.example.com/token", Values: Values{"client_id": "id", "client_secret": secret, "token_endpoint_auth_method": "header"}}, //nolint:gosec // G101: made-up test credentials
+			wantMsg: "token_endpoint_auth_method",
 		},
 		"token_url not http": {
-			params:  Params{Provider: OAuth2, TokenURL: "ftp://idp.example.com/token", ClientID: "id", ClientSecret: secret}, //nolint:gosec // G101: made-up test credentials
+			params:  Params{Provider: OAuth2, TokenURL: "ftp://idp.example.com/token", Values: Values{"client_id": "id", "client_secret": secret}}, //nolint:gosec // G101: made-up test credentials
 			wantMsg: "absolute https://",
 		},
 		"token_url relative": {
-			params:  Params{Provider: OAuth2, TokenURL: "/token", ClientID: "id", ClientSecret: secret},
+			params:  Params{Provider: OAuth2, TokenURL: "/token", Values: Values{"client_id": "id", "client_secret": secret}},
 			wantMsg: "absolute https://",
 		},
 		"token_url unparsable": {
-			params:  Params{Provider: OAuth2, TokenURL: "https://idp.example.com:port/" + secret, ClientID: "id", ClientSecret: secret},
+			params:  Params{Provider: OAuth2, TokenURL: "https://idp.example.com:port/" + secret, Values: Values{"client_id": "id", "client_secret": secret}},
 			wantMsg: "absolute https://",
 		},
 		"token_url with user info": {
-			params:  Params{Provider: OAuth2, TokenURL: "https://user:" + secret + "@idp.example.com/token", ClientID: "id", ClientSecret: secret},
+			params:  Params{Provider: OAuth2, TokenURL: "https://user:" + secret + "@idp.example.com/token", Values: Values{"client_id": "id", "client_secret": secret}},
 			wantMsg: "user info",
 		},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			_, _, err := newRequest(context.Background(), tc.params)
+			_, err := checkParams(tc.params)
 			var pe *Error
 			if !errors.As(err, &pe) {
 				t.Fatalf("err = %v, want *Error", err)
@@ -283,10 +286,10 @@ func TestRequestedScope(t *testing.T) {
 		params Params
 		want   string
 	}{
-		"saas default":       {Params{Provider: PaloAltoSaaSSecurity}, "api_access"},
-		"saas configured":    {Params{Provider: PaloAltoSaaSSecurity, Scope: "log_access"}, "log_access"},
-		"scm":                {Params{Provider: PaloAltoSCM, TSGID: "1234567890", Scope: "ignored"}, "tsg_id:1234567890"},
-		"bright pattern":     {Params{Provider: BrightPattern, Scope: "example.com"}, "example.com"},
+		"saas default":       {Params{Provider: PaloAltoSaaSSecurity, Values: Values{"scope": saasSecurityDescriptor.Default("scope")}}, "api_access"},
+		"saas configured":    {Params{Provider: PaloAltoSaaSSecurity, Values: Values{"scope": "log_access"}}, "log_access"},
+		"scm":                {Params{Provider: PaloAltoSCM, Values: Values{"tsg_id": "1234567890", "scope": "ignored"}}, "tsg_id:1234567890"},
+		"bright pattern":     {Params{Provider: BrightPattern, Values: Values{"scope": "example.com"}}, "example.com"},
 		"oauth2 without one": {Params{Provider: OAuth2}, ""},
 		"oracle":             {Params{Provider: OracleCASB}, ""},
 	}

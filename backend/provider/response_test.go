@@ -18,22 +18,27 @@ const (
 
 // testParams returns valid parameters for a provider, token URL included.
 func testParams(provider, tokenURL string) Params {
-	p := Params{Provider: provider, TokenURL: tokenURL, DefaultTTL: 30 * time.Minute}
+	p := Params{Provider: provider, TokenURL: tokenURL, DefaultTTL: 30 * time.Minute, Values: Values{}}
 	switch provider {
 	case OracleCASB:
-		p.AccessKey, p.AccessSecret = "BLHZKSBNTO7DIYRB3DRQ", testAccessSecret
+		p.Values[AccessKey.Name], p.Values[AccessSecret.Name] = "BLHZKSBNTO7DIYRB3DRQ", testAccessSecret
 	default:
-		p.ClientID, p.ClientSecret = "acme", testSecret
+		p.Values[ClientID.Name], p.Values[ClientSecret.Name] = "acme", testSecret
 	}
 	switch provider {
 	case PaloAltoSaaSSecurity:
-		p.Scope = "api_access"
+		p.Values[Scope.Name] = "api_access"
 	case PaloAltoSCM:
-		p.TSGID = "1234567890"
+		p.Values[TSGID.Name] = "1234567890"
 	case BrightPattern:
-		p.Scope = "example.com"
+		p.Values[Scope.Name] = "example.com"
 	}
-	if tokenURL == "" && DefaultTokenURL(provider) == "" {
+	d, _ := Describe(provider)
+	d.ApplyDefaults(p.Values)
+	if p.TokenURL == "" {
+		p.TokenURL = d.DefaultTokenURL
+	}
+	if p.TokenURL == "" {
 		p.TokenURL = "https://vendor.example.com/token"
 	}
 	return p
@@ -378,12 +383,12 @@ func TestParseResponseOAuth2(t *testing.T) {
 	t.Parallel()
 	runParseCases(t, map[string]parseCase{
 		"success": {
-			provider: OAuth2, status: 200, params: func(p *Params) { p.Scope = "read" },
+			provider: OAuth2, status: 200, params: func(p *Params) { p.Values[Scope.Name] = "read" },
 			body: `{"access_token":"t","token_type":"Bearer","expires_in":3600}`,
 			want: Token{AccessToken: "t", TokenType: "Bearer", Scope: "read", ExpiresAt: testNow.Add(time.Hour)},
 		},
 		"response scope wins": {
-			provider: OAuth2, status: 200, params: func(p *Params) { p.Scope = "read write" },
+			provider: OAuth2, status: 200, params: func(p *Params) { p.Values[Scope.Name] = "read write" },
 			body: `{"access_token":"t","scope":"read","expires_in":3600}`,
 			want: Token{AccessToken: "t", Scope: "read", ExpiresAt: testNow.Add(time.Hour)},
 		},

@@ -5,11 +5,115 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
+	"math/rand/v2"
 	"net/http"
 	"strconv"
 	"strings"
 	"time"
 )
+
+// Policy says how a vendor call is repeated: how often, after which waits,
+// and which failures are worth another try.
+type Policy struct {
+	// Attempts is the most tries, the first included.
+	Attempts int
+	// WaitMin and WaitMax bound the jittered, exponential wait before each
+	// repeat (see backoff).
+	WaitMin, WaitMax time.Duration
+	// Again reports whether a failed try may be repeated.
+	Again func(err error) bool
+	// After, if set, is told the outcome of each try: err is nil on
+	// success; again says whether another try follows after wait.
+	After func(n int, err error, again bool, wait time.Duration)
+}
+
+// Retry calls try (n counts the tries from 1) until it succeeds, fails in a
+// way pol.Again refuses, has been made pol.Attempts times, or ctx ends. A
+// wait that would not end before ctx's deadline is never started: Retry
+// stops there instead. A failure that carries a vendor's Retry-After (an
+// *Error of a response with that header) waits at least that long, capped
+// at MaxRetryAfter. It returns the last try's result.
+//
+// Every repeated vendor call goes through Retry: token requests, IAM reads,
+// secret resets whose outcome is unknown, and the checks of a rotation.
+func Retry[T any](ctx context.Context, pol Policy, try func(n int) (T, error)) (T, error) {
+	for n := 1; ; n++ {
+		v, err := try(n)
+		wait, again := pol.next(ctx, n, err)
+		if pol.After != nil {
+			pol.After(n, err, again, wait)
+		}
+		if !again {
+			return v, err
+		}
+		timer := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			timer.Stop()
+			return v, err
+		case <-timer.C:
+		}
+	}
+}
+
+// next decides whether failed try n is followed by another, and after how
+// long.
+func (p Policy) next(ctx context.Context, n int, err error) (time.Duration, bool) {
+	if err == nil || n >= p.Attempts || ctx.Err() != nil || p.Again == nil || !p.Again(err) {
+		return 0, false
+	}
+	now := time.Now()
+	jitter := rand.Float64() //nolint:gosec // G404: jitter needs no cryptographic randomness
+	wait := backoff(p.WaitMin, p.WaitMax, n-1, retryHeader(err), now, jitter)
+	deadline, has := ctx.Deadline()
+	return wait, fitsDeadline(now, deadline, has, wait)
+}
+
+// Floor is the shortest wait after the n-th failure (n from 1), without
+// jitter: WaitMin doubling, at most WaitMax/2. A schedule that must be
+// predictable (a failed scheduled rotation) waits this long.
+func (p Policy) Floor(n int) time.Duration {
+	return backoff(p.WaitMin, p.WaitMax, n-1, nil, time.Time{}, 0)
+}
+
+// transientPolicy repeats the failures that a repeat may cure (network
+// errors, 408, 429, 5xx; see retryDecision) up to retryMax times (0:
+// DefaultRetryMax; negative: never), waiting between waitMin and waitMax
+// (0: the defaults). Token requests and IAM reads use it.
+func transientPolicy(retryMax int, waitMin, waitMax time.Duration) Policy {
+	switch {
+	case retryMax == 0:
+		retryMax = DefaultRetryMax
+	case retryMax < 0:
+		retryMax = 0
+	}
+	if waitMin <= 0 {
+		waitMin = DefaultRetryWaitMin
+	}
+	if waitMax <= 0 {
+		waitMax = DefaultRetryWaitMax
+	}
+	return Policy{Attempts: retryMax + 1, WaitMin: waitMin, WaitMax: max(waitMax, waitMin), Again: transient}
+}
+
+// transient reports whether a failed HTTP attempt is worth repeating.
+func transient(err error) bool {
+	var pe *Error
+	if !errors.As(err, &pe) {
+		return false
+	}
+	return retryDecision(nil, pe.StatusCode, pe.Err)
+}
+
+// retryHeader is the header of the response that failed with err, for its
+// Retry-After; nil without one.
+func retryHeader(err error) http.Header {
+	var pe *Error
+	if errors.As(err, &pe) {
+		return pe.header
+	}
+	return nil
+}
 
 // Retry and size defaults of ClientOptions.
 const (

@@ -11,7 +11,7 @@ import (
 // grant_type=client_credentials&scope=<scope>. The response is RFC 6749
 // JSON plus tenant (tenant name) and jti (token id); expires_in is a
 // number, and "no value means it does not expire", which here means
-// Params.DefaultTTL.
+// Params.DefaultTTL. A config without a scope is given api_access.
 type saasSecurity struct{}
 
 // saasDefaultScope is the scope sent when none is configured.
@@ -33,18 +33,17 @@ var saasSecurityDescriptor = Descriptor{
 		{"jti", "Token id."},
 	},
 	Protocol: saasSecurity{},
-	scope:    saasScope,
 }
 
 func (saasSecurity) NewRequest(ctx context.Context, p Params) (*http.Request, error) {
 	body := formBody([2]string{"grant_type", grantType}, [2]string{"scope", p.RequestedScope()})
-	req, err := newPost(ctx, PaloAltoSaaSSecurity, p.tokenURL(), contentTypeForm, []byte(body))
+	req, err := newPost(ctx, PaloAltoSaaSSecurity, p.TokenURL, contentTypeForm, []byte(body))
 	if err != nil {
 		return nil, err
 	}
 	// As the vendor documents it: Base64(client_id:client_secret), with no
 	// form-encoding of the two (unlike RFC 6749 section 2.3.1).
-	req.SetBasicAuth(p.ClientID, p.ClientSecret)
+	req.SetBasicAuth(p.Get(ClientID), p.Get(ClientSecret))
 	return req, nil
 }
 
@@ -53,11 +52,4 @@ func (saasSecurity) ParseResponse(p Params, resp *Response, now time.Time) (Toke
 		provider:  PaloAltoSaaSSecurity,
 		extraKeys: extraNames(saasSecurityDescriptor),
 	}.parse(p, resp, now)
-}
-
-func saasScope(p Params) string {
-	if p.Scope == "" {
-		return saasDefaultScope
-	}
-	return p.Scope
 }

@@ -24,31 +24,30 @@ var scmDescriptor = Descriptor{
 		{Field: ClientID, Required: true},
 		{Field: ClientSecret, Required: true},
 		{Field: TSGID, Required: true, Note: "the Tenant Service Group id, for example 1234567890"},
-		{Field: IAMURL, Default: DefaultIAMURL},
+		{Field: IAMURL, Default: "https://api.sase.paloaltonetworks.com"},
 		{Field: ServiceAccountID},
-		{Field: RotationPeriod, Note: "0 (the default) is off"},
 	},
 	Extra: []ResponseField{
 		{"tsg_id", "Tenant Service Group id the token is scoped to."},
 	},
 	Protocol: scm{},
-	Rotates:  true,
-	scope:    func(p Params) string { return "tsg_id:" + p.TSGID },
+	Rotation: scmSecretReset{},
+	scope:    func(p Params) string { return "tsg_id:" + p.Get(TSGID) },
 }
 
 func (scm) NewRequest(ctx context.Context, p Params) (*http.Request, error) {
 	body := formBody([2]string{"grant_type", grantType}, [2]string{"scope", p.RequestedScope()})
-	req, err := newPost(ctx, PaloAltoSCM, p.tokenURL(), contentTypeForm, []byte(body))
+	req, err := newPost(ctx, PaloAltoSCM, p.TokenURL, contentTypeForm, []byte(body))
 	if err != nil {
 		return nil, err
 	}
-	req.SetBasicAuth(p.ClientID, p.ClientSecret) // as curl -u sends it
+	req.SetBasicAuth(p.Get(ClientID), p.Get(ClientSecret)) // as curl -u sends it
 	return req, nil
 }
 
 func (scm) ParseResponse(p Params, resp *Response, now time.Time) (Token, error) {
 	return oauthShape{
 		provider: PaloAltoSCM,
-		extra:    func(p Params) map[string]string { return map[string]string{"tsg_id": p.TSGID} },
+		extra:    func(p Params) map[string]string { return map[string]string{"tsg_id": p.Get(TSGID)} },
 	}.parse(p, resp, now)
 }

@@ -14,16 +14,16 @@ import (
 // secretForms lists every form in which p's secrets could leak.
 func secretForms(p Params) []string {
 	var forms []string
-	for _, s := range []string{p.ClientSecret, p.AccessSecret} {
+	for _, s := range []string{p.Get(ClientSecret), p.Get(AccessSecret)} {
 		if s != "" {
 			forms = append(forms, s, url.QueryEscape(s), url.PathEscape(s))
 		}
 	}
-	if p.ClientSecret != "" {
+	if id, secret := p.Get(ClientID), p.Get(ClientSecret); secret != "" {
 		enc := base64.StdEncoding.EncodeToString
 		forms = append(forms,
-			enc([]byte(p.ClientID+":"+p.ClientSecret)),
-			enc([]byte(url.QueryEscape(p.ClientID)+":"+url.QueryEscape(p.ClientSecret))))
+			enc([]byte(id+":"+secret)),
+			enc([]byte(url.QueryEscape(id)+":"+url.QueryEscape(secret))))
 	}
 	return forms
 }
@@ -138,7 +138,7 @@ func TestSecretsNeverInParsedErrors(t *testing.T) {
 				t.Run(provider+"/"+name+"/"+http.StatusText(status), func(t *testing.T) {
 					t.Parallel()
 					p := testParams(provider, "")
-					p.AccessSecret = testAccessSecret // both secrets, whatever the provider
+					p.Values[AccessSecret.Name] = testAccessSecret // both secrets, whatever the provider
 					proto := protocolOf(provider)
 					_, err := proto.ParseResponse(p, &Response{StatusCode: status, Body: []byte(body)}, testNow)
 					if err == nil {

@@ -35,7 +35,7 @@ func TestUnusableSuccessBodyNeverQuotesATokenOrSecret(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			proto := protocolOf(tc.provider)
-			p := Params{Provider: tc.provider, ClientID: "id", ClientSecret: "client-secret-1", AccessKey: "ak", AccessSecret: "access-secret-1", Scope: "s", TSGID: "1234567890", DefaultTTL: time.Minute}
+			p := Params{Provider: tc.provider, DefaultTTL: time.Minute, Values: Values{"client_id": "id", "client_secret": "client-secret-1", "access_key": "ak", "access_secret": "access-secret-1", "scope": "s", "tsg_id": "1234567890"}}
 			_, err := proto.ParseResponse(p, &Response{StatusCode: tc.status, Header: http.Header{}, Body: []byte(tc.body)}, time.Now())
 			if err == nil {
 				t.Fatal("an unusable body was accepted")

@@ -186,7 +186,7 @@ func isSuccess(status int) bool { return status >= 200 && status <= 299 }
 // statusError turns a non-2xx vendor response into an *Error carrying the
 // vendor's code and message (or a sanitised excerpt of the body).
 func statusError(provider string, p Params, resp *Response) *Error {
-	r := newRedactor(p)
+	r := p.redactor()
 	if resp.StatusCode >= 300 && resp.StatusCode <= 399 {
 		if msg := redirectMessage(p, resp, r); msg != "" {
 			return &Error{Provider: provider, Kind: KindRequest, StatusCode: resp.StatusCode, Message: msg}
@@ -206,7 +206,7 @@ func statusError(provider string, p Params, resp *Response) *Error {
 // KindRequest (or KindCredentials for an invalid_client code) carrying
 // whatever message the vendor put in the body.
 func missingTokenError(provider string, p Params, resp *Response, field string) *Error {
-	r := newRedactor(p)
+	r := p.redactor()
 	rawCode, rawMsg, _ := vendorDetail(resp.Body)
 	code, msg := sanitize(rawCode, r, maxCode), sanitize(rawMsg, r, maxExcerpt)
 	if code == "" && msg == "" {
@@ -229,7 +229,7 @@ func missingTokenError(provider string, p Params, resp *Response, field string) 
 func responseError(provider string, p Params, resp *Response, detail string, excerpt bool) *Error {
 	msg := detail
 	if excerpt {
-		if ex := successBodySummary(resp.Body, newRedactor(p)); ex != "" {
+		if ex := successBodySummary(resp.Body, p.redactor()); ex != "" {
 			msg += ": " + ex
 		} else {
 			msg += " (empty body)"
@@ -288,11 +288,7 @@ func redirectMessage(p Params, resp *Response, r redactor) string {
 	if err != nil {
 		return ""
 	}
-	base := p.TokenURL
-	if base == "" {
-		base = DefaultTokenURL(p.Provider)
-	}
-	if b, err := url.Parse(base); err == nil {
+	if b, err := url.Parse(p.TokenURL); err == nil {
 		target = b.ResolveReference(target)
 	}
 	target.User, target.RawQuery, target.Fragment = nil, "", ""

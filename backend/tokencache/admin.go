@@ -18,15 +18,12 @@ type EntryInfo struct {
 	IssuedAt  time.Time
 	ExpiresAt time.Time
 
-	Hits uint64 // reads served from the cache (hits and stale)
-	// VendorCalls counts the token fetches made for this entry, failed ones
-	// included; one fetch makes one or more HTTP requests.
-	VendorCalls uint64
-	// HTTPRequests counts the HTTP requests those fetches sent to the
-	// vendor, retries included: what the vendor's rate limits count.
-	HTTPRequests uint64
-	LastError    string // the latest failed fetch's error; "" if none
-	LastErrorAt  time.Time
+	// Counts are the entry's reads, fetches and HTTP requests (Hits,
+	// VendorCalls and HTTPRequests sum them up), since it was created. An
+	// entry purged or swept leaves them to its config (Cache.Counts).
+	Counts      Counts
+	LastError   string // the latest failed fetch's error; "" if none
+	LastErrorAt time.Time
 	// FailFastUntil is the end of the current credential-failure replay;
 	// zero when there is none.
 	FailFastUntil time.Time
@@ -47,15 +44,13 @@ func (c *Cache) Entries() []EntryInfo {
 	rows := make([]row, 0, len(c.entries))
 	for k, e := range c.entries {
 		info := EntryInfo{
-			Config:       e.config,
-			Roles:        make([]string, len(e.roles)),
-			Scope:        e.scope,
-			Hits:         e.hits.Load(),
-			VendorCalls:  e.vendorCalls,
-			HTTPRequests: e.httpRequests,
-			LastError:    e.lastErr,
-			LastErrorAt:  e.lastErrAt,
+			Config:      e.config,
+			Roles:       make([]string, len(e.roles)),
+			Scope:       e.scope,
+			LastError:   e.lastErr,
+			LastErrorAt: e.lastErrAt,
 		}
+		e.counts.snapshot(&info.Counts)
 		for i, r := range e.roles {
 			info.Roles[i] = r.role
 		}
@@ -112,9 +107,11 @@ func (c *Cache) PurgeAll() int {
 // versions) it has had.
 type purgeMark struct{ config, scope string }
 
-// purge drops the entries that match. A fetch in flight for one of them
-// completes for the readers already waiting on it but stores nothing, and
-// readers arriving after the purge do not join it: they start a new fetch.
+// purge drops the entries that match, leaving their counts to their
+// configs. A fetch in flight for one of them completes for the readers
+// already waiting on it but stores nothing (its counts go to the config),
+// and readers arriving after the purge do not join it: they start a new
+// fetch.
 func (c *Cache) purge(match func(*entry) bool) int {
 	now := c.now()
 	c.mu.Lock()
@@ -123,6 +120,7 @@ func (c *Cache) purge(match func(*entry) bool) int {
 	for k, e := range c.entries {
 		if match(e) {
 			delete(c.entries, k)
+			c.retireLocked(e)
 			if e.hasToken {
 				c.purged[purgeMark{config: e.config, scope: e.scope}] = now
 			}

@@ -63,7 +63,7 @@ func TestPurge(t *testing.T) {
 				mustGet(t, c, r)
 			}
 			fetched := v.calls.Load() - before
-			want := int64(0)
+			want := uint64(0)
 			for _, k := range []string{"alpha/s1", "beta/s2"} {
 				if !slices.Contains(tc.left, k) {
 					want++
@@ -81,12 +81,10 @@ func TestPurgeDuringFetchDoesNotResurrect(t *testing.T) {
 	clock := newClock()
 	v := newVendor(clock, time.Hour).gated()
 	c := newCache(clock)
-	waits := waiters(c)
 	req := v.request("k", "r")
 
 	early := goGet(context.Background(), c, req)
 	recv(t, v.entered, "the first fetch")
-	recv(t, waits, "the first reader")
 	if n := c.PurgeConfig("scm-prod"); n != 1 {
 		t.Fatalf("PurgeConfig = %d, want 1 (the entry of the fetch in flight)", n)
 	}
@@ -108,8 +106,13 @@ func TestPurgeDuringFetchDoesNotResurrect(t *testing.T) {
 	if res := expectSource(t, c, req, Hit); res.Token.AccessToken != "secret-token-2" {
 		t.Fatalf("cached token is %q, want the one fetched after the purge", res.Token.AccessToken)
 	}
-	if rows := c.Entries(); len(rows) != 1 || rows[0].VendorCalls != 1 {
+	if rows := c.Entries(); len(rows) != 1 || rows[0].Counts.VendorCalls() != 1 {
 		t.Fatalf("Entries = %+v, want one entry with one vendor call", rows)
+	}
+	// The purged entry's fetch and read are counted for the config.
+	if n := c.Counts()["scm-prod"]; n.VendorCalls() != 2 || n.Reads(Fetched) != 2 || n.Reads(Hit) != 1 {
+		t.Fatalf("config counts: %d vendor calls, %d fetched and %d hit reads; want 2, 2 and 1",
+			n.VendorCalls(), n.Reads(Fetched), n.Reads(Hit))
 	}
 }
 
@@ -205,7 +208,7 @@ func TestEntries(t *testing.T) {
 	}
 	for i, r := range rows {
 		w := want[i]
-		if r.Config != w.Config || r.Scope != w.Scope || !slices.Equal(r.Roles, w.Roles) || r.Hits != w.Hits || r.VendorCalls != w.Calls {
+		if r.Config != w.Config || r.Scope != w.Scope || !slices.Equal(r.Roles, w.Roles) || r.Counts.Hits() != w.Hits || r.Counts.VendorCalls() != w.Calls {
 			t.Errorf("row %d = %+v, want %+v", i, r, w)
 		}
 		if !r.IssuedAt.Equal(start) || !r.ExpiresAt.Equal(start.Add(time.Hour)) || r.LastError != "" || !r.LastErrorAt.IsZero() || !r.FailFastUntil.IsZero() {

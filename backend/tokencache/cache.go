@@ -12,6 +12,10 @@
 // has life left is served with a warning; after a credential failure the
 // failure is replayed for a while without calling the vendor.
 //
+// The cache is where reads, fetches and vendor HTTP requests are counted,
+// per entry and per config (Counts); the engine's cache listing and its
+// metrics both read those counts.
+//
 // The package knows tokens and clocks, not Vault.
 package tokencache
 
@@ -37,8 +41,6 @@ const (
 	defaultRefreshLead    = 30 * time.Second
 	defaultErrorBackoff   = time.Second
 	defaultErrorRetention = 10 * time.Minute
-	// DefaultTimeout bounds one vendor fetch when Login.Timeout is not set.
-	DefaultTimeout = 30 * time.Second
 )
 
 // maxAttempts bounds how often Get starts over when a purge overtakes the
@@ -51,22 +53,32 @@ const maxAttempts = 3
 // and the effective scope or TSG. It is never shown (see Entries).
 type Key string
 
-// Source says where the token of a Result came from.
+// Source says where the token of a Result came from, or that the read
+// failed; Counts.Reads counts reads by Source.
 type Source uint8
 
 const (
+	// Failed: the read returned an error (the zero Result that comes with
+	// an error has this Source).
+	Failed Source = iota
 	// Hit: the cached token qualified and was handed out.
-	Hit Source = iota + 1
+	Hit
 	// Fetched: a vendor call was made (by this reader or one it joined).
 	Fetched
 	// Stale: the vendor failed transiently and a cached token that no
 	// longer qualifies, but still has its floor left, was handed out
 	// instead. Result.Warnings says so.
 	Stale
+	numSources
 )
+
+// Sources lists every Source.
+var Sources = []Source{Hit, Fetched, Stale, Failed}
 
 func (s Source) String() string {
 	switch s {
+	case Failed:
+		return "failed"
 	case Hit:
 		return "hit"
 	case Fetched:
@@ -97,7 +109,8 @@ type Login struct {
 	Scope string
 	// Fetch makes the vendor call.
 	Fetch FetchFunc
-	// Timeout bounds one vendor fetch; 0 means DefaultTimeout.
+	// Timeout bounds one vendor fetch, retries included; required (Get
+	// refuses a Login without one).
 	Timeout time.Duration
 	// FailFast is how long a credential failure (provider.IsCredentialError)
 	// is replayed to readers of this key without calling the vendor; 0
@@ -123,10 +136,10 @@ type Options struct {
 	// Logger receives debug and warning lines (never a token); default
 	// discards them.
 	Logger hclog.Logger
-	// OnFetch, when set, is called as each vendor fetch starts, with the
-	// config it is for and why it is made, for metrics. It must be quick
-	// and safe for concurrent use; no lock of the cache is held.
-	OnFetch func(config string, reason FetchReason)
+	// RequestBuckets are the upper bounds, in increasing order, by which
+	// Counts sorts the durations of vendor HTTP requests (Durations); none
+	// by default.
+	RequestBuckets []time.Duration
 }
 
 // FetchReason says why the cache calls the vendor.
@@ -134,13 +147,14 @@ type FetchReason uint8
 
 const (
 	// ReasonMiss: a reader found no token that qualifies for it.
-	ReasonMiss FetchReason = iota + 1
+	ReasonMiss FetchReason = iota
 	// ReasonRefresh: RefreshDue replaces a token in use before it stops
 	// qualifying.
 	ReasonRefresh
 	// ReasonAfterPurge: the first fetch for a config and scope whose
 	// token was dropped by a purge (PurgeConfig, PurgeRole, PurgeAll).
 	ReasonAfterPurge
+	numReasons
 )
 
 // FetchReasons lists every FetchReason.
@@ -179,7 +193,8 @@ type Cache struct {
 	// retention is how long an entry that holds no token (only the record
 	// of a failed fetch) stays listed before RefreshDue drops it.
 	retention time.Duration
-	onFetch   func(string, FetchReason)
+	// buckets are Options.RequestBuckets.
+	buckets []time.Duration
 
 	group singleflight.Group
 
@@ -189,13 +204,9 @@ type Cache struct {
 	// token, so the next fetch for them is counted as ReasonAfterPurge.
 	// RefreshDue forgets marks older than the error retention.
 	purged map[purgeMark]time.Time
-
-	// onWait, when set (by tests only), is called once a reader has joined
-	// or started a fetch and is about to wait for it.
-	onWait func(Key)
-	// onWorkersBusy, when set (by tests only), is called when RefreshDue
-	// waits for a free worker.
-	onWorkersBusy func()
+	// configs holds, by config, the counts of its entries that were
+	// dropped and of the events counted without an entry (see count).
+	configs map[string]*counters
 }
 
 // entry is the state of one key. Fields without a note are guarded by
@@ -218,16 +229,14 @@ type entry struct {
 	purged     bool // removed by a purge: a fetch in flight must not store
 	afterPurge bool // created after a purge of its config and scope, not fetched yet
 
-	vendorCalls  uint64 // fetches
-	httpRequests uint64 // HTTP requests those fetches made, retries included
-	lastErr      string
-	lastErrAt    time.Time
-	staleUntil   time.Time // transient-failure backoff (Cache.backoff)
-	failErr      error     // credential failure being replayed
-	failAt       time.Time
-	failUntil    time.Time
+	lastErr    string
+	lastErrAt  time.Time
+	staleUntil time.Time // transient-failure backoff (Cache.backoff)
+	failErr    error     // credential failure being replayed
+	failAt     time.Time
+	failUntil  time.Time
 
-	hits         atomic.Uint64
+	counts       counters
 	lastRead     atomic.Int64 // UnixNano of the latest read that got a token
 	maxThreshold atomic.Int64 // largest threshold readers of the current token asked for
 }
@@ -247,9 +256,10 @@ func New(o Options) *Cache {
 		lead:      defaultRefreshLead,
 		backoff:   defaultErrorBackoff,
 		retention: defaultErrorRetention,
-		onFetch:   o.OnFetch,
+		buckets:   slices.Clone(o.RequestBuckets),
 		entries:   make(map[Key]*entry),
 		purged:    make(map[purgeMark]time.Time),
+		configs:   make(map[string]*counters),
 	}
 	if c.now == nil {
 		c.now = time.Now
@@ -271,7 +281,8 @@ var errPurgedRepeatedly = errors.New("the token cache was purged during every fe
 // it left (0: half its lifetime): the cached one while it qualifies,
 // otherwise a fresh one from l.Fetch (one call for all concurrent readers
 // of the key), otherwise, on a transient vendor failure, a stale cached
-// token that still has its floor left.
+// token that still has its floor left. Each Get is counted under its
+// Result's Source, or Failed.
 //
 // Errors are the vendor's (provider.IsTransient and IsCredentialError still
 // apply), a *ReplayedError during a credential-failure cooldown, a
@@ -279,8 +290,8 @@ var errPurgedRepeatedly = errors.New("the token cache was purged during every fe
 // ctx.Err() when ctx ends first. They do not name the config: the caller
 // adds that.
 func (c *Cache) Get(ctx context.Context, l *Login, role string, minTTL time.Duration) (Result, error) {
-	if l == nil || l.Fetch == nil {
-		return Result{}, errors.New("tokencache: login has no Fetch function")
+	if l == nil || l.Fetch == nil || l.Timeout <= 0 {
+		return Result{}, errors.New("tokencache: a login needs a Fetch function and a Timeout")
 	}
 	now := c.now()
 	c.mu.RLock()
@@ -288,7 +299,7 @@ func (c *Cache) Get(ctx context.Context, l *Login, role string, minTTL time.Dura
 		thr, unmet := threshold(minTTL, e.token.Lifetime())
 		if e.token.ExpiresAt.Sub(now) >= thr {
 			tok := e.token
-			e.hits.Add(1)
+			e.counts.reads[Hit].Add(1)
 			e.noteRead(now, thr)
 			c.mu.RUnlock()
 			return hit(l, role, minTTL, tok, unmet), nil
@@ -296,6 +307,13 @@ func (c *Cache) Get(ctx context.Context, l *Login, role string, minTTL time.Dura
 	}
 	c.mu.RUnlock()
 
+	res, err := c.get(ctx, l, role, minTTL)
+	c.countRead(l, res.Source)
+	return res, err
+}
+
+// get is Get past the fast path; Get counts the read.
+func (c *Cache) get(ctx context.Context, l *Login, role string, minTTL time.Duration) (Result, error) {
 	for range maxAttempts {
 		e, res, err, done := c.prepare(l, role, minTTL)
 		if done {
@@ -304,9 +322,6 @@ func (c *Cache) Get(ctx context.Context, l *Login, role string, minTTL time.Dura
 		ch := c.group.DoChan(string(l.Key), func() (any, error) {
 			return c.fetch(context.WithoutCancel(ctx), e, l, ReasonMiss)
 		})
-		if c.onWait != nil {
-			c.onWait(l.Key)
-		}
 		select {
 		case <-ctx.Done():
 			return Result{}, ctx.Err()
@@ -342,6 +357,7 @@ func (c *Cache) prepare(l *Login, role string, minTTL time.Duration) (e *entry, 
 	e = c.entries[l.Key]
 	if e == nil {
 		e = &entry{key: l.Key, config: l.Config, scope: l.Scope}
+		c.initCounters(&e.counts)
 		c.entries[l.Key] = e
 		mark := purgeMark{config: l.Config, scope: l.Scope}
 		if _, ok := c.purged[mark]; ok {
@@ -356,12 +372,10 @@ func (c *Cache) prepare(l *Login, role string, minTTL time.Duration) (e *entry, 
 		remaining := e.token.ExpiresAt.Sub(now)
 		thr, unmet := threshold(minTTL, e.token.Lifetime())
 		if remaining >= thr {
-			e.hits.Add(1)
 			e.noteRead(now, thr)
 			return e, hit(l, role, minTTL, e.token, unmet), nil, true
 		}
 		if now.Before(e.staleUntil) && remaining >= floor(e.token.Lifetime()) && remaining > 0 {
-			e.hits.Add(1)
 			e.noteRead(now, thr)
 			return e, staleResult(l, e.token, remaining, e.lastErr), nil, true
 		}
@@ -398,7 +412,6 @@ func (c *Cache) finish(l *Login, role string, minTTL time.Duration, r singleflig
 			remaining := e.token.ExpiresAt.Sub(now)
 			if remaining >= floor(e.token.Lifetime()) && remaining > 0 {
 				tok := e.token
-				e.hits.Add(1)
 				thr, _ := threshold(minTTL, tok.Lifetime())
 				e.noteRead(now, thr)
 				c.mu.RUnlock()
@@ -450,6 +463,19 @@ func raise(a *atomic.Int64, v int64) {
 		old := a.Load()
 		if v <= old || a.CompareAndSwap(old, v) {
 			return
+		}
+	}
+}
+
+// EndCooldown ends the credential-failure replay of every entry of config,
+// keeping their tokens: after the config's credential was replaced by one
+// that works (a rotation), the next read asks the vendor again at once.
+func (c *Cache) EndCooldown(config string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, e := range c.entries {
+		if e.config == config {
+			e.failErr, e.failAt, e.failUntil = nil, time.Time{}, time.Time{}
 		}
 	}
 }

@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -33,30 +35,8 @@ func TestGetMissThenHit(t *testing.T) {
 	}
 
 	rows := c.Entries()
-	if len(rows) != 1 || rows[0].Hits != 1 || rows[0].VendorCalls != 1 || rows[0].HTTPRequests != 1 {
-		t.Fatalf("Entries = %+v, want one row with 1 hit, 1 vendor call and 1 HTTP request", rows)
-	}
-}
-
-// TestHTTPRequestsCountAttempts counts the HTTP requests fetches report,
-// retries included, apart from the fetches.
-func TestHTTPRequestsCountAttempts(t *testing.T) {
-	t.Parallel()
-	clock := newClock()
-	v := newVendor(clock, time.Hour)
-	c := newCache(clock)
-	req := v.request("k", "r")
-	retried := *errTransient
-	retried.Attempts = 4
-	v.setErr(&retried)
-	if _, err := c.read(context.Background(), req); !provider.IsTransient(err) {
-		t.Fatalf("err = %v", err)
-	}
-	clock.Advance(2 * time.Second) // past the error backoff
-	v.setErr(nil)
-	expectSource(t, c, req, Fetched)
-	if rows := c.Entries(); len(rows) != 1 || rows[0].VendorCalls != 2 || rows[0].HTTPRequests != 5 {
-		t.Fatalf("Entries = %+v, want 2 vendor calls and 5 HTTP requests", rows)
+	if len(rows) != 1 || rows[0].Counts.Hits() != 1 || rows[0].Counts.VendorCalls() != 1 || rows[0].Counts.Reads(Fetched) != 1 {
+		t.Fatalf("Entries = %+v, want one row with 1 hit, 1 fetched read and 1 vendor call", rows)
 	}
 }
 
@@ -69,6 +49,11 @@ func TestGetWithoutFetch(t *testing.T) {
 	if _, err := c.Get(context.Background(), nil, "r", 0); err == nil {
 		t.Fatal("Get without a Login succeeded")
 	}
+	v := newVendor(newClock(), time.Hour)
+	if _, err := c.Get(context.Background(), &Login{Key: "k", Fetch: v.Fetch}, "r", 0); err == nil {
+		t.Fatal("Get without a Timeout succeeded")
+	}
+	expectCalls(t, v, 0)
 }
 
 func TestRolesShareAKey(t *testing.T) {
@@ -138,7 +123,7 @@ func TestQualification(t *testing.T) {
 			clock.Advance(tc.elapsed)
 			second := expectSource(t, c, req, tc.want)
 
-			wantCalls, wantSame := int64(1), true
+			wantCalls, wantSame := uint64(1), true
 			if tc.want == Fetched {
 				wantCalls, wantSame = 2, false
 			}
@@ -237,44 +222,46 @@ func TestExpiredFreshTokenIsNotCached(t *testing.T) {
 	}
 }
 
+// TestSingleflight runs in a synctest bubble: synctest.Wait returns once
+// every reader is blocked, on the one fetch or waiting for it.
 func TestSingleflight(t *testing.T) {
 	t.Parallel()
-	clock := newClock()
-	v := newVendor(clock, time.Hour).gated()
-	c := newCache(clock)
-	waits := waiters(c)
-	const readers = 32
+	synctest.Test(t, func(t *testing.T) {
+		clock := newClock()
+		v := newVendor(clock, time.Hour).gated()
+		c := newCache(clock)
+		const readers = 32
 
-	results := make([]<-chan getResult, readers)
-	for i := range readers {
-		results[i] = goGet(context.Background(), c, v.request("k", fmt.Sprintf("role-%d", i%4)))
-	}
-	for range readers {
-		recv(t, waits, "a reader to wait on the fetch")
-	}
-	recv(t, v.entered, "the fetch")
-	close(v.gate)
+		results := make([]<-chan getResult, readers)
+		for i := range readers {
+			results[i] = goGet(context.Background(), c, v.request("k", fmt.Sprintf("role-%d", i%4)))
+		}
+		synctest.Wait()
+		recv(t, v.entered, "the fetch")
+		close(v.gate)
 
-	var token string
-	for i, ch := range results {
-		r := recv(t, ch, "a reader")
-		if r.err != nil {
-			t.Fatalf("reader %d: %v", i, r.err)
+		var token string
+		for i, ch := range results {
+			r := recv(t, ch, "a reader")
+			if r.err != nil {
+				t.Fatalf("reader %d: %v", i, r.err)
+			}
+			if r.res.Source != Fetched {
+				t.Fatalf("reader %d: source %s, want fetched", i, r.res.Source)
+			}
+			if token == "" {
+				token = r.res.Token.AccessToken
+			} else if r.res.Token.AccessToken != token {
+				t.Fatalf("reader %d got %q, others %q", i, r.res.Token.AccessToken, token)
+			}
 		}
-		if r.res.Source != Fetched {
-			t.Fatalf("reader %d: source %s, want fetched", i, r.res.Source)
+		expectCalls(t, v, 1)
+		expectSource(t, c, v.request("k", "role-0"), Hit)
+		rows := c.Entries()
+		if len(rows) != 1 || len(rows[0].Roles) != 4 || rows[0].Counts.VendorCalls() != 1 || rows[0].Counts.Reads(Fetched) != readers {
+			t.Fatalf("Entries = %+v, want one entry of 4 roles, 1 vendor call and %d fetched reads", rows, readers)
 		}
-		if token == "" {
-			token = r.res.Token.AccessToken
-		} else if r.res.Token.AccessToken != token {
-			t.Fatalf("reader %d got %q, others %q", i, r.res.Token.AccessToken, token)
-		}
-	}
-	expectCalls(t, v, 1)
-	expectSource(t, c, v.request("k", "role-0"), Hit)
-	if rows := c.Entries(); len(rows) != 1 || len(rows[0].Roles) != 4 || rows[0].VendorCalls != 1 {
-		t.Fatalf("Entries = %+v", rows)
-	}
+	})
 }
 
 func TestOtherKeysAreNotBlocked(t *testing.T) {
@@ -311,35 +298,40 @@ func TestOtherKeysAreNotBlocked(t *testing.T) {
 	}
 }
 
+// TestCallerCancelDoesNotCancelSharedFetch runs in a synctest bubble:
+// synctest.Wait returns once the second reader waits on the fetch.
 func TestCallerCancelDoesNotCancelSharedFetch(t *testing.T) {
 	t.Parallel()
-	clock := newClock()
-	v := newVendor(clock, time.Hour).gated()
-	c := newCache(clock)
-	waits := waiters(c)
+	synctest.Test(t, func(t *testing.T) {
+		clock := newClock()
+		v := newVendor(clock, time.Hour).gated()
+		c := newCache(clock)
 
-	ctx, cancel := context.WithCancel(context.Background())
-	impatient := goGet(ctx, c, v.request("k", "r"))
-	recv(t, waits, "the first reader")
-	recv(t, v.entered, "the fetch")
-	patient := goGet(context.Background(), c, v.request("k", "r"))
-	recv(t, waits, "the second reader")
+		ctx, cancel := context.WithCancel(context.Background())
+		impatient := goGet(ctx, c, v.request("k", "r"))
+		recv(t, v.entered, "the fetch")
+		patient := goGet(context.Background(), c, v.request("k", "r"))
+		synctest.Wait()
 
-	cancel()
-	r := recv(t, impatient, "the cancelled reader")
-	if !errors.Is(r.err, context.Canceled) {
-		t.Fatalf("cancelled reader: err = %v, want context.Canceled", r.err)
-	}
+		cancel()
+		r := recv(t, impatient, "the cancelled reader")
+		if !errors.Is(r.err, context.Canceled) {
+			t.Fatalf("cancelled reader: err = %v, want context.Canceled", r.err)
+		}
 
-	close(v.gate)
-	if err := recv(t, v.ctxErrs, "the fetch's context"); err != nil {
-		t.Fatalf("the shared fetch's context ended with the first reader: %v", err)
-	}
-	r = recv(t, patient, "the second reader")
-	if r.err != nil || r.res.Source != Fetched {
-		t.Fatalf("second reader: %+v", r)
-	}
-	expectCalls(t, v, 1)
+		close(v.gate)
+		if err := recv(t, v.ctxErrs, "the fetch's context"); err != nil {
+			t.Fatalf("the shared fetch's context ended with the first reader: %v", err)
+		}
+		r = recv(t, patient, "the second reader")
+		if r.err != nil || r.res.Source != Fetched {
+			t.Fatalf("second reader: %+v", r)
+		}
+		expectCalls(t, v, 1)
+		if n := c.Counts()["scm-prod"]; n.Reads(Failed) != 1 || n.Reads(Fetched) != 1 {
+			t.Fatalf("%d failed and %d fetched reads counted, want 1 and 1", n.Reads(Failed), n.Reads(Fetched))
+		}
+	})
 }
 
 func TestFetchContextIsBoundedByTimeout(t *testing.T) {
@@ -590,7 +582,7 @@ func TestFailFastDoesNotHideAQualifyingToken(t *testing.T) {
 	expectSource(t, c, req, Fetched)
 	clock.Advance(29*time.Minute + 45*time.Second)
 	v.setErr(errCredentials)
-	if rep := c.RefreshDue(context.Background()); rep.Due != 1 || rep.Failed != 1 {
+	if rep := refreshDue(context.Background(), c); rep.due != 1 || rep.failed != 1 {
 		t.Fatalf("RefreshDue = %+v, want one failed refresh", rep)
 	}
 	// The cached token still qualifies: it is served.
@@ -637,7 +629,7 @@ func TestSecretsStayOutOfErrorsAndListings(t *testing.T) {
 
 func TestSourceString(t *testing.T) {
 	t.Parallel()
-	cases := map[Source]string{Hit: "hit", Fetched: "fetched", Stale: "stale", 0: "source(0)"}
+	cases := map[Source]string{Hit: "hit", Fetched: "fetched", Stale: "stale", Failed: "failed", 9: "source(9)"}
 	for s, want := range cases {
 		if got := s.String(); got != want {
 			t.Errorf("%d.String() = %q, want %q", s, got, want)
@@ -655,6 +647,7 @@ func TestConcurrentMixedUse(t *testing.T) {
 	roles := []string{"r1", "r2", "r3"}
 
 	var wg sync.WaitGroup
+	var reads atomic.Uint64
 	errs := make(chan error, 1000)
 	for g := range 16 {
 		wg.Add(1)
@@ -682,6 +675,7 @@ func TestConcurrentMixedUse(t *testing.T) {
 					before := clock.Now()
 					req := v.request(keys[(g+i)%len(keys)], roles[i%len(roles)])
 					res, err := c.read(context.Background(), req)
+					reads.Add(1)
 					switch {
 					case err == nil:
 						if !res.Token.ExpiresAt.After(before) {
@@ -697,6 +691,16 @@ func TestConcurrentMixedUse(t *testing.T) {
 		}()
 	}
 	wg.Wait()
+	// Every read and every fetch was counted once, across purges and
+	// sweeps.
+	all := countAll(c)
+	var counted uint64
+	for _, n := range readCounts(all) {
+		counted += n
+	}
+	if counted != reads.Load() || all.VendorCalls() != v.calls.Load() {
+		t.Errorf("counted %d reads and %d fetches, made %d and %d", counted, all.VendorCalls(), reads.Load(), v.calls.Load())
+	}
 	close(errs)
 	for err := range errs {
 		t.Error(err)
@@ -716,13 +720,13 @@ func TestLogsNeverShowTokensOrPanicValues(t *testing.T) {
 	tok := expectSource(t, c, req, Fetched).Token.AccessToken
 	clock.Advance(dueAfter)
 	v.setErr(errTransient)
-	if rep := c.RefreshDue(context.Background()); rep.Failed != 1 {
+	if rep := refreshDue(context.Background(), c); rep.failed != 1 {
 		t.Fatalf("RefreshDue = %+v", rep)
 	}
 	clock.Advance(time.Hour)
 	c.RefreshDue(context.Background()) // sweeps
 	_, err := c.read(context.Background(), testRead{
-		Key: "p", Config: "c",
+		Key: "p", Config: "c", Timeout: time.Minute,
 		Fetch: func(context.Context) (provider.Token, error) { panic("client_secret=hunter2") },
 	})
 	if err == nil {

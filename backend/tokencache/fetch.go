@@ -45,10 +45,12 @@ var errFetchPanicked = errors.New("the token request failed unexpectedly (intern
 
 // fetch is the singleflight function: one vendor call for entry e, whose
 // outcome is stored in e unless e has been purged meanwhile. ctx is already
-// detached from any single reader; fetch bounds it by l.Timeout.
+// detached from any single reader; fetch bounds it by l.Timeout, and counts
+// every HTTP request made with it (provider.WithObserver).
 //
-// reason is why the fetch is made; a reader's first fetch of an entry
-// created after a purge counts as ReasonAfterPurge instead of ReasonMiss.
+// reason is why the fetch is made, and what it is counted under when it
+// ends; a reader's first fetch of an entry created after a purge counts as
+// ReasonAfterPurge instead of ReasonMiss.
 func (c *Cache) fetch(ctx context.Context, e *entry, l *Login, reason FetchReason) (any, error) {
 	c.mu.Lock()
 	if e.purged {
@@ -71,15 +73,10 @@ func (c *Cache) fetch(ctx context.Context, e *entry, l *Login, reason FetchReaso
 		}
 	}
 	c.mu.Unlock()
-	if c.onFetch != nil {
-		c.onFetch(e.config, reason)
-	}
 
-	timeout := l.Timeout
-	if timeout <= 0 {
-		timeout = DefaultTimeout
-	}
-	fctx, cancel := context.WithTimeout(ctx, timeout)
+	fctx, cancel := context.WithTimeout(provider.WithObserver(ctx, func(a provider.Attempt) {
+		c.count(e, e.config, func(k *counters) { k.request(a, c.buckets) })
+	}), l.Timeout)
 	tok, err := c.call(fctx, l.Fetch)
 	cancel()
 
@@ -87,8 +84,7 @@ func (c *Cache) fetch(ctx context.Context, e *entry, l *Login, reason FetchReaso
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	e.fetching--
-	e.vendorCalls++
-	e.httpRequests += attempts(tok, err)
+	c.countersForLocked(e, e.config).fetches[reason].Add(1)
 	if err != nil {
 		if !e.purged {
 			c.recordFailure(e, err, now, l.FailFast)
@@ -120,17 +116,6 @@ func (c *Cache) recordFailure(e *entry, err error, now time.Time, failFast time.
 	case provider.IsTransient(err) && c.backoff > 0:
 		e.staleUntil = now.Add(c.backoff)
 	}
-}
-
-// attempts is how many HTTP requests a fetch made, as its token or its
-// *provider.Error reports them.
-func attempts(tok provider.Token, err error) uint64 {
-	n := tok.Attempts
-	var pe *provider.Error
-	if errors.As(err, &pe) {
-		n = pe.Attempts
-	}
-	return uint64(max(n, 0))
 }
 
 // call runs f, turning a panic into an error so that one bad response

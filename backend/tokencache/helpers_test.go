@@ -1,6 +1,7 @@
 package tokencache
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"sync"
@@ -29,7 +30,7 @@ type vendor struct {
 	clock    *testclock.Clock
 	lifetime time.Duration
 
-	calls    atomic.Int64
+	calls    atomic.Uint64
 	inflight atomic.Int64
 	maxIn    atomic.Int64
 
@@ -88,7 +89,6 @@ func (v *vendor) Fetch(ctx context.Context) (provider.Token, error) {
 		IssuedAt:    now,
 		ExpiresAt:   now.Add(v.lifetime),
 		Extra:       map[string]string{"tsg_id": "1234567890"},
-		Attempts:    1,
 	}, nil
 }
 
@@ -114,8 +114,9 @@ type testRead struct {
 	Fetch    FetchFunc
 }
 
+// login is the read's Login; its Timeout is a minute unless set.
 func (r testRead) login() *Login {
-	return &Login{Key: r.Key, Config: r.Config, Scope: r.Scope, Fetch: r.Fetch, Timeout: r.Timeout, FailFast: r.FailFast}
+	return &Login{Key: r.Key, Config: r.Config, Scope: r.Scope, Fetch: r.Fetch, Timeout: cmp.Or(r.Timeout, time.Minute), FailFast: r.FailFast}
 }
 
 // read is Get for a testRead.
@@ -167,7 +168,7 @@ func expectSource(t *testing.T, c *Cache, req testRead, want Source) Result {
 }
 
 // expectCalls checks the vendor call count.
-func expectCalls(t *testing.T, v *vendor, want int64) {
+func expectCalls(t *testing.T, v *vendor, want uint64) {
 	t.Helper()
 	if got := v.calls.Load(); got != want {
 		t.Fatalf("vendor calls = %d, want %d", got, want)
@@ -187,14 +188,6 @@ func recv[T any](t *testing.T, ch <-chan T, what string) T {
 	}
 }
 
-// waiters installs the onWait hook and returns the channel it reports to.
-// Call before the cache is used concurrently.
-func waiters(c *Cache) chan Key {
-	ch := make(chan Key, 1000)
-	c.onWait = func(k Key) { ch <- k }
-	return ch
-}
-
 type getResult struct {
 	res Result
 	err error
@@ -208,4 +201,65 @@ func goGet(ctx context.Context, c *Cache, req testRead) <-chan getResult {
 		ch <- getResult{res, err}
 	}()
 	return ch
+}
+
+// refreshReport is what one RefreshDue did, as the cache's listing and
+// counts show it.
+type refreshReport struct {
+	swept     int    // entries no longer listed
+	due       uint64 // refresh fetches counted (those that ended)
+	refreshed int    // tokens issued since
+	failed    int    // failures recorded since
+}
+
+// refreshDue runs RefreshDue and reports what it did. Call it while no
+// reader changes the cache, with the clock moved since the last fetch.
+func refreshDue(ctx context.Context, c *Cache) refreshReport {
+	before, fetches := c.Entries(), countAll(c).Fetches(ReasonRefresh)
+	c.RefreshDue(ctx)
+	after := c.Entries()
+	issued := func(e EntryInfo) time.Time { return e.IssuedAt }
+	failed := func(e EntryInfo) time.Time { return e.LastErrorAt }
+	return refreshReport{
+		swept:     len(before) - len(after),
+		due:       countAll(c).Fetches(ReasonRefresh) - fetches,
+		refreshed: newTimes(before, after, issued),
+		failed:    newTimes(before, after, failed),
+	}
+}
+
+// newTimes counts the non-zero times of after (by at) that before does
+// not have, as many times as they occur.
+func newTimes(before, after []EntryInfo, at func(EntryInfo) time.Time) int {
+	seen := map[time.Time]int{}
+	for _, e := range before {
+		seen[at(e)]++
+	}
+	n := 0
+	for _, e := range after {
+		switch t := at(e); {
+		case t.IsZero():
+		case seen[t] > 0:
+			seen[t]--
+		default:
+			n++
+		}
+	}
+	return n
+}
+
+// goRefresh runs refreshDue in a new goroutine.
+func goRefresh(ctx context.Context, c *Cache) <-chan refreshReport {
+	ch := make(chan refreshReport, 1)
+	go func() { ch <- refreshDue(ctx, c) }()
+	return ch
+}
+
+// countAll is the sum of every config's counts.
+func countAll(c *Cache) Counts {
+	var all Counts
+	for _, n := range c.Counts() {
+		all.Add(n)
+	}
+	return all
 }

@@ -6,17 +6,8 @@ import (
 	"errors"
 	"slices"
 	"sync"
-	"sync/atomic"
 	"time"
 )
-
-// RefreshReport says what one RefreshDue did.
-type RefreshReport struct {
-	Swept     int // entries dropped (expired, or failed and idle)
-	Due       int // entries whose refresh was started
-	Refreshed int // refreshes that stored a new token
-	Failed    int // refreshes that failed (the old token stays)
-}
 
 // refreshJob is a snapshot, taken under the lock, of what a refresh needs.
 type refreshJob struct {
@@ -31,7 +22,7 @@ type refreshJob struct {
 // Sweep: an entry is dropped when no fetch for it is in flight, no
 // credential failure is being replayed, and either its token has expired or
 // it holds no token and its last failure is older than
-// the error retention (ten minutes).
+// the error retention (ten minutes). Its counts stay with its config.
 //
 // Refresh: an entry's token is replaced when all of these hold:
 //   - it was read since it was stored (the read that fetched it counts),
@@ -51,10 +42,10 @@ type refreshJob struct {
 // refreshes run at once; RefreshDue returns when they
 // are done or ctx ends (which also cancels them). A failed refresh records
 // the error and keeps the old token.
-func (c *Cache) RefreshDue(ctx context.Context) RefreshReport {
+func (c *Cache) RefreshDue(ctx context.Context) {
 	now := c.now()
-	var rep RefreshReport
 	var jobs []refreshJob
+	swept := 0
 
 	c.mu.Lock()
 	for m, at := range c.purged {
@@ -65,7 +56,8 @@ func (c *Cache) RefreshDue(ctx context.Context) RefreshReport {
 	for k, e := range c.entries {
 		if e.sweepable(now, c.retention) {
 			delete(c.entries, k)
-			rep.Swept++
+			c.retireLocked(e)
+			swept++
 			continue
 		}
 		if e.refreshDue(now, c.lead) {
@@ -73,40 +65,28 @@ func (c *Cache) RefreshDue(ctx context.Context) RefreshReport {
 		}
 	}
 	c.mu.Unlock()
-	if rep.Swept > 0 {
-		c.log.Debug("dropped expired token cache entries", "count", rep.Swept)
+	if swept > 0 {
+		c.log.Debug("dropped expired token cache entries", "count", swept)
 	}
 	if len(jobs) == 0 {
-		return rep
+		return
 	}
 
 	// The most urgent first.
 	slices.SortFunc(jobs, func(a, b refreshJob) int { return cmp.Compare(a.expires.UnixNano(), b.expires.UnixNano()) })
 
-	var refreshed, failed atomic.Int64
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, c.workers)
 	for _, j := range jobs {
 		if !c.acquire(ctx, sem) {
 			break
 		}
-		rep.Due++
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			defer func() { <-sem }()
-			switch err := c.refresh(ctx, j); {
-			case err == nil:
-				refreshed.Add(1)
-			case errors.Is(err, errPurged), ctx.Err() != nil:
-			default:
-				failed.Add(1)
-			}
-		}()
+			c.refresh(ctx, j)
+		})
 	}
 	wg.Wait()
-	rep.Refreshed, rep.Failed = int(refreshed.Load()), int(failed.Load())
-	return rep
 }
 
 // acquire takes a refresh worker slot, waiting while all are busy. It
@@ -118,32 +98,23 @@ func (c *Cache) acquire(ctx context.Context, sem chan struct{}) bool {
 	select {
 	case sem <- struct{}{}:
 		return true
-	default:
-	}
-	if c.onWorkersBusy != nil {
-		c.onWorkersBusy()
-	}
-	select {
-	case sem <- struct{}{}:
-		return true
 	case <-ctx.Done():
 		return false
 	}
 }
 
-// refresh replaces one entry's token through the singleflight.
-func (c *Cache) refresh(ctx context.Context, j refreshJob) error {
+// refresh replaces one entry's token through the singleflight. A failure
+// is logged, and recorded in the entry by fetch.
+func (c *Cache) refresh(ctx context.Context, j refreshJob) {
 	ch := c.group.DoChan(string(j.e.key), func() (any, error) {
 		return c.fetch(ctx, j.e, j.login, ReasonRefresh)
 	})
 	select {
 	case <-ctx.Done():
-		return ctx.Err()
 	case r := <-ch:
 		if r.Err != nil && !errors.Is(r.Err, errPurged) {
 			c.log.Warn("background token refresh failed; the cached token is kept", "config", j.e.config, "scope", j.e.scope, "error", r.Err.Error())
 		}
-		return r.Err
 	}
 }
 

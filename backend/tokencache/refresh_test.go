@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"testing/synctest"
 	"time"
 )
 
@@ -21,13 +22,13 @@ func TestRefreshDueReplacesARecentlyReadToken(t *testing.T) {
 
 	first := expectSource(t, c, req, Fetched)
 	clock.Advance(dueAfter - time.Second)
-	if rep := c.RefreshDue(context.Background()); rep != (RefreshReport{}) {
+	if rep := refreshDue(context.Background(), c); rep != (refreshReport{}) {
 		t.Fatalf("RefreshDue before the lead = %+v, want nothing done", rep)
 	}
 	expectCalls(t, v, 1)
 
 	clock.Advance(time.Second)
-	if rep := c.RefreshDue(context.Background()); rep != (RefreshReport{Due: 1, Refreshed: 1}) {
+	if rep := refreshDue(context.Background(), c); rep != (refreshReport{due: 1, refreshed: 1}) {
 		t.Fatalf("RefreshDue = %+v, want one refresh", rep)
 	}
 	expectCalls(t, v, 2)
@@ -40,7 +41,7 @@ func TestRefreshDueReplacesARecentlyReadToken(t *testing.T) {
 		t.Fatal("the refreshed entry still serves the old token")
 	}
 	// Nothing more to do until the new token is due in turn.
-	if rep := c.RefreshDue(context.Background()); rep != (RefreshReport{}) {
+	if rep := refreshDue(context.Background(), c); rep != (refreshReport{}) {
 		t.Fatalf("RefreshDue right after a refresh = %+v", rep)
 	}
 	expectCalls(t, v, 2)
@@ -50,7 +51,7 @@ func TestRefreshDueLeavesIdleTokens(t *testing.T) {
 	t.Parallel()
 	cases := map[string]struct {
 		steps []time.Duration // clock advances, each followed by RefreshDue
-		calls int64
+		calls uint64
 	}{
 		// The single read is older than half the lifetime when the token
 		// becomes due: not in use.
@@ -88,11 +89,11 @@ func TestRefreshUsesTheLargestThresholdOfRecentReaders(t *testing.T) {
 
 	// Due at 40m30s left, that is after 19m30s.
 	clock.Advance(19*time.Minute + 29*time.Second)
-	if rep := c.RefreshDue(context.Background()); rep.Due != 0 {
+	if rep := refreshDue(context.Background(), c); rep.due != 0 {
 		t.Fatalf("refreshed too early: %+v", rep)
 	}
 	clock.Advance(time.Second)
-	if rep := c.RefreshDue(context.Background()); rep.Refreshed != 1 {
+	if rep := refreshDue(context.Background(), c); rep.refreshed != 1 {
 		t.Fatalf("RefreshDue = %+v, want one refresh", rep)
 	}
 	expectCalls(t, v, 2)
@@ -128,11 +129,11 @@ func TestRefreshLeadLeavesAFreshTokenServing(t *testing.T) {
 	expectSource(t, c, req, Fetched)
 
 	clock.Advance(4 * time.Second)
-	if rep := c.RefreshDue(context.Background()); rep.Due != 0 {
+	if rep := refreshDue(context.Background(), c); rep.due != 0 {
 		t.Fatalf("RefreshDue 4s after the fetch = %+v, want nothing due", rep)
 	}
 	clock.Advance(time.Second)
-	if rep := c.RefreshDue(context.Background()); rep.Refreshed != 1 {
+	if rep := refreshDue(context.Background(), c); rep.refreshed != 1 {
 		t.Fatalf("RefreshDue 5s after the fetch = %+v, want one refresh", rep)
 	}
 	expectCalls(t, v, 2)
@@ -148,7 +149,7 @@ func TestRefreshFailureKeepsTheToken(t *testing.T) {
 
 	clock.Advance(dueAfter)
 	v.setErr(errTransient)
-	if rep := c.RefreshDue(context.Background()); rep != (RefreshReport{Due: 1, Failed: 1}) {
+	if rep := refreshDue(context.Background(), c); rep != (refreshReport{due: 1, failed: 1}) {
 		t.Fatalf("RefreshDue = %+v", rep)
 	}
 	res := expectSource(t, c, req, Hit)
@@ -156,90 +157,92 @@ func TestRefreshFailureKeepsTheToken(t *testing.T) {
 		t.Fatal("a failed refresh replaced the token")
 	}
 	rows := c.Entries()
-	if len(rows) != 1 || !strings.Contains(rows[0].LastError, "HTTP 503") || !rows[0].LastErrorAt.Equal(clock.Now()) || rows[0].VendorCalls != 2 {
+	if len(rows) != 1 || !strings.Contains(rows[0].LastError, "HTTP 503") || !rows[0].LastErrorAt.Equal(clock.Now()) || rows[0].Counts.VendorCalls() != 2 {
 		t.Fatalf("Entries = %+v, want the failure recorded", rows)
 	}
 
 	// It is retried on a later pass, after the error backoff.
 	clock.Advance(2 * time.Second)
 	v.setErr(nil)
-	if rep := c.RefreshDue(context.Background()); rep.Refreshed != 1 {
+	if rep := refreshDue(context.Background(), c); rep.refreshed != 1 {
 		t.Fatalf("retry: RefreshDue = %+v", rep)
 	}
 }
 
+// TestReaderJoinsARefreshInFlight runs in a synctest bubble, so that
+// synctest.Wait tells when the reader is blocked on the refresh it joined.
 func TestReaderJoinsARefreshInFlight(t *testing.T) {
 	t.Parallel()
-	clock := newClock()
-	v := newVendor(clock, time.Hour)
-	c := newCache(clock)
-	waits := waiters(c)
-	req := v.request("k", "r")
-	req.MinTTL = 40 * time.Minute
-	expectSource(t, c, req, Fetched)
-	recv(t, waits, "the first read")
+	synctest.Test(t, func(t *testing.T) {
+		clock := newClock()
+		v := newVendor(clock, time.Hour)
+		c := newCache(clock)
+		req := v.request("k", "r")
+		req.MinTTL = 40 * time.Minute
+		expectSource(t, c, req, Fetched)
 
-	v.gate = make(chan struct{}) // later calls block until released
-	clock.Advance(19*time.Minute + 45*time.Second)
-	done := make(chan RefreshReport, 1)
-	go func() { done <- c.RefreshDue(context.Background()) }()
-	recv(t, v.entered, "the first fetch")
-	recv(t, v.entered, "the refresh fetch")
+		v.gate = make(chan struct{}) // later calls block until released
+		clock.Advance(19*time.Minute + 45*time.Second)
+		done := goRefresh(context.Background(), c)
+		recv(t, v.entered, "the first fetch")
+		recv(t, v.entered, "the refresh fetch")
 
-	// The token no longer qualifies for this reader: it joins the refresh.
-	clock.Advance(time.Minute)
-	reader := goGet(context.Background(), c, req)
-	recv(t, waits, "the reader to join the refresh")
-	close(v.gate)
+		// The token no longer qualifies for this reader: it joins the refresh.
+		clock.Advance(time.Minute)
+		reader := goGet(context.Background(), c, req)
+		synctest.Wait()
+		close(v.gate)
 
-	r := recv(t, reader, "the reader")
-	if r.err != nil || r.res.Source != Fetched {
-		t.Fatalf("reader: %+v", r)
-	}
-	if rep := recv(t, done, "RefreshDue"); rep.Refreshed != 1 {
-		t.Fatalf("RefreshDue = %+v", rep)
-	}
-	expectCalls(t, v, 2)
+		r := recv(t, reader, "the reader")
+		if r.err != nil || r.res.Source != Fetched {
+			t.Fatalf("reader: %+v", r)
+		}
+		if rep := recv(t, done, "RefreshDue"); rep.refreshed != 1 {
+			t.Fatalf("RefreshDue = %+v", rep)
+		}
+		expectCalls(t, v, 2)
+	})
 }
 
+// TestRefreshWorkersBoundVendorCalls runs in a synctest bubble: once every
+// goroutine is blocked, RefreshDue must be waiting for a worker with two
+// refreshes in flight.
 func TestRefreshWorkersBoundVendorCalls(t *testing.T) {
 	t.Parallel()
-	clock := newClock()
-	v := newVendor(clock, time.Hour)
-	c := newCache(clock)
-	c.workers = 2
-	busy := make(chan struct{}, 100)
-	c.onWorkersBusy = func() { trySend(busy, struct{}{}) }
-	const keys = 10
-	for i := range keys {
-		expectSource(t, c, v.request(Key(fmt.Sprint("k", i)), "r"), Fetched)
-		recv(t, v.entered, "a first fetch")
-	}
-
-	v.gate = make(chan struct{})
-	clock.Advance(dueAfter)
-	done := make(chan RefreshReport, 1)
-	go func() { done <- c.RefreshDue(context.Background()) }()
-	recv(t, v.entered, "a refresh")
-	recv(t, v.entered, "a second refresh")
-	// The third must wait for a worker: RefreshDue says it is waiting.
-	recv(t, busy, "RefreshDue to wait for a free worker")
-	if n := v.inflight.Load(); n != 2 {
-		t.Fatalf("%d refreshes in flight, want 2", n)
-	}
-	for i := range keys {
-		v.gate <- struct{}{}
-		if i < keys-2 {
-			recv(t, v.entered, "the next refresh")
+	synctest.Test(t, func(t *testing.T) {
+		clock := newClock()
+		v := newVendor(clock, time.Hour)
+		c := newCache(clock)
+		c.workers = 2
+		const keys = 10
+		for i := range keys {
+			expectSource(t, c, v.request(Key(fmt.Sprint("k", i)), "r"), Fetched)
+			recv(t, v.entered, "a first fetch")
 		}
-	}
-	if rep := recv(t, done, "RefreshDue"); rep != (RefreshReport{Due: keys, Refreshed: keys}) {
-		t.Fatalf("RefreshDue = %+v", rep)
-	}
-	if m := v.maxIn.Load(); m != 2 {
-		t.Fatalf("at most %d refreshes ran at once, want 2", m)
-	}
-	expectCalls(t, v, 2*keys)
+
+		v.gate = make(chan struct{})
+		clock.Advance(dueAfter)
+		done := goRefresh(context.Background(), c)
+		synctest.Wait()
+		if n, entered := v.inflight.Load(), len(v.entered); n != 2 || entered != 2 {
+			t.Fatalf("%d refreshes in flight (%d started) while RefreshDue waits, want 2", n, entered)
+		}
+		recv(t, v.entered, "a refresh")
+		recv(t, v.entered, "a second refresh")
+		for i := range keys {
+			v.gate <- struct{}{}
+			if i < keys-2 {
+				recv(t, v.entered, "the next refresh")
+			}
+		}
+		if rep := recv(t, done, "RefreshDue"); rep != (refreshReport{due: keys, refreshed: keys}) {
+			t.Fatalf("RefreshDue = %+v", rep)
+		}
+		if m := v.maxIn.Load(); m != 2 {
+			t.Fatalf("at most %d refreshes ran at once, want 2", m)
+		}
+		expectCalls(t, v, 2*keys)
+	})
 }
 
 func TestRefreshDueStopsWithItsContext(t *testing.T) {
@@ -248,21 +251,26 @@ func TestRefreshDueStopsWithItsContext(t *testing.T) {
 	v := newVendor(clock, time.Hour)
 	c := newCache(clock)
 	req := v.request("k", "r")
-	expectSource(t, c, req, Fetched)
+	first := expectSource(t, c, req, Fetched)
 	recv(t, v.entered, "the first fetch")
 
 	v.gate = make(chan struct{})
 	clock.Advance(dueAfter)
 	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan RefreshReport, 1)
-	go func() { done <- c.RefreshDue(ctx) }()
+	done := make(chan struct{})
+	go func() {
+		c.RefreshDue(ctx)
+		close(done)
+	}()
 	recv(t, v.entered, "the refresh")
 	cancel()
-	if rep := recv(t, done, "RefreshDue"); rep.Due != 1 || rep.Failed != 0 {
-		t.Fatalf("RefreshDue = %+v", rep)
-	}
+	recv(t, done, "RefreshDue")
 	if err := recv(t, v.ctxErrs, "the refresh's context"); err == nil {
 		t.Fatal("the refresh fetch was not cancelled")
+	}
+	expectCalls(t, v, 2)
+	if res := expectSource(t, c, req, Hit); res.Token.AccessToken != first.Token.AccessToken {
+		t.Fatal("a cancelled refresh replaced the token")
 	}
 }
 
@@ -294,8 +302,8 @@ func TestSweep(t *testing.T) {
 	}
 	for i, s := range steps {
 		clock.Advance(s.advance)
-		rep := c.RefreshDue(context.Background())
-		if rep.Swept != s.swept || rep.Due != 0 || len(c.Entries()) != s.left {
+		rep := refreshDue(context.Background(), c)
+		if rep.swept != s.swept || rep.due != 0 || len(c.Entries()) != s.left {
 			t.Fatalf("step %d: RefreshDue = %+v, %d entries left; want %d swept, %d left", i, rep, len(c.Entries()), s.swept, s.left)
 		}
 	}
@@ -314,11 +322,11 @@ func TestSweepKeepsRecentFailures(t *testing.T) {
 		t.Fatal("read succeeded")
 	}
 	clock.Advance(10*time.Minute - time.Second)
-	if rep := c.RefreshDue(context.Background()); rep.Swept != 0 || len(c.Entries()) != 1 {
+	if rep := refreshDue(context.Background(), c); rep.swept != 0 || len(c.Entries()) != 1 {
 		t.Fatalf("failure dropped before its retention: %+v", rep)
 	}
 	clock.Advance(time.Second)
-	if rep := c.RefreshDue(context.Background()); rep.Swept != 1 || len(c.Entries()) != 0 {
+	if rep := refreshDue(context.Background(), c); rep.swept != 1 || len(c.Entries()) != 0 {
 		t.Fatalf("failure kept past its retention: %+v", rep)
 	}
 }
@@ -336,7 +344,7 @@ func TestSweepSparesAnEntryBeingFetched(t *testing.T) {
 	clock.Advance(2 * time.Hour) // the token has expired
 	reader := goGet(context.Background(), c, req)
 	recv(t, v.entered, "the second fetch")
-	if rep := c.RefreshDue(context.Background()); rep.Swept != 0 {
+	if rep := refreshDue(context.Background(), c); rep.swept != 0 {
 		t.Fatalf("RefreshDue swept an entry with a fetch in flight: %+v", rep)
 	}
 	close(v.gate)
@@ -362,7 +370,7 @@ func TestNoRefreshWhenNoTokenCanQualify(t *testing.T) {
 	expectSource(t, c, req, Fetched)
 	for range 3 {
 		clock.Advance(100 * time.Millisecond)
-		if rep := c.RefreshDue(context.Background()); rep.Due != 0 {
+		if rep := refreshDue(context.Background(), c); rep.due != 0 {
 			t.Fatalf("RefreshDue = %+v, want nothing due", rep)
 		}
 	}

@@ -176,8 +176,7 @@ func (b *bench) coldPath(t *testing.T) {
 	}
 	defer client.CloseIdleConnections()
 	params := provider.Params{
-		Provider: provider.PaloAltoSCM, TokenURL: b.vendor.TokenURL(fakevendor.ProviderSCM),
-		ClientID: b.scm.ClientID, ClientSecret: b.scm.ClientSecret, TSGID: b.scm.TSGIDs[0],
+		Provider: provider.PaloAltoSCM, TokenURL: b.vendor.TokenURL(fakevendor.ProviderSCM), Values: provider.Values{"client_id": b.scm.ClientID, "client_secret": b.scm.ClientSecret, "tsg_id": b.scm.TSGIDs[0]},
 	}
 	api := b.dev.Client(t)
 	creds := paloMount + "/creds/wildfire"

@@ -3,9 +3,13 @@ package fakevendor
 import (
 	"errors"
 	"fmt"
+	"net/url"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/go-jose/go-jose/v4"
 )
 
 // Provider names, spelled as in the plugin's config.
@@ -20,8 +24,9 @@ const (
 // Client authentication methods of the generic OAuth2 endpoint, named as in
 // RFC 7591 (token_endpoint_auth_method).
 const (
-	AuthMethodBasic = "client_secret_basic" // HTTP Basic client_id:client_secret
-	AuthMethodPost  = "client_secret_post"  // client_id and client_secret as form fields
+	AuthMethodBasic         = "client_secret_basic" // HTTP Basic client_id:client_secret
+	AuthMethodPost          = "client_secret_post"  // client_id and client_secret as form fields
+	AuthMethodPrivateKeyJWT = "private_key_jwt"     // a JWT signed with the client's key (RFC 7523 section 2.2)
 )
 
 // Providers returns the names of all providers the fake serves.
@@ -104,8 +109,22 @@ type Account struct {
 	// vendor's example.
 	TenantID string `json:"tenant_id,omitempty"`
 	// AuthMethod (oauth2) restricts the client to AuthMethodBasic or
-	// AuthMethodPost; empty accepts either.
+	// AuthMethodPost; empty accepts either. AuthMethodPrivateKeyJWT makes a
+	// client without a secret that authenticates with a signed assertion
+	// (see oauth2jwt.go) and needs JWKS or JWKSURI. The JSON name
+	// token_endpoint_auth_method (RFC 7591) is accepted too.
 	AuthMethod string `json:"auth_method,omitempty"`
+	// JWKS (oauth2 private_key_jwt) are the client's public keys (RFC
+	// 7517), each with a distinct kid: EC P-256, RSA of at least 2048 bits
+	// or Ed25519. Replace them at run time with Server.SetJWKS.
+	JWKS jose.JSONWebKeySet `json:"jwks,omitzero"`
+	// JWKSURI (oauth2 private_key_jwt) is an http(s) URL the fake fetches
+	// the client's JWKS from (see WithJWKSClient), instead of JWKS.
+	JWKSURI string `json:"jwks_uri,omitempty"`
+	// AssertionAudience (oauth2 private_key_jwt), when set, is the aud the
+	// client's assertions must carry instead of the token endpoint URL, as
+	// servers that want their issuer identifier do.
+	AssertionAudience string `json:"assertion_audience,omitempty"`
 	// Disabled makes every token request of this account fail as the vendor
 	// fails a locked user or a tenant without API access.
 	Disabled bool `json:"disabled,omitempty"`
@@ -144,6 +163,10 @@ func (a Account) Validate() error {
 		if a.ClientID != "" || a.ClientSecret != "" {
 			return errors.New("oracle_casb account takes access_key and access_secret, not client_id and client_secret")
 		}
+	} else if a.AuthMethod == AuthMethodPrivateKeyJWT {
+		if a.ClientID == "" || a.ClientSecret != "" || a.AccessKey != "" || a.AccessSecret != "" {
+			return errors.New("a private_key_jwt account needs client_id and takes no client_secret, access_key or access_secret")
+		}
 	} else {
 		if a.ClientID == "" || a.ClientSecret == "" {
 			return fmt.Errorf("%s account needs client_id and client_secret", a.Provider)
@@ -170,9 +193,12 @@ func (a Account) Validate() error {
 			return errors.New("bright_pattern account needs a tenant_host such as example.com")
 		}
 	case ProviderOAuth2:
-		if a.AuthMethod != "" && a.AuthMethod != AuthMethodBasic && a.AuthMethod != AuthMethodPost {
-			return fmt.Errorf("auth_method %q is not %s or %s", a.AuthMethod, AuthMethodBasic, AuthMethodPost)
+		if err := a.validateKeys(); err != nil {
+			return err
 		}
+	}
+	if a.Provider != ProviderOAuth2 && (len(a.JWKS.Keys) > 0 || a.JWKSURI != "" || a.AssertionAudience != "") {
+		return errors.New("jwks, jwks_uri and assertion_audience are for oauth2 accounts only")
 	}
 	for _, s := range a.Scopes {
 		if s == "" || strings.ContainsAny(s, " \t\r\n") {
@@ -182,11 +208,58 @@ func (a Account) Validate() error {
 	return nil
 }
 
+// validateKeys checks an oauth2 account's authentication method and keys.
+func (a Account) validateKeys() error {
+	methods := []string{AuthMethodBasic, AuthMethodPost, AuthMethodPrivateKeyJWT}
+	if a.AuthMethod != "" && !slices.Contains(methods, a.AuthMethod) {
+		return fmt.Errorf("auth_method: %q is not one of %s", a.AuthMethod, strings.Join(methods, ", "))
+	}
+	if a.AuthMethod != AuthMethodPrivateKeyJWT {
+		if len(a.JWKS.Keys) > 0 || a.JWKSURI != "" || a.AssertionAudience != "" {
+			return errors.New("jwks, jwks_uri and assertion_audience need auth_method private_key_jwt")
+		}
+		return nil
+	}
+	if (len(a.JWKS.Keys) > 0) == (a.JWKSURI != "") {
+		return errors.New("a private_key_jwt account needs one of jwks and jwks_uri")
+	}
+	if a.JWKSURI != "" {
+		u, err := url.Parse(a.JWKSURI)
+		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+			return errors.New("jwks_uri: must be an http:// or https:// URL")
+		}
+		return nil
+	}
+	return validateJWKS("jwks", a.JWKS)
+}
+
+// UnmarshalJSON reads an account strictly (unknown fields are refused) and
+// takes token_endpoint_auth_method as another name of auth_method.
+func (a *Account) UnmarshalJSON(b []byte) error {
+	type plain Account
+	var w struct {
+		plain
+		TokenEndpointAuthMethod string `json:"token_endpoint_auth_method,omitempty"`
+	}
+	if err := decodeStrict(b, &w); err != nil {
+		return err
+	}
+	if m := w.TokenEndpointAuthMethod; m != "" {
+		if w.AuthMethod != "" && w.AuthMethod != m {
+			return errors.New("auth_method and token_endpoint_auth_method differ")
+		}
+		w.AuthMethod = m
+	}
+	*a = Account(w.plain)
+	return nil
+}
+
 // withDefaults returns a copy of a with the vendor documents' example values filled in
 // and its slices copied, so the caller's slices are never shared.
 func (a Account) withDefaults() Account {
 	a.TSGIDs = append([]string(nil), a.TSGIDs...)
 	a.Scopes = append([]string(nil), a.Scopes...)
+	a.JWKS.Keys = slices.Clone(a.JWKS.Keys)
 	switch a.Provider {
 	case ProviderSaaSSecurity:
 		if len(a.Scopes) == 0 {
@@ -220,7 +293,7 @@ func DemoAccounts() []Account {
 			Provider:     ProviderSCM,
 			ClientID:     "wildfire-sa@1234567890.iam.panserviceaccount.com",
 			ClientSecret: "demo-scm-secret-not-real",
-			TSGIDs:       []string{"1234567890", "1234567891"},
+			TSGIDs:       []string{demoSCMTSG, "1234567891"},
 		},
 		{
 			Provider:     ProviderOracleCASB,
@@ -240,5 +313,28 @@ func DemoAccounts() []Account {
 			ClientSecret: "demo-oauth2-secret-not-real",
 			Scopes:       []string{"read", "write"},
 		},
+	}
+}
+
+// demoSCMTSG is the TSG of the demo paloalto_scm service account.
+const demoSCMTSG = "1234567890"
+
+// DemoSCMSiblingID is the IAM id of DemoSCMSibling.
+const DemoSCMSiblingID = "6c0a4a38-3d52-4b8e-9d7e-0d1f2e3a4b5c"
+
+// DemoSCMSibling returns a second service account in the demo paloalto_scm
+// account's own TSG, with another client id and the IAM id
+// DemoSCMSiblingID: the account a config reaches when it names the wrong
+// service_account_id. A token of the demo account may list, get and reset
+// it. The command serves it beside DemoAccounts; tests add it with
+// AddAccount.
+func DemoSCMSibling() Account {
+	//nolint:gosec // G101: an obviously fake credential, for the demo and tests
+	return Account{
+		Provider:         ProviderSCM,
+		ClientID:         "sibling-sa@" + demoSCMTSG + ".iam.panserviceaccount.com",
+		ClientSecret:     "demo-scm-sibling-secret-not-real",
+		TSGIDs:           []string{demoSCMTSG},
+		ServiceAccountID: DemoSCMSiblingID,
 	}
 }

@@ -6,6 +6,8 @@ import (
 	"io"
 	"net/http"
 	"time"
+
+	"github.com/go-jose/go-jose/v4"
 )
 
 // The admin API lets out-of-process tests (end-to-end tests against a real
@@ -59,6 +61,23 @@ func (s *Server) serveAdmin(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		adminJSON(w, http.StatusCreated, map[string]string{"provider": a.Provider, "id": a.ID()})
+	case "PUT /_fake/oauth2/jwks":
+		var set jose.JSONWebKeySet
+		if !adminDecode(w, r, &set) {
+			return
+		}
+		if err := s.SetJWKS(r.URL.Query().Get("client_id"), set); err != nil {
+			adminError(w, http.StatusBadRequest, err.Error())
+			return
+		}
+		adminJSON(w, http.StatusOK, map[string]any{"client_id": r.URL.Query().Get("client_id"), "keys": len(set.Keys)})
+	case "GET /_fake/oauth2/last_request":
+		rec, ok := s.LastOAuth2Request(r.URL.Query().Get("client_id"))
+		if !ok {
+			adminError(w, http.StatusNotFound, "client_id: no token request recorded for this oauth2 client")
+			return
+		}
+		adminJSON(w, http.StatusOK, rec)
 	case "GET /_fake/lifetimes":
 		adminJSON(w, http.StatusOK, s.lifetimeStrings())
 	case "PUT /_fake/lifetimes":

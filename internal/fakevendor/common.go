@@ -8,6 +8,7 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -22,10 +23,10 @@ const (
 
 // postForm checks that an OAuth2 token request is a POST with a form body
 // and parses that body. It rejects OAuth parameters in the URL query and
-// repeated parameters (RFC 6749 section 3.2 and 3.1). When the request is
-// not acceptable it returns the vendor's answer and true; its answers never
-// quote the request.
-func postForm(in *tokenRequest, provider string) (url.Values, response, bool) {
+// repeated parameters other than the repeatable ones (RFC 6749 section 3.2
+// and 3.1). When the request is not acceptable it returns the vendor's
+// answer and true; its answers never quote the request.
+func postForm(in *tokenRequest, provider string, repeatable ...string) (url.Values, response, bool) {
 	if in.r.Method != http.MethodPost {
 		return nil, methodNotAllowed(provider), true
 	}
@@ -42,8 +43,8 @@ func postForm(in *tokenRequest, provider string) (url.Values, response, bool) {
 	if err != nil {
 		return invalid(errBadBody.Error())
 	}
-	for _, v := range form {
-		if len(v) > 1 {
+	for k, v := range form {
+		if len(v) > 1 && !slices.Contains(repeatable, k) {
 			return invalid("a parameter is included more than once")
 		}
 	}
@@ -54,7 +55,7 @@ func postForm(in *tokenRequest, provider string) (url.Values, response, bool) {
 // end up in access logs.
 func checkQuery(r *http.Request) error {
 	q := r.URL.Query()
-	for _, name := range []string{"grant_type", "client_id", "client_secret", "scope", "accessKey", "accessSecret"} {
+	for _, name := range []string{"grant_type", "client_id", "client_secret", "client_assertion", "scope", "accessKey", "accessSecret"} {
 		if q.Has(name) {
 			return errors.New("token request parameters belong in the request body, not the URL")
 		}
@@ -74,7 +75,7 @@ func hasMediaType(r *http.Request, want string) bool {
 // asks clients to encode HTTP Basic credentials; a server that follows the
 // RFC accepts both spellings. Callers check Account.Disabled.
 func (s *Server) checkClient(provider, id, secret string, decode bool) (Account, bool) {
-	if a, ok := s.account(provider, id); ok && (secretEqual(a.ClientSecret, secret) || s.graceAccepts(provider, id, secret)) {
+	if a, ok := s.account(provider, id); ok && a.ClientSecret != "" && (secretEqual(a.ClientSecret, secret) || s.graceAccepts(provider, id, secret)) {
 		return a, true
 	}
 	if !decode {
@@ -85,7 +86,7 @@ func (s *Server) checkClient(provider, id, secret string, decode bool) (Account,
 	if err1 != nil || err2 != nil || (did == id && dsecret == secret) {
 		return Account{}, false
 	}
-	if a, ok := s.account(provider, did); ok && (secretEqual(a.ClientSecret, dsecret) || s.graceAccepts(provider, did, dsecret)) {
+	if a, ok := s.account(provider, did); ok && a.ClientSecret != "" && (secretEqual(a.ClientSecret, dsecret) || s.graceAccepts(provider, did, dsecret)) {
 		return a, true
 	}
 	return Account{}, false
@@ -95,8 +96,8 @@ func (s *Server) checkClient(provider, id, secret string, decode bool) (Account,
 const maxIDLength = 256
 
 // presentedID returns the account id a token request presents, for records
-// and stats: the Basic user, the client_id form field or Oracle's accessKey.
-// It never looks at a secret field.
+// and stats: the Basic user, the client_id form field, the iss of a client
+// assertion or Oracle's accessKey. It never looks at a secret field.
 func presentedID(provider string, r *http.Request, body []byte) string {
 	var id string
 	switch provider {
@@ -112,12 +113,32 @@ func presentedID(provider string, r *http.Request, body []byte) string {
 			id = user
 		} else if form, err := url.ParseQuery(string(body)); err == nil {
 			id = form.Get("client_id")
+			if id == "" && form.Has("client_assertion") {
+				id = assertionIssuer(form.Get("client_assertion"))
+			}
 		}
 	}
 	if len(id) > maxIDLength {
 		id = id[:maxIDLength]
 	}
 	return id
+}
+
+// presentedSecret returns the secret a token request presents, for
+// Faults.EchoSecret only: the Basic password, the client_secret or
+// client_assertion form field, or Oracle's accessSecret.
+func presentedSecret(r *http.Request, body []byte) string {
+	if _, pw, ok := r.BasicAuth(); ok {
+		return pw
+	}
+	var v struct {
+		AccessSecret string `json:"accessSecret"`
+	}
+	if json.Unmarshal(body, &v) == nil {
+		return v.AccessSecret
+	}
+	form, _ := url.ParseQuery(string(body))
+	return form.Get("client_secret") + form.Get("client_assertion")
 }
 
 // jsonResponse marshals v as the body of a response with status.
@@ -175,14 +196,9 @@ func faultResponse(provider, fault string, in *tokenRequest) response {
 	case FaultRateLimit, FaultInFlight:
 		resp = vendorError(provider, http.StatusTooManyRequests, "too_many_requests", "Too many requests.")
 	case FaultHTML:
-		status := f.htmlStatus()
-		text := html.EscapeString(strconv.Itoa(status) + " " + http.StatusText(status))
-		resp = response{
-			status: status,
-			header: http.Header{"Content-Type": {"text/html"}},
-			body: []byte("<html>\r\n<head><title>" + text + "</title></head>\r\n<body>\r\n<center><h1>" +
-				text + "</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n"),
-		}
+		resp = htmlPage(f.htmlStatus(), "")
+	case FaultEchoSecret:
+		resp = echoResponse(provider, in)
 	default: // FaultError
 		status := f.failStatus()
 		resp = vendorError(provider, status, "temporarily_unavailable", http.StatusText(status)+".")
@@ -191,6 +207,18 @@ func faultResponse(provider, fault string, in *tokenRequest) response {
 		resp.header.Set("Retry-After", retryAfter(f, in.now))
 	}
 	return resp
+}
+
+// htmlPage is a proxy's HTML error page with status, and extra (HTML) in
+// its body.
+func htmlPage(status int, extra string) response {
+	text := html.EscapeString(strconv.Itoa(status) + " " + http.StatusText(status))
+	return response{
+		status: status,
+		header: http.Header{"Content-Type": {"text/html"}},
+		body: []byte("<html>\r\n<head><title>" + text + "</title></head>\r\n<body>\r\n<center><h1>" +
+			text + "</h1></center>\r\n" + extra + "<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n"),
+	}
 }
 
 // retryAfter is the Retry-After value the faults ask for: whole seconds

@@ -17,11 +17,22 @@
 // vendor produces: slow answers, connection resets, bursts and rates of 503s,
 // outages, 429s with and without Retry-After, truncated and non-JSON bodies,
 // odd lifetimes, clock skew, a changing type of expires_in and a 200 without
-// a token. Counters (Stats) record what the plugin asked for.
+// a token; for redaction tests, an error that echoes the presented secret in
+// a chosen encoding (EchoSecret) and a success whose field carries a control
+// character (ControlCharField). Counters (Stats) record what the plugin
+// asked for.
+//
+// The generic oauth2 endpoint also takes private_key_jwt client assertions
+// (RFC 7523), checked against the account's JWKS or its jwks_uri, with every
+// claim verified and replays refused (see oauth2jwt.go), and the audience and
+// resource (RFC 8707) parameters. Server.LastOAuth2Request tells a test what
+// an account's last token request carried.
 //
 // It also serves the Strata Cloud Manager IAM service-account API (list, get
 // and secret reset) for the paloalto_scm accounts, with its own fault modes
-// (IAMFaults); see iam.go.
+// (IAMFaults: refused, failed, slow, lost, or oddly answered resets); see
+// iam.go. DemoSCMSibling is a second service account in the demo account's
+// TSG.
 //
 // The fake is a test tool. Its admin API under /_fake/ (see Server.ServeHTTP)
 // has no authentication and must only ever be served on loopback; the command

@@ -1,12 +1,20 @@
 package fakevendor
 
 import (
+	"bytes"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"html"
+	"maps"
 	"net/http"
+	"net/url"
+	"regexp"
 	"slices"
+	"strings"
 	"time"
+	"unicode/utf16"
 )
 
 // Outage modes (Faults.Outage): every token request fails in this way until
@@ -37,7 +45,55 @@ const (
 	FaultHTML      = "html"
 	FaultTruncate  = "truncate"
 	FaultNoToken   = "no_token"
+	// FaultEchoSecret is an error that echoes the secret (Faults.EchoSecret).
+	FaultEchoSecret = "echo_secret"
+	// FaultControlChar is a success with a control character in a field
+	// (Faults.ControlCharField).
+	FaultControlChar = "control_char"
 )
+
+// Encodings of the secret echoed by Faults.EchoSecret. Each but
+// EchoJSONUnicode and EchoHTML puts the encoded secret into the error
+// description of the provider's error body without escaping it further.
+const (
+	EchoRaw            = "raw"             // the secret as presented
+	EchoPathEscape     = "path_escape"     // percent-encoded, space as %20 (url.PathEscape)
+	EchoLowerHex       = "lower_hex"       // every byte but A-Z a-z 0-9 - . _ ~ as %xx in lower-case hex
+	EchoForm           = "form"            // form-encoded, space as + (url.QueryEscape)
+	EchoBase64         = "base64"          // standard alphabet, padded
+	EchoBase64URL      = "base64url"       // URL alphabet, padded
+	EchoBase64URLNoPad = "base64url_nopad" // URL alphabet, unpadded
+	// EchoJSONUnicode writes every character as \uXXXX (UTF-16, surrogate
+	// pairs beyond the BMP) inside an RFC 6749 body cut off mid-string.
+	EchoJSONUnicode = "json_unicode"
+	// EchoHTML puts the secret, HTML-escaped, into an HTML error page.
+	EchoHTML = "html"
+)
+
+// echoEncoders encode the secret for each Echo* encoding.
+var echoEncoders = map[string]func(string) string{
+	EchoRaw:            func(s string) string { return s },
+	EchoPathEscape:     url.PathEscape,
+	EchoLowerHex:       lowerHexEscape,
+	EchoForm:           url.QueryEscape,
+	EchoBase64:         func(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) },
+	EchoBase64URL:      func(s string) string { return base64.URLEncoding.EncodeToString([]byte(s)) },
+	EchoBase64URLNoPad: func(s string) string { return base64.RawURLEncoding.EncodeToString([]byte(s)) },
+	EchoJSONUnicode:    jsonUnicode,
+	EchoHTML:           html.EscapeString,
+}
+
+// controlChars are the characters Faults.ControlChar names.
+var controlChars = map[string]string{
+	"cr": "\r", "lf": "\n", "crlf": "\r\n", "tab": "\t", "nul": "\x00", "esc": "\x1b", "del": "\x7f",
+}
+
+// controlCharFieldRe is the form of Faults.ControlCharField.
+var controlCharFieldRe = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,63}$`)
+
+// tokenFields are the fields ControlCharField may not name: the token and
+// its lifetime, whose faults are OmitToken and ExpiresIn.
+var tokenFields = []string{"access_token", "accessToken", "expires_in", "expiresAt"}
 
 // Faults is the whole fault configuration of a Server. The zero value injects
 // nothing. Set it with Server.SetFaults (or PUT /_fake/faults) and read it
@@ -47,9 +103,10 @@ const (
 // Faults apply to token requests only, never to the admin API. For one
 // request they are tried in this order, and the first that fires decides the
 // response: Outage, MaxInFlight, ResetNext, FailNext, ErrorRatePercent,
-// RateLimitNext, HTMLNext. Delay holds every response but a MaxInFlight
-// rejection, whichever fault (if any) then answers. The body faults
-// (TruncateBody, OmitToken, ExpiresIn) shape a success.
+// RateLimitNext, HTMLNext, EchoSecret. Delay holds every response but a
+// MaxInFlight rejection, whichever fault (if any) then answers. The body
+// faults (TruncateBody, OmitToken, ExpiresIn, ControlCharField) shape a
+// success. RefuseKIDs refuses private_key_jwt assertions.
 type Faults struct {
 	// Providers limits the faults to these providers; empty means all.
 	// ClockSkew always applies to all.
@@ -108,6 +165,28 @@ type Faults struct {
 	OmitToken bool `json:"omit_token,omitempty"`
 	// ExpiresIn is one of the ExpiresIn* forms.
 	ExpiresIn string `json:"expires_in,omitempty"`
+
+	// EchoSecret, one of the Echo* encodings, answers every token request
+	// with an error (status EchoStatus) whose body echoes the secret the
+	// request presented (the Basic password, client_secret, Oracle's
+	// accessSecret, or the client_assertion) in that encoding.
+	EchoSecret string `json:"echo_secret,omitempty"`
+	// EchoStatus is the status of EchoSecret answers, 400 to 599; 0 means
+	// 400.
+	EchoStatus int `json:"echo_status,omitempty"`
+
+	// ControlCharField names a field of the success body (token_type,
+	// scope, tenant, tenantId, tenant_id or any other name, which is then
+	// added) whose value gets ControlChar and more text appended, such as
+	// "Bearer\r\nX-Injected: 1". The token is remembered: the client got it.
+	ControlCharField string `json:"control_char_field,omitempty"`
+	// ControlChar is cr, lf, crlf, tab, nul, esc or del; empty means crlf.
+	ControlChar string `json:"control_char,omitempty"`
+
+	// RefuseKIDs makes these kids unknown to private_key_jwt: an assertion
+	// signed with one is refused as if its key were not registered, as by a
+	// server that has not learnt a new key yet.
+	RefuseKIDs []string `json:"refuse_kids,omitempty"`
 
 	// ClockSkew shifts the fake's clock: the Date header, Oracle's
 	// expiresAt, token expiry and Check all use the clock plus ClockSkew.
@@ -221,12 +300,36 @@ func (f Faults) Validate() error {
 	if f.ClockSkew < -maxFaultDuration || f.ClockSkew > maxFaultDuration {
 		return errors.New("clock_skew: must be within 100 years")
 	}
+	return f.validateBodies()
+}
+
+// validateBodies checks the echo, control character and kid faults.
+func (f Faults) validateBodies() error {
+	if _, ok := echoEncoders[f.EchoSecret]; f.EchoSecret != "" && !ok {
+		return fmt.Errorf("echo_secret: %q is not one of %s", f.EchoSecret, strings.Join(slices.Sorted(maps.Keys(echoEncoders)), ", "))
+	}
+	if f.EchoStatus != 0 && (f.EchoStatus < 400 || f.EchoStatus > 599) {
+		return fmt.Errorf("echo_status: %d is not between 400 and 599", f.EchoStatus)
+	}
+	if f.ControlCharField != "" && (!controlCharFieldRe.MatchString(f.ControlCharField) || slices.Contains(tokenFields, f.ControlCharField)) {
+		return fmt.Errorf("control_char_field: %q is not a JSON field name other than %s", f.ControlCharField, strings.Join(tokenFields, ", "))
+	}
+	if _, ok := controlChars[f.ControlChar]; f.ControlChar != "" && !ok {
+		return fmt.Errorf("control_char: %q is not one of %s", f.ControlChar, strings.Join(slices.Sorted(maps.Keys(controlChars)), ", "))
+	}
+	if f.ControlChar != "" && f.ControlCharField == "" {
+		return errors.New("control_char: needs control_char_field")
+	}
+	if slices.Contains(f.RefuseKIDs, "") {
+		return errors.New("refuse_kids: a kid is empty")
+	}
 	return nil
 }
 
 // clone returns a copy that shares no slice with f.
 func (f Faults) clone() Faults {
 	f.Providers = slices.Clone(f.Providers)
+	f.RefuseKIDs = slices.Clone(f.RefuseKIDs)
 	return f
 }
 
@@ -297,5 +400,70 @@ func (s *Server) takeFault(provider string, inFlight int) (string, Faults) {
 		f.HTMLNext--
 		return FaultHTML, snapshot
 	}
+	if f.EchoSecret != "" {
+		return FaultEchoSecret, snapshot
+	}
 	return "", snapshot
+}
+
+// echoResponse is the EchoSecret answer to a token request of provider.
+func echoResponse(provider string, in *tokenRequest) response {
+	f := in.faults
+	status := f.EchoStatus
+	if status == 0 {
+		status = http.StatusBadRequest
+	}
+	echo := echoEncoders[f.EchoSecret](presentedSecret(in.r, in.body))
+	switch f.EchoSecret {
+	case EchoHTML:
+		return htmlPage(status, "<p>Invalid client secret: "+echo+"</p>\r\n")
+	case EchoJSONUnicode:
+		return response{status: status, header: http.Header{}, body: []byte(
+			`{"error":"invalid_client","error_description":"Client authentication failed for the secret ` + echo + `; check the clie`)}
+	}
+	const mark = "ECHOED-SECRET"
+	resp := vendorError(provider, status, "invalid_client", "The client secret "+mark+" is wrong.")
+	resp.body = bytes.Replace(resp.body, []byte(mark), []byte(echo), 1)
+	return resp
+}
+
+// lowerHexEscape percent-encodes every byte but the unreserved characters
+// of RFC 3986 with lower-case hex digits.
+func lowerHexEscape(s string) string {
+	var b strings.Builder
+	for _, c := range []byte(s) {
+		if 'A' <= c && c <= 'Z' || 'a' <= c && c <= 'z' || '0' <= c && c <= '9' || strings.IndexByte("-._~", c) >= 0 {
+			b.WriteByte(c)
+		} else {
+			fmt.Fprintf(&b, "%%%02x", c)
+		}
+	}
+	return b.String()
+}
+
+// jsonUnicode writes every character of s as a JSON \uXXXX escape.
+func jsonUnicode(s string) string {
+	var b strings.Builder
+	for _, u := range utf16.Encode([]rune(s)) {
+		fmt.Fprintf(&b, `\u%04x`, u)
+	}
+	return b.String()
+}
+
+// withControlChar returns the success body with ControlChar and more text
+// appended to the field ControlCharField (which is added if missing).
+func (f Faults) withControlChar(body []byte) []byte {
+	var fields map[string]any
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	if dec.Decode(&fields) != nil {
+		return body
+	}
+	ch := controlChars[f.ControlChar]
+	if f.ControlChar == "" {
+		ch = controlChars["crlf"]
+	}
+	v, _ := fields[f.ControlCharField].(string)
+	fields[f.ControlCharField] = v + ch + "X-Injected: 1"
+	return jsonResponse(0, fields).body
 }

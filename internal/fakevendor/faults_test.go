@@ -566,3 +566,152 @@ func TestTakeFaultMaxInFlight(t *testing.T) {
 		t.Errorf("fault %q past the limit, want %q", f, FaultInFlight)
 	}
 }
+
+// echoSecret has a space, "/", "+", "=", "&", "?" and non-ASCII characters,
+// and its base64 forms differ by alphabet and padding.
+const echoSecret = "a b/c+d=&é?😀?" //nolint:gosec // G101: a test secret
+
+func TestFaultEchoSecret(t *testing.T) {
+	t.Parallel()
+	oauth2 := Account{Provider: ProviderOAuth2, ClientID: "echo-client", ClientSecret: echoSecret}
+	basic := req{
+		path: "/oauth2/token", contentType: formType, body: form("grant_type", "client_credentials"),
+		basic: true, basicUser: "echo-client", basicPass: echoSecret,
+	}
+	for name, tc := range map[string]struct {
+		faults      Faults
+		rq          req
+		status      int
+		contentType string
+		want        string
+		validJSON   bool
+	}{
+		"raw": {Faults{EchoSecret: EchoRaw}, basic, 400, "application/json", `"The client secret a b/c+d=&é?😀? is wrong."`, true},
+		"path escape": {
+			Faults{EchoSecret: EchoPathEscape, EchoStatus: 401},
+			basic, 401, "application/json",
+			"a%20b%2Fc+d=&%C3%A9%3F%F0%9F%98%80%3F", true,
+		},
+		"lower-case hex": {
+			Faults{EchoSecret: EchoLowerHex},
+			basic, 400, "application/json",
+			"a%20b%2fc%2bd%3d%26%c3%a9%3f%f0%9f%98%80%3f", true,
+		},
+		"form":            {Faults{EchoSecret: EchoForm}, basic, 400, "application/json", "a+b%2Fc%2Bd%3D%26%C3%A9%3F%F0%9F%98%80%3F", true},
+		"base64":          {Faults{EchoSecret: EchoBase64}, basic, 400, "application/json", "YSBiL2MrZD0mw6k/8J+YgD8=", true},
+		"base64url":       {Faults{EchoSecret: EchoBase64URL}, basic, 400, "application/json", "YSBiL2MrZD0mw6k_8J-YgD8=", true},
+		"base64url nopad": {Faults{EchoSecret: EchoBase64URLNoPad}, basic, 400, "application/json", "YSBiL2MrZD0mw6k_8J-YgD8 is", true},
+		"JSON unicode, truncated": {
+			Faults{EchoSecret: EchoJSONUnicode},
+			basic, 400, "application/json",
+			`\u0061\u0020\u0062\u002f\u0063\u002b\u0064\u003d\u0026\u00e9\u003f\ud83d\ude00\u003f;`, false,
+		},
+		"HTML page": {Faults{EchoSecret: EchoHTML, EchoStatus: 502}, basic, 502, "text/html", "<p>Invalid client secret: a b/c+d=&amp;é?😀?</p>", false},
+		"client_secret_post": {
+			Faults{EchoSecret: EchoForm},
+			req{
+				path: "/oauth2/token", contentType: formType,
+				body: form("grant_type", "client_credentials", "client_id", "echo-client", "client_secret", echoSecret),
+			},
+			400, "application/json", "a+b%2Fc%2Bd%3D%26%C3%A9%3F%F0%9F%98%80%3F", true,
+		},
+		"Oracle accessSecret": {
+			Faults{EchoSecret: EchoRaw},
+			req{
+				path: "/api/v1/token", contentType: jsonType,
+				body: `{"accessKey":"DEMOACCESSKEY0000001","accessSecret":"a b/c+d=&é?😀?"}`,
+			},
+			400, "application/json", `"message":"The client secret a b/c+d=&é?😀? is wrong."`, true,
+		},
+		"another provider is not affected": {Faults{EchoSecret: EchoRaw, Providers: []string{ProviderSCM}}, basic, 200, "application/json", `"access_token"`, true},
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			ts, _ := newDemoServer(t)
+			if err := ts.AddAccount(oauth2); err != nil {
+				t.Fatal(err)
+			}
+			setFaults(t, ts.Server, tc.faults)
+			res := do(t, ts, tc.rq)
+			if res.status != tc.status || !strings.HasPrefix(res.header.Get("Content-Type"), tc.contentType) {
+				t.Errorf("status %d, Content-Type %q; want %d %q", res.status, res.header.Get("Content-Type"), tc.status, tc.contentType)
+			}
+			if !strings.Contains(string(res.raw), tc.want) {
+				t.Errorf("body %s\nlacks %s", res.raw, tc.want)
+			}
+			if json.Valid(res.raw) != tc.validJSON {
+				t.Errorf("body is valid JSON: %t, want %t: %s", json.Valid(res.raw), tc.validJSON, res.raw)
+			}
+			if wantFault := tc.status != 200; (ts.Stats().ByFault[FaultEchoSecret] == 1) != wantFault {
+				t.Errorf("ByFault = %v", ts.Stats().ByFault)
+			}
+		})
+	}
+}
+
+func TestFaultControlChar(t *testing.T) {
+	t.Parallel()
+	for name, tc := range map[string]struct {
+		provider, field, char string
+		want                  string // the field's value
+	}{
+		"SCM token_type CRLF":    {ProviderSCM, "token_type", "", "Bearer\r\nX-Injected: 1"},
+		"SaaS scope LF":          {ProviderSaaSSecurity, "scope", "lf", "api_access\nX-Injected: 1"},
+		"SaaS tenant CR":         {ProviderSaaSSecurity, "tenant", "cr", "demo tenant\rX-Injected: 1"},
+		"Oracle tenantId NUL":    {ProviderOracleCASB, "tenantId", "nul", "00000000-demo-0000-0000-000000000001\x00X-Injected: 1"},
+		"Bright tenant_id ESC":   {ProviderBrightPattern, "tenant_id", "esc", "\x1bX-Injected: 1"},
+		"OAuth2 extra field DEL": {ProviderOAuth2, "x_note", "del", "\x7fX-Injected: 1"},
+		"OAuth2 scope tab":       {ProviderOAuth2, "scope", "tab", "read\tX-Injected: 1"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			ts, _ := newDemoServer(t)
+			setFaults(t, ts.Server, Faults{ControlCharField: tc.field, ControlChar: tc.char})
+			res := do(t, ts, goodRequest(t, tc.provider))
+			if res.status != successStatus(tc.provider) || res.str(tc.field) != tc.want {
+				t.Errorf("status %d, %s = %q, want %q; body %s", res.status, tc.field, res.str(tc.field), tc.want, res.raw)
+			}
+			if _, ok := ts.Check(tokenOf(res)); !ok {
+				t.Error("the token is not valid")
+			}
+			if _, isNum := res.json["expires_in"].(float64); tc.provider != ProviderOracleCASB && tc.provider != ProviderBrightPattern && !isNum {
+				t.Errorf("expires_in changed form: %s", res.raw)
+			}
+			if ts.Stats().ByFault[FaultControlChar] != 1 {
+				t.Errorf("ByFault = %v", ts.Stats().ByFault)
+			}
+		})
+	}
+}
+
+func TestFaultsValidateBodies(t *testing.T) {
+	t.Parallel()
+	for name, tc := range map[string]struct {
+		body string
+		want string
+	}{
+		"unknown encoding":      {`{"echo_secret":"rot13"}`, "echo_secret:"},
+		"echo status 200":       {`{"echo_secret":"raw","echo_status":200}`, "echo_status:"},
+		"token field":           {`{"control_char_field":"access_token"}`, "control_char_field:"},
+		"field with a space":    {`{"control_char_field":"a b"}`, "control_char_field:"},
+		"unknown char":          {`{"control_char_field":"scope","control_char":"bell"}`, "control_char:"},
+		"char without a field":  {`{"control_char":"cr"}`, "control_char: needs"},
+		"empty kid":             {`{"refuse_kids":["k1",""]}`, "refuse_kids:"},
+		"refuse_kids not array": {`{"refuse_kids":"k1"}`, "refuse_kids"},
+	} {
+		ts, _ := newDemoServer(t)
+		res := admin(t, ts, http.MethodPut, "/_fake/faults", tc.body)
+		if res.status != http.StatusBadRequest || !strings.Contains(res.str("error"), tc.want) {
+			t.Errorf("%s: %d %s, want 400 naming %q", name, res.status, res.raw, tc.want)
+		}
+	}
+	ts, _ := newDemoServer(t)
+	res := admin(t, ts, http.MethodPut, "/_fake/faults",
+		`{"echo_secret":"base64url_nopad","echo_status":401,"control_char_field":"tenant","control_char":"del","refuse_kids":["k2"]}`)
+	want := Faults{EchoSecret: EchoBase64URLNoPad, EchoStatus: 401, ControlCharField: "tenant", ControlChar: "del", RefuseKIDs: []string{"k2"}}
+	got := ts.Faults()
+	if res.status != http.StatusOK || got.EchoSecret != want.EchoSecret || got.EchoStatus != 401 || got.ControlCharField != "tenant" ||
+		got.ControlChar != "del" || len(got.RefuseKIDs) != 1 || got.RefuseKIDs[0] != "k2" {
+		t.Errorf("PUT: %d %s; Faults %+v", res.status, res.raw, got)
+	}
+}

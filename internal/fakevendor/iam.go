@@ -36,12 +36,29 @@ import (
 //
 // A reset replaces the account's secret at once; with
 // IAMFaults.OldSecretGrace the old secret is accepted for that long after.
+// IAMFaults.ResetStatus and ResetAnswer change how a real reset is answered
+// (another 2xx status, a text body, no secret, another client id).
 
 // iamPrefix is the path prefix of the IAM API.
 const iamPrefix = "/iam/v1/service_accounts"
 
+// Shapes of a reset answer (IAMFaults.ResetAnswer). Each follows a real
+// reset.
+const (
+	ResetAnswerJSON          = ""                // the account and client_secret as JSON
+	ResetAnswerText          = "text"            // text/plain "client_secret=<new>"
+	ResetAnswerNoSecret      = "no_secret"       // the account as JSON without client_secret: the secret is lost
+	ResetAnswerOtherClientID = "other_client_id" // JSON whose client_id is not the account's
+)
+
 // IAMFaults are the fault modes of the IAM API. The zero value injects
 // nothing. They apply to reset requests only.
+//
+// For example, "the first reset is slow, its answer and the next two are
+// lost, then the API answers again" is
+// IAMFaults{SlowResetNext: 1, AnswerDelay: 2 * time.Second, LoseResetNext: 3},
+// or {"slow_reset_next":1,"answer_delay":"2s","lose_reset_next":3} on
+// PUT /_fake/iam/faults.
 type IAMFaults struct {
 	// RefuseReset answers every reset with 403: the service account's role
 	// may not manage service accounts.
@@ -52,8 +69,9 @@ type IAMFaults struct {
 	// FailStatus is the status of FailResetNext; 0 means 503.
 	FailStatus int `json:"fail_status,omitempty"`
 	// LoseResetNext resets the secret for the next this-many resets and then
-	// closes the connection without a response: the reset happened at the
-	// vendor and its answer, the only copy of the new secret, is lost.
+	// (after AnswerDelay) closes the connection without a response: the
+	// reset happened at the vendor and its answer, the only copy of the new
+	// secret, is lost.
 	LoseResetNext int `json:"lose_reset_next,omitempty"`
 	// ResetDelay holds every reset this long before it is made, or until
 	// the client gives up (then nothing is reset).
@@ -62,6 +80,14 @@ type IAMFaults struct {
 	// secret was replaced, or until the client gives up (then the answer,
 	// and the new secret, are lost).
 	AnswerDelay time.Duration `json:"-"`
+	// SlowResetNext, when positive, limits ResetDelay and AnswerDelay to
+	// the next this-many resets: after the last of them both are set to 0.
+	SlowResetNext int `json:"slow_reset_next,omitempty"`
+	// ResetStatus is the status of a reset's answer: 200, 201 or 202; 0
+	// means 201, as documented.
+	ResetStatus int `json:"reset_status,omitempty"`
+	// ResetAnswer is one of the ResetAnswer* shapes.
+	ResetAnswer string `json:"reset_answer,omitempty"`
 	// OldSecretGrace keeps the previous secret valid this long after a
 	// reset; 0 (the default) stops it at once.
 	OldSecretGrace time.Duration `json:"-"`
@@ -111,8 +137,12 @@ func (f *IAMFaults) UnmarshalJSON(b []byte) error {
 // Validate reports what is wrong with the faults, if anything.
 func (f IAMFaults) Validate() error {
 	switch {
-	case f.FailResetNext < 0 || f.LoseResetNext < 0:
-		return errors.New("fail_reset_next, lose_reset_next: must not be negative")
+	case f.FailResetNext < 0 || f.LoseResetNext < 0 || f.SlowResetNext < 0:
+		return errors.New("fail_reset_next, lose_reset_next, slow_reset_next: must not be negative")
+	case f.ResetStatus != 0 && f.ResetStatus != 200 && f.ResetStatus != 201 && f.ResetStatus != 202:
+		return fmt.Errorf("reset_status: %d is not 200, 201 or 202", f.ResetStatus)
+	case !slices.Contains([]string{ResetAnswerJSON, ResetAnswerText, ResetAnswerNoSecret, ResetAnswerOtherClientID}, f.ResetAnswer):
+		return fmt.Errorf("reset_answer: %q is not one of text, no_secret, other_client_id", f.ResetAnswer)
 	case f.FailStatus != 0 && (f.FailStatus < 400 || f.FailStatus > 599):
 		return fmt.Errorf("fail_status: %d is not between 400 and 599", f.FailStatus)
 	case f.ResetDelay < 0 || f.ResetDelay > maxFaultDuration || f.AnswerDelay < 0 || f.AnswerDelay > maxFaultDuration:
@@ -375,7 +405,13 @@ func (s *Server) iamReset(w http.ResponseWriter, r *http.Request, id string) {
 
 	s.mu.Lock()
 	f := &s.iam.faults
+	shape := *f
 	delay, answerDelay, refuse := f.ResetDelay, f.AnswerDelay, f.RefuseReset
+	if f.SlowResetNext > 0 {
+		if f.SlowResetNext--; f.SlowResetNext == 0 {
+			f.ResetDelay, f.AnswerDelay = 0, 0
+		}
+	}
 	var fail, lose bool
 	switch {
 	case refuse:
@@ -428,18 +464,40 @@ func (s *Server) iamReset(w http.ResponseWriter, r *http.Request, id string) {
 		answer(iamError(http.StatusNotFound, "E005", "Service account not found."))
 		return
 	}
+	if !wait(r, answerDelay) {
+		panic(http.ErrAbortHandler) // the client gave up: the new secret is lost
+	}
 	if lose {
 		resetConnection(w)
 		return
 	}
-	if !wait(r, answerDelay) {
-		panic(http.ErrAbortHandler) // the client gave up: the new secret is lost
+	answer(resetAnswer(shape, cur, secret))
+}
+
+// resetAnswer is the answer to a reset of account a whose new secret is
+// secret, shaped by f.ResetStatus and f.ResetAnswer.
+func resetAnswer(f IAMFaults, a Account, secret string) response {
+	status := f.ResetStatus
+	if status == 0 {
+		status = http.StatusCreated
 	}
-	out := serviceAccountOf(cur)
-	answer(jsonResponse(http.StatusCreated, map[string]string{
-		"id": out.ID, "name": out.Name, "client_id": out.ClientID, "tsg_id": out.TSGID,
-		"contact_email": out.ContactEmail, "description": out.Description, "client_secret": secret,
-	}))
+	if f.ResetAnswer == ResetAnswerText {
+		return response{
+			status: status, header: http.Header{"Content-Type": {"text/plain;charset=UTF-8"}},
+			body: []byte("client_secret=" + secret + "\n"),
+		}
+	}
+	body := struct {
+		ServiceAccount
+		ClientSecret string `json:"client_secret,omitempty"`
+	}{serviceAccountOf(a), secret}
+	switch f.ResetAnswer {
+	case ResetAnswerNoSecret:
+		body.ClientSecret = ""
+	case ResetAnswerOtherClientID:
+		body.ClientID = "not-" + body.ClientID
+	}
+	return jsonResponse(status, body)
 }
 
 // wait holds a request for d and reports whether its client waited too.

@@ -152,6 +152,32 @@ func TestIAMRefusals(t *testing.T) {
 	}
 }
 
+// iamWithFaults is iamEnv with faults set, the demo SCM account and a
+// token of its own TSG.
+func iamWithFaults(t *testing.T, f IAMFaults) (ts *TestServer, parent Account, tok string) {
+	t.Helper()
+	ts, _ = iamEnv(t)
+	parent = demo(t, ProviderSCM)
+	tok = scmTokenFor(t, ts, parent, "1234567890")
+	if err := ts.SetIAMFaults(f); err != nil {
+		t.Fatal(err)
+	}
+	return ts, parent, tok
+}
+
+// postReset resets a's secret with tok and returns the status, 0 if no
+// answer came.
+func postReset(ctx context.Context, ts *TestServer, a Account, tok string) (int, error) {
+	r, _ := http.NewRequestWithContext(ctx, http.MethodPost, ts.URL+resetPath(a), nil)
+	r.Header.Set("Authorization", "Bearer "+tok)
+	resp, err := ts.Client().Do(r)
+	if err != nil {
+		return 0, err
+	}
+	_ = resp.Body.Close()
+	return resp.StatusCode, nil
+}
+
 func TestIAMFaults(t *testing.T) {
 	t.Parallel()
 	for name, tc := range map[string]struct {
@@ -168,22 +194,10 @@ func TestIAMFaults(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			ts, _ := iamEnv(t)
-			parent := demo(t, ProviderSCM)
-			tok := scmTokenFor(t, ts, parent, "1234567890")
-			if err := ts.SetIAMFaults(tc.faults); err != nil {
-				t.Fatal(err)
-			}
+			ts, parent, tok := iamWithFaults(t, tc.faults)
 			ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 			defer cancel()
-			r, _ := http.NewRequestWithContext(ctx, http.MethodPost, ts.URL+resetPath(parent), nil)
-			r.Header.Set("Authorization", "Bearer "+tok)
-			resp, err := ts.Client().Do(r)
-			status := 0
-			if err == nil {
-				status = resp.StatusCode
-				_ = resp.Body.Close()
-			}
+			status, err := postReset(ctx, ts, parent, tok)
 			if status != tc.status {
 				t.Errorf("status %d (%v), want %d", status, err, tc.status)
 			}
@@ -222,15 +236,24 @@ func TestIAMAdminAPI(t *testing.T) {
 	ts, _ := iamEnv(t)
 	put := do(t, ts, req{
 		method: http.MethodPut, path: "/_fake/iam/faults", contentType: jsonType,
-		body: `{"refuse_reset":true,"fail_reset_next":2,"reset_delay":"1.5s","answer_delay":"2s","old_secret_grace":"3s","lose_reset_next":1}`,
+		body: `{"refuse_reset":true,"fail_reset_next":2,"reset_delay":"1.5s","answer_delay":"2s","old_secret_grace":"3s","lose_reset_next":1,` +
+			`"slow_reset_next":1,"reset_status":200,"reset_answer":"other_client_id"}`,
 	})
-	want := IAMFaults{RefuseReset: true, FailResetNext: 2, ResetDelay: 1500 * time.Millisecond, AnswerDelay: 2 * time.Second, OldSecretGrace: 3 * time.Second, LoseResetNext: 1}
+	want := IAMFaults{
+		RefuseReset: true, FailResetNext: 2, ResetDelay: 1500 * time.Millisecond, AnswerDelay: 2 * time.Second, OldSecretGrace: 3 * time.Second,
+		LoseResetNext: 1, SlowResetNext: 1, ResetStatus: 200, ResetAnswer: ResetAnswerOtherClientID,
+	}
 	if put.status != http.StatusOK || ts.IAMFaults() != want {
 		t.Errorf("PUT: %d %s; faults %+v", put.status, put.raw, ts.IAMFaults())
 	}
-	for _, bad := range []string{`{"fail_reset_next":-1}`, `{"reset_delay":"soon"}`, `{"fail_status":200}`, `{"nope":1}`} {
-		if r := do(t, ts, req{method: http.MethodPut, path: "/_fake/iam/faults", contentType: jsonType, body: bad}); r.status != http.StatusBadRequest {
-			t.Errorf("PUT %s: %d", bad, r.status)
+	for bad, field := range map[string]string{
+		`{"fail_reset_next":-1}`: "fail_reset_next", `{"reset_delay":"soon"}`: "reset_delay", `{"fail_status":200}`: "fail_status",
+		`{"nope":1}`: "nope", `{"slow_reset_next":-2}`: "slow_reset_next", `{"reset_status":204}`: "reset_status",
+		`{"reset_answer":"xml"}`: "reset_answer",
+	} {
+		if r := do(t, ts, req{method: http.MethodPut, path: "/_fake/iam/faults", contentType: jsonType, body: bad}); r.status != http.StatusBadRequest ||
+			!strings.Contains(r.str("error"), field) {
+			t.Errorf("PUT %s: %d %s", bad, r.status, r.raw)
 		}
 	}
 	accts := do(t, ts, req{method: http.MethodGet, path: "/_fake/iam/accounts"})
@@ -240,5 +263,122 @@ func TestIAMAdminAPI(t *testing.T) {
 	assertNoSecret(t, "the IAM accounts", string(accts.raw))
 	if strings.Contains(string(accts.raw), childSA.ClientSecret) {
 		t.Error("the IAM accounts show a secret")
+	}
+}
+
+func TestIAMResetAnswers(t *testing.T) {
+	t.Parallel()
+	for name, tc := range map[string]struct {
+		faults      IAMFaults
+		status      int
+		contentType string
+		secretOf    func(res result) string // the new secret the answer carries, "" if none
+		clientID    string                  // the client id the answer names, if JSON
+	}{
+		"documented": {IAMFaults{}, 201, "application/json", func(r result) string { return r.str("client_secret") }, "wildfire-sa@1234567890.iam.panserviceaccount.com"},
+		"200":        {IAMFaults{ResetStatus: 200}, 200, "application/json", func(r result) string { return r.str("client_secret") }, "wildfire-sa@1234567890.iam.panserviceaccount.com"},
+		"202 text": {IAMFaults{ResetStatus: 202, ResetAnswer: ResetAnswerText}, 202, "text/plain", func(r result) string {
+			s, _ := strings.CutPrefix(strings.TrimSpace(string(r.raw)), "client_secret=")
+			return s
+		}, ""},
+		"no secret":       {IAMFaults{ResetAnswer: ResetAnswerNoSecret}, 201, "application/json", func(r result) string { return r.str("client_secret") }, "wildfire-sa@1234567890.iam.panserviceaccount.com"},
+		"other client id": {IAMFaults{ResetAnswer: ResetAnswerOtherClientID}, 201, "application/json", func(r result) string { return r.str("client_secret") }, "not-wildfire-sa@1234567890.iam.panserviceaccount.com"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			ts, parent, tok := iamWithFaults(t, tc.faults)
+			res := iamCall(t, ts, http.MethodPost, resetPath(parent), tok)
+			if res.status != tc.status || !strings.HasPrefix(res.header.Get("Content-Type"), tc.contentType) {
+				t.Fatalf("%d %q %s", res.status, res.header.Get("Content-Type"), res.raw)
+			}
+			if tc.clientID != "" && (res.str("client_id") != tc.clientID || res.str("id") != ServiceAccountID(parent)) {
+				t.Errorf("the answer names %s", res.raw)
+			}
+			// A real reset in every case: the old secret stops, and the
+			// secret in the answer (if any) works.
+			if r := do(t, ts, goodRequest(t, ProviderSCM)); r.status != http.StatusUnauthorized {
+				t.Errorf("the old secret after the reset: %d", r.status)
+			}
+			if ts.IAMAccounts()[1].Resets != 1 {
+				t.Errorf("IAMAccounts = %+v", ts.IAMAccounts())
+			}
+			secret := tc.secretOf(res)
+			if (secret == "") != (tc.faults.ResetAnswer == ResetAnswerNoSecret) {
+				t.Fatalf("secret %q in %s", secret, res.raw)
+			}
+			if secret != "" {
+				parent.ClientSecret = secret
+				scmTokenFor(t, ts, parent, "1234567890")
+			}
+		})
+	}
+}
+
+func TestIAMSiblingInSameTSG(t *testing.T) {
+	t.Parallel()
+	ts, _ := newDemoServer(t)
+	sibling := DemoSCMSibling()
+	if err := ts.AddAccount(sibling); err != nil {
+		t.Fatal(err)
+	}
+	parent := demo(t, ProviderSCM)
+	if sibling.TSGIDs[0] != parent.TSGIDs[0] || sibling.ClientID == parent.ClientID || ServiceAccountID(sibling) != DemoSCMSiblingID {
+		t.Fatalf("sibling %+v", sibling)
+	}
+	tok := scmTokenFor(t, ts, parent, parent.TSGIDs[0])
+	if res := iamCall(t, ts, http.MethodGet, iamPrefix+"/"+DemoSCMSiblingID, tok); res.status != 200 || res.str("client_id") != sibling.ClientID {
+		t.Errorf("get: %d %s", res.status, res.raw)
+	}
+	// The demo account's token resets the sibling's secret, not its own.
+	if res := iamCall(t, ts, http.MethodPost, iamPrefix+"/"+DemoSCMSiblingID+"/operations/reset", tok); res.status != 201 || res.str("client_id") != sibling.ClientID {
+		t.Fatalf("reset: %d %s", res.status, res.raw)
+	}
+	scmTokenFor(t, ts, parent, parent.TSGIDs[0])
+	if r := do(t, ts, req{
+		path: "/am/oauth2/access_token", contentType: formType, body: form("grant_type", "client_credentials", "scope", "tsg_id:"+sibling.TSGIDs[0]),
+		basic: true, basicUser: sibling.ClientID, basicPass: sibling.ClientSecret,
+	}); r.status != http.StatusUnauthorized {
+		t.Errorf("the sibling's old secret: %d", r.status)
+	}
+}
+
+// The scenario of a rotation whose first reset is slow and whose answers
+// are lost three times, set up through the admin API.
+func TestIAMSlowThenLostThenAnswers(t *testing.T) {
+	t.Parallel()
+	ts, _ := iamEnv(t)
+	parent := demo(t, ProviderSCM)
+	tok := scmTokenFor(t, ts, parent, "1234567890")
+	const delay = 200 * time.Millisecond
+	if r := do(t, ts, req{
+		method: http.MethodPut, path: "/_fake/iam/faults", contentType: jsonType,
+		body: `{"slow_reset_next":1,"answer_delay":"200ms","lose_reset_next":3}`,
+	}); r.status != http.StatusOK {
+		t.Fatalf("PUT: %d %s", r.status, r.raw)
+	}
+	for i := 1; i <= 4; i++ {
+		start := time.Now()
+		r, _ := http.NewRequest(http.MethodPost, ts.URL+resetPath(parent), nil)
+		r.Header.Set("Authorization", "Bearer "+tok)
+		resp, err := ts.Client().Do(r)
+		took := time.Since(start)
+		status := 0
+		if err == nil {
+			status = resp.StatusCode
+			_ = resp.Body.Close()
+		}
+		wantStatus := 0
+		if i == 4 {
+			wantStatus = http.StatusCreated
+		}
+		if status != wantStatus || (took >= delay) != (i == 1) {
+			t.Errorf("reset %d: status %d (%v) after %s", i, status, err, took)
+		}
+		if got := ts.IAMAccounts()[1].Resets; got != i {
+			t.Errorf("reset %d: %d resets", i, got)
+		}
+	}
+	if f := ts.IAMFaults(); f != (IAMFaults{}) {
+		t.Errorf("faults left: %+v", f)
 	}
 }

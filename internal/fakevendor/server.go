@@ -23,6 +23,7 @@ type Server struct {
 	logf                   func(RequestRecord)
 	scmInvalidClientStatus int
 	oracleUnknownKeyStatus int
+	jwksClient             *http.Client
 
 	mu        sync.Mutex
 	accounts  map[accountKey]Account
@@ -32,6 +33,7 @@ type Server struct {
 	tokens    map[string]TokenInfo
 	stats     Stats
 	iam       iamState
+	oauth2    oauth2State
 }
 
 type accountKey struct{ provider, id string }
@@ -101,6 +103,10 @@ func New(opts ...Option) *Server {
 		lifetimes:              map[string]time.Duration{},
 		tokens:                 map[string]TokenInfo{},
 		stats:                  newStats(),
+		jwksClient:             &http.Client{Timeout: jwksFetchTimeout},
+		oauth2: oauth2State{
+			last: map[string]OAuth2Request{}, jtis: map[string]time.Time{}, jwks: map[string]jwksEntry{},
+		},
 	}
 	for p, d := range defaultLifetimes {
 		s.lifetimes[p] = d
@@ -108,8 +114,8 @@ func New(opts ...Option) *Server {
 	for _, o := range opts {
 		o(s)
 	}
-	if s.clock == nil {
-		panic("fakevendor: WithClock(nil)")
+	if s.clock == nil || s.jwksClient == nil {
+		panic("fakevendor: WithClock(nil) or WithJWKSClient(nil)")
 	}
 	if err := ValidateSCMInvalidClientStatus(s.scmInvalidClientStatus); err != nil {
 		panic("fakevendor: " + err.Error())
@@ -252,6 +258,8 @@ func (s *Server) Faults() Faults {
 //	GET  /_fake/stats           the Stats
 //	POST /_fake/stats/reset     zero the Stats
 //	POST /_fake/accounts        add or replace an Account
+//	PUT  /_fake/oauth2/jwks?client_id=C         replace the JWKS of a private_key_jwt account
+//	GET  /_fake/oauth2/last_request?client_id=C what its last token request carried (OAuth2Request)
 //	GET  /_fake/lifetimes       lifetime per provider, as "14m59s"
 //	PUT  /_fake/lifetimes       set some: {"paloalto_scm": "1s"}
 //	GET  /_fake/check?token=T   {"minted": bool, "valid": bool, "info": TokenInfo}
@@ -360,6 +368,10 @@ func (s *Server) serveToken(w http.ResponseWriter, r *http.Request, provider str
 		case faults.OmitToken:
 			rec.Fault = FaultNoToken // the vendor's builder left the token out
 		default:
+			if faults.ControlCharField != "" {
+				rec.Fault = FaultControlChar
+				resp.body = faults.withControlChar(resp.body)
+			}
 			s.remember(resp.token, resp.info)
 			rec.TokenIssued = true
 		}

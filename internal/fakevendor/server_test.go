@@ -192,7 +192,7 @@ func TestAccountValidate(t *testing.T) {
 			Account{Provider: ProviderBrightPattern, ClientID: "a", ClientSecret: "s3cr3t-value", TenantHost: "https://x"}, "tenant_host",
 		},
 		"oauth2 bad method": {
-			Account{Provider: ProviderOAuth2, ClientID: "a", ClientSecret: "s3cr3t-value", AuthMethod: "private_key_jwt"}, "auth_method",
+			Account{Provider: ProviderOAuth2, ClientID: "a", ClientSecret: "s3cr3t-value", AuthMethod: "client_secret_jwt"}, "auth_method",
 		},
 		"scope with space": {
 			Account{Provider: ProviderOAuth2, ClientID: "a", ClientSecret: "s3cr3t-value", Scopes: []string{"a b"}}, "white space",

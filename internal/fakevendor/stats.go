@@ -43,6 +43,10 @@ type Stats struct {
 	// PeakInFlight is the largest number of token requests answered at the
 	// same time.
 	PeakInFlight int64 `json:"peak_in_flight"`
+
+	// JWKSFetches counts the fetches of private_key_jwt clients' jwks_uri
+	// documents, failed ones included.
+	JWKSFetches int64 `json:"jwks_fetches"`
 }
 
 func newStats() Stats {

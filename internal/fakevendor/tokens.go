@@ -15,9 +15,17 @@ type TokenInfo struct {
 	// Scope is the scope granted (the TSG scope for SCM, the tenant host for
 	// Bright Pattern), empty if none.
 	Scope string `json:"scope,omitempty"`
-	// AuthMethod is how an oauth2 client authenticated: AuthMethodBasic or
-	// AuthMethodPost. Empty for the other providers.
+	// AuthMethod is how an oauth2 client authenticated: AuthMethodBasic,
+	// AuthMethodPost or AuthMethodPrivateKeyJWT. Empty for the other
+	// providers.
 	AuthMethod string `json:"auth_method,omitempty"`
+	// Audience and Resources (oauth2) are the audience and resource
+	// parameters the token was requested with.
+	Audience  []string `json:"audience,omitempty"`
+	Resources []string `json:"resources,omitempty"`
+	// KeyID (oauth2 private_key_jwt) is the kid of the key whose assertion
+	// the token was minted for.
+	KeyID string `json:"kid,omitempty"`
 	// IssuedAt and ExpiresAt are on the fake's clock (clock skew included).
 	IssuedAt  time.Time `json:"issued_at"`
 	ExpiresAt time.Time `json:"expires_at"`

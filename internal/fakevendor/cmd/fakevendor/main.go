@@ -14,14 +14,19 @@
 //	fakevendor [-addr 127.0.0.1:0] [-tls=true] [-ca-out ca.pem] [-addr-out url.txt]
 //	           [-accounts accounts.json] [-lifetime paloalto_scm=60s ...]
 //	           [-scm-invalid-client-status 401] [-oracle-unknown-key-status 200]
+//	           [-jwks-ca ca.pem]
 //
-// The accounts file is a JSON list of fakevendor.Account; without it the
-// demo accounts (fakevendor.DemoAccounts) are served.
+// The accounts file is a JSON list of fakevendor.Account (oauth2 accounts
+// may use private_key_jwt with jwks or jwks_uri); without it the demo
+// accounts (fakevendor.DemoAccounts) and the second service account in the
+// demo SCM TSG (fakevendor.DemoSCMSibling) are served. -jwks-ca adds a PEM
+// CA bundle to the system roots trusted when fetching a jwks_uri.
 package main
 
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -64,6 +69,7 @@ type config struct {
 	lifetimes              map[string]time.Duration
 	scmInvalidClientStatus int
 	oracleUnknownKeyStatus int
+	jwksCA                 string
 }
 
 func parseFlags(args []string, stderr io.Writer) (config, error) {
@@ -91,6 +97,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 		"`status` of SCM invalid_client errors: 401 or 400")
 	fs.IntVar(&c.oracleUnknownKeyStatus, "oracle-unknown-key-status", http.StatusOK,
 		"`status` for an unknown Oracle CASB access key: 200 (the documented runtime-response body), 400, 401, 403, 404 or 500")
+	fs.StringVar(&c.jwksCA, "jwks-ca", "", "PEM `file` of CA certificates trusted, besides the system's, when fetching a jwks_uri")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
@@ -124,7 +131,7 @@ func checkLoopback(addr string) error {
 
 func loadAccounts(file string) ([]fakevendor.Account, error) {
 	if file == "" {
-		return fakevendor.DemoAccounts(), nil
+		return append(fakevendor.DemoAccounts(), fakevendor.DemoSCMSibling()), nil
 	}
 	b, err := os.ReadFile(file) //nolint:gosec // G304: the operator names the file
 	if err != nil {
@@ -163,11 +170,38 @@ func formatRecord(r fakevendor.RequestRecord) string {
 		r.Provider, r.ClientID, r.Method, r.Path, status, fault, r.Delayed, r.TokenIssued)
 }
 
+// jwksClient returns the client that fetches jwks_uri documents, trusting
+// the system roots and the CAs in caFile.
+func jwksClient(caFile string) (*http.Client, error) {
+	pool, err := x509.SystemCertPool()
+	if err != nil {
+		pool = x509.NewCertPool()
+	}
+	if caFile != "" {
+		pem, err := os.ReadFile(caFile) //nolint:gosec // G304: the operator names the file
+		if err != nil {
+			return nil, fmt.Errorf("-jwks-ca: %w", err)
+		}
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, errors.New("-jwks-ca: the file holds no PEM certificate")
+		}
+	}
+	return &http.Client{
+		Timeout:   10 * time.Second,
+		Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}},
+	}, nil
+}
+
 func newServer(c config, logger *log.Logger) (*fakevendor.Server, error) {
+	client, err := jwksClient(c.jwksCA)
+	if err != nil {
+		return nil, err
+	}
 	srv := fakevendor.New(
 		fakevendor.WithRequestLog(func(r fakevendor.RequestRecord) { logger.Print(formatRecord(r)) }),
 		fakevendor.WithSCMInvalidClientStatus(c.scmInvalidClientStatus),
 		fakevendor.WithOracleUnknownKeyStatus(c.oracleUnknownKeyStatus),
+		fakevendor.WithJWKSClient(client),
 	)
 	accounts, err := loadAccounts(c.accountsFile)
 	if err != nil {

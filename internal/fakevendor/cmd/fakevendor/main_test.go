@@ -7,10 +7,13 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
+	"encoding/pem"
 	"errors"
 	"flag"
 	"io"
+	"log"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -335,6 +338,8 @@ func TestRunRefuses(t *testing.T) {
 		},
 		"bad lifetime provider": {[]string{"-lifetime", "okta=1s"}, "unknown provider"},
 		"ca-out without tls":    {[]string{"-tls=false", "-ca-out", filepath.Join(dir, "ca.pem")}, "needs -tls"},
+		"jwks-ca missing":       {[]string{"-jwks-ca", filepath.Join(dir, "none.pem")}, "-jwks-ca: open"},
+		"jwks-ca not PEM":       {[]string{"-jwks-ca", write("ca.txt", "not a certificate")}, "no PEM certificate"},
 		"help":                  {[]string{"-h"}, flag.ErrHelp.Error()},
 	} {
 		t.Run(name, func(t *testing.T) {
@@ -351,5 +356,44 @@ func TestRunRefuses(t *testing.T) {
 				t.Errorf("printed %q", stdout.String())
 			}
 		})
+	}
+}
+
+// The default accounts are the demo accounts and the SCM sibling; -jwks-ca
+// makes the fake trust a jwks_uri host's CA.
+func TestNewServerDefaultsAndJWKSCA(t *testing.T) {
+	t.Parallel()
+	host := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte(`{"keys":[]}`)) }))
+	defer host.Close()
+	caFile := filepath.Join(t.TempDir(), "ca.pem")
+	if err := os.WriteFile(caFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: host.Certificate().Raw}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, err := parseFlags([]string{"-jwks-ca", caFile}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := newServer(c, log.New(io.Discard, "", 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	accts := srv.IAMAccounts()
+	if len(accts) != 2 || accts[0].ID != fakevendor.DemoSCMSiblingID {
+		t.Errorf("IAM accounts = %+v", accts)
+	}
+	client, err := jwksClient(caFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := client.Get(host.URL)
+	if err != nil {
+		t.Fatalf("the -jwks-ca client does not trust the host: %v", err)
+	}
+	_ = resp.Body.Close()
+	if client, _ := jwksClient(""); client != nil {
+		if resp, err := client.Get(host.URL); err == nil {
+			_ = resp.Body.Close()
+			t.Error("the default client trusts a test CA")
+		}
 	}
 }

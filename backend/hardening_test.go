@@ -1,0 +1,377 @@
+package backend
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/vault/sdk/logical"
+
+	"github.com/vault-palo/vault-plugin-secrets-palo/backend/provider"
+	"github.com/vault-palo/vault-plugin-secrets-palo/internal/fakevendor"
+)
+
+// The scenarios of a security review: ways in which a write, a rotation or
+// an unlucky failure could lose a vendor secret, send it to an address a
+// writer chose, or put it into an answer.
+
+// waitRunning waits until a rotation of config name runs on b.
+func waitRunning(t *testing.T, b *paloBackend, name string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		b.mu.RLock()
+		running := b.rotations[name] != nil
+		b.mu.RUnlock()
+		if running {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the rotation never started")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// The review's first scenario: the first reset is slow, its answer and the
+// next two are lost; while it is in flight the operator writes the old,
+// still valid secret again. The write is refused while the rotation runs;
+// afterwards, with the outcome unknown, the old secret is verified, refused
+// by the vendor, and not stored; once the IAM API answers again, rotate-root
+// recovers and reads get tokens of the vendor's current secret.
+func TestSecretWrittenDuringARotationIsRefused(t *testing.T) {
+	t.Parallel()
+	e := rotationEnv(t, nil)
+	old := e.storedSecret()
+	e.setIAMFaults(fakevendor.IAMFaults{SlowResetNext: 1, AnswerDelay: 2 * time.Second, LoseResetNext: provider.ResetAttempts})
+	done := make(chan error, 1)
+	go func() {
+		_, err := e.b.rotate(context.Background(), e.storage, "scm", "manual")
+		done <- err
+	}()
+	waitRunning(t, e.b, "scm")
+	e.mustBadRequest(logical.UpdateOperation, "config/scm", map[string]any{"client_secret": old}, "rotation", "running")
+	e.mustBadRequest(logical.DeleteOperation, "config/scm", nil, "rotation", "running")
+	if err := <-done; err == nil || !strings.Contains(err.Error(), "unknown") {
+		t.Fatalf("the run: %v, want a failure whose outcome is unknown", err)
+	}
+	if e.vendorAccepts(old) {
+		t.Fatal("the vendor still accepts the old secret; the scenario shows nothing")
+	}
+	// The outcome is unknown: a hand-written secret is verified, whatever
+	// verify_connection says, and the vendor refuses the old one.
+	msg := e.mustBadRequest(logical.UpdateOperation, "config/scm", map[string]any{"client_secret": old, "verify_connection": false},
+		"rotation begun", "HTTP 401", "Nothing was changed")
+	if strings.Contains(msg, old) {
+		t.Error("the refusal quotes the secret")
+	}
+	if rec, _ := readRotationRecord(context.Background(), e.storage, "scm"); rec.Pending == nil {
+		t.Fatal("the refused write dropped the pending record")
+	}
+	e.setIAMFaults(fakevendor.IAMFaults{})
+	e.mustOK(logical.UpdateOperation, "config/scm/rotate-root", nil)
+	e.mustOK(logical.UpdateOperation, "cache/purge", nil)
+	tok := e.mustOK(logical.ReadOperation, "creds/wf", nil).Data["access_token"].(string)
+	if _, ok := e.vendor.Check(tok); !ok || !e.vendorAccepts(e.storedSecret()) {
+		t.Error("after the recovery the token or the stored secret is not the vendor's current one")
+	}
+}
+
+// While a rotation's outcome is unknown, a written secret that the vendor
+// accepts is stored, and the answer says that the pending rotation is
+// abandoned.
+func TestWorkingSecretWrittenAfterALostAnswerEndsThePendingRotation(t *testing.T) {
+	t.Parallel()
+	e := rotationEnv(t, nil)
+	old := e.storedSecret()
+	e.setIAMFaults(fakevendor.IAMFaults{FailResetNext: provider.ResetAttempts}) // 503s: unknown outcome, nothing reset
+	if _, err := e.b.rotate(context.Background(), e.storage, "scm", "manual"); err == nil {
+		t.Fatal("want a failure")
+	}
+	resp := e.mustOK(logical.UpdateOperation, "config/scm", map[string]any{"client_secret": old})
+	if len(resp.Warnings) == 0 || !strings.Contains(strings.Join(resp.Warnings, " "), "abandoned") {
+		t.Errorf("warnings %v do not say the pending rotation was abandoned", resp.Warnings)
+	}
+	if rec, _ := readRotationRecord(context.Background(), e.storage, "scm"); rec.Pending != nil || rec.LastError != "" {
+		t.Errorf("rotation record after the write: %+v", rec)
+	}
+}
+
+// A service_account_id that names another service account of the same TSG
+// is refused with a 400 naming both client ids, before any reset.
+func TestRotationRefusesAnotherServiceAccount(t *testing.T) {
+	t.Parallel()
+	e := rotationEnv(t, nil)
+	if err := e.vendor.AddAccount(fakevendor.DemoSCMSibling()); err != nil {
+		t.Fatal(err)
+	}
+	e.mustOK(logical.UpdateOperation, "config/scm", map[string]any{"service_account_id": fakevendor.DemoSCMSiblingID})
+	e.mustBadRequest(logical.UpdateOperation, "config/scm/rotate-root", nil,
+		fakevendor.DemoSCMSiblingID, fakevendor.DemoSCMSibling().ClientID, scmDemo(t).ClientID, "nothing was reset")
+	for _, a := range e.vendor.IAMAccounts() {
+		if a.Resets != 0 {
+			t.Errorf("%s was reset %d times", a.ClientID, a.Resets)
+		}
+	}
+}
+
+// The reset's answer is checked too: one that names another client_id is
+// not stored, and the reset stays pending.
+func TestRotationRefusesAnAnswerForAnotherAccount(t *testing.T) {
+	t.Parallel()
+	e := rotationEnv(t, nil)
+	old := e.storedSecret()
+	e.setIAMFaults(fakevendor.IAMFaults{ResetAnswer: fakevendor.ResetAnswerOtherClientID})
+	_, err := e.b.rotate(context.Background(), e.storage, "scm", "manual")
+	if err == nil || !strings.Contains(err.Error(), "not the config's") || !strings.Contains(err.Error(), "unknown") {
+		t.Fatalf("error %v, want the other client_id named and the outcome unknown", err)
+	}
+	if e.storedSecret() != old {
+		t.Error("a secret from an answer about another account was stored")
+	}
+	e.setIAMFaults(fakevendor.IAMFaults{})
+	e.mustOK(logical.UpdateOperation, "config/scm/rotate-root", nil)
+	if !e.vendorAccepts(e.storedSecret()) {
+		t.Error("the recovery did not store the vendor's current secret")
+	}
+}
+
+// Any 2xx reset answer that carries a client_secret is a success: one
+// reset, its secret stored.
+func TestRotationAcceptsAny2xxWithASecret(t *testing.T) {
+	t.Parallel()
+	for _, status := range []int{http.StatusOK, http.StatusCreated, http.StatusAccepted} {
+		t.Run(fmt.Sprint(status), func(t *testing.T) {
+			t.Parallel()
+			e := rotationEnv(t, nil)
+			e.setIAMFaults(fakevendor.IAMFaults{ResetStatus: status})
+			e.mustOK(logical.UpdateOperation, "config/scm/rotate-root", nil)
+			if e.resets() != 1 || !e.vendorAccepts(e.storedSecret()) {
+				t.Errorf("resets = %d, stored secret works = %t; want 1, true", e.resets(), e.vendorAccepts(e.storedSecret()))
+			}
+		})
+	}
+}
+
+// answerRecorder serves the fake vendor and keeps every reset answer's
+// body, which holds the new secret.
+type answerRecorder struct {
+	fv      *fakevendor.Server
+	mu      sync.Mutex
+	answers []string
+}
+
+func (a *answerRecorder) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if !strings.HasSuffix(r.URL.Path, "/operations/reset") {
+		a.fv.ServeHTTP(w, r)
+		return
+	}
+	rec := httptest.NewRecorder()
+	a.fv.ServeHTTP(rec, r)
+	a.mu.Lock()
+	a.answers = append(a.answers, rec.Body.String())
+	a.mu.Unlock()
+	for k, v := range rec.Header() {
+		w.Header()[k] = v
+	}
+	w.WriteHeader(rec.Code)
+	_, _ = w.Write(rec.Body.Bytes())
+}
+
+// A reset answered in text form holds the new secret: it is never quoted,
+// in the rotate-root answer, the log, or last_rotation_error.
+func TestRotationNeverQuotesAResetAnswer(t *testing.T) {
+	t.Parallel()
+	fv := fakevendor.New()
+	a := scmDemo(t)
+	if err := fv.AddAccount(a); err != nil {
+		t.Fatal(err)
+	}
+	if err := fv.SetIAMFaults(fakevendor.IAMFaults{ResetAnswer: fakevendor.ResetAnswerText}); err != nil {
+		t.Fatal(err)
+	}
+	rec := &answerRecorder{fv: fv}
+	hs := httptest.NewServer(rec)
+	t.Cleanup(hs.Close)
+	e := newTestEnv(t)
+	e.mustOK(logical.UpdateOperation, "config/scm", map[string]any{
+		"provider": "paloalto_scm", "token_url": hs.URL + fakevendor.TokenPath("paloalto_scm"), "iam_url": hs.URL,
+		"client_id": a.ClientID, "client_secret": a.ClientSecret, "tsg_id": a.TSGIDs[0],
+	})
+	out := e.route(logical.UpdateOperation, "config/scm/rotate-root", nil)
+	read := e.mustOK(logical.ReadOperation, "config/scm", nil)
+	if out.err == nil || read.Data["last_rotation_error"] == "" {
+		t.Fatalf("want a failed rotation recorded, got %v", out.text())
+	}
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	if len(rec.answers) == 0 {
+		t.Fatal("no reset answer was recorded")
+	}
+	for _, answer := range rec.answers {
+		secret := strings.TrimSpace(strings.TrimPrefix(answer, "client_secret="))
+		if len(secret) < 8 || secret == answer {
+			t.Fatalf("unexpected answer form %q", answer)
+		}
+		for what, text := range map[string]string{"answer": out.text(), "read": fmt.Sprint(read.Data), "log": e.logs.String()} {
+			if strings.Contains(text, secret) {
+				t.Errorf("the %s quotes the new secret", what)
+			}
+		}
+	}
+	if !strings.Contains(fmt.Sprint(read.Data["last_rotation_error"]), "not quoted") {
+		t.Errorf("last_rotation_error %q does not say the answer was not quoted", read.Data["last_rotation_error"])
+	}
+}
+
+// A rotation that stores a new secret ends a credential-failure cooldown:
+// the read right after it gets a token instead of the replayed refusal.
+func TestRotationEndsTheCredentialCooldown(t *testing.T) {
+	t.Parallel()
+	e := rotationEnv(t, map[string]any{"auth_failure_cooldown": "1h"})
+	e.setIAMFaults(fakevendor.IAMFaults{LoseResetNext: provider.ResetAttempts})
+	if _, err := e.b.rotate(context.Background(), e.storage, "scm", "manual"); err == nil {
+		t.Fatal("want a failure")
+	}
+	e.mustOK(logical.UpdateOperation, "cache/purge", nil)
+	for range 2 { // the vendor's refusal, then its replay
+		if out := e.route(logical.ReadOperation, "creds/wf", nil); out.err == nil || !strings.Contains(out.err.Error(), "HTTP 401") {
+			t.Fatalf("want the vendor's refusal of the stored secret, got %s", out.text())
+		}
+	}
+	e.setIAMFaults(fakevendor.IAMFaults{})
+	e.mustOK(logical.UpdateOperation, "config/scm/rotate-root", nil) // not held back by the cooldown
+	e.mustOK(logical.ReadOperation, "creds/wf", nil)
+}
+
+// A second instance of the mount (another node after a failover, or the
+// instance after a plugin reload) on the same storage sees the first one's
+// claim: it neither rotates nor takes a secret while the first runs. A
+// cleanup of the first stops its run promptly and frees the claim, and the
+// second then rotates.
+func TestRotationClaimHoldsAcrossInstances(t *testing.T) {
+	t.Parallel()
+	e := rotationEnv(t, nil)
+	e.setIAMFaults(fakevendor.IAMFaults{ResetDelay: time.Minute})
+	other, _ := newTestBackend(t, nil)
+	done := make(chan error, 1)
+	go func() {
+		_, err := e.b.rotate(context.Background(), e.storage, "scm", "manual")
+		done <- err
+	}()
+	waitRunning(t, e.b, "scm")
+	if _, err := other.rotate(context.Background(), e.storage, "scm", "manual"); !errors.Is(err, errRotationRunning) {
+		t.Fatalf("second instance: %v, want errRotationRunning", err)
+	}
+	start := time.Now()
+	e.b.clean(context.Background())
+	select {
+	case err := <-done:
+		if err == nil {
+			t.Fatal("the stopped run reported success")
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("cleanup did not stop the run")
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("cleanup took %s", d)
+	}
+	e.setIAMFaults(fakevendor.IAMFaults{})
+	if _, err := other.rotate(context.Background(), e.storage, "scm", "manual"); err != nil {
+		t.Fatalf("the second instance after the cleanup: %v", err)
+	}
+	if !e.vendorAccepts(e.storedSecret()) {
+		t.Error("the stored secret is not the vendor's current one")
+	}
+}
+
+// listener records every request made to it.
+type listener struct {
+	*httptest.Server
+	mu   sync.Mutex
+	seen []string
+}
+
+func newListener(t *testing.T) *listener {
+	t.Helper()
+	l := &listener{}
+	l.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		l.mu.Lock()
+		l.seen = append(l.seen, r.Method+" "+r.URL.String()+" "+r.Header.Get("Authorization")+" "+string(body))
+		l.mu.Unlock()
+		w.WriteHeader(http.StatusServiceUnavailable)
+	}))
+	t.Cleanup(l.Close)
+	return l
+}
+
+func (l *listener) requests() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]string(nil), l.seen...)
+}
+
+// A write that changes where the credential is sent must carry the secret:
+// without it, anyone allowed to update the config could learn the stored
+// one. A listener on the new address sees nothing, through the refused
+// write and the reads and rotations after it.
+func TestDestinationChangeNeedsTheSecret(t *testing.T) {
+	t.Parallel()
+	e := rotationEnv(t, nil)
+	l := newListener(t)
+	pem := string(bytes.TrimSpace(e.vendor.CACertPEM())) + "\n"
+	for field, value := range map[string]string{
+		"token_url": l.URL + "/token", "iam_url": l.URL, "proxy_url": l.URL, "ca_cert": pem + pem,
+	} {
+		e.mustBadRequest(logical.UpdateOperation, "config/scm", map[string]any{field: value, "verify_connection": false},
+			field, "client_secret", "same write")
+	}
+	e.mustOK(logical.UpdateOperation, "cache/purge", nil)
+	e.mustOK(logical.ReadOperation, "creds/wf", nil)
+	e.mustOK(logical.UpdateOperation, "config/scm/rotate-root", nil)
+	if seen := l.requests(); len(seen) != 0 {
+		t.Errorf("the listener was sent %d requests: %q", len(seen), seen)
+	}
+	// With the secret in the same write, the change is taken.
+	e.mustOK(logical.UpdateOperation, "config/scm", map[string]any{"iam_url": l.URL, "client_secret": e.storedSecret(), "verify_connection": false})
+	if got := e.mustOK(logical.ReadOperation, "config/scm", nil).Data["iam_url"]; got != l.URL {
+		t.Errorf("iam_url = %v", got)
+	}
+}
+
+// Twenty concurrent partial writes to one config that need no vendor call
+// all succeed, and none loses another's field.
+func TestConcurrentWritesWithoutVerificationAreNeverRefused(t *testing.T) {
+	t.Parallel()
+	e := newTestEnv(t)
+	cfg := e.demoConfig("oauth2")
+	cfg["verify_connection"] = false
+	e.mustOK(logical.UpdateOperation, "config/race", cfg)
+	var wg sync.WaitGroup
+	errs := make(chan string, 20)
+	for i := range 20 {
+		wg.Go(func() {
+			data := map[string]any{"request_timeout": fmt.Sprintf("%ds", 10+i)}
+			if i%2 == 0 {
+				data = map[string]any{"scope": fmt.Sprintf("s%d", i), "verify_connection": false}
+			}
+			if out := e.route(logical.UpdateOperation, "config/race", data); out.err != nil || out.resp.IsError() {
+				errs <- out.text()
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for msg := range errs {
+		t.Errorf("a concurrent write was refused: %s", msg)
+	}
+}
