@@ -48,7 +48,7 @@ read -r module version < <(awk -v tool="$tool" '
   $1 == "require" { m = $2; v = $3 }
   block { m = $1; v = $2 }
   m != "" && (tool == m || index(tool, m "/") == 1) && length(m) > length(best) { best = m; ver = v }
-  END { if (best != "") print best, ver }' "$dir/go.mod")
+  END { if (best != "") print best, ver }' "$dir/go.mod") || true
 [[ -n "${version:-}" ]] || { log "cannot find the module of $tool in the requirements of $dir/go.mod"; exit 1; }
 pin="${version#v}"
 if [[ -n "$pin_only" ]]; then
