@@ -23,14 +23,8 @@ import (
 
 	"github.com/go-jose/go-jose/v4"
 
+	"github.com/vault-palo/vault-plugin-secrets-palo/internal/fakevendor"
 	"github.com/vault-palo/vault-plugin-secrets-palo/internal/vaulttest"
-)
-
-// The token endpoint authentication methods (RFC 7591).
-const (
-	secretBasic   = "client_secret_basic"
-	secretPost    = "client_secret_post"
-	privateKeyJWT = "private_key_jwt"
 )
 
 // TestHydra proves the Hydra harness and records how a real OAuth2 server
@@ -58,10 +52,10 @@ func TestHydra(t *testing.T) {
 	secret := "s+/:%" + rand.Text()
 	key := newSigningKey(t)
 	clients := []vaulttest.HydraClient{
-		{ClientID: "basic", ClientSecret: secret, TokenEndpointAuthMethod: secretBasic},
-		{ClientID: "post", ClientSecret: secret, TokenEndpointAuthMethod: secretPost},
+		{ClientID: "basic", ClientSecret: secret, TokenEndpointAuthMethod: fakevendor.AuthMethodBasic},
+		{ClientID: "post", ClientSecret: secret, TokenEndpointAuthMethod: fakevendor.AuthMethodPost},
 		{
-			ClientID: "jwt", TokenEndpointAuthMethod: privateKeyJWT, TokenEndpointAuthSigningAlg: "ES256",
+			ClientID: "jwt", TokenEndpointAuthMethod: fakevendor.AuthMethodPrivateKeyJWT, TokenEndpointAuthSigningAlg: "ES256",
 			JWKS: jwks(t, key),
 		},
 	}
@@ -78,11 +72,11 @@ func TestHydra(t *testing.T) {
 		t.Run(c.TokenEndpointAuthMethod, func(t *testing.T) {
 			var a tokenAnswer
 			switch c.TokenEndpointAuthMethod {
-			case secretBasic:
+			case fakevendor.AuthMethodBasic:
 				a = requestToken(t, h.TokenURL, want, c.ClientID, c.ClientSecret)
-			case secretPost:
+			case fakevendor.AuthMethodPost:
 				a = requestToken(t, h.TokenURL, with(want, "client_id", c.ClientID, "client_secret", c.ClientSecret), "", "")
-			case privateKeyJWT:
+			case fakevendor.AuthMethodPrivateKeyJWT:
 				a = requestToken(t, h.TokenURL, withAssertion(want, assertion(t, key, c.ClientID, h.TokenURL, rand.Text())), "", "")
 			}
 			checkToken(t, h, a, c.ClientID, "read", audience)
@@ -151,7 +145,7 @@ func TestHydra(t *testing.T) {
 		next := newSigningKey(t)
 		served := newJWKSServer(t, jwks(t, key))
 		c := vaulttest.HydraClient{
-			ClientID: "jwks-uri", TokenEndpointAuthMethod: privateKeyJWT, TokenEndpointAuthSigningAlg: "ES256",
+			ClientID: "jwks-uri", TokenEndpointAuthMethod: fakevendor.AuthMethodPrivateKeyJWT, TokenEndpointAuthSigningAlg: "ES256",
 			JWKSURI: served.URL, Scope: "read", Audience: []string{audience},
 		}
 		if err := h.CreateClient(ctx, c); err != nil {
@@ -212,7 +206,7 @@ func TestHydra(t *testing.T) {
 
 	t.Run("no EdDSA", func(t *testing.T) {
 		err := h.CreateClient(ctx, vaulttest.HydraClient{
-			ClientID: "eddsa", TokenEndpointAuthMethod: privateKeyJWT, TokenEndpointAuthSigningAlg: "EdDSA",
+			ClientID: "eddsa", TokenEndpointAuthMethod: fakevendor.AuthMethodPrivateKeyJWT, TokenEndpointAuthSigningAlg: "EdDSA",
 			JWKS: jwks(t, key),
 		})
 		if err == nil || !strings.Contains(err.Error(), "are supported as algorithms for private key authentication") {
