@@ -13,7 +13,7 @@ FUZZTIME  ?= 10000x
 
 export PATH := $(TOOLS_BIN):$(PATH)
 
-.PHONY: all build fakevendor vault deps demo dev test lint fmt unit rules fuzz e2e bench configure tools clean \
+.PHONY: all build fakevendor vault hydra deps demo dev test lint fmt unit rules fuzz e2e bench configure tools clean \
 	release release-check vulncheck compat
 
 all: build
@@ -30,6 +30,10 @@ fakevendor:
 vault:
 	@scripts/get-vault.sh >/dev/null
 
+## hydra: Ory Hydra, the real OAuth2 server of the e2e suite, built once per machine (tools/hydra)
+hydra: deps
+	@scripts/get-tool.sh hydra >/dev/null
+
 ## demo: dev Vault + plugin + fake vendor, read palo/creds/wildfire, stop everything
 demo: build fakevendor vault
 	PLUGIN_VERSION=$(VERSION) scripts/demo.sh
@@ -44,7 +48,7 @@ test: deps lint rules unit fuzz e2e release-check vulncheck
 tools:
 	scripts/tools.sh
 
-## deps: Debian packages the tests use (curl, shellcheck), installed with apt-get when missing
+## deps: Debian packages the tests use (curl, shellcheck, gpg, gcc), installed with apt-get when missing
 deps:
 	scripts/deps.sh
 
@@ -76,10 +80,10 @@ rules:
 fuzz:
 	scripts/fuzz.sh $(FUZZTIME)
 
-## e2e: end-to-end tests against a real Vault server, CLI and Agent
-e2e: build fakevendor vault
+## e2e: end-to-end tests against a real Vault server, CLI and Agent, and a real OAuth2 server (Hydra)
+e2e: build fakevendor vault hydra
 	VAULT_BIN="$$(scripts/get-vault.sh)" PLUGIN_BIN=$(BIN_DIR)/$(PLUGIN) PLUGIN_VERSION=$(VERSION) \
-	FAKEVENDOR_BIN=$(BIN_DIR)/fakevendor \
+	FAKEVENDOR_BIN=$(BIN_DIR)/fakevendor HYDRA_BIN="$$(scripts/get-tool.sh hydra)" \
 	go test -race -count=1 -tags e2e -parallel 4 -timeout 40m ./e2e/...
 
 ## bench: benchmarks against a real Vault; rewrites BENCHMARKS.md

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Runs the whole end-to-end suite against every Vault version in
-# scripts/vaultcompat/ (each built once from the Go module proxy into the
+# tools/vault/v*/ (each built once from the Go module proxy into the
 # cache by scripts/get-vault.sh, about ten minutes per version on 2 cores):
 # make e2e with VAULT_BIN set to that Vault. The default Vault
-# (scripts/vaultbuild) is the one make test uses.
+# (tools/vault) is the one make test uses.
 # Usage: scripts/compat.sh [vX.Y.Z...]   (default: every version there)
 set -euo pipefail
 
@@ -11,11 +11,11 @@ root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
 versions=("$@")
 if [[ ${#versions[@]} -eq 0 ]]; then
-  for d in scripts/vaultcompat/*/; do versions+=("$(basename "$d")"); done
+  for d in tools/vault/v*/; do versions+=("$(basename "$d")"); done
 fi
 for v in "${versions[@]}"; do
-  [[ -f "scripts/vaultcompat/$v/go.mod" ]] || { echo "compat: no scripts/vaultcompat/$v" >&2; exit 2; }
-  vault_bin="$(VAULT_BUILD_DIR="$root/scripts/vaultcompat/$v" scripts/get-vault.sh | tail -n1)"
+  [[ -f "tools/vault/$v/go.mod" ]] || { echo "compat: no tools/vault/$v" >&2; exit 2; }
+  vault_bin="$(VAULT_BUILD_DIR="$root/tools/vault/$v" scripts/get-vault.sh | tail -n1)"
   echo "compat: the e2e suite against $("$vault_bin" version) at $(git rev-parse --short HEAD)"
   VAULT_BIN="$vault_bin" make --no-print-directory e2e
   echo "compat: Vault $v passed on $(date -u +%F)"

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the tests and scripts use (curl, the shell
-# linter, and gpg for the release signature check) when they are missing. Needs root or sudo the first time on
-# a fresh machine; does nothing when everything is there.
+# linter, gpg for the release signature check, and a C compiler for the cgo
+# build of Ory Hydra's SQLite store) when they are missing. Needs root or
+# sudo the first time on a fresh machine; does nothing when everything is
+# there.
 
 set -euo pipefail
 
@@ -9,6 +11,7 @@ need=()
 command -v curl >/dev/null 2>&1 || need+=(curl)
 command -v shellcheck >/dev/null 2>&1 || need+=(shellcheck)
 command -v gpg >/dev/null 2>&1 || need+=(gnupg)
+command -v gcc >/dev/null 2>&1 || need+=(gcc libc6-dev)
 [[ ${#need[@]} -eq 0 ]] && exit 0
 
 echo "deps: installing ${need[*]} with apt-get" >&2

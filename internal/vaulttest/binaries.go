@@ -37,13 +37,34 @@ func LoadBinaries(t testing.TB) Binaries {
 		FakeVendor:    envOr("FAKEVENDOR_BIN", filepath.Join(root, "bin", "fakevendor")),
 	}
 	for name, path := range map[string]string{"VAULT_BIN": b.Vault, "PLUGIN_BIN": b.Plugin, "FAKEVENDOR_BIN": b.FakeVendor} {
-		info, err := os.Stat(path)
-		if err != nil || info.IsDir() || info.Mode()&0o111 == 0 {
+		if !executable(path) {
 			t.Fatalf("vaulttest: %s: no executable at %s; run the end-to-end tests with `make e2e`, "+
 				"which builds the binaries and sets VAULT_BIN, PLUGIN_BIN, PLUGIN_VERSION and FAKEVENDOR_BIN", name, path)
 		}
 	}
 	return b
+}
+
+// LoadHydra returns the hydra binary: HYDRA_BIN (which `make e2e` sets from
+// scripts/get-tool.sh hydra), else .tools/bin/hydra if that script built it
+// before. Without either it fails the test under make, where a skip would
+// prove nothing, and skips it elsewhere, naming the fix.
+func LoadHydra(t testing.TB) string {
+	t.Helper()
+	bin := envOr("HYDRA_BIN", filepath.Join(repoRoot(), ".tools", "bin", "hydra"))
+	if !executable(bin) {
+		if os.Getenv("HYDRA_BIN") == "" && os.Getenv("MAKELEVEL") == "" {
+			t.Skip("vaulttest: no hydra binary: set HYDRA_BIN=\"$(scripts/get-tool.sh hydra)\" or run `make e2e`")
+		}
+		t.Fatalf("vaulttest: HYDRA_BIN: no executable at %s; `scripts/get-tool.sh hydra` builds one", bin)
+	}
+	return bin
+}
+
+// executable reports whether path is a file that may be run.
+func executable(path string) bool {
+	info, err := os.Stat(path)
+	return err == nil && !info.IsDir() && info.Mode()&0o111 != 0
 }
 
 func envOr(key, fallback string) string {

@@ -2,7 +2,9 @@
 // loopback only: a Vault dev server, a 3-node Vault cluster on integrated
 // storage (which scripts/cluster.sh forms, restarts and stops; see
 // StartCluster), the vault CLI and Go API client against either, the fake
-// vendor command over TLS with a client for its admin API, and Vault Agent.
+// vendor command over TLS with a client for its admin API, Vault Agent, and
+// Ory Hydra, a real OAuth2 server, with a client for its admin API
+// (StartHydra).
 //
 // Every process it starts itself is in its own process group, with its
 // output in a log file, and is stopped by its process id in t.Cleanup:
@@ -13,5 +15,5 @@
 // bounded.
 //
 // The binaries under test come from the environment that `make e2e` sets
-// (see LoadBinaries).
+// (see LoadBinaries and LoadHydra).
 package vaulttest

@@ -49,6 +49,13 @@ func StartProcess(t testing.TB, name, bin string, args, env []string, dir, logPa
 	if err != nil {
 		t.Fatalf("vaulttest: %v", err)
 	}
+	stopAtCleanup(t, p)
+	return p
+}
+
+// stopAtCleanup stops p when the test ends, after printing the end of its
+// log if the test failed.
+func stopAtCleanup(t testing.TB, p *Process) {
 	t.Cleanup(func() {
 		if t.Failed() {
 			t.Logf("vaulttest: last lines of the %s log (%s):\n%s", p.Name, p.LogPath, p.LogTail(logTailLines))
@@ -57,7 +64,6 @@ func StartProcess(t testing.TB, name, bin string, args, env []string, dir, logPa
 			t.Errorf("vaulttest: %v", err)
 		}
 	})
-	return p
 }
 
 func startProcess(name, bin string, args, env []string, dir, logPath string) (*Process, error) {

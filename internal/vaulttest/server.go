@@ -81,13 +81,10 @@ func StartDev(t testing.TB, vaultBin string, o DevOptions) *Server {
 		t.Fatalf("vaulttest: %v", err)
 	}
 
-	var lastErr error
-	for attempt := 1; attempt <= startAttempts; attempt++ {
-		port, err := FreePorts(2) // the API and, on the next port, the cluster listener
-		if err != nil {
-			t.Fatalf("vaulttest: %v", err)
-		}
+	s.Process = startOnFreePorts(t, "the Vault dev server", 2, func(port, attempt int) (*Process, error) {
+		// The API on port, and the cluster listener on the next one.
 		listen := "127.0.0.1:" + strconv.Itoa(port)
+		s.Addr = "http://" + listen
 		args := append([]string{
 			"server", "-dev",
 			"-dev-root-token-id=" + o.RootToken,
@@ -96,38 +93,44 @@ func StartDev(t testing.TB, vaultBin string, o DevOptions) *Server {
 			"-log-level=" + o.LogLevel,
 		}, o.Args...)
 		logPath := filepath.Join(dir, fmt.Sprintf("vault-%d.log", attempt))
-		p, err := startProcess("vault", vaultBin, args, ChildEnv(dir, o.Env...), dir, logPath)
+		return startProcess("vault", vaultBin, args, ChildEnv(dir, o.Env...), dir, logPath)
+	}, func(p *Process) error {
+		s.Process = p
+		return s.waitHealthy(o.StartTimeout)
+	})
+	return s
+}
+
+// startOnFreePorts starts a server on n consecutive free loopback ports:
+// start starts it with the first port, ready waits until it serves. A
+// server that did not get ready because another process took a port
+// first is stopped and started again on other ports, startAttempts times
+// in all. The server is stopped in t.Cleanup; if it never gets ready, the
+// test fails with the end of its log.
+func startOnFreePorts(t testing.TB, what string, n int, start func(port, attempt int) (*Process, error), ready func(*Process) error) *Process {
+	t.Helper()
+	var p *Process
+	var lastErr error
+	for attempt := 1; attempt <= startAttempts; attempt++ {
+		port, err := FreePorts(n)
 		if err != nil {
 			t.Fatalf("vaulttest: %v", err)
 		}
-		s.Process = p
-		s.Addr = "http://" + listen
-		lastErr = s.waitHealthy(o.StartTimeout)
-		if lastErr == nil {
-			s.registerCleanup(t)
-			return s
+		if p, err = start(port, attempt); err != nil {
+			t.Fatalf("vaulttest: %v", err)
+		}
+		if lastErr = ready(p); lastErr == nil {
+			stopAtCleanup(t, p)
+			return p
 		}
 		_ = p.Stop()
 		if !strings.Contains(p.Log(), "address already in use") {
 			break
 		}
 	}
-	t.Fatalf("vaulttest: the Vault dev server did not become ready: %v\nlast lines of its log (%s):\n%s",
-		lastErr, s.LogPath, s.LogTail(logTailLines))
+	t.Fatalf("vaulttest: %s did not become ready: %v\nlast lines of its log (%s):\n%s",
+		what, lastErr, p.LogPath, p.LogTail(logTailLines))
 	return nil
-}
-
-// registerCleanup stops the server when the test ends, after printing the
-// end of its log if the test failed.
-func (s *Server) registerCleanup(t testing.TB) {
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("vaulttest: last lines of the Vault log (%s):\n%s", s.LogPath, s.LogTail(logTailLines))
-		}
-		if err := s.Stop(); err != nil {
-			t.Errorf("vaulttest: %v", err)
-		}
-	})
 }
 
 // waitHealthy polls sys/health until it answers 200 (initialised, unsealed,

@@ -1,8 +1,12 @@
-module github.com/vault-palo/vault-plugin-secrets-palo/scripts/vaultcompat/v1.19.0
+module github.com/vault-palo/vault-plugin-secrets-palo/tools/vault/v1.19.0
 
 go 1.26
 
-require github.com/hashicorp/vault v1.19.0
+// An older Vault that make compat runs the e2e suite against, built once
+// per machine by scripts/get-vault.sh.
+tool github.com/hashicorp/vault
+
+require github.com/hashicorp/vault v1.19.0 // indirect
 
 require (
 	cel.dev/expr v0.19.0 // indirect

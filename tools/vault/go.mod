@@ -1,8 +1,12 @@
-module github.com/vault-palo/vault-plugin-secrets-palo/scripts/vaultbuild
+module github.com/vault-palo/vault-plugin-secrets-palo/tools/vault
 
 go 1.26
 
-require github.com/hashicorp/vault v1.21.0
+// The Vault that make test runs, built once per machine by
+// scripts/get-vault.sh, which says why this version is pinned.
+tool github.com/hashicorp/vault
+
+require github.com/hashicorp/vault v1.21.0 // indirect
 
 require (
 	cel.dev/expr v0.24.0 // indirect
