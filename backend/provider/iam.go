@@ -210,7 +210,7 @@ func iamErrorDetail(body []byte, r redactor) (code, msg string) {
 		} `json:"_errors"`
 	}
 	if json.Unmarshal(body, &scm) == nil && len(scm.Errors) > 0 && (scm.Errors[0].Code != "" || scm.Errors[0].Message != "") {
-		return sanitize(scm.Errors[0].Code, r, maxCode), sanitize(scm.Errors[0].Message, r, maxExcerpt)
+		return sanitize(scm.Errors[0].Code, r, maxCode), sanitize(scm.Errors[0].Message, r, maxMessage)
 	}
 	return detailOrExcerpt(body, r)
 }

@@ -16,9 +16,13 @@ import (
 )
 
 const (
-	// maxExcerpt is the longest vendor text (message or body excerpt) an
-	// error carries, in characters.
+	// maxExcerpt is the longest excerpt of a vendor body (or network
+	// error) an error carries, in characters.
 	maxExcerpt = 200
+	// maxMessage is the longest vendor message (error_description,
+	// message) an error carries: some servers put the cause at the end of
+	// a long generic sentence.
+	maxMessage = 500
 	// maxCode is the longest vendor error code an error carries.
 	maxCode = 64
 	// redactedMark replaces every occurrence of a secret.

@@ -208,7 +208,7 @@ func statusError(provider string, p Params, resp *Response) *Error {
 func missingTokenError(provider string, p Params, resp *Response, field string) *Error {
 	r := p.redactor()
 	rawCode, rawMsg, _ := vendorDetail(resp.Body)
-	code, msg := sanitize(rawCode, r, maxCode), sanitize(rawMsg, r, maxExcerpt)
+	code, msg := sanitize(rawCode, r, maxCode), sanitize(rawMsg, r, maxMessage)
 	if code == "" && msg == "" {
 		msg = successBodySummary(resp.Body, r)
 	}
@@ -269,7 +269,7 @@ func successBodySummary(body []byte, r redactor) string {
 func detailOrExcerpt(body []byte, r redactor) (code, msg string) {
 	rawCode, rawMsg, _ := vendorDetail(body)
 	code = sanitize(rawCode, r, maxCode)
-	msg = sanitize(rawMsg, r, maxExcerpt)
+	msg = sanitize(rawMsg, r, maxMessage)
 	if code == "" && msg == "" {
 		msg = sanitize(string(body), r, maxExcerpt)
 	}
