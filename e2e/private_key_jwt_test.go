@@ -119,7 +119,7 @@ func TestOAuth2AgainstHydra(t *testing.T) {
 
 	// A key pasted into the registration.
 	read := e.config(t, "pasted", "client_id=pasted", "token_endpoint_auth_method=private_key_jwt", "audience="+audience)
-	if err := e.h.CreateClient(ctx, vaulttest.HydraClient{
+	if err := e.h.CreateClient(ctx, vaulttest.HydraClient{ //nolint:gosec // G101: field names, not credentials
 		ClientID: "pasted", TokenEndpointAuthMethod: "private_key_jwt", TokenEndpointAuthSigningAlg: "ES256",
 		JWKS: e.jwks(t, "pasted"), Scope: "read", Audience: []string{audience},
 	}); err != nil {
@@ -139,12 +139,12 @@ func TestOAuth2AgainstHydra(t *testing.T) {
 		t.Fatal(err)
 	}
 	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
+	_ = resp.Body.Close()
 	if resp.StatusCode != http.StatusOK || !strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json") ||
 		len(kidsOf(t, body)) != 1 || strings.Contains(string(body), `"data"`) {
 		t.Fatalf("GET %s without a token: %d %s\n%s", uri, resp.StatusCode, resp.Header.Get("Content-Type"), body)
 	}
-	if err := e.h.CreateClient(ctx, vaulttest.HydraClient{
+	if err := e.h.CreateClient(ctx, vaulttest.HydraClient{ //nolint:gosec // G101: field names, not credentials
 		ClientID: "byuri", TokenEndpointAuthMethod: "private_key_jwt", TokenEndpointAuthSigningAlg: "RS256", JWKSURI: uri, Scope: "read",
 	}); err != nil {
 		t.Fatal(err)
@@ -162,7 +162,7 @@ func TestPrivateKeyJWTRotationAgainstHydra(t *testing.T) {
 	e := newJWTEnv(t)
 	ctx := t.Context()
 	e.config(t, "rot", "client_id=rot", "token_endpoint_auth_method=private_key_jwt", "rotation_overlap=0")
-	client := vaulttest.HydraClient{
+	client := vaulttest.HydraClient{ //nolint:gosec // G101: field names, not credentials
 		ClientID: "rot", TokenEndpointAuthMethod: "private_key_jwt", TokenEndpointAuthSigningAlg: "ES256", JWKS: e.jwks(t, "rot"), Scope: "read",
 	}
 	if err := e.h.CreateClient(ctx, client); err != nil {
