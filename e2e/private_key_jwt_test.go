@@ -251,7 +251,7 @@ func TestOAuth2ErrorsFromHydra(t *testing.T) {
 	// Registered with another config's key.
 	e.config(t, "other", "client_id=other", "token_endpoint_auth_method=private_key_jwt")
 	e.config(t, "wrongkey", "client_id=wrongkey", "token_endpoint_auth_method=private_key_jwt")
-	if err := e.h.CreateClient(ctx, vaulttest.HydraClient{
+	if err := e.h.CreateClient(ctx, vaulttest.HydraClient{ //nolint:gosec // G101: field names, not credentials
 		ClientID: "wrongkey", TokenEndpointAuthMethod: "private_key_jwt", TokenEndpointAuthSigningAlg: "ES256", JWKS: e.jwks(t, "other"), Scope: "read",
 	}); err != nil {
 		t.Fatal(err)
