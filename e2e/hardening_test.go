@@ -1,0 +1,215 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/vault-palo/vault-plugin-secrets-palo/backend/provider"
+	"github.com/vault-palo/vault-plugin-secrets-palo/internal/fakevendor"
+	"github.com/vault-palo/vault-plugin-secrets-palo/internal/vaulttest"
+)
+
+// The scenarios of a security review, through a real Vault: a config write
+// that would redirect a stored secret, a secret written while a rotation
+// runs, a plugin reload during a slow reset, a reset that would hit another
+// account, and reset answers in forms the vendor does not document.
+
+// recorder is a listener on loopback that records every request it is
+// sent: where a secret would go if a write could redirect it.
+type recorder struct {
+	*httptest.Server
+	mu   sync.Mutex
+	seen []string
+}
+
+func newRecorder(t *testing.T) *recorder {
+	t.Helper()
+	r := &recorder{}
+	r.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		body, _ := io.ReadAll(req.Body)
+		r.mu.Lock()
+		r.seen = append(r.seen, req.Method+" "+req.URL.String()+" Authorization="+req.Header.Get("Authorization")+" body="+string(body))
+		r.mu.Unlock()
+		w.WriteHeader(http.StatusServiceUnavailable)
+	}))
+	t.Cleanup(r.Close)
+	return r
+}
+
+func (r *recorder) requests() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]string(nil), r.seen...)
+}
+
+// TestConfigWriteCannotRedirectTheSecret: a write that changes token_url,
+// iam_url, proxy_url or ca_cert without the secret is refused with a 400
+// naming the field and why, for every provider; a listener on the new
+// address then sees nothing through reads, a purge and a rotation.
+func TestConfigWriteCannotRedirectTheSecret(t *testing.T) {
+	t.Parallel()
+	p := vaulttest.NewPalo(t, vaulttest.PaloOptions{})
+	l := newRecorder(t)
+	// Another CA bundle: the vendor's CA twice.
+	bundle := filepath.Join(t.TempDir(), "bundle.pem")
+	if err := os.WriteFile(bundle, append(append([]byte{}, p.Vendor.CAPEM...), p.Vendor.CAPEM...), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range p.Setups {
+		config := p.Path("config", s.Config)
+		key := "client_secret"
+		if s.Provider == fakevendor.ProviderOracleCASB {
+			key = "access_secret"
+		}
+		changes := map[string]string{"token_url": l.URL + "/token", "proxy_url": l.URL, "ca_cert": "@" + bundle}
+		if s.Provider == fakevendor.ProviderSCM {
+			changes["iam_url"] = l.URL
+		}
+		for field, value := range changes {
+			r := mustFail(t, p.Vault, "", 400, "write", config, field+"="+value, "verify_connection=false")
+			for _, w := range []string{field, key, "same write", "address of their choosing"} {
+				if !strings.Contains(r.Stderr, w) {
+					t.Errorf("%s %s: the refusal does not say %q:\n%s", s.Provider, field, w, r.Stderr)
+				}
+			}
+		}
+		p.Vault.MustCLI(t, "write", p.Path("cache", "purge"), "config="+s.Config)
+		token(t, p, "", p.Path("creds", s.Role))
+	}
+	scm := p.Setup(t, fakevendor.ProviderSCM)
+	p.Vault.MustCLI(t, "write", p.Path("config", scm.Config), "iam_url="+p.Vendor.URL, "client_secret="+scm.Account.ClientSecret)
+	p.Vault.MustCLI(t, "write", "-f", p.Path("config", scm.Config, "rotate-root"))
+	if seen := l.requests(); len(seen) != 0 {
+		t.Errorf("the listener on the new address was sent %d requests: %q", len(seen), seen)
+	}
+}
+
+// TestSecretWrittenDuringARotationThroughVault: the first reset is slow
+// and its answer, and the next two, are lost. While it is in flight, a
+// write of the old secret and a delete are refused; after it, the old
+// secret (reset meanwhile) is verified and refused; once the IAM API
+// answers again, rotate-root recovers and reads get tokens of the vendor's
+// current secret.
+func TestSecretWrittenDuringARotationThroughVault(t *testing.T) {
+	t.Parallel()
+	p := vaulttest.NewPalo(t, vaulttest.PaloOptions{})
+	scm := p.Setup(t, fakevendor.ProviderSCM)
+	config := p.Path("config", scm.Config)
+	old := scm.Account.ClientSecret
+	p.Vault.MustCLI(t, "write", config, "iam_url="+p.Vendor.URL, "client_secret="+old)
+	p.Vendor.SetIAMFaults(t, fakevendor.IAMFaults{SlowResetNext: 1, AnswerDelay: 3 * time.Second, LoseResetNext: provider.ResetAttempts})
+
+	done := make(chan vaulttest.Result, 1)
+	go func() { done <- p.Vault.CLI(t, "write", "-f", config+"/rotate-root") }()
+	vaulttest.Eventually(t, 10*time.Second, 50*time.Millisecond, "the first reset at the vendor", func() error {
+		if p.Vendor.IAMResets(t, scm.Account.ClientID) == 0 {
+			return errors.New("no reset yet")
+		}
+		return nil
+	})
+	for _, args := range [][]string{{"write", config, "client_secret=" + old}, {"delete", config}} {
+		if r := mustFail(t, p.Vault, "", 400, args...); !strings.Contains(r.Stderr, "rotation of its credential is running") {
+			t.Errorf("`vault %s` during the rotation: %s", args[0], r.Stderr)
+		}
+	}
+	if r := <-done; r.OK() || !strings.Contains(r.Stderr, "unknown") {
+		t.Fatalf("the rotation with its answers lost: %s", r)
+	}
+	r := mustFail(t, p.Vault, "", 400, "write", config, "client_secret="+old, "verify_connection=false")
+	for _, w := range []string{"rotation begun", "HTTP 401", "Nothing was changed"} {
+		if !strings.Contains(r.Stderr, w) {
+			t.Errorf("the old secret written after the lost answers: the refusal does not say %q:\n%s", w, r.Stderr)
+		}
+	}
+	p.Vendor.SetIAMFaults(t, fakevendor.IAMFaults{})
+	p.Vault.MustCLI(t, "write", "-f", config+"/rotate-root")
+	p.Vault.MustCLI(t, "write", p.Path("cache", "purge"), "config="+scm.Config)
+	token(t, p, "", p.Path("creds", scm.Role))
+}
+
+// TestPluginReloadDuringASlowReset: Vault lets a reload wait for the
+// requests in flight, so a rotate-root whose caller is still waiting holds
+// it off; once the caller has gone, the reload stops the run at once
+// (Cleanup cancels and waits for it), and the next instance of the mount
+// rotates at once (the claim was dropped), resuming the pending reset.
+func TestPluginReloadDuringASlowReset(t *testing.T) {
+	t.Parallel()
+	p := vaulttest.NewPalo(t, vaulttest.PaloOptions{})
+	scm := p.Setup(t, fakevendor.ProviderSCM)
+	config := p.Path("config", scm.Config)
+	p.Vault.MustCLI(t, "write", config, "iam_url="+p.Vendor.URL, "client_secret="+scm.Account.ClientSecret)
+	p.Vendor.SetIAMFaults(t, fakevendor.IAMFaults{ResetDelay: 2 * time.Minute})
+	impatient := p.Vault.Client(t)
+	impatient.SetClientTimeout(3 * time.Second)
+	if _, err := impatient.Logical().Write(config+"/rotate-root", nil); err == nil {
+		t.Fatal("the rotation over a two-minute reset answered within three seconds")
+	}
+	start := time.Now()
+	p.Vault.MustCLI(t, "write", "sys/plugins/reload/backend", "mounts="+p.Mount+"/")
+	if d := time.Since(start); d > 30*time.Second {
+		t.Errorf("the reload took %s: the run went on", d)
+	}
+	p.Vendor.SetIAMFaults(t, fakevendor.IAMFaults{})
+	p.Vault.MustCLI(t, "write", "-f", config+"/rotate-root")
+	if n := p.Vendor.IAMResets(t, scm.Account.ClientID); n != 1 {
+		t.Errorf("the vendor made %d resets, want 1", n)
+	}
+	p.Vault.MustCLI(t, "write", p.Path("cache", "purge"), "config="+scm.Config)
+	token(t, p, "", p.Path("creds", scm.Role))
+}
+
+// TestRotationResetAnswers: the reset checks the account, and reads
+// answers the vendor does not document: a service_account_id of another
+// account in the same TSG is a 400 naming both client ids, with nothing
+// reset; a 200 with a secret is a success; an answer in text form is never
+// quoted.
+func TestRotationResetAnswers(t *testing.T) {
+	t.Parallel()
+	sibling := fakevendor.DemoSCMSibling()
+	p := vaulttest.NewPalo(t, vaulttest.PaloOptions{})
+	p.Vendor.AddAccount(t, sibling)
+	scm := p.Setup(t, fakevendor.ProviderSCM)
+	config := p.Path("config", scm.Config)
+	p.Vault.MustCLI(t, "write", config, "iam_url="+p.Vendor.URL, "client_secret="+scm.Account.ClientSecret,
+		"service_account_id="+fakevendor.DemoSCMSiblingID)
+	r := mustFail(t, p.Vault, "", 400, "write", "-f", config+"/rotate-root")
+	for _, w := range []string{sibling.ClientID, scm.Account.ClientID, "nothing was reset"} {
+		if !strings.Contains(r.Stderr, w) {
+			t.Errorf("the wrong account's refusal does not say %q:\n%s", w, r.Stderr)
+		}
+	}
+	if n := p.Vendor.IAMResets(t, sibling.ClientID) + p.Vendor.IAMResets(t, scm.Account.ClientID); n != 0 {
+		t.Errorf("%d resets were made", n)
+	}
+	p.Vault.MustCLI(t, "write", config, "service_account_id=")
+
+	p.Vendor.SetIAMFaults(t, fakevendor.IAMFaults{ResetStatus: http.StatusOK})
+	p.Vault.MustCLI(t, "write", "-f", config+"/rotate-root")
+	if n := p.Vendor.IAMResets(t, scm.Account.ClientID); n != 1 {
+		t.Errorf("a 200 answer: %d resets, want 1", n)
+	}
+
+	p.Vendor.SetIAMFaults(t, fakevendor.IAMFaults{ResetAnswer: fakevendor.ResetAnswerText})
+	r = mustFail(t, p.Vault, "", 500, "write", "-f", config+"/rotate-root")
+	if !strings.Contains(r.Stderr, "not quoted") || strings.Contains(r.Stderr, "client_secret=") {
+		t.Errorf("a text answer: %s", r.Stderr)
+	}
+	read := readJSON(t, p.Vault, "", config)
+	if strings.Contains(str(t, read.Data, "last_rotation_error"), "client_secret=") {
+		t.Error("last_rotation_error quotes the answer")
+	}
+	p.Vendor.SetIAMFaults(t, fakevendor.IAMFaults{})
+	p.Vault.MustCLI(t, "write", "-f", config+"/rotate-root")
+	p.Vault.MustCLI(t, "write", p.Path("cache", "purge"), "config="+scm.Config)
+	token(t, p, "", p.Path("creds", scm.Role))
+}
