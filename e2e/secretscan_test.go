@@ -173,6 +173,7 @@ func TestSecretScanEverywhere(t *testing.T) {
 		}},
 		step{"rotation of the paloalto_scm secret", sc.rotation},
 		step{"vendor failures that are not retried", sc.vendorFailures},
+		step{"vendor echoes of the secret in every encoding", sc.vendorEchoes},
 		step{"an outage with a cached token", sc.outageWithCachedToken},
 		step{"documentation", sc.documentation},
 		step{"every secret was used", sc.secretsUsed},
@@ -339,6 +340,48 @@ func (sc *secretScan) vendorFailures(t *testing.T) {
 	}
 }
 
+// vendorEchoes: a vendor error body that echoes the secret it was sent, in
+// each encoding a vendor or a proxy might use. The encoded forms join the
+// scan, and every error must still name the provider.
+func (sc *secretScan) vendorEchoes(t *testing.T) {
+	for _, s := range sc.setups {
+		sc.forms = append(sc.forms, echoForms(sc.secretOf[s.Provider])...)
+	}
+	for _, enc := range []string{
+		fakevendor.EchoRaw, fakevendor.EchoPathEscape, fakevendor.EchoLowerHex, fakevendor.EchoForm, fakevendor.EchoBase64,
+		fakevendor.EchoBase64URL, fakevendor.EchoBase64URLNoPad, fakevendor.EchoJSONUnicode, fakevendor.EchoHTML,
+	} {
+		sc.fv.SetFaults(t, fakevendor.Faults{EchoSecret: enc})
+		sc.cli(t, true, scanPlain, "write", "-f", "palo/cache/purge")
+		for _, s := range sc.setups {
+			r := sc.cli(t, false, scanPlain, "read", "palo/creds/"+s.Role)
+			if !strings.Contains(r.Stderr, s.Provider) {
+				t.Errorf("%s: the error for %s does not name the provider:\n%s", enc, s.Role, r.Stderr)
+			}
+			sc.api.must(t, 500, http.MethodGet, "palo/creds/"+s.Role, nil)
+		}
+	}
+	sc.fv.SetFaults(t, fakevendor.Faults{})
+}
+
+// echoForms are the encodings of secret that a vendor's echo may use
+// beyond secretForms: lower-case percent-encoding, base64 in both
+// alphabets, and JSON's \u escapes of every character.
+func echoForms(secret string) []string {
+	var hexForm, unicode strings.Builder
+	for _, b := range []byte(secret) {
+		fmt.Fprintf(&hexForm, "%%%02x", b)
+	}
+	for _, r := range secret {
+		fmt.Fprintf(&unicode, "\\u%04x", r)
+	}
+	return []string{
+		hexForm.String(), unicode.String(),
+		base64.StdEncoding.EncodeToString([]byte(secret)), base64.URLEncoding.EncodeToString([]byte(secret)),
+		base64.RawURLEncoding.EncodeToString([]byte(secret)),
+	}
+}
+
 // outageWithCachedToken: during an outage the reader gets the cached token
 // with a warning that quotes the vendor's failure. Tokens of 20 s and a
 // min_ttl of 18 s make the cached token stop qualifying 2 s after it is
@@ -410,7 +453,14 @@ func (sc *secretScan) vendorGone(t *testing.T) {
 			t.Errorf("read of %s with the vendor gone: HTTP %d, want 500", sc.setups[i].Role, st)
 		}
 	}
-	sc.cli(t, false, scanPlain, "write", "palo/config/"+scanSCM.Config, "request_timeout=5s")
+	// A write that needs no vendor call goes through; one that must
+	// verify the login (a new config) fails naming the vendor's absence.
+	sc.cli(t, true, scanPlain, "write", "palo/config/"+scanSCM.Config, "request_timeout=5s")
+	for _, s := range sc.setups {
+		if s.Provider == fakevendor.ProviderSCM {
+			sc.cli(t, false, scanPlain, append([]string{"write", "palo/config/" + s.Config + "-probe"}, s.ConfigArgs(sc.fv)...)...)
+		}
+	}
 	sc.cli(t, true, scanJSON, "read", "palo/cache")
 	sc.api.must(t, 200, http.MethodGet, "palo/metrics", nil)
 	for _, s := range sc.setups {
