@@ -672,3 +672,21 @@ func TestRotationRefusedRepeatKeepsThePendingReset(t *testing.T) {
 		t.Fatalf("the run after the refusal did not recover: %v", err)
 	}
 }
+
+// A pending reset stored by an earlier version ({started_at,
+// service_account_id, token, token_expires_at}) is read as a pending
+// rotation that the SCM reset resumes with the same token.
+func TestRotationRecordReadsTheEarlierPendingForm(t *testing.T) {
+	t.Parallel()
+	var rec rotationRecord
+	raw := `{"pending":{"started_at":"2026-12-01T10:00:00Z","service_account_id":"2f56a901-4b71-45dc-a8d6-6b77eb41934d",` +
+		`"token":"saved-bearer-token","token_expires_at":"2026-12-01T10:15:00Z"},"failures":1}`
+	if err := json.Unmarshal([]byte(raw), &rec); err != nil {
+		t.Fatal(err)
+	}
+	p := rec.Pending
+	if p == nil || p.State["token"] != "saved-bearer-token" || p.State["service_account_id"] != "2f56a901-4b71-45dc-a8d6-6b77eb41934d" ||
+		!p.ValidUntil.Equal(time.Date(2026, 12, 1, 10, 15, 0, 0, time.UTC)) || rec.Failures != 1 {
+		t.Errorf("read %+v (pending %+v)", rec, p)
+	}
+}
