@@ -207,6 +207,19 @@ func (e *testEnv) route(op logical.Operation, path string, data map[string]any) 
 	return outcome{resp: resp, err: err, status: status}
 }
 
+// readErr reads path and returns the failure, if any: an error, or an
+// error response.
+func (e *testEnv) readErr(path string) error {
+	resp, err := e.do(logical.ReadOperation, path, nil)
+	switch {
+	case err != nil:
+		return err
+	case resp.IsError():
+		return resp.Error()
+	}
+	return nil
+}
+
 // mustOK sends a request and fails the test on an error or error response.
 func (e *testEnv) mustOK(op logical.Operation, path string, data map[string]any) *logical.Response {
 	e.t.Helper()

@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -17,6 +16,7 @@ import (
 
 	"github.com/vault-palo/vault-plugin-secrets-palo/backend/provider"
 	"github.com/vault-palo/vault-plugin-secrets-palo/internal/fakevendor"
+	"github.com/vault-palo/vault-plugin-secrets-palo/internal/testkit"
 )
 
 // The scenarios of a security review: ways in which a write, a rotation or
@@ -293,33 +293,6 @@ func TestRotationClaimHoldsAcrossInstances(t *testing.T) {
 	}
 }
 
-// listener records every request made to it.
-type listener struct {
-	*httptest.Server
-	mu   sync.Mutex
-	seen []string
-}
-
-func newListener(t *testing.T) *listener {
-	t.Helper()
-	l := &listener{}
-	l.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body, _ := io.ReadAll(r.Body)
-		l.mu.Lock()
-		l.seen = append(l.seen, r.Method+" "+r.URL.String()+" "+r.Header.Get("Authorization")+" "+string(body))
-		l.mu.Unlock()
-		w.WriteHeader(http.StatusServiceUnavailable)
-	}))
-	t.Cleanup(l.Close)
-	return l
-}
-
-func (l *listener) requests() []string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return append([]string(nil), l.seen...)
-}
-
 // A write that changes where the credential is sent must carry the secret:
 // without it, anyone allowed to update the config could learn the stored
 // one. A listener on the new address sees nothing, through the refused
@@ -327,7 +300,7 @@ func (l *listener) requests() []string {
 func TestDestinationChangeNeedsTheSecret(t *testing.T) {
 	t.Parallel()
 	e := rotationEnv(t, nil)
-	l := newListener(t)
+	l := testkit.NewRecorder(t)
 	pem := string(bytes.TrimSpace(e.vendor.CACertPEM())) + "\n"
 	for field, value := range map[string]string{
 		"token_url": l.URL + "/token", "iam_url": l.URL, "proxy_url": l.URL, "ca_cert": pem + pem,
@@ -338,7 +311,7 @@ func TestDestinationChangeNeedsTheSecret(t *testing.T) {
 	e.mustOK(logical.UpdateOperation, "cache/purge", nil)
 	e.mustOK(logical.ReadOperation, "creds/wf", nil)
 	e.mustOK(logical.UpdateOperation, "config/scm/rotate-root", nil)
-	if seen := l.requests(); len(seen) != 0 {
+	if seen := l.Requests(); len(seen) != 0 {
 		t.Errorf("the listener was sent %d requests: %q", len(seen), seen)
 	}
 	// With the secret in the same write, the change is taken.

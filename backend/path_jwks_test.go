@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -17,6 +15,7 @@ import (
 	"github.com/vault-palo/vault-plugin-secrets-palo/backend/provider"
 	"github.com/vault-palo/vault-plugin-secrets-palo/internal/fakevendor"
 	"github.com/vault-palo/vault-plugin-secrets-palo/internal/testclock"
+	"github.com/vault-palo/vault-plugin-secrets-palo/internal/testkit"
 )
 
 const jwtClientID = "vault-jwt-client"
@@ -193,7 +192,7 @@ func TestPrivateKeyJWTDestinationChangeMakesANewKey(t *testing.T) {
 	t.Parallel()
 	e := keyEnv(t, nil)
 	before := e.jwks("jwt")
-	l := newListener(t)
+	l := testkit.NewRecorder(t)
 	resp := e.mustOK(logical.UpdateOperation, "config/jwt", map[string]any{"token_url": l.URL + "/token"})
 	if !strings.Contains(strings.Join(resp.Warnings, " "), "token_url") {
 		t.Errorf("warnings %v do not name the moved field", resp.Warnings)
@@ -288,25 +287,7 @@ func TestPrivateKeyJWTRotationReadersNeverNotice(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.mustOK(logical.UpdateOperation, "roles/jr", map[string]any{"min_ttl": "3s"})
-	stop := make(chan struct{})
-	var failures, reads atomic.Int64
-	var wg sync.WaitGroup
-	for range 20 {
-		wg.Go(func() {
-			for {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				if out := e.route(logical.ReadOperation, "creds/jr", nil); out.err != nil || out.resp.IsError() {
-					failures.Add(1)
-				}
-				reads.Add(1)
-				time.Sleep(20 * time.Millisecond)
-			}
-		})
-	}
+	readers := testkit.StartReaders(20, 20*time.Millisecond, func() error { return e.readErr("creds/jr") })
 	// The server is given the next key as soon as it is published: a
 	// fake that refetches the JWKS, as a jwks_uri server does.
 	for range 2 {
@@ -320,11 +301,7 @@ func TestPrivateKeyJWTRotationReadersNeverNotice(t *testing.T) {
 		e.mustOK(logical.UpdateOperation, "config/jwt/rotate-root", nil)
 		time.Sleep(time.Second)
 	}
-	close(stop)
-	wg.Wait()
-	if failures.Load() != 0 {
-		t.Errorf("%d of %d reads failed during the rotations", failures.Load(), reads.Load())
-	}
+	readers.Stop(t, "the rotations")
 }
 
 // The schedule rotates private_key_jwt configs too: at rotation_period the

@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -19,6 +18,7 @@ import (
 	"github.com/vault-palo/vault-plugin-secrets-palo/backend/provider"
 	"github.com/vault-palo/vault-plugin-secrets-palo/internal/fakevendor"
 	"github.com/vault-palo/vault-plugin-secrets-palo/internal/testclock"
+	"github.com/vault-palo/vault-plugin-secrets-palo/internal/testkit"
 )
 
 // scmDemo is the demo paloalto_scm account.
@@ -457,28 +457,7 @@ func TestRotationReadersNeverNotice(t *testing.T) {
 	e.mustOK(logical.UpdateOperation, "roles/wf", map[string]any{"min_ttl": "3s"})
 	e.mustOK(logical.ReadOperation, "creds/wf", nil)
 
-	stop := make(chan struct{})
-	var reads, failures atomic.Int64
-	var firstErr atomic.Value
-	var wg sync.WaitGroup
-	for range 50 {
-		wg.Go(func() {
-			for {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				resp, err := e.do(logical.ReadOperation, "creds/wf", nil)
-				reads.Add(1)
-				if err != nil || resp.IsError() {
-					failures.Add(1)
-					firstErr.CompareAndSwap(nil, fmt.Sprint(err, resp))
-				}
-				time.Sleep(20 * time.Millisecond)
-			}
-		})
-	}
+	readers := testkit.StartReaders(50, 20*time.Millisecond, func() error { return e.readErr("creds/wf") })
 	time.Sleep(300 * time.Millisecond)
 	for range 2 {
 		if _, err := e.b.rotate(context.Background(), e.storage, "scm", "manual"); err != nil {
@@ -486,15 +465,10 @@ func TestRotationReadersNeverNotice(t *testing.T) {
 		}
 	}
 	time.Sleep(2 * time.Second)
-	close(stop)
-	wg.Wait()
-	if failures.Load() != 0 {
-		t.Errorf("%d of %d reads failed during the rotations; first: %v", failures.Load(), reads.Load(), firstErr.Load())
-	}
+	readers.Stop(t, "the rotations")
 	if e.resets() != 2 {
 		t.Errorf("resets = %d, want 2", e.resets())
 	}
-	t.Logf("%d reads", reads.Load())
 }
 
 // TestRotationSchedule drives the periodic function with a fake clock past

@@ -4,18 +4,16 @@ package e2e
 
 import (
 	"errors"
-	"io"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/vault-palo/vault-plugin-secrets-palo/backend/provider"
 	"github.com/vault-palo/vault-plugin-secrets-palo/internal/fakevendor"
+	"github.com/vault-palo/vault-plugin-secrets-palo/internal/testkit"
 	"github.com/vault-palo/vault-plugin-secrets-palo/internal/vaulttest"
 )
 
@@ -24,34 +22,6 @@ import (
 // runs, a plugin reload during a slow reset, a reset that would hit another
 // account, and reset answers in forms the vendor does not document.
 
-// recorder is a listener on loopback that records every request it is
-// sent: where a secret would go if a write could redirect it.
-type recorder struct {
-	*httptest.Server
-	mu   sync.Mutex
-	seen []string
-}
-
-func newRecorder(t *testing.T) *recorder {
-	t.Helper()
-	r := &recorder{}
-	r.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		body, _ := io.ReadAll(req.Body)
-		r.mu.Lock()
-		r.seen = append(r.seen, req.Method+" "+req.URL.String()+" Authorization="+req.Header.Get("Authorization")+" body="+string(body))
-		r.mu.Unlock()
-		w.WriteHeader(http.StatusServiceUnavailable)
-	}))
-	t.Cleanup(r.Close)
-	return r
-}
-
-func (r *recorder) requests() []string {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return append([]string(nil), r.seen...)
-}
-
 // TestConfigWriteCannotRedirectTheSecret: a write that changes token_url,
 // iam_url, proxy_url or ca_cert without the secret is refused with a 400
 // naming the field and why, for every provider; a listener on the new
@@ -59,7 +29,7 @@ func (r *recorder) requests() []string {
 func TestConfigWriteCannotRedirectTheSecret(t *testing.T) {
 	t.Parallel()
 	p := vaulttest.NewPalo(t, vaulttest.PaloOptions{})
-	l := newRecorder(t)
+	l := testkit.NewRecorder(t)
 	// Another CA bundle: the vendor's CA twice.
 	bundle := filepath.Join(t.TempDir(), "bundle.pem")
 	if err := os.WriteFile(bundle, append(append([]byte{}, p.Vendor.CAPEM...), p.Vendor.CAPEM...), 0o600); err != nil {
@@ -89,7 +59,7 @@ func TestConfigWriteCannotRedirectTheSecret(t *testing.T) {
 	scm := p.Setup(t, fakevendor.ProviderSCM)
 	p.Vault.MustCLI(t, "write", p.Path("config", scm.Config), "iam_url="+p.Vendor.URL, "client_secret="+scm.Account.ClientSecret)
 	p.Vault.MustCLI(t, "write", "-f", p.Path("config", scm.Config, "rotate-root"))
-	if seen := l.requests(); len(seen) != 0 {
+	if seen := l.Requests(); len(seen) != 0 {
 		t.Errorf("the listener on the new address was sent %d requests: %q", len(seen), seen)
 	}
 }

@@ -128,3 +128,16 @@ func runSteps(t *testing.T, steps ...step) {
 		}
 	}
 }
+
+// readToken reads creds at path through the API and returns what went
+// wrong, if anything: an error, or an answer without a token.
+func readToken(client *api.Client, path string) error {
+	s, err := client.Logical().Read(path)
+	switch {
+	case err != nil:
+		return err
+	case s == nil || s.Data["access_token"] == nil:
+		return fmt.Errorf("%s: an answer without access_token", path)
+	}
+	return nil
+}

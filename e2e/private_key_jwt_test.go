@@ -8,13 +8,12 @@ import (
 	"net/http"
 	"slices"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/go-jose/go-jose/v4"
 
+	"github.com/vault-palo/vault-plugin-secrets-palo/internal/testkit"
 	"github.com/vault-palo/vault-plugin-secrets-palo/internal/vaulttest"
 )
 
@@ -172,28 +171,7 @@ func TestPrivateKeyJWTRotationAgainstHydra(t *testing.T) {
 	e.creds(t, "rot", "rot", "")
 
 	api := e.p.Vault.Client(t)
-	stop := make(chan struct{})
-	var reads, failures atomic.Int64
-	var firstErr atomic.Value
-	var wg sync.WaitGroup
-	for range 8 {
-		wg.Go(func() {
-			for {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				s, err := api.Logical().Read(e.p.Path("creds", "rot"))
-				reads.Add(1)
-				if err != nil || s == nil || s.Data["access_token"] == nil {
-					failures.Add(1)
-					firstErr.CompareAndSwap(nil, err)
-				}
-				time.Sleep(100 * time.Millisecond)
-			}
-		})
-	}
+	readers := testkit.StartReaders(8, 100*time.Millisecond, func() error { return readToken(api, e.p.Path("creds", "rot")) })
 
 	// Hydra knows only the current key: the switch is refused, the next
 	// key stays published, the current key keeps signing.
@@ -223,11 +201,7 @@ func TestPrivateKeyJWTRotationAgainstHydra(t *testing.T) {
 	}
 	e.p.Vault.MustCLI(t, "write", e.p.Path("cache", "purge"), "config=rot")
 	time.Sleep(time.Second)
-	close(stop)
-	wg.Wait()
-	if failures.Load() != 0 {
-		t.Errorf("%d of %d reads failed during the rotation; first: %v", failures.Load(), reads.Load(), firstErr.Load())
-	}
+	readers.Stop(t, "the rotation")
 	e.creds(t, "rot", "rot", "")
 	if got := kidsOf(t, e.jwks(t, "rot")); len(got) != 2 || got[0] != kids[1] || got[1] != first {
 		t.Errorf("JWKS right after the switch: %v, want the new key and the retired one", got)

@@ -4,12 +4,11 @@ package e2e
 
 import (
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/vault-palo/vault-plugin-secrets-palo/internal/fakevendor"
+	"github.com/vault-palo/vault-plugin-secrets-palo/internal/testkit"
 	"github.com/vault-palo/vault-plugin-secrets-palo/internal/vaulttest"
 )
 
@@ -51,39 +50,14 @@ func TestRotateRootThroughTheCLI(t *testing.T) {
 	// slowly, after the vendor has already replaced the secret.
 	p.Vendor.SetIAMFaults(t, fakevendor.IAMFaults{AnswerDelay: 2 * time.Second})
 	client := p.Vault.Client(t)
-	stop := make(chan struct{})
-	var reads, failures atomic.Int64
-	var firstErr atomic.Value
-	var wg sync.WaitGroup
-	for range 10 {
-		wg.Go(func() {
-			for {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				s, err := client.Logical().Read(p.Path("creds", scm.Role))
-				reads.Add(1)
-				if err != nil || s == nil || s.Data["access_token"] == nil {
-					failures.Add(1)
-					firstErr.CompareAndSwap(nil, err)
-				}
-				time.Sleep(50 * time.Millisecond)
-			}
-		})
-	}
+	readers := testkit.StartReaders(10, 50*time.Millisecond, func() error { return readToken(client, p.Path("creds", scm.Role)) })
 	var rotated struct {
 		Data     map[string]any `json:"data"`
 		Warnings []string       `json:"warnings"`
 	}
 	p.Vault.CLIJSON(t, vaulttest.CLIOptions{}, &rotated, "write", "-f", config+"/rotate-root")
 	time.Sleep(time.Second)
-	close(stop)
-	wg.Wait()
-	if failures.Load() != 0 {
-		t.Errorf("%d of %d reads failed during the rotation; first: %v", failures.Load(), reads.Load(), firstErr.Load())
-	}
+	readers.Stop(t, "the rotation")
 	if got := str(t, rotated.Data, "service_account_id"); got != fakevendor.ServiceAccountID(acct) {
 		t.Errorf("service_account_id = %s, want the one whose client_id matches (%s)", got, fakevendor.ServiceAccountID(acct))
 	}
