@@ -445,21 +445,9 @@ func (b *paloBackend) runSteps(ctx context.Context, s logical.Storage, name stri
 	if err != nil {
 		return nil, "", err
 	}
-	var rot provider.Rotation
-	if entry != nil {
-		rot = entry.rotation()
-	}
-	if rot == nil {
+	if entry == nil || entry.rotation() == nil {
 		return nil, "", &rotationError{config: name, step: stepBegin, state: stateNothingChanged, err: errors.New("the config was deleted or can no longer rotate")}
 	}
-	w := rot.Terms()
-	fail := func(step, state string, err error) (*rotationResult, string, error) {
-		if s := provider.StepOf(err); s != "" && (step == stepBegin || step == stepFinish) {
-			step = s // the rotation's own step
-		}
-		return nil, entry.Provider, &rotationError{config: name, step: step, state: state, err: err}
-	}
-	unchanged := fmt.Sprintf("the stored %s is unchanged and still in use", w.Credential)
 	rec, err := readRotationRecord(ctx, s, name)
 	if err != nil {
 		return nil, entry.Provider, err
@@ -471,72 +459,129 @@ func (b *paloBackend) runSteps(ctx context.Context, s logical.Storage, name stri
 	// Readers of this config whose fetch is refused mid-run wait for it.
 	cfg.run.Store(run)
 	defer cfg.run.CompareAndSwap(run, nil)
-	env := provider.RotationEnv{
-		Client: cfg.client, Params: cfg.current(entry.params(nil)), Timeout: entry.RequestTimeout,
-		Now: b.now, Log: b.Logger().With("config", name),
+	r := &runState{
+		b: b, s: s, name: name, entry: entry, cfg: cfg, rot: entry.rotation(), words: entry.rotation().Terms(),
+		env: provider.RotationEnv{
+			Client: cfg.client, Params: cfg.current(entry.params(nil)), Timeout: entry.RequestTimeout,
+			Now: b.now, Log: b.Logger().With("config", name),
+		},
 	}
-
-	pending, resumed := rec.livePending(entry), true
-	if pending == nil || !pending.Usable(b.now(), savedStateMargin) {
-		fresh, err := rot.Begin(ctx, env)
-		switch {
-		case err != nil && pending != nil && provider.IsCredentialError(err):
-			return fail(stepRecover, fmt.Sprintf("a %s begun at %s may have replaced the %s at the vendor, and its answer was lost; "+
-				"the %s kept to repeat it expired at %s and the vendor refuses the stored %s. Reset the %s at the vendor "+
-				"and write it to config/%s with %s=...", w.Changed, formatTime(pending.StartedAt), w.Credential,
-				w.Saved, formatTime(pending.ValidUntil), w.Credential, w.Credential, name, w.Field), err)
-		case err != nil:
-			return fail(stepBegin, unchanged, err)
-		}
-		if err := b.updateRecord(ctx, s, name, func(r *rotationRecord) error { r.Pending = &fresh; return nil }); err != nil {
-			return fail(stepRecord, fmt.Sprintf("the %s was not %s; %s", w.Credential, w.Changed, unchanged), err)
-		}
-		pending, resumed = &fresh, false
-	}
-	if resumed {
-		b.Logger().Info("resuming a pending rotation", "config", name, "started_at", formatTime(pending.StartedAt))
+	pending, resumed, err := r.begin(ctx, rec)
+	if err != nil {
+		return nil, entry.Provider, err
 	}
 	if b.now().Before(pending.NotBefore) {
-		return &rotationResult{waiting: pendingText(rot, pending, b.now())}, entry.Provider, nil
+		return &rotationResult{waiting: pendingText(r.rot, pending, b.now())}, entry.Provider, nil
 	}
-
-	out, err := rot.Finish(ctx, env, *pending)
+	out, err := r.finish(ctx, pending, resumed)
 	if err != nil {
-		if resumed || rot.KeepsPending(err) {
-			return fail(stepFinish, stillPending(w, pending), err)
-		}
-		if perr := b.updateRecord(ctx, s, name, func(r *rotationRecord) error { r.Pending = nil; return nil }); perr != nil {
-			b.Logger().Warn("clearing the pending rotation failed", "config", name, "error", perr.Error())
-		}
-		return fail(stepFinish, fmt.Sprintf("the %s was not %s; %s", w.Credential, w.Changed, unchanged), err)
+		return nil, entry.Provider, err
 	}
+	res, err := r.complete(ctx, run, pending, out)
+	return res, entry.Provider, err
+}
 
-	at, err := b.storeRotated(ctx, s, name, out.Values)
+// runState is what one run's steps share.
+type runState struct {
+	b     *paloBackend
+	s     logical.Storage
+	name  string
+	entry *configEntry
+	cfg   *liveConfig
+	rot   provider.Rotation
+	words provider.Terms
+	env   provider.RotationEnv
+}
+
+// fail is a failure of step that leaves state. A failure of the generic
+// begin or finish names the rotation's own step when it has one.
+func (r *runState) fail(step, state string, err error) error {
+	if s := provider.StepOf(err); s != "" && (step == stepBegin || step == stepFinish) {
+		step = s
+	}
+	return &rotationError{config: r.name, step: step, state: state, err: err}
+}
+
+// unchanged is the state of a failure before any change.
+func (r *runState) unchanged() string {
+	return fmt.Sprintf("the stored %s is unchanged and still in use", r.words.Credential)
+}
+
+// begin returns the pending rotation to finish: the record's, while it is
+// usable (resumed), or a new one that Begin prepared and the record now
+// holds (steps begin, record, and recover when an expired one cannot be
+// replaced).
+func (r *runState) begin(ctx context.Context, rec *rotationRecord) (pending *provider.Pending, resumed bool, err error) {
+	w, now := r.words, r.b.now()
+	pending = rec.livePending(r.entry)
+	if pending != nil && pending.Usable(now, savedStateMargin) {
+		r.b.Logger().Info("resuming a pending rotation", "config", r.name, "started_at", formatTime(pending.StartedAt))
+		return pending, true, nil
+	}
+	fresh, err := r.rot.Begin(ctx, r.env)
+	switch {
+	case err != nil && pending != nil && provider.IsCredentialError(err):
+		return nil, false, r.fail(stepRecover, fmt.Sprintf("a %s begun at %s may have replaced the %s at the vendor, and its answer was lost; "+
+			"the %s kept to repeat it expired at %s and the vendor refuses the stored %s. Reset the %s at the vendor "+
+			"and write it to config/%s with %s=...", w.Changed, formatTime(pending.StartedAt), w.Credential,
+			w.Saved, formatTime(pending.ValidUntil), w.Credential, w.Credential, r.name, w.Field), err)
+	case err != nil:
+		return nil, false, r.fail(stepBegin, r.unchanged(), err)
+	}
+	if err := r.b.updateRecord(ctx, r.s, r.name, func(rec *rotationRecord) error { rec.Pending = &fresh; return nil }); err != nil {
+		return nil, false, r.fail(stepRecord, fmt.Sprintf("the %s was not %s; %s", w.Credential, w.Changed, r.unchanged()), err)
+	}
+	return &fresh, false, nil
+}
+
+// finish makes the change. A failure that may have changed something, or
+// may still, keeps the pending record; one that changed nothing drops it.
+func (r *runState) finish(ctx context.Context, pending *provider.Pending, resumed bool) (provider.Outcome, error) {
+	out, err := r.rot.Finish(ctx, r.env, *pending)
+	if err == nil {
+		return out, nil
+	}
+	if resumed || r.rot.KeepsPending(err) {
+		return out, r.fail(stepFinish, stillPending(r.words, pending), err)
+	}
+	if perr := r.b.updateRecord(ctx, r.s, r.name, func(rec *rotationRecord) error { rec.Pending = nil; return nil }); perr != nil {
+		r.b.Logger().Warn("clearing the pending rotation failed", "config", r.name, "error", perr.Error())
+	}
+	return out, r.fail(stepFinish, fmt.Sprintf("the %s was not %s; %s", r.words.Credential, r.words.Changed, r.unchanged()), err)
+}
+
+// complete stores the new credential, wakes the waiting readers, ends a
+// credential-failure cooldown, clears the record and verifies the new
+// credential unless finish did (steps store, clear, verify).
+func (r *runState) complete(ctx context.Context, run *rotationRun, pending *provider.Pending, out provider.Outcome) (*rotationResult, error) {
+	w := r.words
+	at, err := r.b.storeRotated(ctx, r.s, r.name, out.Values)
 	if err != nil {
-		return fail(stepStore, fmt.Sprintf("the vendor %s the %s but the new one could not be stored; the engine repeats it "+
+		return nil, r.fail(stepStore, fmt.Sprintf("the vendor %s the %s but the new one could not be stored; the engine repeats it "+
 			"with its %s%s on the next rotate-root or within a minute (periodic check)", w.Changed, w.Credential, w.Saved, validUntil(pending)), err)
 	}
-	b.release(run)
-	b.cache.EndCooldown(name)
+	r.b.release(run)
+	r.b.cache.EndCooldown(r.name)
 
 	res := &rotationResult{info: out.Info, at: at}
-	if err := b.updateRecord(ctx, s, name, func(r *rotationRecord) error { *r = rotationRecord{}; return nil }); err != nil {
+	if err := r.b.updateRecord(ctx, r.s, r.name, func(rec *rotationRecord) error { *rec = rotationRecord{}; return nil }); err != nil {
 		// The record is recognised as a leftover by its start time.
 		res.warnings = append(res.warnings, "the pending-rotation record could not be cleared (step "+stepClear+"); the next run drops it")
-		b.Logger().Warn("clearing the pending rotation failed", "config", name, "step", stepClear, "error", err.Error())
+		r.b.Logger().Warn("clearing the pending rotation failed", "config", r.name, "step", stepClear, "error", err.Error())
 	}
-	if !out.Verified {
-		p := cfg.current(entry.params(nil))
-		_, err := provider.Retry(ctx, verifyPolicy, func(int) (provider.Token, error) {
-			vctx, cancel := context.WithTimeout(ctx, entry.RequestTimeout)
-			defer cancel()
-			return cfg.client.Fetch(vctx, p)
-		})
-		if err != nil {
-			return fail(stepVerify, fmt.Sprintf("the new %s is stored and used, but the vendor has not accepted it yet", w.Credential), err)
-		}
+	if out.Verified {
+		return res, nil
 	}
-	return res, entry.Provider, nil
+	p := r.cfg.current(r.entry.params(nil))
+	_, err = provider.Retry(ctx, verifyPolicy, func(int) (provider.Token, error) {
+		vctx, cancel := context.WithTimeout(ctx, r.entry.RequestTimeout)
+		defer cancel()
+		return r.cfg.client.Fetch(vctx, p)
+	})
+	if err != nil {
+		return nil, r.fail(stepVerify, fmt.Sprintf("the new %s is stored and used, but the vendor has not accepted it yet", w.Credential), err)
+	}
+	return res, nil
 }
 
 // stillPending says what a failed finish leaves: a change whose outcome is
