@@ -21,13 +21,19 @@ bin="${CONFIGURE_BIN:-}"
 if [[ -z "$bin" && -x "$here/palo-configure" ]]; then
   bin="$here/palo-configure"
 elif [[ -z "$bin" && -f "$root/go.mod" && -d "$root/bootstrap/configure" ]] && command -v go >/dev/null 2>&1; then
+  # Built beside its place and renamed, so that a run alongside never
+  # executes half a binary.
   bin="$root/bin/palo-configure"
-  "$root/scripts/build.sh" "$bin" "" ./bootstrap/configure/cmd/palo-configure
-  export PLUGIN_BIN="${PLUGIN_BIN:-$root/bin/vault-plugin-secrets-palo}"
+  "$root/scripts/build.sh" "$bin.$$" "" ./bootstrap/configure/cmd/palo-configure
+  mv -f "$bin.$$" "$bin"
 elif [[ -z "$bin" ]]; then
   bin="$(command -v palo-configure)" || {
     echo "configure.sh: no palo-configure: install it from a release (bootstrap/README.md), set CONFIGURE_BIN, or run this in a checkout with Go" >&2
     exit 1
   }
+fi
+# In a checkout, the plugin is the one `make build` builds.
+if [[ -f "$root/go.mod" ]]; then
+  export PLUGIN_BIN="${PLUGIN_BIN:-$root/bin/vault-plugin-secrets-palo}"
 fi
 exec "$bin" "$@"

@@ -75,16 +75,21 @@ func (r bootRun) lastLine() string {
 }
 
 // bootEnv is the environment of a script: vaulttest.ChildEnv with a HOME of
-// its own, the Go caches of the test's user (configure.sh builds its
-// program with go, which would otherwise start from nothing in the new
-// HOME), and extra.
+// its own, the Go caches of the test's user (for a script that builds with
+// go, which would otherwise start from nothing in the new HOME),
+// CONFIGURE_BIN naming the palo-configure that configureBuilt built, and
+// extra.
 func bootEnv(t *testing.T, extra ...string) []string {
 	t.Helper()
 	caches, err := goCaches()
 	if err != nil {
 		t.Fatal(err)
 	}
-	return vaulttest.ChildEnv(t.TempDir(), slices.Concat(caches, extra)...)
+	built, err := filepath.Abs(filepath.Join(bootRepo, "bin", "palo-configure"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return vaulttest.ChildEnv(t.TempDir(), slices.Concat(caches, []string{"CONFIGURE_BIN=" + built}, extra)...)
 }
 
 // goCaches are GOCACHE, GOMODCACHE and GOPATH as `go env` gives them.
@@ -100,12 +105,15 @@ var goCaches = sync.OnceValues(func() ([]string, error) {
 	return []string{"GOCACHE=" + v[0], "GOMODCACHE=" + v[1], "GOPATH=" + v[2]}, nil
 })
 
-// configureBuilt runs configure.sh --help once in the test process, so that
-// its program is built before the tests run it in parallel.
+// configureBuilt runs configure.sh --help once in the test process, without
+// CONFIGURE_BIN, so that it builds its program from this checkout (into
+// bin/palo-configure) before the tests run that program in parallel.
 var configureBuilt = sync.OnceValue(func() error {
 	cmd := exec.Command(filepath.Join(bootRepo, "bootstrap", "configure.sh"), "--help")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("bootstrap/configure.sh --help: %w\n%s", err, out)
+	cmd.Env = slices.DeleteFunc(os.Environ(), func(kv string) bool { return strings.HasPrefix(kv, "CONFIGURE_BIN=") })
+	out, err := cmd.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "Usage: palo-configure") {
+		return fmt.Errorf("bootstrap/configure.sh --help: %v\n%s", err, out)
 	}
 	return nil
 })
@@ -685,6 +693,59 @@ func TestBootstrapLeavesRotatedSecretsAlone(t *testing.T) {
 		t.Fatalf("reported config scm-prod %q:\n%s", got, r)
 	}
 	validRead("after configure.sh --rotate-secrets on a config rotated once")
+}
+
+// TestBootstrapFindsConfigure checks which palo-configure configure.sh
+// runs outside a checkout, as a release is installed: CONFIGURE_BIN, else
+// the one next to the script, else the one on PATH, else none, with a
+// message that says how to install it. (Inside a checkout it builds its
+// own: configureBuilt.)
+func TestBootstrapFindsConfigure(t *testing.T) {
+	t.Parallel()
+	script, err := os.ReadFile(bootScript(t, "bootstrap/configure.sh"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// fake writes a palo-configure into dir that prints its name and
+	// arguments.
+	fake := func(dir, name string) string {
+		t.Helper()
+		p := filepath.Join(dir, "palo-configure")
+		if err := os.WriteFile(p, []byte("#!/bin/sh\necho "+name+" \"$@\"\n"), 0o700); err != nil { //nolint:gosec // G306: it must run
+			t.Fatal(err)
+		}
+		return p
+	}
+	release := filepath.Join(t.TempDir(), "bootstrap") // no go.mod above it
+	if err := os.Mkdir(release, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	configure := filepath.Join(release, "configure.sh")
+	if err := os.WriteFile(configure, script, 0o700); err != nil { //nolint:gosec // G306: it must run
+		t.Fatal(err)
+	}
+	onPath := t.TempDir()
+	fake(onPath, "on-path")
+	path := "PATH=" + onPath + string(os.PathListSeparator) + "/usr/bin:/bin"
+	explicit := fake(t.TempDir(), "explicit")
+
+	if r := runBoot(t, bootEnv(t, path, "CONFIGURE_BIN="), configure, "--dry-run"); r.code != 0 || r.stdout != "on-path --dry-run\n" {
+		t.Fatalf("with palo-configure on PATH only:\n%s", r)
+	}
+	fake(release, "next-to-script")
+	if r := runBoot(t, bootEnv(t, path, "CONFIGURE_BIN="), configure, "-x"); r.code != 0 || r.stdout != "next-to-script -x\n" {
+		t.Fatalf("with palo-configure next to the script:\n%s", r)
+	}
+	if r := runBoot(t, bootEnv(t, path, "CONFIGURE_BIN="+explicit), configure); r.code != 0 || r.stdout != "explicit\n" {
+		t.Fatalf("with CONFIGURE_BIN:\n%s", r)
+	}
+	if err := os.Remove(filepath.Join(release, "palo-configure")); err != nil {
+		t.Fatal(err)
+	}
+	r := runBoot(t, bootEnv(t, "PATH=/usr/bin:/bin", "CONFIGURE_BIN="), configure)
+	if r.code != 1 || !strings.Contains(r.stderr, "install it from a release (bootstrap/README.md)") {
+		t.Fatalf("with no palo-configure anywhere:\n%s", r)
+	}
 }
 
 // TestBootstrapRefusesBadFiles checks that configure.sh stops, with a
