@@ -426,7 +426,8 @@ func (s *steps) config(ctx context.Context, name string, payload, want map[strin
 const privateKeyJWT = "private_key_jwt"
 
 // secretKeeper says why the engine, not this program, owns the secret of a
-// config, or "" when it does not. want is the engine's read of the file's
+// config (it rotates it on a schedule, has rotated it, or is rotating it;
+// or the config signs with a key made in Vault), or "" when it does not. want is the engine's read of the file's
 // fields, have the stored config's read (nil when there is none). A
 // secret written over one the engine rotated would undo the rotation: the
 // old secret from the file would replace the vendor's current one and clear
@@ -443,10 +444,20 @@ func secretKeeper(want map[string]any, have *api.Secret) string {
 		return privateKeyJWT
 	case positive(want["rotation_period"]) || positive(stored["rotation_period"]):
 		return "the engine rotates it (rotation_period)"
-	case stored["last_vault_rotation"] != nil && stored["last_vault_rotation"] != "":
+	case text(want["rotation_schedule"]) || text(stored["rotation_schedule"]):
+		return "the engine rotates it (rotation_schedule)"
+	case text(stored["last_vault_rotation"]):
 		return "the engine rotated it (last_vault_rotation)"
+	case text(stored["rotation_pending"]):
+		return "a rotation is under way (rotation_pending)"
 	}
 	return ""
+}
+
+// text reports whether v is a string other than "".
+func text(v any) bool {
+	s, ok := v.(string)
+	return ok && s != ""
 }
 
 // positive reports whether v, a number from a read (json.Number from

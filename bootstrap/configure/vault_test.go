@@ -88,6 +88,11 @@ func TestConfigSecretLeftAlone(t *testing.T) {
 			extra:  map[string]any{"rotation_period": "720h"}, rotate: true, written: true,
 			report: "updated (rotation_period; secret left alone: the engine rotates it (rotation_period))",
 		},
+		"rotation_schedule in the file only": {
+			stored: stored(nil),
+			extra:  map[string]any{"rotation_schedule": "0 3 * * SAT"}, rotate: true, written: true,
+			report: "updated (rotation_schedule; secret left alone: the engine rotates it (rotation_schedule))",
+		},
 		"rotation_period in Vault only": {
 			stored: stored(map[string]any{"rotation_period": 3600}),
 			extra:  map[string]any{"request_timeout": "20s"}, written: true,
@@ -163,6 +168,9 @@ func TestSecretKeeper(t *testing.T) {
 		"no config yet":                          {map[string]any{}, nil, ""},
 		"rotation_period in the file":            {map[string]any{"rotation_period": int64(60)}, nil, "the engine rotates it (rotation_period)"},
 		"rotation_period in Vault":               {map[string]any{}, read(map[string]any{"rotation_period": json.Number("60")}), "the engine rotates it (rotation_period)"},
+		"rotation_schedule in the file":          {map[string]any{"rotation_schedule": "0 3 * * SAT"}, nil, "the engine rotates it (rotation_schedule)"},
+		"rotation_schedule in Vault":             {map[string]any{}, read(map[string]any{"rotation_schedule": "0 3 * * SAT"}), "the engine rotates it (rotation_schedule)"},
+		"a rotation under way":                   {map[string]any{}, read(map[string]any{"rotation_pending": "the reset's answer"}), "a rotation is under way (rotation_pending)"},
 		"rotated once":                           {map[string]any{}, read(map[string]any{"last_vault_rotation": "2026-01-02T03:04:05Z"}), "the engine rotated it (last_vault_rotation)"},
 		"private_key_jwt in the file":            {map[string]any{"token_endpoint_auth_method": "private_key_jwt"}, nil, privateKeyJWT},
 		"private_key_jwt in Vault":               {map[string]any{}, read(map[string]any{"token_endpoint_auth_method": "private_key_jwt"}), privateKeyJWT},

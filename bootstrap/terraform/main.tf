@@ -16,16 +16,16 @@ locals {
   config_fields = { for name, c in var.configs : name => { for field, value in c : field => value if value != null } }
 
   # Whether the engine, not Terraform, keeps the secret of each config: it
-  # rotates it (a rotation_period other than 0, or the config is named in
-  # rotated_configs; a rotation_period that is not a number, such as "30d",
-  # counts as one), or the config signs with a key made in Vault
+  # rotates it (a rotation_period other than 0, a rotation_schedule, or the
+  # config is named in rotated_configs; a rotation_period that is not a
+  # number, such as "30d", counts as one), or the config signs with a key made in Vault
   # (private_key_jwt) and has no secret. A secret written over one the
   # engine rotated would undo the rotation and clear its record.
   pkjwt = { for name, c in local.config_fields : name => lookup(c, "token_endpoint_auth_method", "") == "private_key_jwt" }
   engine_keeps_secret = {
     for name, c in local.config_fields : name => (
       local.pkjwt[name] || contains(var.rotated_configs, name) ||
-      try(tonumber(lookup(c, "rotation_period", 0)), 1) != 0
+      try(tonumber(lookup(c, "rotation_period", 0)), 1) != 0 || lookup(c, "rotation_schedule", "") != ""
     )
   }
 }
