@@ -40,13 +40,13 @@ type Objects struct {
 	Teams   map[string]Team
 }
 
-// secretFields are the providers' write-only fields (client_secret,
+// secretFields are the providers' write-only API fields (client_secret,
 // access_secret), from their descriptors: never in the file, never printed.
 var secretFields = func() []string {
 	var out []string
 	for _, d := range provider.Descriptors() {
 		for _, f := range d.Fields {
-			if f.Secret && !slices.Contains(out, f.Name) {
+			if f.Secret && !f.Hidden && !slices.Contains(out, f.Name) {
 				out = append(out, f.Name)
 			}
 		}

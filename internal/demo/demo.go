@@ -131,7 +131,7 @@ func secretField(name string) bool {
 	for _, d := range provider.Descriptors() {
 		for _, f := range d.Fields {
 			if f.Name == name {
-				return f.Secret
+				return f.Secret && !f.Hidden
 			}
 		}
 	}
