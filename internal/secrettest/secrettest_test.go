@@ -18,16 +18,20 @@ func TestForms(t *testing.T) {
 		"a+b/c&amp;d&lt;e&#34;f",               // HTML-escaped
 		"bXkgaWQ6YStiL2MmZDxlImY=",             // Basic my id:secret
 		"bXkraWQ6YSUyQmIlMkZjJTI2ZCUzQ2UlMjJm", // Basic, form-escaped first
+		"%61%2b%62%2f%63%26%64%3c%65%22%66",    // every byte, lower-case hex
+		`\u0061\u002b\u0062\u002f\u0063\u0026\u0064\u003c\u0065\u0022\u0066`, // every character, JSON
+		"YStiL2MmZDxlImY=", // base64
+		"YStiL2MmZDxlImY",  // base64, URL alphabet, unpadded
 	} {
 		if !slices.Contains(forms, want) {
 			t.Errorf("Forms lacks %q: %q", want, forms)
 		}
 	}
-	if n := len(Forms("", "a&b")); n != 4 {
-		t.Errorf("without a client id, %d forms of a&b, want 4 (as it is and escaped for a form, JSON and HTML)", n)
-	}
-	if f := Forms("", "plain"); len(f) != 1 {
-		t.Errorf("forms %q of a secret that no escaping changes, want it once", f)
+	// a&b: as it is (and path-escaped), form-, JSON-, HTML- and
+	// hex-escaped, as JSON \u escapes, and in base64 (the same in both
+	// alphabets); no Basic header without a client id.
+	if f := Forms("", "a&b"); len(f) != 7 {
+		t.Errorf("without a client id, forms %q of a&b, want 7", f)
 	}
 	if f := Forms("id", ""); f != nil {
 		t.Errorf("an empty secret has forms %q", f)
