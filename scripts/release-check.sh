@@ -72,8 +72,7 @@ diff <(printf '%s\n' "${bins[@]}" | sort) <(awk '{ print $2 }' "$dist/SHA256SUMS
   fail "SHA256SUMS does not list exactly the ten binaries"
 (cd "$dist" && sha256sum --quiet -c SHA256SUMS) || fail "sha256sum -c SHA256SUMS"
 gpg --batch --quiet --verify "$dist/SHA256SUMS.sig" "$dist/SHA256SUMS" 2>/dev/null || fail "gpg --verify SHA256SUMS.sig"
-"$tool" static "$dist"/*_"${VERSION}"_linux_*
-step "   SHA256SUMS: ten binaries, sha256sum -c and gpg --verify pass; the linux ones are static"
+step "   SHA256SUMS: ten binaries, sha256sum -c and gpg --verify pass (release.sh checked the linux ones static)"
 
 for b in "${bins[@]}"; do
   "$tool" sbom "$dist/$b" "$dist/$b.sbom.json"

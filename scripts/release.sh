@@ -39,7 +39,7 @@ fi
 
 rm -rf "$dist"
 mkdir -p "$dist"
-bins=()
+bins=() linux=()
 for p in "${programs[@]}"; do
   for t in "${targets[@]}"; do
     name="${p%%=*}_${version}_${t%/*}_${t#*/}"
@@ -47,9 +47,10 @@ for p in "${programs[@]}"; do
     log "building $name"
     VERSION="$version" scripts/build.sh "$dist/$name" "$t" "${p#*=}"
     bins+=("$name")
+    [[ "$t" == linux/* ]] && linux+=("$dist/$name")
   done
 done
-"$tool" static "$dist"/*_"${version}"_linux_*
+"$tool" static "${linux[@]}"
 
 (cd "$dist" && sha256sum -- "${bins[@]}" >SHA256SUMS)
 for b in "${bins[@]}"; do
