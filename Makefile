@@ -6,7 +6,7 @@ SHELL := /usr/bin/env bash
 .SHELLFLAGS := -euo pipefail -c
 
 PLUGIN    := vault-plugin-secrets-palo
-VERSION   ?= v0.1.0
+VERSION   ?= $(shell cat $(CURDIR)/VERSION)
 BIN_DIR   := $(CURDIR)/bin
 TOOLS_BIN := $(CURDIR)/.tools/bin
 FUZZTIME  ?= 10000x
@@ -18,13 +18,17 @@ export PATH := $(TOOLS_BIN):$(PATH)
 
 all: build
 
-## build: the plugin binary, bin/vault-plugin-secrets-palo: static, -trimpath, its version stamped
+## build: the plugin, bin/vault-plugin-secrets-palo, and the program that installs and configures it,
+##        bin/palo-configure: static, -trimpath, the version stamped (VERSION, default: the VERSION file)
 build:
 	VERSION=$(VERSION) scripts/build.sh $(BIN_DIR)/$(PLUGIN)
+	VERSION=$(VERSION) scripts/build.sh $(BIN_DIR)/palo-configure "" ./bootstrap/configure/cmd/palo-configure
 
-## fakevendor: the fake of all four vendors, bin/fakevendor
+## fakevendor: the fake of all four vendors, bin/fakevendor, and bin/palo-demo, which writes the
+##             demo's accounts for it and the declarative file of their configs and roles
 fakevendor:
 	go build -trimpath -o $(BIN_DIR)/fakevendor ./internal/fakevendor/cmd/fakevendor
+	go build -trimpath -o $(BIN_DIR)/palo-demo ./internal/demo/cmd/palo-demo
 
 ## vault: a vault binary (the one on PATH if recent enough, else built once from the module proxy)
 vault:
@@ -83,16 +87,17 @@ fuzz:
 ## e2e: end-to-end tests against a real Vault server, CLI and Agent, and a real OAuth2 server (Hydra)
 e2e: build fakevendor vault hydra
 	VAULT_BIN="$$(scripts/get-vault.sh)" PLUGIN_BIN=$(BIN_DIR)/$(PLUGIN) PLUGIN_VERSION=$(VERSION) \
-	FAKEVENDOR_BIN=$(BIN_DIR)/fakevendor HYDRA_BIN="$$(scripts/get-tool.sh hydra)" \
+	FAKEVENDOR_BIN=$(BIN_DIR)/fakevendor CONFIGURE_BIN=$(BIN_DIR)/palo-configure HYDRA_BIN="$$(scripts/get-tool.sh hydra)" \
 	go test -race -count=1 -tags e2e -parallel 4 -timeout 40m ./e2e/...
 
 ## bench: benchmarks against a real Vault; rewrites BENCHMARKS.md
 bench: build fakevendor vault
 	VERSION=$(VERSION) scripts/bench.sh
 
-## configure: bootstrap/configure.sh with bootstrap/examples/dev.json against the dev Vault (make dev first)
+## configure: bootstrap/configure.sh again against the dev Vault, with the declarative file make dev wrote
+##            (make dev first; ARGS="--dry-run" and the like are passed on)
 configure: build
-	bootstrap/configure-dev.sh
+	bootstrap/configure-dev.sh $(ARGS)
 
 ## release: VERSION=vX.Y.Z: binaries, SHA256SUMS (signed if RELEASE_GPG_KEY is set), SBOMs,
 ##          RELEASE_NOTES.md and the OpenBao OCI image in dist/ (docs/releasing.md)

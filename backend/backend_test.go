@@ -19,6 +19,7 @@ import (
 	"github.com/hashicorp/vault/sdk/logical"
 
 	"github.com/vault-palo/vault-plugin-secrets-palo/backend/provider"
+	"github.com/vault-palo/vault-plugin-secrets-palo/internal/demo"
 	"github.com/vault-palo/vault-plugin-secrets-palo/internal/fakevendor"
 )
 
@@ -290,46 +291,18 @@ func (e *testEnv) validate(path string, op logical.Operation, resp *logical.Resp
 }
 
 // demoConfig returns the config fields for a demo account of provider p on
-// the fake vendor.
+// the fake vendor (package demo derives them).
 func (e *testEnv) demoConfig(p string) map[string]any {
 	e.t.Helper()
-	acct := demoAccount(p)
-	data := map[string]any{
-		"provider":  p,
-		"token_url": e.vendor.TokenURL(p),
-		"ca_cert":   string(e.vendor.CACertPEM()),
-	}
-	switch p {
-	case "oracle_casb":
-		data["access_key"] = acct.AccessKey
-		data["access_secret"] = acct.AccessSecret
-	default:
-		data["client_id"] = acct.ClientID
-		data["client_secret"] = acct.ClientSecret
-	}
-	switch p {
-	case "paloalto_scm":
-		data["tsg_id"] = acct.TSGIDs[0]
-	case "bright_pattern":
-		data["scope"] = acct.TenantHost
-	case "oauth2":
-		data["scope"] = "read"
+	data := map[string]any{"ca_cert": string(e.vendor.CACertPEM())}
+	for k, v := range demo.Fields(demoAccount(p), e.vendor.TokenURL(p)) {
+		data[k] = v
 	}
 	return data
 }
 
 // demoSecrets lists every secret of the demo accounts, for leak checks.
-func demoSecrets() []string {
-	var s []string
-	for _, a := range fakevendor.DemoAccounts() {
-		for _, v := range []string{a.ClientSecret, a.AccessSecret} {
-			if v != "" {
-				s = append(s, v)
-			}
-		}
-	}
-	return s
-}
+func demoSecrets() []string { return demo.Secrets(fakevendor.DemoAccounts()) }
 
 // allProviders are the supported providers, from their descriptors.
 var allProviders = provider.Names()

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -22,7 +23,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vault-palo/vault-plugin-secrets-palo/internal/demo"
 	"github.com/vault-palo/vault-plugin-secrets-palo/internal/fakevendor"
+	"github.com/vault-palo/vault-plugin-secrets-palo/internal/secrettest"
 	"github.com/vault-palo/vault-plugin-secrets-palo/internal/vaulttest"
 )
 
@@ -72,16 +75,21 @@ func (r bootRun) lastLine() string {
 }
 
 // bootEnv is the environment of a script: vaulttest.ChildEnv with a HOME of
-// its own, the Go caches of the test's user (configure.sh builds its
-// program with go, which would otherwise start from nothing in the new
-// HOME), and extra.
+// its own, the Go caches of the test's user (for a script that builds with
+// go, which would otherwise start from nothing in the new HOME),
+// CONFIGURE_BIN naming the palo-configure that configureBuilt built, and
+// extra.
 func bootEnv(t *testing.T, extra ...string) []string {
 	t.Helper()
 	caches, err := goCaches()
 	if err != nil {
 		t.Fatal(err)
 	}
-	return vaulttest.ChildEnv(t.TempDir(), slices.Concat(caches, extra)...)
+	built, err := filepath.Abs(filepath.Join(bootRepo, "bin", "palo-configure"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return vaulttest.ChildEnv(t.TempDir(), slices.Concat(caches, []string{"CONFIGURE_BIN=" + built}, extra)...)
 }
 
 // goCaches are GOCACHE, GOMODCACHE and GOPATH as `go env` gives them.
@@ -97,12 +105,15 @@ var goCaches = sync.OnceValues(func() ([]string, error) {
 	return []string{"GOCACHE=" + v[0], "GOMODCACHE=" + v[1], "GOPATH=" + v[2]}, nil
 })
 
-// configureBuilt runs configure.sh --help once in the test process, so that
-// its program is built before the tests run it in parallel.
+// configureBuilt runs configure.sh --help once in the test process, without
+// CONFIGURE_BIN, so that it builds its program from this checkout (into
+// bin/palo-configure) before the tests run that program in parallel.
 var configureBuilt = sync.OnceValue(func() error {
 	cmd := exec.Command(filepath.Join(bootRepo, "bootstrap", "configure.sh"), "--help")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("bootstrap/configure.sh --help: %w\n%s", err, out)
+	cmd.Env = slices.DeleteFunc(os.Environ(), func(kv string) bool { return strings.HasPrefix(kv, "CONFIGURE_BIN=") })
+	out, err := cmd.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "Usage: palo-configure") {
+		return fmt.Errorf("bootstrap/configure.sh --help: %v\n%s", err, out)
 	}
 	return nil
 })
@@ -170,38 +181,62 @@ func writePrivate(t *testing.T, path, content string) {
 	}
 }
 
-// demoSecrets are the fake vendor's demo secrets, by config name in
-// bootstrap/examples/dev.json.
-func demoSecrets() map[string]string {
-	out := map[string]string{}
-	for _, a := range fakevendor.DemoAccounts() {
-		names := vaulttest.StandardNames[a.Provider]
-		out[names.Config] = a.ClientSecret + a.AccessSecret // one of them is empty
-	}
-	return out
-}
-
 // devState builds the state folder that `make dev` keeps in .dev/ for a
-// dev Vault and fake vendor started by the test, so that
-// bootstrap/configure-dev.sh (`make configure`) can run against them.
-func devState(t *testing.T, v *vaulttest.Server, fv *vaulttest.FakeVendor) string {
+// dev Vault and a fake vendor it starts, so that bootstrap/configure-dev.sh
+// (`make configure`) can run against them: the demo's files (package demo:
+// the accounts with random secrets, a secret file per config, palo.json),
+// with devExtras added to palo.json. It returns the folder, the fake vendor
+// and its accounts.
+func devState(t *testing.T, b vaulttest.Binaries, v *vaulttest.Server) (string, *vaulttest.FakeVendor, []fakevendor.Account) {
 	t.Helper()
 	state := t.TempDir()
+	accounts, err := demo.Write(state)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fv := vaulttest.StartFakeVendor(t, b.FakeVendor, vaulttest.FakeVendorOptions{Accounts: accounts})
+	var file map[string]map[string]map[string]any
+	raw, err := os.ReadFile(filepath.Join(state, "palo.json")) //nolint:gosec // G304: the test's own file
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(raw, &file); err != nil {
+		t.Fatal(err)
+	}
+	devExtras(file)
+	raw, err = json.Marshal(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	writePrivate(t, filepath.Join(state, "palo.json"), string(raw))
 	writePrivate(t, filepath.Join(state, "env"),
 		fmt.Sprintf("export VAULT_ADDR=%s\nexport VAULT_TOKEN=%s\n", v.Addr, v.RootToken))
 	writePrivate(t, filepath.Join(state, "fakevendor.url"), fv.URL+"\n")
 	writePrivate(t, filepath.Join(state, "ca.pem"), string(fv.CAPEM))
-	if err := os.Mkdir(filepath.Join(state, "secrets"), 0o700); err != nil {
-		t.Fatal(err)
-	}
-	for config, secret := range demoSecrets() {
-		// With the final newline an editor would add: configure.sh drops it.
-		writePrivate(t, filepath.Join(state, "secrets", config), secret+"\n")
-	}
 	if err := os.Symlink(v.PluginDir, filepath.Join(state, "plugins")); err != nil {
 		t.Fatal(err)
 	}
-	return state
+	return state, fv, accounts
+}
+
+// devExtras adds to the demo's declarative file what the test checks
+// besides one config and role per provider: a duration given as a string,
+// a second role of scm-prod with its own ttl and min_ttl, a role without a
+// lease, a role's own scope, and two teams.
+func devExtras(file map[string]map[string]map[string]any) {
+	file["configs"]["oauth2-prod"]["request_timeout"] = "20s"
+	file["roles"]["wildfire-short"] = map[string]any{"config": "scm-prod", "ttl": "10m", "min_ttl": "5m"}
+	file["roles"]["brightpattern"]["lease"] = false
+	file["roles"]["oauth2"]["scope"] = "read"
+	file["teams"] = map[string]map[string]any{
+		"secops":   {"roles": []string{"wildfire", "wildfire-short", "saas"}},
+		"cloudops": {"roles": []string{"casb", "brightpattern", "oauth2"}},
+	}
+}
+
+// accountOf is the account of provider in accounts.
+func accountOf(accounts []fakevendor.Account, provider string) fakevendor.Account {
+	return accounts[slices.IndexFunc(accounts, func(a fakevendor.Account) bool { return a.Provider == provider })]
 }
 
 // assertStatuses checks that every object in want was reported with a
@@ -228,15 +263,11 @@ func assertStatuses(t *testing.T, r bootRun, want map[string]string, others stri
 func assertNoSecrets(t *testing.T, secrets []string, runs ...bootRun) {
 	t.Helper()
 	for _, r := range runs {
-		for _, s := range secrets {
-			if s != "" && strings.Contains(r.stdout+r.stderr, s) {
-				t.Errorf("%s printed a secret", r.name)
-			}
-		}
+		secrettest.AssertNone(t, r.name+"'s output", r.stdout+r.stderr, secrets...)
 	}
 }
 
-// devObjects are the objects bootstrap/examples/dev.json declares, as
+// devObjects are the objects of devState's declarative file, as
 // configure.sh names them in its report.
 var devObjects = []string{
 	"config brightpattern-prod", "config casb-prod", "config oauth2-prod", "config saas-prod", "config scm-prod",
@@ -244,8 +275,8 @@ var devObjects = []string{
 	"policy palo-secops", "policy palo-cloudops",
 }
 
-// TestBootstrapConfigure runs bootstrap/configure.sh with
-// bootstrap/examples/dev.json (two teams) against a new dev Vault, first
+// TestBootstrapConfigure runs bootstrap/configure.sh with the demo's
+// declarative file and devExtras (two teams) against a new dev Vault, first
 // through `make configure`'s bootstrap/configure-dev.sh, then directly: the
 // second run must change nothing. Then it checks what each team's token may
 // read, that drift is repaired and extra objects left alone, and that a
@@ -254,24 +285,19 @@ func TestBootstrapConfigure(t *testing.T) {
 	t.Parallel()
 	requireConfigure(t)
 	b := vaulttest.LoadBinaries(t)
-	fv := vaulttest.StartFakeVendor(t, b.FakeVendor, vaulttest.FakeVendorOptions{})
 	v := vaulttest.StartDev(t, b.Vault, vaulttest.DevOptions{})
-	state := devState(t, v, fv)
+	state, fv, accounts := devState(t, b, v)
 
 	configureDev := bootScript(t, "bootstrap/configure-dev.sh")
 	configure := bootScript(t, "bootstrap/configure.sh")
 	devEnv := bootEnv(t, "PALO_DEV_STATE="+state, "VAULT_BIN="+b.Vault,
 		"PLUGIN_BIN="+b.Plugin, "PLUGIN_VERSION="+b.PluginVersion)
 	// The same settings as configure-dev.sh derives from the state folder.
-	directArgs := []string{"--plugin-dir", v.PluginDir, "--file", bootScript(t, "bootstrap/examples/dev.json")}
+	directArgs := []string{"--plugin-dir", v.PluginDir, "--file", filepath.Join(state, "palo.json")}
 	directEnv := bootEnv(t, "VAULT_ADDR="+v.Addr, "VAULT_TOKEN="+v.RootToken, "VAULT_BIN="+b.Vault,
 		"PLUGIN_BIN="+b.Plugin, "PLUGIN_VERSION="+b.PluginVersion,
-		"FAKEVENDOR_URL="+fv.URL, "FAKEVENDOR_CA_FILE="+filepath.Join(state, "ca.pem"),
-		"DEV_SECRETS_DIR="+filepath.Join(state, "secrets"))
-	secrets := []string{"wrong-secret-e2e-0123"}
-	for _, s := range demoSecrets() {
-		secrets = append(secrets, s)
-	}
+		demo.URLVar+"="+fv.URL, demo.CAFileVar+"="+filepath.Join(state, "ca.pem"))
+	secrets := append(demo.Secrets(accounts), "wrong-secret-e2e-0123")
 	var runs []bootRun
 	run := func(env []string, script string, args ...string) bootRun {
 		t.Helper()
@@ -459,7 +485,7 @@ func TestBootstrapConfigure(t *testing.T) {
 	if c := fv.Check(t, str(t, readJSON(t, v, "", "palo/creds/wildfire").Data, "access_token")); !c.Valid {
 		t.Fatalf("after the refused write, palo/creds/wildfire gave a token the fake holds invalid: %+v", c)
 	}
-	writePrivate(t, scmSecret, demoSecrets()["scm-prod"])
+	writePrivate(t, scmSecret, accountOf(accounts, fakevendor.ProviderSCM).ClientSecret+"\n")
 	r = run(devEnv, configureDev, "--rotate-secrets")
 	if r.code != 0 {
 		t.Fatal(r)
@@ -500,7 +526,7 @@ func TestBootstrapUpgrade(t *testing.T) {
 	}
 
 	// A file of our own, with the secret from an environment variable.
-	scm := fakevendor.DemoAccounts()[1]
+	scm := accountOf(fakevendor.DemoAccounts(), fakevendor.ProviderSCM)
 	dir := t.TempDir()
 	file := filepath.Join(dir, "palo.json")
 	writePrivate(t, filepath.Join(dir, "ca.pem"), string(fv.CAPEM))
@@ -569,6 +595,156 @@ func TestBootstrapUpgrade(t *testing.T) {
 	runs = append(runs, r)
 	if r.code != 0 || !strings.HasPrefix(r.lastLine(), "Nothing changed") {
 		t.Fatalf("run after the upgrade should change nothing:\n%s", r)
+	}
+}
+
+// TestBootstrapLeavesRotatedSecretsAlone installs a paloalto_scm config
+// that the engine rotates, rotates it, and runs configure.sh again with the
+// old secret still in its file, --rotate-secrets, verify_connection off and
+// another field changed: the secret is not written (the report says why),
+// the rotation is kept, and reads get tokens the vendor holds valid. With
+// the schedule turned off, the record of the past rotation alone keeps the
+// secret in the engine's hands.
+func TestBootstrapLeavesRotatedSecretsAlone(t *testing.T) {
+	t.Parallel()
+	requireConfigure(t)
+	b := vaulttest.LoadBinaries(t)
+	fv := vaulttest.StartFakeVendor(t, b.FakeVendor, vaulttest.FakeVendorOptions{})
+	v := vaulttest.StartDev(t, b.Vault, vaulttest.DevOptions{})
+	scm := accountOf(fakevendor.DemoAccounts(), fakevendor.ProviderSCM)
+	dir := t.TempDir()
+	file := filepath.Join(dir, "palo.json")
+	writePrivate(t, filepath.Join(dir, "ca.pem"), string(fv.CAPEM))
+	writeFile := func(extra map[string]any) {
+		t.Helper()
+		c := map[string]any{ //nolint:gosec // G101: names an environment variable, holds no secret
+			"provider": "paloalto_scm", "token_url": fv.TokenURL(fakevendor.ProviderSCM), "ca_cert_file": "ca.pem",
+			"client_id": scm.ClientID, "client_secret_env": "E2E_SCM_SECRET", "tsg_id": scm.TSGIDs[0], "iam_url": fv.URL,
+		}
+		maps.Copy(c, extra)
+		raw, err := json.Marshal(map[string]any{
+			"configs": map[string]any{"scm-prod": c},
+			"roles":   map[string]any{"wildfire": map[string]any{"config": "scm-prod"}},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		writePrivate(t, file, string(raw))
+	}
+	env := bootEnv(t, "VAULT_ADDR="+v.Addr, "VAULT_TOKEN="+v.RootToken, "VAULT_BIN="+b.Vault,
+		"PLUGIN_BIN="+b.Plugin, "PLUGIN_VERSION="+b.PluginVersion, "E2E_SCM_SECRET="+scm.ClientSecret)
+	configure := bootScript(t, "bootstrap/configure.sh")
+	args := []string{"--plugin-dir", v.PluginDir, "--file", file}
+	var runs []bootRun
+	defer func() { assertNoSecrets(t, []string{scm.ClientSecret}, runs...) }()
+	run := func(extra ...string) bootRun {
+		t.Helper()
+		r := runBoot(t, env, configure, append(args, extra...)...)
+		runs = append(runs, r)
+		if r.code != 0 {
+			t.Fatal(r)
+		}
+		return r
+	}
+	validRead := func(when string) {
+		t.Helper()
+		if c := fv.Check(t, str(t, readJSON(t, v, "", "palo/creds/wildfire").Data, "access_token")); !c.Valid {
+			t.Fatalf("%s, palo/creds/wildfire gave a token the fake vendor holds invalid: %+v", when, c)
+		}
+	}
+
+	writeFile(map[string]any{"rotation_period": "1h"})
+	r := run()
+	if got := r.statuses()["config scm-prod"]; got != "created (its first secret; from now on the engine keeps it)" {
+		t.Fatalf("first run reported config scm-prod %q:\n%s", got, r)
+	}
+	v.MustCLI(t, "write", "-f", "palo/config/scm-prod/rotate-root")
+	if n := fv.IAMResets(t, scm.ClientID); n != 1 {
+		t.Fatalf("the fake reset the secret %d times, want 1", n)
+	}
+	rotated := str(t, readJSON(t, v, "", "palo/config/scm-prod").Data, "last_vault_rotation")
+	if rotated == "" {
+		t.Fatal("no last_vault_rotation after rotate-root")
+	}
+	if fv.SCMTokenStatus(t, scm.ClientID, scm.ClientSecret, scm.TSGIDs[0]) == http.StatusOK {
+		t.Fatal("the vendor still accepts the secret of the file after the rotation; the test would prove nothing")
+	}
+	validRead("after the rotation")
+
+	// The file's old secret, --rotate-secrets, verification off and a
+	// change: only the change is written.
+	writeFile(map[string]any{"rotation_period": "1h", "request_timeout": "20s", "verify_connection": false})
+	r = run("--rotate-secrets")
+	if got := r.statuses()["config scm-prod"]; got != "updated (request_timeout, verify_connection; secret left alone: the engine rotates it (rotation_period))" {
+		t.Fatalf("reported config scm-prod %q:\n%s", got, r)
+	}
+	cfg := readJSON(t, v, "", "palo/config/scm-prod").Data
+	if num(t, cfg, "request_timeout") != 20 || str(t, cfg, "last_vault_rotation") != rotated {
+		t.Fatalf("config after the run: %v; want request_timeout 20 and last_vault_rotation %s", cfg, rotated)
+	}
+	validRead("after configure.sh with the old secret")
+
+	// The schedule off by hand, the file without it: the past rotation
+	// still keeps the secret out of the run's hands.
+	v.MustCLI(t, "write", "palo/config/scm-prod", "rotation_period=0")
+	writeFile(map[string]any{"request_timeout": "20s", "verify_connection": false})
+	r = run("--rotate-secrets")
+	if got := r.statuses()["config scm-prod"]; got != "unchanged (secret left alone: the engine rotated it (last_vault_rotation))" {
+		t.Fatalf("reported config scm-prod %q:\n%s", got, r)
+	}
+	validRead("after configure.sh --rotate-secrets on a config rotated once")
+}
+
+// TestBootstrapFindsConfigure checks which palo-configure configure.sh
+// runs outside a checkout, as a release is installed: CONFIGURE_BIN, else
+// the one next to the script, else the one on PATH, else none, with a
+// message that says how to install it. (Inside a checkout it builds its
+// own: configureBuilt.)
+func TestBootstrapFindsConfigure(t *testing.T) {
+	t.Parallel()
+	script, err := os.ReadFile(bootScript(t, "bootstrap/configure.sh"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// fake writes a palo-configure into dir that prints its name and
+	// arguments.
+	fake := func(dir, name string) string {
+		t.Helper()
+		p := filepath.Join(dir, "palo-configure")
+		if err := os.WriteFile(p, []byte("#!/bin/sh\necho "+name+" \"$@\"\n"), 0o700); err != nil { //nolint:gosec // G306: it must run
+			t.Fatal(err)
+		}
+		return p
+	}
+	release := filepath.Join(t.TempDir(), "bootstrap") // no go.mod above it
+	if err := os.Mkdir(release, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	configure := filepath.Join(release, "configure.sh")
+	if err := os.WriteFile(configure, script, 0o700); err != nil { //nolint:gosec // G306: it must run
+		t.Fatal(err)
+	}
+	onPath := t.TempDir()
+	fake(onPath, "on-path")
+	path := "PATH=" + onPath + string(os.PathListSeparator) + "/usr/bin:/bin"
+	explicit := fake(t.TempDir(), "explicit")
+
+	if r := runBoot(t, bootEnv(t, path, "CONFIGURE_BIN="), configure, "--dry-run"); r.code != 0 || r.stdout != "on-path --dry-run\n" {
+		t.Fatalf("with palo-configure on PATH only:\n%s", r)
+	}
+	fake(release, "next-to-script")
+	if r := runBoot(t, bootEnv(t, path, "CONFIGURE_BIN="), configure, "-x"); r.code != 0 || r.stdout != "next-to-script -x\n" {
+		t.Fatalf("with palo-configure next to the script:\n%s", r)
+	}
+	if r := runBoot(t, bootEnv(t, path, "CONFIGURE_BIN="+explicit), configure); r.code != 0 || r.stdout != "explicit\n" {
+		t.Fatalf("with CONFIGURE_BIN:\n%s", r)
+	}
+	if err := os.Remove(filepath.Join(release, "palo-configure")); err != nil {
+		t.Fatal(err)
+	}
+	r := runBoot(t, bootEnv(t, "PATH=/usr/bin:/bin", "CONFIGURE_BIN="), configure)
+	if r.code != 1 || !strings.Contains(r.stderr, "install it from a release (bootstrap/README.md)") {
+		t.Fatalf("with no palo-configure anywhere:\n%s", r)
 	}
 }
 

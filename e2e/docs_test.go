@@ -5,10 +5,14 @@ package e2e
 import (
 	"encoding/json"
 	"io"
+	"os"
+	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
 
+	"github.com/vault-palo/vault-plugin-secrets-palo/backend/provider"
 	"github.com/vault-palo/vault-plugin-secrets-palo/internal/vaulttest"
 )
 
@@ -224,4 +228,57 @@ func camel(id string) string {
 		}
 	}
 	return b.String()
+}
+
+// TestReadmeNamesEveryProvider checks the README's reference tables, which
+// must name what the descriptors define: a row per provider in the provider
+// table and the config table's provider row, every provider field in the
+// config table, and every extra response field in the creds table. (Lists
+// that can be made from the descriptors are made from them, not checked
+// here.)
+func TestReadmeNamesEveryProvider(t *testing.T) {
+	t.Parallel()
+	b, err := os.ReadFile(filepath.Join("..", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	readme := string(b)
+	names := provider.Names()
+	intro, _, _ := strings.Cut(readme, "## Quick start")
+	if got := submatches("(?m)^\\| `([a-z0-9_]+)` \\|", intro); !slices.Equal(got, names) {
+		t.Errorf("README.md's provider table lists %v; the descriptors are %v", got, names)
+	}
+	row := regexp.MustCompile("(?m)^\\| `provider` \\|([^\n]*)$").FindStringSubmatch(readme)
+	if row == nil {
+		t.Fatal("README.md's config table has no provider row")
+	}
+	if got := submatches("`([a-z0-9_]+)`", row[1]); !slices.Equal(got, names) {
+		t.Errorf("README.md's provider row lists %v; the descriptors are %v", got, names)
+	}
+	for _, d := range provider.Descriptors() {
+		for _, f := range d.Fields {
+			if f.Hidden {
+				continue // stored, but no part of the API
+			}
+			if !regexp.MustCompile("(?m)^\\| [^\\n]*`" + f.Name + "`[^\\n]*\\|").MatchString(readme) {
+				t.Errorf("README.md's config table does not describe %s", f.Name)
+			}
+		}
+		for _, f := range d.Extra {
+			if !regexp.MustCompile("(?m)^\\| [^|\\n]*`" + f.Name + "`[^|\\n]*\\| `" + d.Name + "`").MatchString(readme) {
+				t.Errorf("README.md's creds table does not describe %s of %s", f.Name, d.Name)
+			}
+		}
+	}
+}
+
+// submatches returns the first group of every match of pattern in s,
+// sorted and without repeats.
+func submatches(pattern, s string) []string {
+	var out []string
+	for _, m := range regexp.MustCompile(pattern).FindAllStringSubmatch(s, -1) {
+		out = append(out, m[1])
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/hashicorp/vault/api"
 
 	"github.com/vault-palo/vault-plugin-secrets-palo/internal/fakevendor"
+	"github.com/vault-palo/vault-plugin-secrets-palo/internal/secrettest"
 	"github.com/vault-palo/vault-plugin-secrets-palo/internal/vaulttest"
 )
 
@@ -208,7 +209,7 @@ func (m *faultMount) wantToken(r credsRead, skew time.Duration) (map[string]any,
 		t.Fatalf("want a token, got HTTP %d: %s", r.status, r.errText)
 	}
 	info := checkTokenRead(t, m.fv, r, skew)
-	assertNoSecret(t, "the creds response", fmt.Sprint(r.secret.Data, r.secret.Warnings), m.secrets())
+	secrettest.AssertNone(t, "the creds response", fmt.Sprint(r.secret.Data, r.secret.Warnings), m.secrets()...)
 	return r.secret.Data, info
 }
 
@@ -261,7 +262,7 @@ func (m *faultMount) wantError(r credsRead, want ...string) {
 			m.t.Errorf("the error does not say %q:\n%s", w, r.errText)
 		}
 	}
-	assertNoSecret(m.t, "the error", r.errText, m.secrets())
+	secrettest.AssertNone(m.t, "the error", r.errText, m.secrets()...)
 	// An error goes to the server log, the audit log and the cache
 	// endpoint's last_error, none of which may hold a bearer token: a body
 	// cut short in transit still carries a token the vendor has issued.
@@ -279,16 +280,6 @@ func secretData(s *api.Secret) map[string]any {
 		return nil
 	}
 	return s.Data
-}
-
-// assertNoSecret fails the test if text holds any of secrets.
-func assertNoSecret(t *testing.T, what, text string, secrets []string) {
-	t.Helper()
-	for _, s := range secrets {
-		if s != "" && strings.Contains(text, s) {
-			t.Errorf("%s holds a secret (%d characters at offset %d)", what, len(s), strings.Index(text, s))
-		}
-	}
 }
 
 // requests waits until the fake vendor has answered (or seen abandoned)
@@ -668,7 +659,7 @@ func TestFaultStaleOnError(t *testing.T) {
 					t.Errorf("the warning does not say %q: %q", w, warnings)
 				}
 			}
-			assertNoSecret(t, "the warning", warnings, m.secrets())
+			secrettest.AssertNone(t, "the warning", warnings, m.secrets()...)
 			n := m.requests()
 			cached := row()
 			failed := num(t, cached, "vendor_calls") - 1 // the first fetch succeeded
@@ -711,14 +702,14 @@ func TestFaultCredentialFailureFailsFast(t *testing.T) {
 
 			first := m.read()
 			m.wantError(first, want...)
-			assertNoSecret(t, "the error", first.errText, secrets)
+			secrettest.AssertNone(t, "the error", first.errText, secrets...)
 			if n := m.requests(); n != 1 {
 				t.Fatalf("%d token requests after the first read, want 1", n)
 			}
 			for range 3 {
 				again := m.read()
 				m.wantError(again, append(want, "replayed without calling the vendor")...)
-				assertNoSecret(t, "the error", again.errText, secrets)
+				secrettest.AssertNone(t, "the error", again.errText, secrets...)
 			}
 			if n := m.requests(); n != 1 {
 				t.Fatalf("%d token requests after four reads, want 1: the credential failure was not replayed", n)
@@ -754,7 +745,7 @@ func TestFaultCredentialFailureFailsFast(t *testing.T) {
 		for range 3 {
 			r := m.read()
 			m.wantError(r, "HTTP 401", "invalid_client")
-			assertNoSecret(t, "the error", r.errText, secrets)
+			secrettest.AssertNone(t, "the error", r.errText, secrets...)
 		}
 		if n := m.requests(); n != 1 {
 			t.Fatalf("%d token requests for three reads with a rotated secret, want 1", n)

@@ -6,10 +6,8 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
-	"encoding/base64"
 	"encoding/json"
 	"fmt"
-	"html"
 	"io"
 	"net/http"
 	"net/url"
@@ -21,6 +19,7 @@ import (
 	"time"
 
 	"github.com/vault-palo/vault-plugin-secrets-palo/internal/fakevendor"
+	"github.com/vault-palo/vault-plugin-secrets-palo/internal/secrettest"
 	"github.com/vault-palo/vault-plugin-secrets-palo/internal/vaulttest"
 )
 
@@ -111,22 +110,6 @@ func redactBody(b []byte) string {
 	return string(b)
 }
 
-// secretForms returns every form in which secret could be leaked: as it
-// is, form-, path-, JSON- and HTML-escaped, and in the HTTP Basic header
-// built with clientID.
-func secretForms(clientID, secret string) []string {
-	j, _ := json.Marshal(secret)
-	forms := []string{
-		secret, url.QueryEscape(secret), url.PathEscape(secret), string(j[1 : len(j)-1]), html.EscapeString(secret),
-	}
-	if clientID != "" {
-		forms = append(forms,
-			base64.StdEncoding.EncodeToString([]byte(clientID+":"+secret)),
-			base64.StdEncoding.EncodeToString([]byte(url.QueryEscape(clientID)+":"+url.QueryEscape(secret))))
-	}
-	return forms
-}
-
 // TestSecretScanEverywhere gives every provider's account a secret that
 // starts with a random canary and holds characters that every encoding
 // changes (+ / = & % " < > '), then does, through a real Vault logging at
@@ -153,7 +136,7 @@ func TestSecretScanEverywhere(t *testing.T) {
 			a.ClientSecret = s
 		}
 		sc.secretOf[a.Provider] = s
-		sc.forms = append(sc.forms, secretForms(a.ClientID, s)...)
+		sc.forms = append(sc.forms, secrettest.Forms(a.ClientID, s)...)
 	}
 	bins := vaulttest.LoadBinaries(t)
 	sc.fv = vaulttest.StartFakeVendor(t, bins.FakeVendor, vaulttest.FakeVendorOptions{Accounts: sc.accounts})
@@ -228,7 +211,7 @@ func (sc *secretScan) writesAndReads(t *testing.T, s vaulttest.VendorSetup) {
 	}
 	secret := sc.secretOf[s.Provider]
 	wrong := sc.canary + "-wrong-" + s.Provider
-	sc.forms = append(sc.forms, secretForms(s.Account.ClientID, wrong)...)
+	sc.forms = append(sc.forms, secrettest.Forms(s.Account.ClientID, wrong)...)
 	var args []string // the config's fields without the secret
 	for _, a := range s.ConfigArgs(sc.fv) {
 		if !strings.HasPrefix(a, key+"=") {
@@ -341,12 +324,9 @@ func (sc *secretScan) vendorFailures(t *testing.T) {
 }
 
 // vendorEchoes: a vendor error body that echoes the secret it was sent, in
-// each encoding a vendor or a proxy might use. The encoded forms join the
-// scan, and every error must still name the provider.
+// each encoding a vendor or a proxy might use. The scan looks for each of
+// them (secrettest.Forms), and every error must still name the provider.
 func (sc *secretScan) vendorEchoes(t *testing.T) {
-	for _, s := range sc.setups {
-		sc.forms = append(sc.forms, echoForms(sc.secretOf[s.Provider])...)
-	}
 	for _, enc := range []string{
 		fakevendor.EchoRaw, fakevendor.EchoPathEscape, fakevendor.EchoLowerHex, fakevendor.EchoForm, fakevendor.EchoBase64,
 		fakevendor.EchoBase64URL, fakevendor.EchoBase64URLNoPad, fakevendor.EchoJSONUnicode, fakevendor.EchoHTML,
@@ -362,24 +342,6 @@ func (sc *secretScan) vendorEchoes(t *testing.T) {
 		}
 	}
 	sc.fv.SetFaults(t, fakevendor.Faults{})
-}
-
-// echoForms are the encodings of secret that a vendor's echo may use
-// beyond secretForms: lower-case percent-encoding, base64 in both
-// alphabets, and JSON's \u escapes of every character.
-func echoForms(secret string) []string {
-	var hexForm, unicode strings.Builder
-	for _, b := range []byte(secret) {
-		fmt.Fprintf(&hexForm, "%%%02x", b)
-	}
-	for _, r := range secret {
-		fmt.Fprintf(&unicode, "\\u%04x", r)
-	}
-	return []string{
-		hexForm.String(), unicode.String(),
-		base64.StdEncoding.EncodeToString([]byte(secret)), base64.URLEncoding.EncodeToString([]byte(secret)),
-		base64.RawURLEncoding.EncodeToString([]byte(secret)),
-	}
 }
 
 // outageWithCachedToken: during an outage the reader gets the cached token

@@ -21,7 +21,7 @@ root="$PWD"
 
 log() { echo "bench: $*" >&2; }
 
-version="${VERSION:-v0.1.0}"
+version="${VERSION:-$(cat VERSION)}"
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 loadavg_before="$(cat /proc/loadavg)"

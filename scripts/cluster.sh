@@ -25,7 +25,9 @@
 #                      forwarding on the port after it (default 8300: 8300-8305)
 #   VAULT_BIN          the vault binary (default: what scripts/get-vault.sh provides)
 #   PLUGIN_BIN         the plugin (default: bin/vault-plugin-secrets-palo; `make build`)
-#   PLUGIN_VERSION     the version stamped into it (default v0.1.0)
+#   PLUGIN_VERSION     the version stamped into it (default: the VERSION file)
+#   CONFIGURE_BIN      palo-configure, which registers and mounts the plugin
+#                      (default: what bootstrap/configure.sh finds or builds)
 #   CLUSTER_LOG_LEVEL  the nodes' log level (default info)
 #
 # The cluster folder holds, for node N, nodeN/vault.hcl (its config),
@@ -264,12 +266,12 @@ active_node() {
 }
 
 cmd_start() {
-  local n active pid sum
+  local n active pid
   for ((n = 1; n <= nodes; n++)); do
     pid="$(pid_of "$n")"
     alive "$pid" && die "node $n is running (pid $pid); run '$0 stop' first"
   done
-  local plugin="${PLUGIN_BIN:-$root/bin/$plugin_name}" version="${PLUGIN_VERSION:-v0.1.0}"
+  local plugin="${PLUGIN_BIN:-$root/bin/$plugin_name}" version="${PLUGIN_VERSION:-$(cat "$root/VERSION")}"
   [[ -x "$plugin" ]] || die "no plugin at $plugin; run 'make build'"
   if [[ -e "$cluster_dir" ]]; then
     [[ -f "$marker" ]] || die "$cluster_dir exists and is not a cluster folder; set CLUSTER_DIR"
@@ -294,12 +296,11 @@ cmd_start() {
 
   # The plugin catalog is replicated, so the plugin is registered once; but
   # every node runs the binary from its own plugin directory, which must hold
-  # the same file (here all nodes share one folder).
-  install -m 0700 "$plugin" "$plugin_dir/$plugin_name"
-  sum="$(sha256sum "$plugin_dir/$plugin_name" | cut -d' ' -f1)"
-  v "$active" plugin register -sha256="$sum" -version="$version" -command="$plugin_name" secret "$plugin_name" >/dev/null
-  v "$active" secrets enable -path="$mount" -plugin-version="$version" "$plugin_name" >/dev/null
-  log "registered $plugin_name $version (sha256 $sum), mounted at $mount/"
+  # the same file (here all nodes share one folder). palo-configure copies
+  # it there, registers it with its sha256 and version and mounts it.
+  VAULT_ADDR="$(api_addr "$active")" VAULT_TOKEN="$(root_token)" \
+    "$root/bootstrap/configure.sh" --plugin-bin "$plugin" --plugin-dir "$plugin_dir" \
+    --plugin-command "$plugin_name" --version "$version" --mount "$mount" >&2
 
   {
     echo "export VAULT_ADDR=$(api_addr "$active")"

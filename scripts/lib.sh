@@ -2,21 +2,15 @@
 # Shared setup for scripts/demo.sh and scripts/dev.sh; sourced, not run.
 #
 # It starts, on loopback only, the fake vendor (internal/fakevendor, over TLS
-# with a CA it generates) and a Vault dev server, registers the plugin with
-# its sha256 and version, mounts it at palo/, and writes one config and one
-# role per vendor:
-#
-#   provider                config               role
-#   paloalto_saas_security  saas-prod            saas
-#   paloalto_scm            scm-prod             wildfire   (tsg_id 1234567890)
-#   oracle_casb             casb-prod            casb
-#   bright_pattern          brightpattern-prod   brightpattern
-#   oauth2                  oauth2-prod          oauth2
-#
-# (the same names as internal/vaulttest.StandardNames). The vendor accounts
-# get random secrets for each run: the fake vendor reads them from a private
-# accounts file, and Vault from files passed as client_secret=@file, so no
-# secret is ever on a command line.
+# with a CA it generates) and a Vault dev server, and runs palo-configure
+# (bootstrap/configure.sh), which registers the plugin with its sha256 and
+# version, mounts it at palo/, and writes one config and one role per
+# provider (scm-prod and wildfire among them) from the declarative file that
+# palo-demo writes (package internal/demo derives it from the providers and
+# the fake vendor's demo accounts). The accounts get random secrets for each
+# run: the fake vendor reads them from a private accounts file, and
+# palo-configure from one private file per config, so no secret is ever on a
+# command line.
 #
 # Every process is started in a session of its own (setsid), its id kept in
 # a pid file in the state folder, and stopped by that id: SIGTERM, a bounded
@@ -24,9 +18,10 @@
 # Vault left behind). Nothing is ever stopped by name.
 #
 # Settings (environment):
-#   PLUGIN_BIN, FAKEVENDOR_BIN  the binaries (default: bin/, built by make)
+#   PLUGIN_BIN, FAKEVENDOR_BIN, PALO_DEMO_BIN, CONFIGURE_BIN
+#                               the binaries (default: bin/, built by make)
 #   PLUGIN_VERSION or VERSION   the version stamped into the plugin
-#                               (default: the Makefile's VERSION)
+#                               (default: the VERSION file)
 #   VAULT_BIN                   a vault binary (default: scripts/get-vault.sh)
 #   VAULT_PORT                  the Vault API port; the next port is its
 #                               cluster port (default: a free pair)
@@ -56,13 +51,13 @@ palo_init() {
   mkdir -p "$palo_state"
   palo_plugin_bin="${PLUGIN_BIN:-$palo_root/bin/$palo_plugin}"
   palo_fakevendor_bin="${FAKEVENDOR_BIN:-$palo_root/bin/fakevendor}"
-  [[ -x "$palo_plugin_bin" ]] || die "no plugin binary at $palo_plugin_bin: run 'make build' first (make demo and make dev do)"
-  [[ -x "$palo_fakevendor_bin" ]] || die "no fake vendor binary at $palo_fakevendor_bin: run 'make fakevendor' first"
-  palo_version="${PLUGIN_VERSION:-${VERSION:-}}"
-  if [[ -z "$palo_version" ]]; then
-    palo_version="$(sed -n 's/^VERSION[[:space:]]*?=[[:space:]]*//p' "$palo_root/Makefile" | head -n1)"
-  fi
-  [[ -n "$palo_version" ]] || die "cannot tell the plugin's version: set PLUGIN_VERSION"
+  palo_demo_bin="${PALO_DEMO_BIN:-$palo_root/bin/palo-demo}"
+  export CONFIGURE_BIN="${CONFIGURE_BIN:-$palo_root/bin/palo-configure}"
+  [[ -x "$palo_plugin_bin" && -x "$CONFIGURE_BIN" ]] ||
+    die "no plugin or palo-configure binary in bin/: run 'make build' first (make demo and make dev do)"
+  [[ -x "$palo_fakevendor_bin" && -x "$palo_demo_bin" ]] ||
+    die "no fakevendor or palo-demo binary in bin/: run 'make fakevendor' first"
+  palo_version="${PLUGIN_VERSION:-${VERSION:-$(cat "$palo_root/VERSION")}}"
   palo_vault_bin="$("$palo_root/scripts/get-vault.sh" | tail -n1)"
   [[ -x "$palo_vault_bin" ]] || die "scripts/get-vault.sh gave no vault binary"
   command -v setsid >/dev/null || die "setsid (util-linux) is needed to start and stop processes by id"
@@ -181,35 +176,11 @@ palo_pick_port() {
   die "found no two free consecutive ports on 127.0.0.1"
 }
 
-# palo_write_accounts: writes the fake vendor's accounts with random secrets,
-# and each secret to secrets/<config> for client_secret=@file.
-palo_write_accounts() {
-  local dir="$palo_state/secrets" name
-  mkdir -p "$dir"
-  for name in saas-prod scm-prod casb-prod brightpattern-prod oauth2-prod; do
-    printf 'demo-%s' "$(palo_random)" >"$dir/$name"
-  done
-  cat >"$palo_state/accounts.json" <<EOF
-[
-  {"provider": "paloalto_saas_security", "client_id": "demo-saas-client",
-   "client_secret": "$(cat "$dir/saas-prod")", "scopes": ["api_access"], "tenant": "demo tenant"},
-  {"provider": "paloalto_scm", "client_id": "wildfire-sa@1234567890.iam.panserviceaccount.com",
-   "client_secret": "$(cat "$dir/scm-prod")", "tsg_ids": ["1234567890"]},
-  {"provider": "oracle_casb", "access_key": "DEMOACCESSKEY0000001",
-   "access_secret": "$(cat "$dir/casb-prod")", "tenant_id": "00000000-demo-0000-0000-000000000001"},
-  {"provider": "bright_pattern", "client_id": "demo.user",
-   "client_secret": "$(cat "$dir/brightpattern-prod")", "tenant_host": "demo.example.com"},
-  {"provider": "oauth2", "client_id": "demo-oauth2-client",
-   "client_secret": "$(cat "$dir/oauth2-prod")", "scopes": ["read", "write"]}
-]
-EOF
-}
-
 # palo_start_fakevendor: starts the fake vendor over TLS on a free loopback
 # port; sets palo_vendor_url and palo_ca (the generated CA's PEM file).
 palo_start_fakevendor() {
   local i
-  palo_write_accounts
+  "$palo_demo_bin" "$palo_state"
   palo_ca="$palo_state/ca.pem"
   rm -f "$palo_state/fakevendor.url" "$palo_ca"
   log "starting the fake vendor (TLS, with a CA generated for this run)"
@@ -258,11 +229,10 @@ palo_start_vault() {
 palo_vault() { "$palo_vault_bin" "$@"; }
 
 # palo_show ARGS...: prints `$ vault ARGS...` as a user would type it, then
-# runs it. (Secrets are passed as @file, so nothing secret is printed.)
+# runs it.
 palo_show() {
   local line="" arg
   for arg in "$@"; do
-    arg="${arg//"$palo_root/"/}"
     [[ "$arg" == *[[:space:]]* ]] && arg="\"$arg\""
     line+=" $arg"
   done
@@ -270,53 +240,21 @@ palo_show() {
   palo_vault "$@"
 }
 
-# palo_mount: registers the plugin as an operator would (copied into the
-# plugin directory, with its sha256 and version) and mounts it at palo/.
-palo_mount() {
-  local dst="$palo_state/plugins/$palo_plugin" sum
-  cp "$palo_plugin_bin" "$dst"
-  chmod 0700 "$dst"
-  sum="$(sha256sum "$dst" | cut -d' ' -f1)"
-  log "registering $palo_plugin $palo_version (sha256 $sum)"
-  palo_vault plugin register -sha256="$sum" -version="$palo_version" -command="$palo_plugin" \
-    secret "$palo_plugin" >/dev/null
-  palo_vault secrets enable -path="$palo_mount" -description="vendor tokens (demo)" "$palo_plugin" >/dev/null
-  log "mounted at $palo_mount/"
-}
-
-# palo_configure: one config and one role per vendor, trusting the fake
-# vendor's CA through ca_cert.
+# palo_configure: palo-configure puts the plugin into this Vault (copied into
+# its plugin directory, registered with its sha256 and version, mounted at
+# palo/) and writes the demo's configs and roles, trusting the fake vendor's
+# CA. Its report lists every object.
 palo_configure() {
-  local url="$palo_vendor_url" s="$palo_state/secrets"
-  log "writing one config and one role per vendor"
-  palo_show write "$palo_mount/config/saas-prod" provider=paloalto_saas_security \
-    token_url="$url/oauth/token" client_id=demo-saas-client client_secret=@"$s/saas-prod" ca_cert=@"$palo_ca"
-  palo_show write "$palo_mount/roles/saas" config=saas-prod
-
-  palo_show write "$palo_mount/config/scm-prod" provider=paloalto_scm \
-    token_url="$url/am/oauth2/access_token" client_id=wildfire-sa@1234567890.iam.panserviceaccount.com \
-    client_secret=@"$s/scm-prod" tsg_id=1234567890 ca_cert=@"$palo_ca"
-  palo_show write "$palo_mount/roles/wildfire" config=scm-prod
-
-  palo_show write "$palo_mount/config/casb-prod" provider=oracle_casb \
-    token_url="$url/api/v1/token" access_key=DEMOACCESSKEY0000001 access_secret=@"$s/casb-prod" ca_cert=@"$palo_ca"
-  palo_show write "$palo_mount/roles/casb" config=casb-prod
-
-  palo_show write "$palo_mount/config/brightpattern-prod" provider=bright_pattern \
-    token_url="$url/configapi/v2/oauth/token" client_id=demo.user client_secret=@"$s/brightpattern-prod" \
-    scope=demo.example.com ca_cert=@"$palo_ca"
-  palo_show write "$palo_mount/roles/brightpattern" config=brightpattern-prod
-
-  palo_show write "$palo_mount/config/oauth2-prod" provider=oauth2 \
-    token_url="$url/oauth2/token" client_id=demo-oauth2-client client_secret=@"$s/oauth2-prod" \
-    scope="read write" ca_cert=@"$palo_ca"
-  palo_show write "$palo_mount/roles/oauth2" config=oauth2-prod
+  echo
+  echo "\$ bootstrap/configure.sh --plugin-dir ${palo_state#"$palo_root/"}/plugins --file ${palo_state#"$palo_root/"}/palo.json"
+  FAKEVENDOR_URL="$palo_vendor_url" FAKEVENDOR_CA_FILE="$palo_ca" PLUGIN_BIN="$palo_plugin_bin" \
+    PLUGIN_VERSION="$palo_version" MOUNT_PATH="$palo_mount" \
+    "$palo_root/bootstrap/configure.sh" --plugin-dir "$palo_state/plugins" --file "$palo_state/palo.json"
 }
 
 # palo_setup: everything above, in order.
 palo_setup() {
   palo_start_fakevendor
   palo_start_vault
-  palo_mount
   palo_configure
 }

@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Writes a release into dist/ (or $DIST):
-#   vault-plugin-secrets-palo_<version>_<os>_<arch>[.exe]   five static binaries
-#   SHA256SUMS                                             their sha256, nothing else
+#   vault-plugin-secrets-palo_<version>_<os>_<arch>[.exe]   the plugin, five static binaries
+#   palo-configure_<version>_<os>_<arch>[.exe]              the program that installs and
+#                                                          configures it (bootstrap/README.md),
+#                                                          five static binaries
+#   SHA256SUMS                                             the ten binaries' sha256, nothing else
 #   SHA256SUMS.sig                                         detached OpenPGP signature, when
 #                                                          RELEASE_GPG_KEY names a key in the
 #                                                          caller's keyring (GNUPGHOME)
@@ -19,6 +22,8 @@ root="$(cd "$(dirname "$0")/.." && pwd)"
 dist=${DIST:-$root/dist}
 changelog=${CHANGELOG:-$root/CHANGELOG.md}
 plugin=vault-plugin-secrets-palo
+# Each program's name and package.
+programs=("$plugin=." "palo-configure=./bootstrap/configure/cmd/palo-configure")
 targets=(linux/amd64 linux/arm64 darwin/amd64 darwin/arm64 windows/amd64)
 log() { echo "release: $*" >&2; }
 
@@ -34,15 +39,18 @@ fi
 
 rm -rf "$dist"
 mkdir -p "$dist"
-bins=()
-for t in "${targets[@]}"; do
-  name="${plugin}_${version}_${t%/*}_${t#*/}"
-  [[ "$t" == windows/* ]] && name+=.exe
-  log "building $name"
-  VERSION="$version" scripts/build.sh "$dist/$name" "$t"
-  bins+=("$name")
+bins=() linux=()
+for p in "${programs[@]}"; do
+  for t in "${targets[@]}"; do
+    name="${p%%=*}_${version}_${t%/*}_${t#*/}"
+    [[ "$t" == windows/* ]] && name+=.exe
+    log "building $name"
+    VERSION="$version" scripts/build.sh "$dist/$name" "$t" "${p#*=}"
+    bins+=("$name")
+    [[ "$t" == linux/* ]] && linux+=("$dist/$name")
+  done
 done
-"$tool" static "$dist/${plugin}_${version}"_linux_*
+"$tool" static "${linux[@]}"
 
 (cd "$dist" && sha256sum -- "${bins[@]}" >SHA256SUMS)
 for b in "${bins[@]}"; do

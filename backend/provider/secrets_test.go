@@ -1,41 +1,22 @@
 package provider
 
 import (
-	"encoding/base64"
 	"encoding/json"
 	"html"
 	"io"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
-)
 
-// secretForms lists every form in which p's secrets could leak.
-func secretForms(p Params) []string {
-	var forms []string
-	for _, s := range []string{p.Get(ClientSecret), p.Get(AccessSecret)} {
-		if s != "" {
-			forms = append(forms, s, url.QueryEscape(s), url.PathEscape(s))
-		}
-	}
-	if id, secret := p.Get(ClientID), p.Get(ClientSecret); secret != "" {
-		enc := base64.StdEncoding.EncodeToString
-		forms = append(forms,
-			enc([]byte(id+":"+secret)),
-			enc([]byte(url.QueryEscape(id)+":"+url.QueryEscape(secret))))
-	}
-	return forms
-}
+	"github.com/vault-palo/vault-plugin-secrets-palo/internal/secrettest"
+)
 
 // assertNoSecret fails the test if s holds any form of p's secrets.
 func assertNoSecret(t *testing.T, what, s string, p Params) {
 	t.Helper()
-	for _, f := range secretForms(p) {
-		if strings.Contains(s, f) {
-			t.Errorf("%s contains a secret form %q:\n%s", what, f, s)
-		}
-	}
+	secrettest.AssertNone(t, what, s, slices.Concat(secrettest.Forms(p.Get(ClientID), p.Get(ClientSecret)), secrettest.Forms("", p.Get(AccessSecret)))...)
 }
 
 // echoShapes are vendor responses that repeat the request back: its body

@@ -1,4 +1,4 @@
-package main
+package configure
 
 import (
 	"bytes"
@@ -7,8 +7,11 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
+
+	"github.com/vault-palo/vault-plugin-secrets-palo/backend/provider"
 )
 
 // decl is the declarative file: configs, roles and teams by name. Configs
@@ -18,18 +21,39 @@ type decl struct {
 	dir     string // the file's folder, for relative *_file paths
 	configs map[string]map[string]any
 	roles   map[string]map[string]any
-	teams   map[string]team
+	teams   map[string]Team
 }
 
-// team is a teams.<name> entry: the roles whose tokens it reads, and
+// Team is a teams.<name> entry: the roles whose tokens it reads, and
 // optionally its policy's name.
-type team struct {
+type Team struct {
 	Roles  []string `json:"roles"`
 	Policy string   `json:"policy"`
 }
 
-// secretFields are the write-only fields, which must not be in the file.
-var secretFields = []string{"client_secret", "access_secret"}
+// Objects are the configs, roles and teams to put into Vault, by name, with
+// every value resolved (secrets included) and keyed by the engine's field
+// names.
+type Objects struct {
+	Configs map[string]map[string]any
+	Roles   map[string]map[string]any
+	Teams   map[string]Team
+}
+
+// secretFields are the providers' write-only API fields (client_secret,
+// access_secret), from their descriptors: never in the file, never printed.
+var secretFields = func() []string {
+	var out []string
+	for _, d := range provider.Descriptors() {
+		for _, f := range d.Fields {
+			if f.Secret && !f.Hidden && !slices.Contains(out, f.Name) {
+				out = append(out, f.Name)
+			}
+		}
+	}
+	sort.Strings(out)
+	return out
+}()
 
 var (
 	nameRe          = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
@@ -54,7 +78,7 @@ func loadDecl(path string) (*decl, []string, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	d := &decl{dir: dir, configs: map[string]map[string]any{}, roles: map[string]map[string]any{}, teams: map[string]team{}}
+	d := &decl{dir: dir, configs: map[string]map[string]any{}, roles: map[string]map[string]any{}, teams: map[string]Team{}}
 	var problems []string
 	add := func(format string, a ...any) { problems = append(problems, fmt.Sprintf(format, a...)) }
 	for _, k := range sortedKeys(top) {
@@ -114,7 +138,7 @@ func loadDecl(path string) (*decl, []string, error) {
 				p = append(p, fmt.Sprintf("unknown field %q (fields: roles, policy)", k))
 			}
 		}
-		var t team
+		var t Team
 		if unmarshal(fields["roles"], &t.Roles) != nil || len(t.Roles) == 0 {
 			p = append(p, "roles must be a non-empty list of role names")
 		}
@@ -243,6 +267,27 @@ func (d *decl) resolveConfig(name string) (map[string]any, error) {
 	return out, nil
 }
 
+// resolve returns the file's objects with every value resolved, or the
+// first problem met.
+func (d *decl) resolve() (*Objects, error) {
+	o := &Objects{Configs: map[string]map[string]any{}, Roles: map[string]map[string]any{}, Teams: d.teams}
+	for _, name := range sortedKeys(d.configs) {
+		c, err := d.resolveConfig(name)
+		if err != nil {
+			return nil, err
+		}
+		o.Configs[name] = c
+	}
+	for _, name := range sortedKeys(d.roles) {
+		r, err := d.resolveRole(name)
+		if err != nil {
+			return nil, err
+		}
+		o.Roles[name] = r
+	}
+	return o, nil
+}
+
 // resolveRole returns the fields of role name with ${VAR} expanded.
 func (d *decl) resolveRole(name string) (map[string]any, error) {
 	out := map[string]any{}
@@ -276,7 +321,7 @@ func expand(s, where string) (string, error) {
 
 // teamPolicy is the ACL policy of team: read on its roles' creds paths,
 // nothing else.
-func teamPolicy(name string, t team, mount string) string {
+func teamPolicy(name string, t Team, mount string) string {
 	roles := append([]string(nil), t.Roles...)
 	sort.Strings(roles)
 	var b strings.Builder

@@ -1,4 +1,4 @@
-package main
+package configure
 
 import (
 	"encoding/json"
@@ -182,7 +182,7 @@ func TestResolveConfig(t *testing.T) {
 
 func TestTeamPolicy(t *testing.T) {
 	t.Parallel()
-	got := teamPolicy("secops", team{Roles: []string{"wildfire", "saas", "wildfire"}}, "palo")
+	got := teamPolicy("secops", Team{Roles: []string{"wildfire", "saas", "wildfire"}}, "palo")
 	want := `# Team secops may read the tokens of these roles and nothing else.
 # Written by bootstrap/configure.sh (vault-plugin-secrets-palo); edits are overwritten.
 

@@ -1,10 +1,15 @@
-package main
+package configure
 
 import (
 	"context"
 	"encoding/json"
+	"io"
+	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/vault-palo/vault-plugin-secrets-palo/internal/demo"
+	"github.com/vault-palo/vault-plugin-secrets-palo/internal/fakevendor"
 )
 
 // testSecret is a secret the engine must never echo.
@@ -100,5 +105,43 @@ func TestJudge(t *testing.T) {
 				tc.check(t, j)
 			}
 		})
+	}
+}
+
+// TestDemoFile checks that the declarative file of the demo (package demo,
+// what `make dev` and `make demo` give this program) resolves and that the
+// engine takes every config and role of it. It sets environment variables,
+// so it does not run in parallel.
+func TestDemoFile(t *testing.T) {
+	dir := t.TempDir()
+	accounts, err := demo.Write(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tlsBundle, err := fakevendor.GenerateTLS()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ca := writeFile(t, dir, "ca.pem", string(tlsBundle.CACertPEM))
+	t.Setenv(demo.URLVar, "https://127.0.0.1:1")
+	t.Setenv(demo.CAFileVar, ca)
+	objs, want, err := loadFile(context.Background(), filepath.Join(dir, "palo.json"), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(want.configs) != len(accounts) || len(want.roles) != len(accounts) {
+		t.Fatalf("the engine took %d configs and %d roles, want %d of each", len(want.configs), len(want.roles), len(accounts))
+	}
+	for _, a := range accounts {
+		names := demo.Names[a.Provider]
+		got := objs.Configs[names.Config]
+		clientSecret, _ := got["client_secret"].(string)
+		accessSecret, _ := got["access_secret"].(string)
+		if clientSecret != a.ClientSecret || accessSecret != a.AccessSecret {
+			t.Errorf("config %s: its secret was not read from its file", names.Config)
+		}
+		if got["token_url"] != "https://127.0.0.1:1"+fakevendor.TokenPath(a.Provider) {
+			t.Errorf("config %s: token_url %v", names.Config, got["token_url"])
+		}
 	}
 }

@@ -1,6 +1,7 @@
 # Example values for the module (terraform plan -var-file=example.tfvars). No
 # secrets here: pass config_secrets from your secret store, or in the
-# environment of the run as TF_VAR_config_secrets='{"scm-prod":"...",...}'.
+# environment of the run as
+# TF_VAR_config_secrets='{"scm-prod":{"client_secret":"..."},"casb-prod":{"access_secret":"..."},...}'.
 
 plugin_version = "v0.1.0"
 # sha256sum vault-plugin-secrets-palo
@@ -12,6 +13,9 @@ configs = {
     provider  = "paloalto_scm"
     client_id = "wildfire-sa@1234567890.iam.panserviceaccount.com"
     tsg_id    = "1234567890"
+    # The engine resets this secret every 30 days: Terraform writes the
+    # secret of config_secrets once, when it creates the config.
+    rotation_period = 2592000
   }
   "saas-prod" = {
     provider  = "paloalto_saas_security"

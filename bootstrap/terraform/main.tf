@@ -12,13 +12,21 @@ locals {
 
   policy_prefix = coalesce(var.policy_prefix, "${replace(var.mount_path, "/", "-")}-")
 
-  # The write-only field that holds each provider's secret.
-  secret_field = {
-    paloalto_saas_security = "client_secret"
-    paloalto_scm           = "client_secret"
-    oracle_casb            = "access_secret"
-    bright_pattern         = "client_secret"
-    oauth2                 = "client_secret"
+  # The readable fields of each config, those left null left out.
+  config_fields = { for name, c in var.configs : name => { for field, value in c : field => value if value != null } }
+
+  # Whether the engine, not Terraform, keeps the secret of each config: it
+  # rotates it (a rotation_period other than 0, a rotation_schedule, or the
+  # config is named in rotated_configs; a rotation_period that is not a
+  # number, such as "30d", counts as one), or the config signs with a key made in Vault
+  # (private_key_jwt) and has no secret. A secret written over one the
+  # engine rotated would undo the rotation and clear its record.
+  pkjwt = { for name, c in local.config_fields : name => lookup(c, "token_endpoint_auth_method", "") == "private_key_jwt" }
+  engine_keeps_secret = {
+    for name, c in local.config_fields : name => (
+      local.pkjwt[name] || contains(var.rotated_configs, name) ||
+      try(tonumber(lookup(c, "rotation_period", 0)), 1) != 0 || lookup(c, "rotation_schedule", "") != ""
+    )
   }
 }
 
@@ -47,25 +55,44 @@ resource "vault_mount" "palo" {
   max_lease_ttl_seconds     = var.max_lease_ttl_seconds
 }
 
+# The first write of each config whose secret the engine rotates: its
+# fields and its first secret. Terraform never writes it again
+# (ignore_changes), whatever config_secrets says later; the config resource
+# below keeps its other fields in line and deletes it.
+resource "vault_generic_endpoint" "first_secret" {
+  for_each = { for name, keeps in local.engine_keeps_secret : name => name if keeps && !local.pkjwt[name] }
+
+  path                 = "${vault_mount.palo.path}/config/${each.key}"
+  ignore_absent_fields = true
+  disable_delete       = true
+  data_json            = jsonencode(merge(local.config_fields[each.key], lookup(var.config_secrets, each.key, {})))
+
+  lifecycle {
+    ignore_changes = [data_json]
+  }
+}
+
 # config/<name>. The secret is sent on every write but never returned by a
 # read; ignore_absent_fields compares only the fields a read returns, so
 # plans stay clean while a changed secret still shows as a change (against
 # the state, which therefore holds the secret: protect the state). Fields
-# left null are not sent, and the engine keeps their defaults.
+# left null are not sent, and the engine keeps their defaults. A config
+# whose secret the engine keeps is written without it (see first_secret).
 resource "vault_generic_endpoint" "config" {
   for_each = var.configs
 
   path                 = "${vault_mount.palo.path}/config/${each.key}"
   ignore_absent_fields = true
   data_json = jsonencode(merge(
-    { for field, value in each.value : field => value if value != null },
-    { (local.secret_field[each.value.provider]) = lookup(var.config_secrets, each.key, "") },
+    local.config_fields[each.key],
+    local.engine_keeps_secret[each.key] ? {} : lookup(var.config_secrets, each.key, {}),
   ))
+  depends_on = [vault_generic_endpoint.first_secret]
 
   lifecycle {
     precondition {
-      condition     = contains(nonsensitive(keys(var.config_secrets)), each.key)
-      error_message = "Config ${each.key} has no entry in config_secrets: give its ${local.secret_field[each.value.provider]} there, by config name."
+      condition     = local.pkjwt[each.key] || contains(nonsensitive(keys(var.config_secrets)), each.key)
+      error_message = "Config ${each.key} has no entry in config_secrets: give its secret there, by config name and field (client_secret, or access_secret for oracle_casb)."
     }
   }
 }

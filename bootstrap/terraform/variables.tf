@@ -5,13 +5,12 @@ variable "plugin_name" {
 }
 
 variable "plugin_version" {
-  description = "Version stamped into the plugin binary, such as v0.1.0. Vault refuses a registration whose version differs from the binary's."
+  description = "Version stamped into the plugin binary, the version of the release it comes from (vX.Y.Z). Vault refuses a registration whose version differs from the binary's."
   type        = string
-  default     = "v0.1.0"
 
   validation {
     condition     = can(regex("^v[0-9]+\\.[0-9]+\\.[0-9]+", var.plugin_version))
-    error_message = "The plugin_version must be a semantic version starting with v, such as v0.1.0."
+    error_message = "The plugin_version must be a semantic version starting with v (vX.Y.Z)."
   }
 }
 
@@ -49,7 +48,7 @@ variable "previous_plugin_versions" {
     condition = alltrue([
       for version, p in var.previous_plugin_versions : can(regex("^v[0-9]+\\.[0-9]+\\.[0-9]+", version)) && can(regex("^[0-9a-f]{64}$", p.sha256))
     ])
-    error_message = "Each previous_plugin_versions key must be a version such as v0.1.0, and its sha256 64 lower-case hex digits."
+    error_message = "Each previous_plugin_versions key must be a version (vX.Y.Z), and its sha256 64 lower-case hex digits."
   }
 }
 
@@ -79,44 +78,35 @@ variable "max_lease_ttl_seconds" {
 
 variable "configs" {
   description = <<-EOT
-    Vendor accounts, by config name: the readable fields of config/<name>
-    (see the README's API reference). Durations are whole seconds, as Vault
-    returns them on read, so that plans stay clean. The secret of each
-    config is not here: it is in config_secrets.
+    Vendor accounts, by config name: the readable fields of config/<name>,
+    as the engine takes them (see the README's API reference; the engine
+    refuses a field its provider does not take, so this module keeps no list
+    of them). Durations are whole seconds, as Vault returns them on read, so
+    that plans stay clean. The secret of each config is not here: it is in
+    config_secrets.
   EOT
-  type = map(object({
-    provider              = string
-    token_url             = optional(string)
-    client_id             = optional(string)
-    access_key            = optional(string)
-    tsg_id                = optional(string)
-    scope                 = optional(string)
-    auth_style            = optional(string)
-    iam_url               = optional(string)
-    service_account_id    = optional(string)
-    rotation_period       = optional(string)
-    ca_cert               = optional(string)
-    proxy_url             = optional(string)
-    request_timeout       = optional(number)
-    default_token_ttl     = optional(number)
-    auth_failure_cooldown = optional(number)
-    verify_connection     = optional(bool)
-  }))
-  default = {}
+  type        = any
+  default     = {}
 
   validation {
     condition = alltrue([
-      for c in values(var.configs) : contains(["paloalto_saas_security", "paloalto_scm", "oracle_casb", "bright_pattern", "oauth2"], c.provider)
+      for c in values(var.configs) : can(c.provider) && length([for k in keys(c) : k if length(regexall("_secret$", k)) > 0]) == 0
     ])
-    error_message = "Each config's provider must be paloalto_saas_security, paloalto_scm, oracle_casb, bright_pattern or oauth2."
+    error_message = "Each config needs a provider, and none may hold its secret (a field ending in _secret): give that in config_secrets."
   }
 }
 
 variable "config_secrets" {
-  description = "The secret of each config, by config name: its client_secret, or for oracle_casb its access_secret. Every config in var.configs needs an entry (a plan names the one missing). Pass it from a secret store or TF_VAR_config_secrets, never from a committed file."
-  type        = map(string)
+  description = "The secret of each config, by config name, as a map of the engine's secret field to its value: { \"scm-prod\" = { client_secret = \"...\" }, \"casb-prod\" = { access_secret = \"...\" } }. Every config needs an entry (a plan names the one missing), except one that signs with a key made in Vault (private_key_jwt). A config the engine rotates takes its secret from here once, when it is created, and never again. Pass it from a secret store or TF_VAR_config_secrets, never from a committed file."
+  type        = map(map(string))
   sensitive   = true
   default     = {}
+}
+
+variable "rotated_configs" {
+  description = "Names of configs whose secret the engine has rotated although they set no rotation_period (a rotate-root by hand): like the configs with a rotation_period, their secret is never written again."
+  type        = set(string)
+  default     = []
 }
 
 variable "roles" {

@@ -4,9 +4,10 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/url"
-	"strings"
 	"testing"
 	"time"
+
+	"github.com/vault-palo/vault-plugin-secrets-palo/internal/secrettest"
 )
 
 // admin sends an admin request with a JSON body.
@@ -91,7 +92,7 @@ func TestAdminAccounts(t *testing.T) {
 	if res.status != http.StatusCreated || res.str("id") != "new@1.iam.panserviceaccount.com" {
 		t.Fatalf("status %d, body %s", res.status, res.raw)
 	}
-	assertNoSecretIn(t, res.raw, "admin-added-secret")
+	secrettest.AssertNone(t, "the body", string(res.raw), "admin-added-secret")
 	rq := req{ //nolint:gosec // G101: a test credential
 		path: "/am/oauth2/access_token", contentType: "application/x-www-form-urlencoded",
 		body:  "grant_type=client_credentials&scope=tsg_id:1111111111",
@@ -111,14 +112,7 @@ func TestAdminAccounts(t *testing.T) {
 		if res.status != http.StatusBadRequest || res.str("error") == "" {
 			t.Errorf("%s: status %d, body %s", name, res.status, res.raw)
 		}
-		assertNoSecretIn(t, res.raw, "admin-added-secret")
-	}
-}
-
-func assertNoSecretIn(t testing.TB, body []byte, secret string) {
-	t.Helper()
-	if strings.Contains(string(body), secret) {
-		t.Errorf("body leaks the secret: %s", body)
+		secrettest.AssertNone(t, "the body", string(res.raw), "admin-added-secret")
 	}
 }
 

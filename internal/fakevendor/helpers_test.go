@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vault-palo/vault-plugin-secrets-palo/internal/secrettest"
 	"github.com/vault-palo/vault-plugin-secrets-palo/internal/testclock"
 )
 
@@ -185,11 +186,7 @@ func secrets() []string {
 // assertNoSecret fails if any demo secret appears in text.
 func assertNoSecret(t testing.TB, what, text string) {
 	t.Helper()
-	for _, s := range secrets() {
-		if strings.Contains(text, s) {
-			t.Errorf("%s contains the secret %q: %s", what, s, text)
-		}
-	}
+	secrettest.AssertNone(t, what, text, secrets()...)
 }
 
 // errorCode returns the error code of an error body in any vendor shape:

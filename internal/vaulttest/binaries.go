@@ -3,7 +3,10 @@ package vaulttest
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
+
+	"github.com/vault-palo/vault-plugin-secrets-palo/bootstrap/configure"
 )
 
 // Binaries are the programs under test.
@@ -12,29 +15,42 @@ type Binaries struct {
 	Vault string
 	// Plugin is the plugin binary, built with its version stamped.
 	Plugin string
-	// PluginVersion is the version stamped into Plugin, such as v0.1.0.
+	// PluginVersion is the version stamped into Plugin.
 	PluginVersion string
 	// FakeVendor is the fake vendor command.
 	FakeVendor string
+	// Configure is the palo-configure command, which scripts/cluster.sh
+	// runs (StartCluster fails the test when it is missing).
+	Configure string
 }
 
 // PluginName is the name the plugin is registered under.
-const PluginName = "vault-plugin-secrets-palo"
+const PluginName = configure.DefaultPluginName
 
 // LoadBinaries reads the binaries from the environment that `make e2e`
-// sets: VAULT_BIN, PLUGIN_BIN, PLUGIN_VERSION and FAKEVENDOR_BIN. Where one
-// is unset it falls back to what make builds in the repository
-// (.tools/bin/vault, bin/vault-plugin-secrets-palo, bin/fakevendor, version
-// v0.1.0). It fails the test, naming the fix, if a binary is missing: an
-// end-to-end test that silently skipped would prove nothing.
+// sets: VAULT_BIN, PLUGIN_BIN, PLUGIN_VERSION, FAKEVENDOR_BIN and
+// CONFIGURE_BIN. Where one is unset it falls back to what make builds in
+// the repository (.tools/bin/vault, bin/vault-plugin-secrets-palo,
+// bin/fakevendor, bin/palo-configure, and the version in the VERSION file).
+// It fails the test, naming the fix, if a binary is missing: an end-to-end
+// test that silently skipped would prove nothing.
 func LoadBinaries(t testing.TB) Binaries {
 	t.Helper()
 	root := repoRoot()
+	version := os.Getenv("PLUGIN_VERSION")
+	if version == "" {
+		b, err := os.ReadFile(filepath.Join(root, "VERSION")) //nolint:gosec // G304: the repository's own file
+		if err != nil {
+			t.Fatalf("vaulttest: PLUGIN_VERSION is not set and the VERSION file cannot be read: %v", err)
+		}
+		version = strings.TrimSpace(string(b))
+	}
 	b := Binaries{
 		Vault:         envOr("VAULT_BIN", filepath.Join(root, ".tools", "bin", "vault")),
 		Plugin:        envOr("PLUGIN_BIN", filepath.Join(root, "bin", PluginName)),
-		PluginVersion: envOr("PLUGIN_VERSION", "v0.1.0"),
+		PluginVersion: version,
 		FakeVendor:    envOr("FAKEVENDOR_BIN", filepath.Join(root, "bin", "fakevendor")),
+		Configure:     envOr("CONFIGURE_BIN", filepath.Join(root, "bin", "palo-configure")),
 	}
 	for name, path := range map[string]string{"VAULT_BIN": b.Vault, "PLUGIN_BIN": b.Plugin, "FAKEVENDOR_BIN": b.FakeVendor} {
 		if !executable(path) {

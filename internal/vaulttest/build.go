@@ -39,5 +39,5 @@ func BuildPlugin(t testing.TB, dir, version string) Plugin {
 	if b, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("vaulttest: build the plugin %s: %v\n%s", version, err, b)
 	}
-	return Plugin{Name: PluginName, Type: "secret", Binary: out, Version: version, Command: command}
+	return Plugin{Name: PluginName, Binary: out, Version: version, Command: command}
 }

@@ -95,6 +95,10 @@ func StartCluster(t testing.TB, b Binaries) *Cluster {
 		"VAULT_BIN=" + b.Vault,
 		"PLUGIN_BIN=" + b.Plugin,
 		"PLUGIN_VERSION=" + b.PluginVersion,
+		"CONFIGURE_BIN=" + b.Configure,
+	}
+	if fi, err := os.Stat(b.Configure); err != nil || fi.Mode()&0o111 == 0 {
+		t.Fatalf("vaulttest: CONFIGURE_BIN: no executable at %s, which scripts/cluster.sh runs to register and mount the plugin; `make build` builds it", b.Configure)
 	}
 	c.stopWhenDone(t, filepath.Join(dir, "stop.log"), ChildEnv(dir, settings...))
 

@@ -14,6 +14,12 @@
 // way. If the test failed, the end of each log is printed. Every wait is
 // bounded.
 //
+// The plugin is registered, mounted and configured by the configure package
+// (bootstrap/configure: RegisterPlugin, MountPalo, WriteSetup), the code
+// that palo-configure runs for operators, the scripts and the cluster, and
+// each provider's config and role are the demo's fixtures (internal/demo:
+// VendorSetups).
+//
 // The binaries under test come from the environment that `make e2e` sets
 // (see LoadBinaries and LoadHydra).
 package vaulttest

@@ -1,10 +1,13 @@
 package vaulttest
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"testing"
 
+	"github.com/vault-palo/vault-plugin-secrets-palo/bootstrap/configure"
+	"github.com/vault-palo/vault-plugin-secrets-palo/internal/demo"
 	"github.com/vault-palo/vault-plugin-secrets-palo/internal/fakevendor"
 )
 
@@ -22,14 +25,8 @@ type VendorSetup struct {
 }
 
 // StandardNames are the config and role names of each provider in the
-// tests, the demo (scripts/lib.sh uses the same) and the docs.
-var StandardNames = map[string]struct{ Config, Role string }{
-	fakevendor.ProviderSaaSSecurity:  {"saas-prod", "saas"},
-	fakevendor.ProviderSCM:           {"scm-prod", "wildfire"},
-	fakevendor.ProviderOracleCASB:    {"casb-prod", "casb"},
-	fakevendor.ProviderBrightPattern: {"brightpattern-prod", "brightpattern"},
-	fakevendor.ProviderOAuth2:        {"oauth2-prod", "oauth2"},
-}
+// tests, the demo and the docs (package demo).
+var StandardNames = demo.Names
 
 // VendorSetups returns a setup with the standard names for each account
 // (the demo accounts if accounts is nil), pointing at fv. Give at most one
@@ -54,38 +51,11 @@ func VendorSetups(t testing.TB, fv *FakeVendor, accounts []fakevendor.Account) [
 			Provider: a.Provider,
 			Config:   names.Config,
 			Role:     names.Role,
-			Fields:   configFields(fv, a),
+			Fields:   demo.Fields(a, fv.TokenURL(a.Provider)),
 			Account:  a,
 		})
 	}
 	return setups
-}
-
-// configFields are the engine's config fields that log into account a at
-// fv, secrets included.
-func configFields(fv *FakeVendor, a fakevendor.Account) map[string]string {
-	f := map[string]string{"provider": a.Provider, "token_url": fv.TokenURL(a.Provider)}
-	if a.Provider == fakevendor.ProviderOracleCASB {
-		f["access_key"] = a.AccessKey
-		f["access_secret"] = a.AccessSecret
-		return f
-	}
-	f["client_id"] = a.ClientID
-	f["client_secret"] = a.ClientSecret
-	switch a.Provider {
-	case fakevendor.ProviderSCM:
-		f["tsg_id"] = a.TSGIDs[0]
-	case fakevendor.ProviderBrightPattern:
-		f["scope"] = a.TenantHost
-	case fakevendor.ProviderOAuth2:
-		if len(a.Scopes) > 0 {
-			f["scope"] = strings.Join(a.Scopes, " ")
-		}
-		if a.AuthMethod == fakevendor.AuthMethodPost {
-			f["auth_style"] = "body"
-		}
-	}
-	return f
 }
 
 // ConfigArgs are the key=value arguments of `vault write <mount>/config/...`
@@ -98,29 +68,33 @@ func (v VendorSetup) ConfigArgs(fv *FakeVendor) []string {
 	return append(args, "ca_cert=@"+fv.CAFile)
 }
 
-// WriteSetup writes the setup's config and role under mount through the
-// API.
+// WriteSetup writes the setup's config and role under mount with the
+// configure package, as palo-configure writes a declarative file.
 func (s *Server) WriteSetup(t testing.TB, mount string, fv *FakeVendor, v VendorSetup) {
 	t.Helper()
-	c := s.Client(t)
-	data := map[string]any{"ca_cert": string(fv.CAPEM)}
+	config := map[string]any{"ca_cert": string(fv.CAPEM)}
 	for k, val := range v.Fields {
-		data[k] = val
+		config[k] = val
 	}
-	if _, err := c.Logical().Write(mount+"/config/"+v.Config, data); err != nil {
-		t.Fatalf("vaulttest: write %s/config/%s: %v", mount, v.Config, err)
+	objs := &configure.Objects{
+		Configs: map[string]map[string]any{v.Config: config},
+		Roles:   map[string]map[string]any{v.Role: {"config": v.Config}},
 	}
-	if _, err := c.Logical().Write(mount+"/roles/"+v.Role, map[string]any{"config": v.Config}); err != nil {
-		t.Fatalf("vaulttest: write %s/roles/%s: %v", mount, v.Role, err)
+	if err := configure.Apply(context.Background(), s.Client(t), configure.Options{Mount: mount}, objs, logWriter{t}); err != nil {
+		t.Fatalf("vaulttest: write the %s setup under %s: %v", v.Provider, mount, err)
 	}
 }
 
 // MountPalo registers the plugin under test (with its sha256 and version)
-// and enables it at mount.
+// and enables it at mount, pinned to that version, with the configure
+// package as palo-configure does.
 func (s *Server) MountPalo(t testing.TB, b Binaries, mount string) {
 	t.Helper()
-	s.RegisterPlugin(t, b.PaloPlugin())
-	s.MustCLI(t, "secrets", "enable", "-path="+mount, PluginName)
+	o := b.PaloPlugin().options(s)
+	o.Mount = mount
+	if err := configure.Run(context.Background(), s.Client(t), o, logWriter{t}, logWriter{t}); err != nil {
+		t.Fatalf("vaulttest: mount the plugin at %s: %v", mount, err)
+	}
 }
 
 // PaloOptions configure NewPalo. The zero value is a good default.

@@ -1,6 +1,7 @@
 package vaulttest
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -11,17 +12,18 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/vault-palo/vault-plugin-secrets-palo/bootstrap/configure"
 )
 
-// Plugin is a plugin binary to register in a server's catalog.
+// Plugin is a plugin binary to register in a server's catalog, as a
+// secrets engine.
 type Plugin struct {
 	// Name is the catalog name (PluginName by default).
 	Name string
-	// Type is "secret" (the default), "auth" or "database".
-	Type string
 	// Binary is the built plugin to install.
 	Binary string
-	// Version is passed to -version; it must match the version the binary
+	// Version is the catalog version; it must match the version the binary
 	// reports, or Vault refuses it. Empty registers an unversioned plugin.
 	Version string
 	// Command is the file name in the plugin directory (the base name of
@@ -32,68 +34,36 @@ type Plugin struct {
 
 // PaloPlugin is this project's plugin as built for the test.
 func (b Binaries) PaloPlugin() Plugin {
-	return Plugin{Name: PluginName, Type: "secret", Binary: b.Plugin, Version: b.PluginVersion, Command: PluginName}
+	return Plugin{Name: PluginName, Binary: b.Plugin, Version: b.PluginVersion, Command: PluginName}
 }
 
-func (p Plugin) withDefaults() Plugin {
-	if p.Name == "" {
-		p.Name = PluginName
+// options are the configure options that install p into s.
+func (p Plugin) options(s *Server) configure.Options {
+	return configure.Options{
+		PluginBin: p.Binary, PluginDir: s.PluginDir, PluginCommand: p.Command, PluginName: p.Name,
+		Version: p.Version, Unversioned: p.Version == "",
 	}
-	if p.Type == "" {
-		p.Type = "secret"
-	}
-	if p.Command == "" {
-		p.Command = filepath.Base(p.Binary)
-	}
-	return p
 }
 
 // RegisterPlugin installs p's binary in the server's plugin directory and
-// registers it with `vault plugin register -sha256=... -version=...`, as an
-// operator would. It returns the SHA-256 it registered, hex-encoded.
+// registers it with its sha256 and version, with the configure package as
+// palo-configure does. It returns the SHA-256 it registered, hex-encoded.
 func (s *Server) RegisterPlugin(t testing.TB, p Plugin) string {
 	t.Helper()
-	p = p.withDefaults()
-	dst := filepath.Join(s.PluginDir, p.Command)
-	sum, err := installFile(p.Binary, dst)
+	sum, err := configure.Register(context.Background(), s.Client(t), p.options(s), logWriter{t})
 	if err != nil {
-		t.Fatalf("vaulttest: install plugin %s: %v", p.Name, err)
+		t.Fatalf("vaulttest: register plugin %s: %v", p.Name, err)
 	}
-	args := []string{"plugin", "register", "-sha256=" + sum, "-command=" + p.Command}
-	if p.Version != "" {
-		args = append(args, "-version="+p.Version)
-	}
-	s.MustCLI(t, append(args, p.Type, p.Name)...)
 	return sum
 }
 
-// installFile copies src to dst (executable by its owner only) and returns
-// the SHA-256 of what it wrote. A copy rather than a link: Vault refuses
-// symbolic links out of its plugin directory, and a rebuild of src must not
-// change a registered plugin behind Vault's back.
-func installFile(src, dst string) (string, error) {
-	in, err := os.Open(src) //nolint:gosec // the binary under test, named by the test environment
-	if err != nil {
-		return "", err
-	}
-	defer in.Close()
-	tmp := dst + ".tmp"
-	out, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o700) //nolint:gosec // G302: Vault must execute it
-	if err != nil {
-		return "", err
-	}
-	h := sha256.New()
-	if _, err := io.Copy(io.MultiWriter(out, h), in); err != nil {
-		_ = out.Close()
-		return "", err
-	}
-	if err := out.Close(); err != nil {
-		return "", err
-	}
-	if err := os.Rename(tmp, dst); err != nil {
-		return "", err
-	}
-	return hex.EncodeToString(h.Sum(nil)), nil
+// logWriter writes each line it is given to the test's log.
+type logWriter struct{ t testing.TB }
+
+func (w logWriter) Write(b []byte) (int, error) {
+	w.t.Helper()
+	w.t.Log(strings.TrimRight(string(b), "\n"))
+	return len(b), nil
 }
 
 // SHA256File returns the hex SHA-256 of a file.
