@@ -25,7 +25,7 @@ import (
 
 	"github.com/vault-palo/vault-plugin-secrets-palo/internal/demo"
 	"github.com/vault-palo/vault-plugin-secrets-palo/internal/fakevendor"
-	"github.com/vault-palo/vault-plugin-secrets-palo/internal/secrettest"
+	"github.com/vault-palo/vault-plugin-secrets-palo/internal/testkit"
 	"github.com/vault-palo/vault-plugin-secrets-palo/internal/vaulttest"
 )
 
@@ -112,8 +112,11 @@ var configureBuilt = sync.OnceValue(func() error {
 	cmd := exec.Command(filepath.Join(bootRepo, "bootstrap", "configure.sh"), "--help")
 	cmd.Env = slices.DeleteFunc(os.Environ(), func(kv string) bool { return strings.HasPrefix(kv, "CONFIGURE_BIN=") })
 	out, err := cmd.CombinedOutput()
-	if err != nil || !strings.Contains(string(out), "Usage: palo-configure") {
-		return fmt.Errorf("bootstrap/configure.sh --help: %v\n%s", err, out)
+	if err != nil {
+		return fmt.Errorf("bootstrap/configure.sh --help: %w\n%s", err, out)
+	}
+	if !strings.Contains(string(out), "Usage: palo-configure") {
+		return fmt.Errorf("bootstrap/configure.sh --help printed no usage of palo-configure:\n%s", out)
 	}
 	return nil
 })
@@ -263,7 +266,7 @@ func assertStatuses(t *testing.T, r bootRun, want map[string]string, others stri
 func assertNoSecrets(t *testing.T, secrets []string, runs ...bootRun) {
 	t.Helper()
 	for _, r := range runs {
-		secrettest.AssertNone(t, r.name+"'s output", r.stdout+r.stderr, secrets...)
+		testkit.AssertNoSecret(t, r.name+"'s output", r.stdout+r.stderr, secrets...)
 	}
 }
 

@@ -16,7 +16,7 @@ import (
 	"github.com/hashicorp/vault/api"
 
 	"github.com/vault-palo/vault-plugin-secrets-palo/internal/fakevendor"
-	"github.com/vault-palo/vault-plugin-secrets-palo/internal/secrettest"
+	"github.com/vault-palo/vault-plugin-secrets-palo/internal/testkit"
 	"github.com/vault-palo/vault-plugin-secrets-palo/internal/vaulttest"
 )
 
@@ -209,7 +209,7 @@ func (m *faultMount) wantToken(r credsRead, skew time.Duration) (map[string]any,
 		t.Fatalf("want a token, got HTTP %d: %s", r.status, r.errText)
 	}
 	info := checkTokenRead(t, m.fv, r, skew)
-	secrettest.AssertNone(t, "the creds response", fmt.Sprint(r.secret.Data, r.secret.Warnings), m.secrets()...)
+	testkit.AssertNoSecret(t, "the creds response", fmt.Sprint(r.secret.Data, r.secret.Warnings), m.secrets()...)
 	return r.secret.Data, info
 }
 
@@ -262,7 +262,7 @@ func (m *faultMount) wantError(r credsRead, want ...string) {
 			m.t.Errorf("the error does not say %q:\n%s", w, r.errText)
 		}
 	}
-	secrettest.AssertNone(m.t, "the error", r.errText, m.secrets()...)
+	testkit.AssertNoSecret(m.t, "the error", r.errText, m.secrets()...)
 	// An error goes to the server log, the audit log and the cache
 	// endpoint's last_error, none of which may hold a bearer token: a body
 	// cut short in transit still carries a token the vendor has issued.
@@ -659,7 +659,7 @@ func TestFaultStaleOnError(t *testing.T) {
 					t.Errorf("the warning does not say %q: %q", w, warnings)
 				}
 			}
-			secrettest.AssertNone(t, "the warning", warnings, m.secrets()...)
+			testkit.AssertNoSecret(t, "the warning", warnings, m.secrets()...)
 			n := m.requests()
 			cached := row()
 			failed := num(t, cached, "vendor_calls") - 1 // the first fetch succeeded
@@ -702,14 +702,14 @@ func TestFaultCredentialFailureFailsFast(t *testing.T) {
 
 			first := m.read()
 			m.wantError(first, want...)
-			secrettest.AssertNone(t, "the error", first.errText, secrets...)
+			testkit.AssertNoSecret(t, "the error", first.errText, secrets...)
 			if n := m.requests(); n != 1 {
 				t.Fatalf("%d token requests after the first read, want 1", n)
 			}
 			for range 3 {
 				again := m.read()
 				m.wantError(again, append(want, "replayed without calling the vendor")...)
-				secrettest.AssertNone(t, "the error", again.errText, secrets...)
+				testkit.AssertNoSecret(t, "the error", again.errText, secrets...)
 			}
 			if n := m.requests(); n != 1 {
 				t.Fatalf("%d token requests after four reads, want 1: the credential failure was not replayed", n)
@@ -745,7 +745,7 @@ func TestFaultCredentialFailureFailsFast(t *testing.T) {
 		for range 3 {
 			r := m.read()
 			m.wantError(r, "HTTP 401", "invalid_client")
-			secrettest.AssertNone(t, "the error", r.errText, secrets...)
+			testkit.AssertNoSecret(t, "the error", r.errText, secrets...)
 		}
 		if n := m.requests(); n != 1 {
 			t.Fatalf("%d token requests for three reads with a rotated secret, want 1", n)

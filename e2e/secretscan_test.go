@@ -19,7 +19,7 @@ import (
 	"time"
 
 	"github.com/vault-palo/vault-plugin-secrets-palo/internal/fakevendor"
-	"github.com/vault-palo/vault-plugin-secrets-palo/internal/secrettest"
+	"github.com/vault-palo/vault-plugin-secrets-palo/internal/testkit"
 	"github.com/vault-palo/vault-plugin-secrets-palo/internal/vaulttest"
 )
 
@@ -136,7 +136,7 @@ func TestSecretScanEverywhere(t *testing.T) {
 			a.ClientSecret = s
 		}
 		sc.secretOf[a.Provider] = s
-		sc.forms = append(sc.forms, secrettest.Forms(a.ClientID, s)...)
+		sc.forms = append(sc.forms, testkit.SecretForms(a.ClientID, s)...)
 	}
 	bins := vaulttest.LoadBinaries(t)
 	sc.fv = vaulttest.StartFakeVendor(t, bins.FakeVendor, vaulttest.FakeVendorOptions{Accounts: sc.accounts})
@@ -211,7 +211,7 @@ func (sc *secretScan) writesAndReads(t *testing.T, s vaulttest.VendorSetup) {
 	}
 	secret := sc.secretOf[s.Provider]
 	wrong := sc.canary + "-wrong-" + s.Provider
-	sc.forms = append(sc.forms, secrettest.Forms(s.Account.ClientID, wrong)...)
+	sc.forms = append(sc.forms, testkit.SecretForms(s.Account.ClientID, wrong)...)
 	var args []string // the config's fields without the secret
 	for _, a := range s.ConfigArgs(sc.fv) {
 		if !strings.HasPrefix(a, key+"=") {
@@ -325,7 +325,7 @@ func (sc *secretScan) vendorFailures(t *testing.T) {
 
 // vendorEchoes: a vendor error body that echoes the secret it was sent, in
 // each encoding a vendor or a proxy might use. The scan looks for each of
-// them (secrettest.Forms), and every error must still name the provider.
+// them (testkit.SecretForms), and every error must still name the provider.
 func (sc *secretScan) vendorEchoes(t *testing.T) {
 	for _, enc := range []string{
 		fakevendor.EchoRaw, fakevendor.EchoPathEscape, fakevendor.EchoLowerHex, fakevendor.EchoForm, fakevendor.EchoBase64,

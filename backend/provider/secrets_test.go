@@ -10,13 +10,13 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/vault-palo/vault-plugin-secrets-palo/internal/secrettest"
+	"github.com/vault-palo/vault-plugin-secrets-palo/internal/testkit"
 )
 
 // assertNoSecret fails the test if s holds any form of p's secrets.
 func assertNoSecret(t *testing.T, what, s string, p Params) {
 	t.Helper()
-	secrettest.AssertNone(t, what, s, slices.Concat(secrettest.Forms(p.Get(ClientID), p.Get(ClientSecret)), secrettest.Forms("", p.Get(AccessSecret)))...)
+	testkit.AssertNoSecret(t, what, s, slices.Concat(testkit.SecretForms(p.Get(ClientID), p.Get(ClientSecret)), testkit.SecretForms("", p.Get(AccessSecret)))...)
 }
 
 // echoShapes are vendor responses that repeat the request back: its body

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/vault-palo/vault-plugin-secrets-palo/internal/secrettest"
+	"github.com/vault-palo/vault-plugin-secrets-palo/internal/testkit"
 )
 
 // admin sends an admin request with a JSON body.
@@ -92,7 +92,7 @@ func TestAdminAccounts(t *testing.T) {
 	if res.status != http.StatusCreated || res.str("id") != "new@1.iam.panserviceaccount.com" {
 		t.Fatalf("status %d, body %s", res.status, res.raw)
 	}
-	secrettest.AssertNone(t, "the body", string(res.raw), "admin-added-secret")
+	testkit.AssertNoSecret(t, "the body", string(res.raw), "admin-added-secret")
 	rq := req{ //nolint:gosec // G101: a test credential
 		path: "/am/oauth2/access_token", contentType: "application/x-www-form-urlencoded",
 		body:  "grant_type=client_credentials&scope=tsg_id:1111111111",
@@ -112,7 +112,7 @@ func TestAdminAccounts(t *testing.T) {
 		if res.status != http.StatusBadRequest || res.str("error") == "" {
 			t.Errorf("%s: status %d, body %s", name, res.status, res.raw)
 		}
-		secrettest.AssertNone(t, "the body", string(res.raw), "admin-added-secret")
+		testkit.AssertNoSecret(t, "the body", string(res.raw), "admin-added-secret")
 	}
 }
 

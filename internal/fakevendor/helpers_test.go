@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/vault-palo/vault-plugin-secrets-palo/internal/secrettest"
 	"github.com/vault-palo/vault-plugin-secrets-palo/internal/testclock"
+	"github.com/vault-palo/vault-plugin-secrets-palo/internal/testkit"
 )
 
 func newTestClock() *testclock.Clock {
@@ -186,7 +186,7 @@ func secrets() []string {
 // assertNoSecret fails if any demo secret appears in text.
 func assertNoSecret(t testing.TB, what, text string) {
 	t.Helper()
-	secrettest.AssertNone(t, what, text, secrets()...)
+	testkit.AssertNoSecret(t, what, text, secrets()...)
 }
 
 // errorCode returns the error code of an error body in any vendor shape:

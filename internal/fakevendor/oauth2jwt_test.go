@@ -18,7 +18,7 @@ import (
 
 	"github.com/go-jose/go-jose/v4"
 
-	"github.com/vault-palo/vault-plugin-secrets-palo/internal/secrettest"
+	"github.com/vault-palo/vault-plugin-secrets-palo/internal/testkit"
 )
 
 // testKey is a client key pair for private_key_jwt tests.
@@ -476,7 +476,7 @@ func TestPrivateKeyJWTAccountJSON(t *testing.T) {
 		if res.status != tc.status || !strings.Contains(res.str("error"), tc.want) {
 			t.Errorf("%s: %d %s", name, res.status, res.raw)
 		}
-		secrettest.AssertNone(t, name, string(res.raw), "admin-added-secret")
+		testkit.AssertNoSecret(t, name, string(res.raw), "admin-added-secret")
 	}
 	// An account round-trips through JSON, as the command's accounts file.
 	a := jwtClient(keyOf(jose.RS256).jwk("r1"))

@@ -1,6 +1,8 @@
-// Package testkit holds what the engine's tests and the end-to-end tests
-// both need: readers that read throughout a change and count what failed,
-// and a listener that records every request sent to it.
+// Package testkit holds what the engine's, the fake vendor's and the
+// end-to-end tests share: readers that read throughout a change and count
+// what failed, a listener that records every request sent to it, and the
+// forms a secret takes on its way out with a check that a text holds none
+// (secrets.go).
 package testkit
 
 import (

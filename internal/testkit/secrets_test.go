@@ -1,4 +1,4 @@
-package secrettest
+package testkit
 
 import (
 	"fmt"
@@ -7,9 +7,9 @@ import (
 	"testing"
 )
 
-func TestForms(t *testing.T) {
+func TestSecretForms(t *testing.T) {
 	t.Parallel()
-	forms := Forms("my id", `a+b/c&d<e"f`)
+	forms := SecretForms("my id", `a+b/c&d<e"f`)
 	for _, want := range []string{
 		`a+b/c&d<e"f`,                          // as it is
 		"a%2Bb%2Fc%26d%3Ce%22f",                // form-escaped
@@ -30,10 +30,10 @@ func TestForms(t *testing.T) {
 	// a&b: as it is (and path-escaped), form-, JSON-, HTML- and
 	// hex-escaped, as JSON \u escapes, and in base64 (the same in both
 	// alphabets); no Basic header without a client id.
-	if f := Forms("", "a&b"); len(f) != 7 {
+	if f := SecretForms("", "a&b"); len(f) != 7 {
 		t.Errorf("without a client id, forms %q of a&b, want 7", f)
 	}
-	if f := Forms("id", ""); f != nil {
+	if f := SecretForms("id", ""); f != nil {
 		t.Errorf("an empty secret has forms %q", f)
 	}
 }
@@ -49,15 +49,15 @@ func (r *recorder) Errorf(format string, args ...any) {
 	r.errs = append(r.errs, fmt.Sprintf(format, args...))
 }
 
-func TestAssertNone(t *testing.T) {
+func TestAssertNoSecret(t *testing.T) {
 	t.Parallel()
 	const secret = "s3cr3t-value"
 	r := &recorder{TB: t}
-	AssertNone(r, "the log", "clean text", Forms("id", secret)...)
+	AssertNoSecret(r, "the log", "clean text", SecretForms("id", secret)...)
 	if len(r.errs) != 0 {
 		t.Fatalf("errors on a clean text: %q", r.errs)
 	}
-	AssertNone(r, "the log", "before "+secret+" after", append(Forms("id", secret), "")...)
+	AssertNoSecret(r, "the log", "before "+secret+" after", append(SecretForms("id", secret), "")...)
 	if len(r.errs) != 1 || !strings.Contains(r.errs[0], "the log holds a secret") || strings.Contains(r.errs[0], secret) {
 		t.Fatalf("errors %q: want one that names the log and not the secret", r.errs)
 	}

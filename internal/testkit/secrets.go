@@ -1,9 +1,4 @@
-// Package secrettest finds secrets where tests say they must not be: the
-// forms a secret takes on its way out of a program (as it is, escaped for a
-// form, a path, JSON or HTML, and inside an HTTP Basic header), and a check
-// that fails a test when a text holds one, without printing the secret.
-// The engine's, the fake vendor's and the end-to-end tests share it.
-package secrettest
+package testkit
 
 import (
 	"encoding/base64"
@@ -16,13 +11,13 @@ import (
 	"testing"
 )
 
-// Forms returns every form in which secret could leak: as it is; form-,
+// SecretForms returns every form in which secret could leak: as it is; form-,
 // path-, JSON- and HTML-escaped; every byte percent-encoded in lower-case
 // hex and every character as a JSON \u escape; in base64 in both alphabets,
 // padded or not; and, when clientID is not empty, in the HTTP Basic header
 // built with it (plain and form-escaped, as RFC 6749 section 2.3.1 asks).
 // Each form is listed once; an empty secret has none.
-func Forms(clientID, secret string) []string {
+func SecretForms(clientID, secret string) []string {
 	if secret == "" {
 		return nil
 	}
@@ -50,10 +45,10 @@ func Forms(clientID, secret string) []string {
 	return slices.Compact(forms)
 }
 
-// AssertNone fails the test when text holds any of forms (a secret, or
-// one of its Forms), naming what and where but never the secret itself.
+// AssertNoSecret fails the test when text holds any of forms (a secret, or
+// one of its SecretForms), naming what and where but never the secret itself.
 // Empty forms are skipped.
-func AssertNone(t testing.TB, what, text string, forms ...string) {
+func AssertNoSecret(t testing.TB, what, text string, forms ...string) {
 	t.Helper()
 	for i, f := range forms {
 		if at := strings.Index(text, f); f != "" && at >= 0 {
