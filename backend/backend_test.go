@@ -325,7 +325,20 @@ func TestFactoryServesHelpAndVersion(t *testing.T) {
 func TestPathHelpAndOpenAPIForEveryPath(t *testing.T) {
 	t.Parallel()
 	e := newTestEnv(t)
-	for _, path := range []string{"config/", "config/x", "config/x/rotate-root", "roles/", "roles/x", "creds/x", "cache", "cache/purge", "metrics"} {
+	// Every path the backend serves has help and a summary per operation.
+	for _, p := range e.b.Paths {
+		if p.HelpSynopsis == "" || len(p.HelpDescription) < 60 {
+			t.Errorf("%s: thin help", p.Pattern)
+		}
+		for op, h := range p.Operations {
+			if h.Properties().Summary == "" {
+				t.Errorf("%s %s: no summary", p.Pattern, op)
+			}
+		}
+	}
+	for _, path := range []string{
+		"config/", "config/x", "config/x/rotate-root", "config/x/jwks", "jwks/x", "roles/", "roles/x", "creds/x", "cache", "cache/purge", "metrics",
+	} {
 		resp, err := e.do(logical.HelpOperation, path, nil)
 		if err != nil {
 			t.Fatalf("help %s: %v", path, err)

@@ -72,7 +72,7 @@ func pathRoles(b *paloBackend) []*framework.Path {
 		updateSummary: "Update a role; fields not given keep their values.",
 		readSummary:   "Read a role.",
 		deleteSummary: "Delete a role. Leases already issued stay valid until they expire.",
-		listHelp:      "Lists the names of the roles stored under roles/.",
+		listHelp:      "Lists the names of the roles stored under roles/: each binds the readers of creds/<name> to a vendor config.",
 		synopsis:      "Manage a role: which config its readers get tokens from, and how.",
 		help:          strings.TrimSpace(roleHelp),
 	}.paths()
