@@ -11,11 +11,12 @@
 #   4. the scale benchmark (TestScale in bench/vaultbench): one mount with
 #      PALO_SCALE_CONFIGS configs and roles (2,000 by default; the in-process
 #      BenchmarkMetricsScrapeAtScale of step 2 uses the same number), about
-#      five minutes;
+#      four minutes, two of them waiting for two runs of the periodic
+#      rotation check;
 #   5. the load test with injected faults (TestLoad in e2e/), if it exists;
 #   6. renders BENCHMARKS.md (bench/report).
 #
-# It needs Go and make, and nothing beyond loopback. About twenty minutes
+# It needs Go and make, and nothing beyond loopback. About fifteen minutes
 # on two cores. BENCH_QUICK=1 shortens every run (to try the harness; the
 # figures are then too noisy to keep). Exits non-zero if any part fails;
 # BENCHMARKS.md is then still written when the figures it needs exist.
@@ -50,7 +51,7 @@ log "end-to-end benchmarks against real Vault servers (about six minutes)"
 BENCH_RESULTS="$work/results.json" go test -tags e2e -count=1 -timeout 30m -run '^TestBenchmarks$' -v ./bench/vaultbench/
 
 scale_cmd="BENCH_SCALE_RESULTS=<file> PALO_SCALE_CONFIGS=$PALO_SCALE_CONFIGS go test -tags e2e -count=1 -timeout 30m -run '^TestScale\$' ./bench/vaultbench/"
-log "scale benchmark, $PALO_SCALE_CONFIGS configs (about five minutes): $scale_cmd"
+log "scale benchmark, $PALO_SCALE_CONFIGS configs (about four minutes): $scale_cmd"
 scale_args=()
 if BENCH_SCALE_RESULTS="$work/scale.json" go test -tags e2e -count=1 -timeout 30m -run '^TestScale$' -v ./bench/vaultbench/ && [[ -s "$work/scale.json" ]]; then
   scale_args=(-scale "$work/scale.json")

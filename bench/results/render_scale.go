@@ -215,13 +215,18 @@ func (r *renderer) scale() {
 	r.p("Configs of one CA bundle and proxy share one HTTP client, which keeps a few idle connections per vendor host")
 	r.p("(GOMAXPROCS + 1); the connections are counted from `/proc/<pid>/fd` and `/proc/<pid>/net/tcp` of the plugin,")
 	r.p("ten times a second, so one opened and closed between two looks is missed.")
+	if max(a.VendorConnsReading, z.VendorConnsReading) > s.ColdReaders {
+		r.p("During the first reads %d readers fetch at once, more than the idle connections kept, so the connections", s.ColdReaders)
+		r.p("beyond those are closed and opened again: %d and %d in the two halves.", a.VendorConnsReading, z.VendorConnsReading)
+	}
 	if a.VendorConnsWriting > 2*max(z.VendorConnsWriting, 1) {
 		r.p("**The writes on the empty mount opened %d connections, those of the second half %d.** While no config is", a.VendorConnsWriting, z.VendorConnsWriting)
 		r.p("loaded, nothing but the write in flight holds the shared client (`provider.Transports` holds it weakly), so")
 		r.p("between writes the garbage collector lets it go and the next write builds a new one: its own copy of the")
 		r.p("system roots and the CA, and its own TLS connections, which close only after 90 s idle. Once configs are")
 		r.p("loaded (the second half), the writes share their client. This inflates the memory and the handshakes of")
-		r.p("bulk writes on a new mount, or after a reload, for a minute and a half; it does not last.")
+		r.p("bulk writes on a new mount, or after a reload, for a minute and a half; it does not last. The memory figures")
+		r.p("above include it (in the heap profile: `crypto/x509.(*CertPool).Clone` and the connections' `bufio` buffers).")
 	}
 	r.p("")
 	r.p("Cache hits at %s configs: reads spread over every role (each client reads them in turn) against reads of one", nz)
@@ -244,11 +249,19 @@ func (r *renderer) scale() {
 	r.p("Worst p50 ratio %s (%s), target within %.2f×: %s.", ratio(worst), where, ScaleHitTarget, verdict(worst > 0 && worst <= ScaleHitTarget))
 	r.p("")
 	p := s.Periodic
-	r.p("Plugin reload (`sys/plugins/reload/backend`, as `vault plugin reload` does) until a read of one role succeeds")
-	r.p("(a cache miss: the tokens live in memory): at %s configs the reload request took %s and the first successful", nz, millis(s.Reload.CallMillis))
-	r.p("read ended %s after its start (%d attempt%s); at %s configs (the second reload below), %s and %s. A new",
-		millis(s.Reload.UntilReadMillis), s.Reload.Attempts, plural(s.Reload.Attempts), thousands(int64(p.StoredConfigs)), millis(p.Reload.CallMillis), millis(p.Reload.UntilReadMillis))
-	r.p("process starts without reading the configs, so this does not grow; the first periodic run after it does (below).")
+	r.p("Plugin reloads (`sys/plugins/reload/backend`, as `vault plugin reload` does), each followed by reads of one")
+	r.p("role until one succeeds (a cache miss: the tokens live in memory):")
+	r.p("")
+	r.p("| configs | reload request | until a read succeeded | reads |")
+	r.p("|---:|---:|---:|---:|")
+	for _, x := range s.Reloads {
+		r.p("| %s | %s | %s | %d |", nz, millis(x.CallMillis), millis(x.UntilReadMillis), x.Attempts)
+	}
+	r.p("| %s (before the periodic check below) | %s | %s | %d |", thousands(int64(p.StoredConfigs)), millis(p.Reload.CallMillis), millis(p.Reload.UntilReadMillis), p.Reload.Attempts)
+	r.p("")
+	r.p("A new plugin process reads no config when it starts (the mount's initialize has nothing to migrate), so a")
+	r.p("reload should not grow with the configs; the first periodic run after it does (below). Reloads at one count")
+	r.p("only, on a shared machine, cannot show the growth either way.")
 	r.p("")
 	r.periodic(p)
 }

@@ -472,8 +472,8 @@ func scaleFixture() *Scale {
 		Rounds:      5, RunSeconds: 2,
 		Hit:         []Run{hit("one", 1, 1000), hit("spread", 1, 1100), hit("one", 16, 6000), hit("spread", 16, 6600)},
 		EmptyRSSKiB: 30000, AfterHitsRSSKiB: 52000,
-		Heap:   ScaleHeap{EmptyBytes: 3 << 20, ConfigsBytes: 3<<20 + 2000*5120, Top: []string{"      flat  flat%   sum%        cum   cum%"}},
-		Reload: Reload{CallMillis: 120, UntilReadMillis: 160, Attempts: 1},
+		Heap:    ScaleHeap{EmptyBytes: 3 << 20, ConfigsBytes: 3<<20 + 2000*5120, Top: []string{"      flat  flat%   sum%        cum   cum%"}},
+		Reloads: []Reload{{CallMillis: 120, UntilReadMillis: 160, Attempts: 1}, {CallMillis: 110, UntilReadMillis: 150, Attempts: 2}},
 		Periodic: Periodic{
 			RotatingConfigs: 200, StoredConfigs: 2200, Reload: Reload{CallMillis: 130, UntilReadMillis: 170, Attempts: 1},
 			Windows: []PeriodicWindow{
@@ -507,6 +507,8 @@ func TestRenderScale(t *testing.T) {
 				"2,402 storage reads above the quiet window for 2,200 configs (1.09 per config",
 				"The next run does not grow: 2 storage reads",
 				"which took 5.0 minutes.",
+				"| 2,000 | 110 ms | 150 ms | 2 |",
+				"| 2,200 (before the periodic check below) | 130 ms | 170 ms | 1 |",
 				"**5,120 B per config**; RSS per config is 2.00× that.",
 			},
 		},

@@ -34,8 +34,8 @@ type Scale struct {
 	// AfterHitsVendorConns is the connections the plugin had open to the
 	// fake vendor after the cache-hit reads, which make no vendor call.
 	AfterHitsVendorConns int `json:"after_hits_vendor_conns"`
-	// Reload is a plugin reload at Configs configs.
-	Reload Reload `json:"reload"`
+	// Reloads are plugin reloads at Configs configs, one after the other.
+	Reloads []Reload `json:"reloads"`
 	// Periodic is the periodic rotation check after a second reload.
 	Periodic Periodic `json:"periodic"`
 	// Heap is the live heap of a second plugin process given the same

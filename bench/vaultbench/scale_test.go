@@ -45,8 +45,8 @@ type scalePlan struct {
 	warmup, run time.Duration
 	clients     []int
 	// repeats is how many times the metrics and the cache view are read
-	// at each checkpoint.
-	repeats int
+	// at each checkpoint; reloads how many times the plugin is reloaded.
+	repeats, reloads int
 	// rotating is the number of paloalto_scm configs with a
 	// rotation_period written for the periodic check (none comes due).
 	rotating int
@@ -56,7 +56,7 @@ func fullScalePlan(n int) scalePlan {
 	return scalePlan{
 		configs: n, writers: 8, coldReaders: 8,
 		rounds: 5, warmup: 300 * time.Millisecond, run: 2 * time.Second, clients: []int{1, 16},
-		repeats: 5, rotating: max(1, n/10),
+		repeats: 5, reloads: 3, rotating: max(1, n/10),
 	}
 }
 
@@ -409,10 +409,14 @@ func (s *scaleBench) hits(t *testing.T) {
 	s.out.AfterHitsVendorConns = len(open)
 }
 
-// reload reloads the plugin and times it until a read succeeds again.
+// reload reloads the plugin a few times, timing each until a read succeeds
+// again.
 func (s *scaleBench) reload(t *testing.T) {
-	s.out.Reload = s.reloadOnce(t)
-	t.Logf("reload: %+v", s.out.Reload)
+	for range s.sp.reloads {
+		r := s.reloadOnce(t)
+		t.Logf("reload: %+v", r)
+		s.out.Reloads = append(s.out.Reloads, r)
+	}
 }
 
 // reloadOnce reloads the plugin (sys/plugins/reload/backend, as `vault
