@@ -8,11 +8,16 @@
 #   3. the end-to-end benchmarks against real Vault servers (bench/vaultbench:
 #      cache hits against the minimal plugin and KV, vendor calls, the cold
 #      path, memory with 10,000 cached tokens, Raft), about six minutes;
-#   4. the load test with injected faults (TestLoad in e2e/), if it exists;
-#   5. renders BENCHMARKS.md (bench/report).
+#   4. the scale benchmark (TestScale in bench/vaultbench): one mount with
+#      PALO_SCALE_CONFIGS configs and roles (2,000 by default; the in-process
+#      BenchmarkMetricsScrapeAtScale of step 2 uses the same number), about
+#      four minutes, two of them waiting for two runs of the periodic
+#      rotation check;
+#   5. the load test with injected faults (TestLoad in e2e/), if it exists;
+#   6. renders BENCHMARKS.md (bench/report).
 #
-# It needs Go and make, and nothing beyond loopback. About ten minutes on
-# two cores. BENCH_QUICK=1 shortens every run (to try the harness; the
+# It needs Go and make, and nothing beyond loopback. About fifteen minutes
+# on two cores. BENCH_QUICK=1 shortens every run (to try the harness; the
 # figures are then too noisy to keep). Exits non-zero if any part fails;
 # BENCHMARKS.md is then still written when the figures it needs exist.
 set -euo pipefail
@@ -30,6 +35,7 @@ status=0
 make -s build fakevendor VERSION="$version"
 VAULT_BIN="$(scripts/get-vault.sh | tail -n1)"
 export VAULT_BIN PLUGIN_BIN="$root/bin/vault-plugin-secrets-palo" PLUGIN_VERSION="$version" FAKEVENDOR_BIN="$root/bin/fakevendor"
+export PALO_SCALE_CONFIGS="${PALO_SCALE_CONFIGS:-2000}"
 
 # Five passes rather than -count=5, so that a burst of load on a shared
 # machine hits one run of every benchmark rather than every run of one; the
@@ -43,6 +49,16 @@ done
 
 log "end-to-end benchmarks against real Vault servers (about six minutes)"
 BENCH_RESULTS="$work/results.json" go test -tags e2e -count=1 -timeout 30m -run '^TestBenchmarks$' -v ./bench/vaultbench/
+
+scale_cmd="BENCH_SCALE_RESULTS=<file> PALO_SCALE_CONFIGS=$PALO_SCALE_CONFIGS go test -tags e2e -count=1 -timeout 30m -run '^TestScale\$' ./bench/vaultbench/"
+log "scale benchmark, $PALO_SCALE_CONFIGS configs (about four minutes): $scale_cmd"
+scale_args=()
+if BENCH_SCALE_RESULTS="$work/scale.json" go test -tags e2e -count=1 -timeout 30m -run '^TestScale$' -v ./bench/vaultbench/ && [[ -s "$work/scale.json" ]]; then
+  scale_args=(-scale "$work/scale.json")
+else
+  scale_args=(-scale-note "\`$scale_cmd\` failed; see the output of \`make bench\`.")
+  status=1
+fi
 
 load_cmd="LOAD_REPORT=<file> go test -tags e2e -count=1 -timeout 20m -run TestLoad ./e2e/"
 load_args=()
@@ -69,7 +85,7 @@ if [[ "$commit" != unknown ]] && ! git diff-index --quiet HEAD -- 2>/dev/null; t
   commit="$commit + uncommitted changes"
 fi
 go run ./bench/report \
-  -results "$work/results.json" -gobench "$work/gobench.txt" "${load_args[@]}" \
+  -results "$work/results.json" -gobench "$work/gobench.txt" "${scale_args[@]}" "${load_args[@]}" \
   -out BENCHMARKS.md -commit "$commit" -plugin-version "$version" \
   -gobench-command "${gobench[*]}" -load-command "$load_cmd" \
   -loadavg-before "$loadavg_before" -loadavg-after "$(cat /proc/loadavg)"

@@ -1,6 +1,7 @@
 // Command report renders BENCHMARKS.md from what `make bench` measured: the
 // end-to-end results (JSON, bench/results.Results), the output of
-// `go test -bench -benchmem`, and the load test's JSON summary if it ran.
+// `go test -bench -benchmem`, and the scale benchmark's results
+// (bench/results.Scale) and the load test's JSON summary if they ran.
 // scripts/bench.sh runs it; see there for the flags it passes.
 package main
 
@@ -31,6 +32,8 @@ func run(args []string) error {
 	goBenchFile := fs.String("gobench", "", "output of go test -bench -benchmem")
 	loadFile := fs.String("load", "", "the load test's JSON summary (optional)")
 	loadNote := fs.String("load-note", "", "why the load test did not run")
+	scaleFile := fs.String("scale", "", "the scale benchmark's results (JSON, optional)")
+	scaleNote := fs.String("scale-note", "", "why the scale benchmark did not run")
 	out := fs.String("out", "BENCHMARKS.md", "the file to write")
 	var m results.Meta
 	fs.StringVar(&m.LoadBefore, "loadavg-before", "", "/proc/loadavg at the start")
@@ -50,7 +53,7 @@ func run(args []string) error {
 	m.GoVersion = runtime.Version()
 	m.Machine = machine()
 
-	in := results.Input{Meta: m, LoadNote: *loadNote}
+	in := results.Input{Meta: m, LoadNote: *loadNote, ScaleNote: *scaleNote}
 	b, err := os.ReadFile(*resultsFile)
 	if err != nil {
 		return err
@@ -67,6 +70,16 @@ func run(args []string) error {
 		return fmt.Errorf("%s: %w", *goBenchFile, err)
 	}
 	in.GoBench = results.Median(parsed)
+	if *scaleFile != "" {
+		b, err := os.ReadFile(*scaleFile)
+		if err != nil {
+			return err
+		}
+		in.Scale = &results.Scale{}
+		if err := json.Unmarshal(b, in.Scale); err != nil {
+			return fmt.Errorf("%s: %w", *scaleFile, err)
+		}
+	}
 	if *loadFile != "" {
 		if in.Load, err = os.ReadFile(*loadFile); err != nil {
 			return err

@@ -49,6 +49,10 @@ type Input struct {
 	// LoadNote then says why.
 	Load     json.RawMessage
 	LoadNote string
+	// Scale is what the scale benchmark measured, nil if it did not run;
+	// ScaleNote then says why.
+	Scale     *Scale
+	ScaleNote string
 }
 
 // Render writes BENCHMARKS.md.
@@ -60,6 +64,7 @@ func Render(w io.Writer, in Input) error {
 	r.vendorCalls()
 	r.coldPath()
 	r.memory()
+	r.scale()
 	r.goBench()
 	r.raft()
 	r.profile()
@@ -205,6 +210,7 @@ func (r *renderer) summary() {
 	} else {
 		r.p("| under 2 KiB per cached token | no tokencache figure | %s |", verdict(false))
 	}
+	r.scaleSummary()
 	r.p("")
 	r.p("Where a target is not met, its section says why, with the profile or the measurements that explain it.")
 	r.p("")

@@ -450,3 +450,146 @@ func TestRenderMetricsCost(t *testing.T) {
 		t.Error("a metrics cost without the benchmark that measures it")
 	}
 }
+
+// scaleFixture is a scale run where every target is met: memory and the
+// metrics grow with the configs, the next periodic run reads nothing.
+func scaleFixture() *Scale {
+	cp := func(n int, rssKiB int64, metricsBytes int, metricsUs float64) ScaleCheckpoint {
+		return ScaleCheckpoint{
+			Configs: n, WriteSeconds: 10, ConfigWriteP50Micros: 20000, RoleWriteP50Micros: 10000,
+			Cold:               ScaleCold{Readers: 8, Reads: 1000, Seconds: 4, P50Micros: 12000, P99Micros: 30000},
+			VendorConnsWriting: 3, VendorConnsReading: 1,
+			RSSKiB: rssKiB, Metrics: Timed{Reads: 5, P50Micros: metricsUs, MinMicros: metricsUs / 2, MaxMicros: metricsUs * 2},
+			MetricsBytes: metricsBytes, MetricsSeries: 9 * n, Cache: Timed{Reads: 5, P50Micros: 30000}, CacheBytes: 200 * n, CachedEntries: n,
+		}
+	}
+	hit := func(target string, c int, p50 float64) Run {
+		return Run{Target: target, Clients: c, Reads: 1000, P50Micros: p50, P99Micros: 3 * p50, PerSecond: 1000}
+	}
+	return &Scale{
+		VaultVersion: "1.21.0", Command: "go test -run TestScale", Seconds: 300, Configs: 2000, Writers: 8, ColdReaders: 8,
+		Checkpoints: []ScaleCheckpoint{cp(1000, 40000, 600_000, 150_000), cp(2000, 50000, 1_200_000, 300_000)},
+		Rounds:      5, RunSeconds: 2,
+		Hit:         []Run{hit("one", 1, 1000), hit("spread", 1, 1100), hit("one", 16, 6000), hit("spread", 16, 6600)},
+		EmptyRSSKiB: 30000, AfterHitsRSSKiB: 52000,
+		Heap:    ScaleHeap{EmptyBytes: 3 << 20, ConfigsBytes: 3<<20 + 2000*5120, Top: []string{"      flat  flat%   sum%        cum   cum%"}},
+		Reloads: []Reload{{CallMillis: 120, UntilReadMillis: 160, Attempts: 1}, {CallMillis: 110, UntilReadMillis: 150, Attempts: 2}},
+		Periodic: Periodic{
+			RotatingConfigs: 200, StoredConfigs: 2200, Reload: Reload{CallMillis: 130, UntilReadMillis: 170, Attempts: 1},
+			Windows: []PeriodicWindow{
+				{What: WindowFirstRun, Seconds: 20, Runs: 1, RunMillis: 800, Gets: 2405, Lists: 6, PluginCPUMillis: 400, VaultCPUMillis: 600},
+				{What: WindowQuiet, Seconds: 20, Gets: 3, Lists: 1, PluginCPUMillis: 10, VaultCPUMillis: 40},
+				{What: WindowNextRun, Seconds: 20, Runs: 1, RunMillis: 2, Gets: 5, Lists: 6, PluginCPUMillis: 10, VaultCPUMillis: 50},
+			},
+		},
+	}
+}
+
+func TestRenderScale(t *testing.T) {
+	t.Parallel()
+	rows := map[string]string{
+		"hit":     "cache-hit read at 2,000 configs",
+		"memory":  "plugin memory under 12 KB per config",
+		"metrics": "`GET palo/metrics` at 2,000 configs",
+	}
+	cases := map[string]struct {
+		change   func(*Scale)
+		notMet   string
+		mention  []string
+		wantNone []string
+	}{
+		"every target met": {
+			change: func(*Scale) {},
+			mention: []string{
+				"worst 1.10× (1 client)", "10,240 B per config", "1.20 MB, 300.0 ms (median of 5)",
+				"| plugin RSS above the empty mount (29.3 MiB empty) | 9.8 MiB | 19.5 MiB | 2.00× | 10,240 B |",
+				"| `GET palo/metrics`: samples | 9,000 | 18,000 | 2.00× | 9.0 |",
+				"2,402 storage reads above the quiet window for 2,200 configs (1.09 per config",
+				"The next run does not grow: 2 storage reads",
+				"which took 5.0 minutes.",
+				"| 2,000 | 110 ms | 150 ms | 2 |",
+				"| 2,200 (before the periodic check below) | 130 ms | 170 ms | 1 |",
+				"**5,120 B per config**; RSS per config is 2.00× that.",
+			},
+		},
+		"spread reads slower": {
+			change:  func(s *Scale) { s.Hit[3].P50Micros = 9000 },
+			notMet:  "hit",
+			mention: []string{"worst 1.50× (16 clients)"},
+		},
+		"too much memory": {
+			change:  func(s *Scale) { s.Checkpoints[1].RSSKiB = 30000 + 2000*12 },
+			notMet:  "memory",
+			mention: []string{"12,288 B per config"},
+		},
+		"a slow scrape": {
+			change:  func(s *Scale) { s.Checkpoints[1].Metrics.P50Micros = 600_000 },
+			notMet:  "metrics",
+			mention: []string{"600.0 ms (median of 5)"},
+		},
+		"targets in proportion to fewer configs": {
+			change: func(s *Scale) {
+				s.Configs = 200
+				s.Checkpoints[0].Configs, s.Checkpoints[1].Configs = 100, 200
+				s.Checkpoints[1].RSSKiB = s.EmptyRSSKiB + 1000
+			},
+			notMet:  "metrics",
+			mention: []string{"under 0.15 MB and 0.05 s"},
+		},
+		"clients not shared on an empty mount": {
+			change:  func(s *Scale) { s.Checkpoints[0].VendorConnsWriting = 40 },
+			mention: []string{"**The writes on the empty mount opened 40 connections, those of the second half 3.**"},
+		},
+		"the next periodic run scans the configs": {
+			change:   func(s *Scale) { s.Periodic.Windows[2].Gets = 2205 },
+			mention:  []string{"**The next run read 2,202 more from storage than the quiet window**"},
+			wantNone: []string{"The next run does not grow"},
+		},
+	}
+	if doc := render(t, Input{Results: fixture().Results, Scale: scaleFixture()}); strings.Contains(doc, "The writes on the empty mount opened") {
+		t.Error("a finding about unshared clients when the writes opened as few connections as the reads")
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			in := fixture()
+			in.Scale = scaleFixture()
+			tc.change(in.Scale)
+			doc := render(t, in)
+			for row, prefix := range rows {
+				if in.Scale.Configs != 2000 {
+					prefix = strings.Replace(prefix, "2,000", thousands(int64(in.Scale.Configs)), 1)
+				}
+				line := targetLine(t, doc, prefix)
+				if got, want := strings.Contains(line, "**not met**"), row == tc.notMet; got != want {
+					t.Errorf("row %s: %q; not met = %t, want %t", row, line, got, want)
+				}
+			}
+			for _, w := range tc.mention {
+				if !strings.Contains(doc, w) {
+					t.Errorf("the document does not say %q:\n%s", w, doc[strings.Index(doc, "## Scale"):])
+				}
+			}
+			for _, w := range tc.wantNone {
+				if strings.Contains(doc, w) {
+					t.Errorf("the document says %q", w)
+				}
+			}
+		})
+	}
+}
+
+func TestRenderScaleNotRun(t *testing.T) {
+	t.Parallel()
+	in := fixture()
+	in.ScaleNote = "it failed."
+	doc := render(t, in)
+	if !strings.Contains(doc, "## Scale\n\nNot run: it failed.") {
+		t.Errorf("no note in the scale section:\n%s", doc)
+	}
+	for _, prefix := range []string{"cache-hit read at 2,000 configs", "under 12 KB per config", "`GET palo/metrics` at 2,000"} {
+		if line := targetLine(t, doc, prefix); !strings.Contains(line, "not measured") || !strings.Contains(line, "**not met**") {
+			t.Errorf("targets row %q", line)
+		}
+	}
+}

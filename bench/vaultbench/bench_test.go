@@ -106,17 +106,27 @@ func TestBenchmarks(t *testing.T) {
 	}
 	b.setUp(t)
 
-	parts := []struct {
-		name string
-		run  func(*testing.T)
-	}{
+	runParts(t, []part{
 		{"hit_path", b.hitPath},
 		{"profile", b.profile},
 		{"cold_path", b.coldPath},
 		{"vendor_calls", b.vendorCalls},
 		{"memory", b.memory},
 		{"raft", b.raft},
-	}
+	})
+	writeResults(t, file, b.out)
+}
+
+// part is one subtest of a benchmark.
+type part struct {
+	name string
+	run  func(*testing.T)
+}
+
+// runParts runs the parts in order, logs how long each took, and stops the
+// test at the first that fails.
+func runParts(t *testing.T, parts []part) {
+	t.Helper()
 	for _, p := range parts {
 		start := time.Now()
 		if !t.Run(p.name, p.run) {
@@ -124,8 +134,12 @@ func TestBenchmarks(t *testing.T) {
 		}
 		t.Logf("%s took %s", p.name, time.Since(start).Round(time.Second))
 	}
+}
 
-	js, err := json.MarshalIndent(b.out, "", "  ")
+// writeResults writes v as indented JSON to file.
+func writeResults(t *testing.T, file string, v any) {
+	t.Helper()
+	js, err := json.MarshalIndent(v, "", "  ")
 	if err != nil {
 		t.Fatal(err)
 	}

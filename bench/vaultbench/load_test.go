@@ -60,6 +60,33 @@ func (r *reader) read(ctx context.Context, path string) error {
 	return err
 }
 
+// maxBody bounds the body get reads: a metrics exposition of many
+// configs is megabytes.
+const maxBody = 64 << 20
+
+// get does one GET /v1/<path> and returns the body; any status but 200 is
+// an error.
+func (r *reader) get(path string) ([]byte, error) {
+	req, err := http.NewRequestWithContext(context.Background(), http.MethodGet, r.addr+"/v1/"+path, nil)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("X-Vault-Token", r.token)
+	resp, err := r.client.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("GET %s: %d %.512s", path, resp.StatusCode, body)
+	}
+	return body, nil
+}
+
 // sample is the outcome of one measured run before it is summarised; runs
 // of the same target and concurrency in several rounds are merged.
 type sample struct {
@@ -111,17 +138,20 @@ func percentile(sorted []time.Duration, p float64) time.Duration {
 	return sorted[min(max(i, 0), len(sorted)-1)]
 }
 
-// load runs clients concurrent readers of path for warmup (not recorded)
+// load runs clients concurrent readers of paths for warmup (not recorded)
 // and then for d, each client reading back to back. It stops early if ctx
 // ends. Errors are counted, not fatal: the caller decides.
-func (r *reader) load(ctx context.Context, path string, clients int, warmup, d time.Duration) sample {
+func (r *reader) load(ctx context.Context, paths []string, clients int, warmup, d time.Duration) sample {
 	if warmup > 0 {
-		r.loop(ctx, path, clients, warmup, false)
+		r.loop(ctx, paths, clients, warmup, false)
 	}
-	return r.loop(ctx, path, clients, d, true)
+	return r.loop(ctx, paths, clients, d, true)
 }
 
-func (r *reader) loop(ctx context.Context, path string, clients int, d time.Duration, record bool) sample {
+// loop is one run of load. Each client reads paths in turn, starting at
+// its own share of the list, so that clients spread over the paths rather
+// than reading the same one at the same time.
+func (r *reader) loop(ctx context.Context, paths []string, clients int, d time.Duration, record bool) sample {
 	ctx, cancel := context.WithTimeout(ctx, d)
 	defer cancel()
 	per := make([]sample, clients)
@@ -133,7 +163,10 @@ func (r *reader) loop(ctx context.Context, path string, clients int, d time.Dura
 			if record {
 				s.latencies = make([]time.Duration, 0, 4096)
 			}
+			next := i * len(paths) / clients
 			for ctx.Err() == nil && s.reads+s.errors < maxSamplesPerClient {
+				path := paths[next%len(paths)]
+				next++
 				t0 := time.Now()
 				err := r.read(context.Background(), path)
 				el := time.Since(t0)

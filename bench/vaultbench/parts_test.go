@@ -6,8 +6,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -25,13 +23,24 @@ import (
 	"github.com/vault-palo/vault-plugin-secrets-palo/internal/vaulttest"
 )
 
-// target is one path read in a comparison.
+// target is one path, or a list of paths read in turn, in a comparison.
 type target struct {
 	name string
 	path string
+	// spread, when set, replaces path: each client reads these in turn
+	// (path then only names them in the results).
+	spread []string
 	// account, when set, is the fake vendor account whose token requests
 	// are counted during each run.
 	account *fakevendor.Account
+}
+
+// paths are what the target's readers read.
+func (tg target) paths() []string {
+	if len(tg.spread) > 0 {
+		return tg.spread
+	}
+	return []string{tg.path}
 }
 
 // compare reads every target at every concurrency for rounds rounds,
@@ -53,7 +62,7 @@ func (b *bench) compare(t *testing.T, r *reader, targets []target, clients []int
 				if tg.account != nil {
 					before = b.vendorSuccesses(t, *tg.account)
 				}
-				s := r.load(context.Background(), tg.path, c, b.plan.warmup, b.plan.run)
+				s := r.load(context.Background(), tg.paths(), c, b.plan.warmup, b.plan.run)
 				checkErrors(t, fmt.Sprintf("%s at %d clients", tg.path, c), s)
 				k := key{tg.name, c}
 				if tg.account != nil {
@@ -116,7 +125,7 @@ func (b *bench) profile(t *testing.T) {
 	errs := make([]error, 2)
 	ctx, cancel := context.WithCancel(context.Background())
 	load := make(chan sample, 1)
-	go func() { load <- b.reader.loop(ctx, creds, 16, b.plan.profile+10*time.Second, false) }()
+	go func() { load <- b.reader.loop(ctx, []string{creds}, 16, b.plan.profile+10*time.Second, false) }()
 	time.Sleep(500 * time.Millisecond) // let the load reach its pace
 	wg.Go(func() {
 		errs[0] = httpGet("http://"+pprofAddr+"/debug/pprof/profile?seconds="+secs, "", pluginProf, b.plan.profile+30*time.Second)
@@ -147,10 +156,16 @@ func (b *bench) profile(t *testing.T) {
 // without its header lines.
 func pprofTop(t *testing.T, file string, opts ...string) []string {
 	t.Helper()
+	return pprofList(t, append(append([]string{"-top", "-cum"}, opts...), file)...)
+}
+
+// pprofList is the output of `go tool pprof` with args, without its header
+// lines.
+func pprofList(t *testing.T, args ...string) []string {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	args := append(append([]string{"tool", "pprof", "-top", "-cum"}, opts...), file)
-	out, err := exec.CommandContext(ctx, "go", args...).CombinedOutput()
+	out, err := exec.CommandContext(ctx, "go", append([]string{"tool", "pprof"}, args...)...).CombinedOutput()
 	if err != nil {
 		t.Fatalf("go tool pprof: %v\n%s", err, out)
 	}
@@ -326,22 +341,9 @@ func (b *bench) vendorCalls(t *testing.T) {
 
 // readToken reads creds at path and returns the access token.
 func (r *reader) readToken(path string) (string, error) {
-	req, err := http.NewRequestWithContext(context.Background(), http.MethodGet, r.addr+"/v1/"+path, nil)
+	body, err := r.get(path)
 	if err != nil {
 		return "", err
-	}
-	req.Header.Set("X-Vault-Token", r.token)
-	resp, err := r.client.Do(req)
-	if err != nil {
-		return "", err
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	if err != nil {
-		return "", err
-	}
-	if resp.StatusCode != http.StatusOK {
-		return "", fmt.Errorf("GET %s: %d %s", path, resp.StatusCode, body)
 	}
 	var s struct {
 		Data struct {
