@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+	"unique"
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/vault/sdk/logical"
@@ -56,6 +57,9 @@ type configEntry struct {
 
 	CACert   string `json:"ca_cert,omitempty"`
 	ProxyURL string `json:"proxy_url,omitempty"`
+	// shared keeps CACert's one copy in memory alive: configs of one CA
+	// bundle share it (see readConfigEntry).
+	shared unique.Handle[string]
 
 	RequestTimeout      time.Duration `json:"request_timeout"`
 	DefaultTokenTTL     time.Duration `json:"default_token_ttl"`
@@ -282,6 +286,10 @@ func readConfigEntry(ctx context.Context, s logical.Storage, name string) (*conf
 		return nil, err
 	}
 	c.applyDefaults()
+	// Thousands of configs of one vendor carry the same CA bundle: one
+	// copy of it in memory serves them all.
+	c.shared = unique.Make(c.CACert)
+	c.CACert = c.shared.Value()
 	return &c, nil
 }
 

@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"maps"
 	"net/http"
 	"net/url"
 	"strings"
@@ -134,12 +133,27 @@ func newHTTPClient(caPEM, proxyURL string) (*http.Client, error) {
 // Transports shares HTTP clients among the Clients whose CA bundle and
 // proxy are the same: thousands of configs of one vendor need one
 // connection pool and one copy of the trusted roots, not one each. A shared
-// client is held weakly: it goes once no Client uses it and its idle
-// connections have closed. The zero value is ready to use; a nil
-// *Transports shares nothing.
+// client is held for transportHold after its last use, so that a run of
+// config writes (each verified with a Client that is dropped at once)
+// reuses one pool; after that it is held weakly, and goes once no Client
+// uses it and its idle connections have closed. The zero value is ready to
+// use; a nil *Transports shares nothing.
 type Transports struct {
 	mu      sync.Mutex
-	clients map[[sha256.Size]byte]weak.Pointer[http.Client]
+	clients map[[sha256.Size]byte]*sharedClient
+	// now is the clock; time.Now when nil (tests set it).
+	now func() time.Time
+}
+
+// transportHold is how long a shared client is held after its last use.
+const transportHold = 10 * time.Minute
+
+// sharedClient is one shared HTTP client: held strongly until after, then
+// weakly.
+type sharedClient struct {
+	strong *http.Client
+	weak   weak.Pointer[http.Client]
+	until  time.Time
 }
 
 // get returns the HTTP client of caPEM and proxyURL, shared when t is not
@@ -149,20 +163,34 @@ func (t *Transports) get(caPEM, proxyURL string) (*http.Client, error) {
 		return newHTTPClient(caPEM, proxyURL)
 	}
 	key := sha256.Sum256([]byte(fmt.Sprintf("%d:%s;%s", len(caPEM), caPEM, proxyURL)))
+	now := time.Now()
+	if t.now != nil {
+		now = t.now()
+	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if c := t.clients[key].Value(); c != nil {
-		return c, nil
+	for k, sc := range t.clients {
+		if now.After(sc.until) {
+			sc.strong = nil
+		}
+		if sc.weak.Value() == nil {
+			delete(t.clients, k)
+		}
+	}
+	if sc := t.clients[key]; sc != nil {
+		if c := sc.weak.Value(); c != nil {
+			sc.strong, sc.until = c, now.Add(transportHold)
+			return c, nil
+		}
 	}
 	c, err := newHTTPClient(caPEM, proxyURL)
 	if err != nil {
 		return nil, err
 	}
 	if t.clients == nil {
-		t.clients = map[[sha256.Size]byte]weak.Pointer[http.Client]{}
+		t.clients = map[[sha256.Size]byte]*sharedClient{}
 	}
-	maps.DeleteFunc(t.clients, func(_ [sha256.Size]byte, p weak.Pointer[http.Client]) bool { return p.Value() == nil })
-	t.clients[key] = weak.Make(c)
+	t.clients[key] = &sharedClient{strong: c, weak: weak.Make(c), until: now.Add(transportHold)}
 	return c, nil
 }
 

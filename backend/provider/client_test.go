@@ -13,12 +13,14 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+	"weak"
 
 	"github.com/hashicorp/go-hclog"
 )
@@ -804,5 +806,31 @@ func TestTransportsShareAPoolPerCAAndProxy(t *testing.T) {
 	}
 	if _, err := NewClient(ClientOptions{CACertPEM: "not pem", Transports: &shared}); err == nil {
 		t.Error("a bad CA bundle was accepted through Transports")
+	}
+}
+
+// TestTransportsHoldAClientBetweenUses: a shared client outlives the
+// Clients that used it for transportHold, so that writes one after another
+// reuse one pool; after that, once nothing uses it, it goes.
+func TestTransportsHoldAClientBetweenUses(t *testing.T) {
+	t.Parallel()
+	now := time.Unix(1_700_000_000, 0)
+	shared := Transports{now: func() time.Time { return now }}
+	first, err := shared.get("", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	held := weak.Make(first)
+	first = nil //nolint:ineffassign,wastedassign // dropped, as a config write drops its Client
+	runtime.GC()
+	if again, _ := shared.get("", ""); again != held.Value() || again == nil {
+		t.Fatal("a client used a moment ago was not reused")
+	}
+	now = now.Add(transportHold + time.Minute)
+	_, _ = shared.get("x", "") // the next use lets the idle one go
+	runtime.GC()
+	runtime.GC()
+	if held.Value() != nil {
+		t.Error("a client unused for longer than transportHold, and used by no Client, is still held")
 	}
 }
