@@ -42,9 +42,7 @@ func TestPurge(t *testing.T) {
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			clock := newClock()
-			v := newVendor(clock, time.Hour)
-			c := newCache(clock)
+			_, v, c, _ := setup(time.Hour)
 			fill(t, c, v)
 			if n := tc.purge(c); n != tc.dropped {
 				t.Fatalf("purge dropped %d, want %d", n, tc.dropped)
@@ -78,20 +76,16 @@ func TestPurge(t *testing.T) {
 
 func TestPurgeDuringFetchDoesNotResurrect(t *testing.T) {
 	t.Parallel()
-	clock := newClock()
-	v := newVendor(clock, time.Hour).gated()
-	c := newCache(clock)
-	req := v.request("k", "r")
+	_, v, c, req := setup(time.Hour)
+	v.gated()
 
-	early := goGet(context.Background(), c, req)
-	recv(t, v.entered, "the first fetch")
+	early := goFetch(t, c, v, req, "the first fetch")
 	if n := c.PurgeConfig("scm-prod"); n != 1 {
 		t.Fatalf("PurgeConfig = %d, want 1 (the entry of the fetch in flight)", n)
 	}
 
 	// A reader after the purge does not join the old fetch: it makes its own.
-	late := goGet(context.Background(), c, req)
-	recv(t, v.entered, "the second fetch")
+	late := goFetch(t, c, v, req, "the second fetch")
 	close(v.gate)
 
 	e := recv(t, early, "the early reader")
@@ -118,20 +112,15 @@ func TestPurgeDuringFetchDoesNotResurrect(t *testing.T) {
 
 func TestPurgeAllDuringFetchLeavesNothing(t *testing.T) {
 	t.Parallel()
-	clock := newClock()
-	v := newVendor(clock, time.Hour).gated()
-	c := newCache(clock)
-	req := v.request("k", "r")
+	_, v, c, req := setup(time.Hour)
+	v.gated()
 
-	reader := goGet(context.Background(), c, req)
-	recv(t, v.entered, "the fetch")
+	reader := goFetch(t, c, v, req, "the fetch")
 	if n := c.PurgeAll(); n != 1 {
 		t.Fatalf("PurgeAll = %d", n)
 	}
 	close(v.gate)
-	if r := recv(t, reader, "the reader"); r.err != nil || r.res.Source != Fetched {
-		t.Fatalf("reader: %+v", r)
-	}
+	expectRead(t, reader, "the reader", Fetched)
 	if rows := c.Entries(); len(rows) != 0 {
 		t.Fatalf("a purged entry came back: %+v", rows)
 	}
@@ -141,10 +130,7 @@ func TestPurgeAllDuringFetchLeavesNothing(t *testing.T) {
 
 func TestFetchForAPurgedEntryDoesNotCallTheVendor(t *testing.T) {
 	t.Parallel()
-	clock := newClock()
-	v := newVendor(clock, time.Hour)
-	c := newCache(clock)
-	req := v.request("k", "r")
+	_, v, c, req := setup(time.Hour)
 
 	// A reader prepared its fetch; a purge came before the fetch started.
 	e, _, _, done := c.prepare(req.login(), req.Role, req.MinTTL)
@@ -163,10 +149,7 @@ func TestFetchForAPurgedEntryDoesNotCallTheVendor(t *testing.T) {
 
 func TestFetchForASweptEntryPutsItBack(t *testing.T) {
 	t.Parallel()
-	clock := newClock()
-	v := newVendor(clock, time.Hour)
-	c := newCache(clock)
-	req := v.request("k", "r")
+	_, _, c, req := setup(time.Hour)
 
 	e, _, _, _ := c.prepare(req.login(), req.Role, req.MinTTL)
 	c.RefreshDue(context.Background()) // sweeps the empty entry
@@ -181,9 +164,7 @@ func TestFetchForASweptEntryPutsItBack(t *testing.T) {
 
 func TestEntries(t *testing.T) {
 	t.Parallel()
-	clock := newClock()
-	v := newVendor(clock, time.Hour)
-	c := newCache(clock)
+	clock, v, c, _ := setup(time.Hour)
 	start := clock.Now()
 	fill(t, c, v)
 	// A second role on a1, added out of order; hits on two entries.
@@ -233,9 +214,7 @@ func TestEntries(t *testing.T) {
 
 func TestEntriesOfEqualRowsAreOrderedByKey(t *testing.T) {
 	t.Parallel()
-	clock := newClock()
-	v := newVendor(clock, time.Hour)
-	c := newCache(clock)
+	clock, v, c, _ := setup(time.Hour)
 	// Same config, scope and role, different keys (a credentials change
 	// before the purge): the order is still fixed, by the hidden key.
 	var issued []time.Time

@@ -19,10 +19,8 @@ import (
 
 func TestGetMissThenHit(t *testing.T) {
 	t.Parallel()
-	clock := newClock()
-	v := newVendor(clock, time.Hour)
-	c := newCache(clock)
-	req := v.request("k", "wildfire")
+	_, v, c, req := setup(time.Hour)
+	req.Role = "wildfire"
 
 	first := expectSource(t, c, req, Fetched)
 	second := expectSource(t, c, req, Hit)
@@ -58,9 +56,7 @@ func TestGetWithoutFetch(t *testing.T) {
 
 func TestRolesShareAKey(t *testing.T) {
 	t.Parallel()
-	clock := newClock()
-	v := newVendor(clock, time.Hour)
-	c := newCache(clock)
+	_, v, c, _ := setup(time.Hour)
 
 	expectSource(t, c, v.request("k", "wildfire"), Fetched)
 	expectSource(t, c, v.request("k", "prisma"), Hit)
@@ -112,11 +108,7 @@ func TestQualification(t *testing.T) {
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			clock := newClock()
-			lifetime := cmp.Or(tc.lifetime, time.Hour)
-			v := newVendor(clock, lifetime)
-			c := newCache(clock)
-			req := v.request("k", "r")
+			clock, v, c, req := setup(cmp.Or(tc.lifetime, time.Hour))
 			req.MinTTL = tc.minTTL
 
 			first := expectSource(t, c, req, Fetched)
@@ -147,11 +139,8 @@ func TestQualification(t *testing.T) {
 // listing say why, naming min_ttl, the lifetime and what is done instead.
 func TestUnmetMinTTLKeepsTheNormalSchedule(t *testing.T) {
 	t.Parallel()
-	clock := newClock()
-	v := newVendor(clock, 15*time.Minute)
-	c := newCache(clock)
-	req := v.request("k", "greedy")
-	req.MinTTL = 2 * time.Hour
+	clock, v, c, req := setup(15 * time.Minute)
+	req.Role, req.MinTTL = "greedy", 2*time.Hour
 
 	var last Result
 	for range 120 { // a read every 15 s for 30 minutes
@@ -184,11 +173,9 @@ func TestUnmetMinTTLKeepsTheNormalSchedule(t *testing.T) {
 
 func TestFreshTokenBelowFloor(t *testing.T) {
 	t.Parallel()
-	clock := newClock()
-	v := newVendor(clock, time.Second) // floor: 1 s margin + 1 s
-	c := newCache(clock)
+	_, _, c, req := setup(time.Second) // floor: 1 s margin + 1 s
 
-	_, err := c.read(context.Background(), v.request("k", "r"))
+	_, err := c.read(context.Background(), req)
 	var short *ShortLifetimeError
 	if !errors.As(err, &short) {
 		t.Fatalf("err = %v, want a *ShortLifetimeError", err)
@@ -206,10 +193,7 @@ func TestFreshTokenBelowFloor(t *testing.T) {
 
 func TestExpiredFreshTokenIsNotCached(t *testing.T) {
 	t.Parallel()
-	clock := newClock()
-	v := newVendor(clock, 0)
-	c := newCache(clock)
-	req := v.request("k", "r")
+	_, v, c, req := setup(0)
 
 	for range 2 {
 		if _, err := c.read(context.Background(), req); err == nil {
@@ -227,9 +211,8 @@ func TestExpiredFreshTokenIsNotCached(t *testing.T) {
 func TestSingleflight(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
-		clock := newClock()
-		v := newVendor(clock, time.Hour).gated()
-		c := newCache(clock)
+		_, v, c, _ := setup(time.Hour)
+		v.gated()
 		const readers = 32
 
 		results := make([]<-chan getResult, readers)
@@ -272,19 +255,12 @@ func TestOtherKeysAreNotBlocked(t *testing.T) {
 	c := newCache(clock)
 
 	expectSource(t, c, fast.request("cached", "r"), Fetched)
-	blocked := goGet(context.Background(), c, slow.request("slow", "r"))
-	recv(t, slow.entered, "the slow fetch")
+	blocked := goFetch(t, c, slow, slow.request("slow", "r"), "the slow fetch")
 
 	// While the slow key's fetch hangs: a miss and a hit on other keys,
 	// a listing, and a purge of another config all complete.
-	other := goGet(context.Background(), c, fast.request("other", "r"))
-	if r := recv(t, other, "a read of another key"); r.err != nil || r.res.Source != Fetched {
-		t.Fatalf("other key: %+v", r)
-	}
-	hit := goGet(context.Background(), c, fast.request("cached", "r"))
-	if r := recv(t, hit, "a hit on another key"); r.err != nil || r.res.Source != Hit {
-		t.Fatalf("cached key: %+v", r)
-	}
+	expectRead(t, goGet(context.Background(), c, fast.request("other", "r")), "a read of another key", Fetched)
+	expectRead(t, goGet(context.Background(), c, fast.request("cached", "r")), "a hit on another key", Hit)
 	if n := c.PurgeConfig("unrelated"); n != 0 {
 		t.Fatalf("PurgeConfig(unrelated) = %d", n)
 	}
@@ -293,9 +269,7 @@ func TestOtherKeysAreNotBlocked(t *testing.T) {
 	}
 
 	close(slow.gate)
-	if r := recv(t, blocked, "the slow reader"); r.err != nil || r.res.Source != Fetched {
-		t.Fatalf("slow key: %+v", r)
-	}
+	expectRead(t, blocked, "the slow reader", Fetched)
 }
 
 // TestCallerCancelDoesNotCancelSharedFetch runs in a synctest bubble:
@@ -303,14 +277,13 @@ func TestOtherKeysAreNotBlocked(t *testing.T) {
 func TestCallerCancelDoesNotCancelSharedFetch(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
-		clock := newClock()
-		v := newVendor(clock, time.Hour).gated()
-		c := newCache(clock)
+		_, v, c, req := setup(time.Hour)
+		v.gated()
 
 		ctx, cancel := context.WithCancel(context.Background())
-		impatient := goGet(ctx, c, v.request("k", "r"))
+		impatient := goGet(ctx, c, req)
 		recv(t, v.entered, "the fetch")
-		patient := goGet(context.Background(), c, v.request("k", "r"))
+		patient := goGet(context.Background(), c, req)
 		synctest.Wait()
 
 		cancel()
@@ -387,10 +360,7 @@ func TestStaleOnError(t *testing.T) {
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			clock := newClock()
-			v := newVendor(clock, time.Hour)
-			c := newCache(clock)
-			req := v.request("k", "r")
+			clock, v, c, req := setup(time.Hour)
 
 			cached := expectSource(t, c, req, Fetched)
 			clock.Advance(tc.elapsed)
@@ -433,11 +403,8 @@ func TestStaleOnError(t *testing.T) {
 
 func TestErrorBackoffServesStaleWithoutCalling(t *testing.T) {
 	t.Parallel()
-	clock := newClock()
-	v := newVendor(clock, time.Hour)
-	c := newCache(clock)
+	clock, v, c, req := setup(time.Hour)
 	c.backoff = 5 * time.Second
-	req := v.request("k", "r")
 
 	expectSource(t, c, req, Fetched)
 	clock.Advance(40 * time.Minute)
@@ -463,18 +430,13 @@ func TestErrorBackoffServesStaleWithoutCalling(t *testing.T) {
 	expectCalls(t, v, 4)
 
 	clock.Advance(5 * time.Second)
-	v.setErr(nil)
-	expectSource(t, c, req, Fetched)
-	expectCalls(t, v, 5)
+	expectRecovery(t, c, v, req, 5)
 }
 
 func TestErrorBackoffOff(t *testing.T) {
 	t.Parallel()
-	clock := newClock()
-	v := newVendor(clock, time.Hour)
-	c := newCache(clock)
+	clock, v, c, req := setup(time.Hour)
 	c.backoff = -1
-	req := v.request("k", "r")
 
 	expectSource(t, c, req, Fetched)
 	clock.Advance(40 * time.Minute)
@@ -486,10 +448,7 @@ func TestErrorBackoffOff(t *testing.T) {
 
 func TestFailFast(t *testing.T) {
 	t.Parallel()
-	clock := newClock()
-	v := newVendor(clock, time.Hour)
-	c := newCache(clock)
-	req := v.request("k", "r")
+	clock, v, c, req := setup(time.Hour)
 	req.FailFast = time.Minute
 	v.setErr(errCredentials)
 
@@ -523,9 +482,7 @@ func TestFailFast(t *testing.T) {
 
 	// The window ends: the vendor is asked again.
 	clock.Advance(time.Second)
-	v.setErr(nil)
-	expectSource(t, c, req, Fetched)
-	expectCalls(t, v, 2)
+	expectRecovery(t, c, v, req, 2)
 }
 
 func TestFailFastClearedByPurge(t *testing.T) {
@@ -538,10 +495,7 @@ func TestFailFastClearedByPurge(t *testing.T) {
 	for name, purge := range cases {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			clock := newClock()
-			v := newVendor(clock, time.Hour)
-			c := newCache(clock)
-			req := v.request("k", "r")
+			_, v, c, req := setup(time.Hour)
 			v.setErr(errCredentials)
 			if _, err := c.read(context.Background(), req); err == nil {
 				t.Fatal("read succeeded")
@@ -549,19 +503,14 @@ func TestFailFastClearedByPurge(t *testing.T) {
 			if n := purge(c); n != 1 {
 				t.Fatalf("purge dropped %d, want 1", n)
 			}
-			v.setErr(nil)
-			expectSource(t, c, req, Fetched)
-			expectCalls(t, v, 2)
+			expectRecovery(t, c, v, req, 2)
 		})
 	}
 }
 
 func TestFailFastOff(t *testing.T) {
 	t.Parallel()
-	clock := newClock()
-	v := newVendor(clock, time.Hour)
-	c := newCache(clock)
-	req := v.request("k", "r")
+	_, v, c, req := setup(time.Hour)
 	req.FailFast = 0
 	v.setErr(errCredentials)
 	for range 3 {
@@ -574,10 +523,7 @@ func TestFailFastOff(t *testing.T) {
 
 func TestFailFastDoesNotHideAQualifyingToken(t *testing.T) {
 	t.Parallel()
-	clock := newClock()
-	v := newVendor(clock, time.Hour)
-	c := newCache(clock)
-	req := v.request("k", "r")
+	clock, v, c, req := setup(time.Hour)
 
 	expectSource(t, c, req, Fetched)
 	clock.Advance(29*time.Minute + 45*time.Second)
@@ -599,10 +545,8 @@ func TestFailFastDoesNotHideAQualifyingToken(t *testing.T) {
 
 func TestSecretsStayOutOfErrorsAndListings(t *testing.T) {
 	t.Parallel()
-	clock := newClock()
-	v := newVendor(clock, time.Hour)
-	c := newCache(clock)
-	req := v.request("scm-prod\x00fingerprint-abc\x00tsg_id:1", "r")
+	clock, v, c, req := setup(time.Hour)
+	req.Key = "scm-prod\x00fingerprint-abc\x00tsg_id:1"
 
 	res := expectSource(t, c, req, Fetched)
 	tok := res.Token.AccessToken
@@ -639,9 +583,7 @@ func TestSourceString(t *testing.T) {
 
 func TestConcurrentMixedUse(t *testing.T) {
 	t.Parallel()
-	clock := newClock()
-	v := newVendor(clock, 10*time.Minute)
-	c := newCache(clock)
+	clock, v, c, _ := setup(10 * time.Minute)
 	c.lead = time.Minute
 	keys := []Key{"a", "b", "c", "d"}
 	roles := []string{"r1", "r2", "r3"}
@@ -712,10 +654,8 @@ func TestLogsNeverShowTokensOrPanicValues(t *testing.T) {
 	var buf strings.Builder
 	var mu sync.Mutex
 	logger := hclog.New(&hclog.LoggerOptions{Level: hclog.Trace, Output: &lockedWriter{w: &buf, mu: &mu}})
-	clock := newClock()
-	v := newVendor(clock, time.Hour)
+	clock, v, _, req := setup(time.Hour)
 	c := New(Options{Now: clock.Now, Logger: logger})
-	req := v.request("k", "r")
 
 	tok := expectSource(t, c, req, Fetched).Token.AccessToken
 	clock.Advance(dueAfter)
@@ -775,10 +715,7 @@ func TestFloorScalesWithTheTokensLifetime(t *testing.T) {
 		}
 	}
 
-	clock := newClock()
-	c := newCache(clock)
-	v := newVendor(clock, 10*time.Second)
-	req := v.request("k", "r")
+	clock, _, c, req := setup(10 * time.Second)
 	expectSource(t, c, req, Fetched)
 	clock.Advance(4 * time.Second) // 6s left: at least half the lifetime, over the 2s floor
 	expectSource(t, c, req, Hit)

@@ -49,7 +49,16 @@ func newVendor(clock *testclock.Clock, lifetime time.Duration) *vendor {
 	return &vendor{clock: clock, lifetime: lifetime, entered: make(chan struct{}, 1000), ctxErrs: make(chan error, 1000)}
 }
 
-// gated makes calls block until released; call before any use.
+// failingVendor is a vendor of hour-long tokens whose every call fails
+// with err.
+func failingVendor(clock *testclock.Clock, err error) *vendor {
+	v := newVendor(clock, time.Hour)
+	v.setErr(err)
+	return v
+}
+
+// gated makes later calls block until released; call while no call is
+// in flight.
 func (v *vendor) gated() *vendor {
 	v.gate = make(chan struct{})
 	return v
@@ -262,4 +271,56 @@ func countAll(c *Cache) Counts {
 		all.Add(n)
 	}
 	return all
+}
+
+// setup is a cache on a new clock, a vendor of tokens of the given
+// lifetime, and the vendor's request for key "k" and role "r".
+func setup(lifetime time.Duration) (*testclock.Clock, *vendor, *Cache, testRead) {
+	clock := newClock()
+	v := newVendor(clock, lifetime)
+	return clock, v, newCache(clock), v.request("k", "r")
+}
+
+// expectRead waits for a goGet's outcome and checks where its token came
+// from.
+func expectRead(t *testing.T, ch <-chan getResult, what string, want Source) Result {
+	t.Helper()
+	r := recv(t, ch, what)
+	if r.err != nil || r.res.Source != want {
+		t.Fatalf("%s: source %s, err %v; want %s", what, r.res.Source, r.err, want)
+	}
+	return r.res
+}
+
+// expectDueAfter moves the clock to a second before d from now, where
+// RefreshDue must do nothing, and then to d, where it must refresh one
+// token.
+func expectDueAfter(t *testing.T, clock *testclock.Clock, c *Cache, d time.Duration) {
+	t.Helper()
+	clock.Advance(d - time.Second)
+	if rep := refreshDue(context.Background(), c); rep != (refreshReport{}) {
+		t.Fatalf("RefreshDue a second before the token is due = %+v, want nothing done", rep)
+	}
+	clock.Advance(time.Second)
+	if rep := refreshDue(context.Background(), c); rep != (refreshReport{due: 1, refreshed: 1}) {
+		t.Fatalf("RefreshDue once the token is due = %+v, want one refresh", rep)
+	}
+}
+
+// goFetch is goGet with the background context that returns once the
+// read's fetch has reached v.
+func goFetch(t *testing.T, c *Cache, v *vendor, req testRead, what string) <-chan getResult {
+	t.Helper()
+	ch := goGet(context.Background(), c, req)
+	recv(t, v.entered, what)
+	return ch
+}
+
+// expectRecovery clears v's error and checks that the next read fetches a
+// token, in the calls-th vendor call.
+func expectRecovery(t *testing.T, c *Cache, v *vendor, req testRead, calls uint64) {
+	t.Helper()
+	v.setErr(nil)
+	expectSource(t, c, req, Fetched)
+	expectCalls(t, v, calls)
 }

@@ -15,22 +15,10 @@ const dueAfter = 29*time.Minute + 30*time.Second
 
 func TestRefreshDueReplacesARecentlyReadToken(t *testing.T) {
 	t.Parallel()
-	clock := newClock()
-	v := newVendor(clock, time.Hour)
-	c := newCache(clock)
-	req := v.request("k", "r")
+	clock, v, c, req := setup(time.Hour)
 
 	first := expectSource(t, c, req, Fetched)
-	clock.Advance(dueAfter - time.Second)
-	if rep := refreshDue(context.Background(), c); rep != (refreshReport{}) {
-		t.Fatalf("RefreshDue before the lead = %+v, want nothing done", rep)
-	}
-	expectCalls(t, v, 1)
-
-	clock.Advance(time.Second)
-	if rep := refreshDue(context.Background(), c); rep != (refreshReport{due: 1, refreshed: 1}) {
-		t.Fatalf("RefreshDue = %+v, want one refresh", rep)
-	}
+	expectDueAfter(t, clock, c, dueAfter)
 	expectCalls(t, v, 2)
 
 	// The steady reader never waits: its next read, past the point where
@@ -63,10 +51,8 @@ func TestRefreshDueLeavesIdleTokens(t *testing.T) {
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			clock := newClock()
-			v := newVendor(clock, time.Hour)
-			c := newCache(clock)
-			expectSource(t, c, v.request("k", "r"), Fetched)
+			clock, v, c, req := setup(time.Hour)
+			expectSource(t, c, req, Fetched)
 			for _, d := range tc.steps {
 				clock.Advance(d)
 				c.RefreshDue(context.Background())
@@ -76,75 +62,44 @@ func TestRefreshDueLeavesIdleTokens(t *testing.T) {
 	}
 }
 
-func TestRefreshUsesTheLargestThresholdOfRecentReaders(t *testing.T) {
+// TestRefreshIsDueAt: a read token is refreshed once the largest
+// threshold of its recent readers plus the lead remain, and not a second
+// earlier.
+func TestRefreshIsDueAt(t *testing.T) {
 	t.Parallel()
-	clock := newClock()
-	v := newVendor(clock, time.Hour)
-	c := newCache(clock)
-	lax, strict := v.request("k", "lax"), v.request("k", "strict")
-	lax.MinTTL, strict.MinTTL = 10*time.Minute, 40*time.Minute
-
-	expectSource(t, c, lax, Fetched)
-	expectSource(t, c, strict, Hit)
-
-	// Due at 40m30s left, that is after 19m30s.
-	clock.Advance(19*time.Minute + 29*time.Second)
-	if rep := refreshDue(context.Background(), c); rep.due != 0 {
-		t.Fatalf("refreshed too early: %+v", rep)
+	cases := map[string]struct {
+		lifetime time.Duration
+		minTTLs  []time.Duration // one reader each, in this order
+		due      time.Duration   // after the first read
+	}{
+		// Due at 40m30s left, that is after 19m30s.
+		"the largest threshold of recent readers": {lifetime: time.Hour, minTTLs: []time.Duration{10 * time.Minute, 40 * time.Minute}, due: 19*time.Minute + 30*time.Second},
+		// Threshold 1m, lead min(30s, 12s) = 12s: due after 48s, not at once.
+		"the lead is capped for short tokens": {lifetime: 2 * time.Minute, minTTLs: []time.Duration{0}, due: 48 * time.Second},
+		// With a min_ttl close to the lifetime, the lead is capped at half
+		// of what the token can serve, so a refresh is not due the moment a
+		// token arrives: it serves for 10 s; lead min(30s, 10s, 5s) = 5s.
+		"the lead leaves a fresh token serving": {lifetime: 100 * time.Second, minTTLs: []time.Duration{90 * time.Second}, due: 5 * time.Second},
 	}
-	clock.Advance(time.Second)
-	if rep := refreshDue(context.Background(), c); rep.refreshed != 1 {
-		t.Fatalf("RefreshDue = %+v, want one refresh", rep)
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			clock, v, c, req := setup(tc.lifetime)
+			want := Fetched // the first read fetches, the others hit
+			for i, minTTL := range tc.minTTLs {
+				req.Role, req.MinTTL = fmt.Sprint("r", i), minTTL
+				expectSource(t, c, req, want)
+				want = Hit
+			}
+			expectDueAfter(t, clock, c, tc.due)
+			expectCalls(t, v, 2)
+		})
 	}
-	expectCalls(t, v, 2)
-}
-
-func TestRefreshLeadIsCappedForShortTokens(t *testing.T) {
-	t.Parallel()
-	clock := newClock()
-	v := newVendor(clock, 2*time.Minute)
-	c := newCache(clock)
-	req := v.request("k", "r")
-	expectSource(t, c, req, Fetched)
-
-	// Threshold 1m, lead min(30s, 12s) = 12s: due after 48s, not at once.
-	clock.Advance(47 * time.Second)
-	c.RefreshDue(context.Background())
-	expectCalls(t, v, 1)
-	clock.Advance(time.Second)
-	c.RefreshDue(context.Background())
-	expectCalls(t, v, 2)
-}
-
-// TestRefreshLeadLeavesAFreshTokenServing: with a min_ttl close to the
-// lifetime, the lead is capped at half of what the token can serve, so a
-// refresh is not due the moment a token arrives.
-func TestRefreshLeadLeavesAFreshTokenServing(t *testing.T) {
-	t.Parallel()
-	clock := newClock()
-	v := newVendor(clock, 100*time.Second)
-	c := newCache(clock)
-	req := v.request("k", "r")
-	req.MinTTL = 90 * time.Second // serves for 10 s; lead min(30s, 10s, 5s) = 5s
-	expectSource(t, c, req, Fetched)
-
-	clock.Advance(4 * time.Second)
-	if rep := refreshDue(context.Background(), c); rep.due != 0 {
-		t.Fatalf("RefreshDue 4s after the fetch = %+v, want nothing due", rep)
-	}
-	clock.Advance(time.Second)
-	if rep := refreshDue(context.Background(), c); rep.refreshed != 1 {
-		t.Fatalf("RefreshDue 5s after the fetch = %+v, want one refresh", rep)
-	}
-	expectCalls(t, v, 2)
 }
 
 func TestRefreshFailureKeepsTheToken(t *testing.T) {
 	t.Parallel()
-	clock := newClock()
-	v := newVendor(clock, time.Hour)
-	c := newCache(clock)
-	req := v.request("k", "r")
+	clock, v, c, req := setup(time.Hour)
 	first := expectSource(t, c, req, Fetched)
 
 	clock.Advance(dueAfter)
@@ -174,14 +129,11 @@ func TestRefreshFailureKeepsTheToken(t *testing.T) {
 func TestReaderJoinsARefreshInFlight(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
-		clock := newClock()
-		v := newVendor(clock, time.Hour)
-		c := newCache(clock)
-		req := v.request("k", "r")
+		clock, v, c, req := setup(time.Hour)
 		req.MinTTL = 40 * time.Minute
 		expectSource(t, c, req, Fetched)
 
-		v.gate = make(chan struct{}) // later calls block until released
+		v.gated() // later calls block until released
 		clock.Advance(19*time.Minute + 45*time.Second)
 		done := goRefresh(context.Background(), c)
 		recv(t, v.entered, "the first fetch")
@@ -193,10 +145,7 @@ func TestReaderJoinsARefreshInFlight(t *testing.T) {
 		synctest.Wait()
 		close(v.gate)
 
-		r := recv(t, reader, "the reader")
-		if r.err != nil || r.res.Source != Fetched {
-			t.Fatalf("reader: %+v", r)
-		}
+		expectRead(t, reader, "the reader", Fetched)
 		if rep := recv(t, done, "RefreshDue"); rep.refreshed != 1 {
 			t.Fatalf("RefreshDue = %+v", rep)
 		}
@@ -210,9 +159,7 @@ func TestReaderJoinsARefreshInFlight(t *testing.T) {
 func TestRefreshWorkersBoundVendorCalls(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
-		clock := newClock()
-		v := newVendor(clock, time.Hour)
-		c := newCache(clock)
+		clock, v, c, _ := setup(time.Hour)
 		c.workers = 2
 		const keys = 10
 		for i := range keys {
@@ -220,7 +167,7 @@ func TestRefreshWorkersBoundVendorCalls(t *testing.T) {
 			recv(t, v.entered, "a first fetch")
 		}
 
-		v.gate = make(chan struct{})
+		v.gated()
 		clock.Advance(dueAfter)
 		done := goRefresh(context.Background(), c)
 		synctest.Wait()
@@ -247,14 +194,11 @@ func TestRefreshWorkersBoundVendorCalls(t *testing.T) {
 
 func TestRefreshDueStopsWithItsContext(t *testing.T) {
 	t.Parallel()
-	clock := newClock()
-	v := newVendor(clock, time.Hour)
-	c := newCache(clock)
-	req := v.request("k", "r")
+	clock, v, c, req := setup(time.Hour)
 	first := expectSource(t, c, req, Fetched)
 	recv(t, v.entered, "the first fetch")
 
-	v.gate = make(chan struct{})
+	v.gated()
 	clock.Advance(dueAfter)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
@@ -276,11 +220,8 @@ func TestRefreshDueStopsWithItsContext(t *testing.T) {
 
 func TestSweep(t *testing.T) {
 	t.Parallel()
-	clock := newClock()
-	v := newVendor(clock, time.Hour)
-	bad := newVendor(clock, time.Hour)
-	bad.setErr(errCredentials)
-	c := newCache(clock)
+	clock, v, c, _ := setup(time.Hour)
+	bad := failingVendor(clock, errCredentials)
 	c.retention = 20 * time.Minute
 
 	expectSource(t, c, v.request("good", "r"), Fetched)
@@ -313,12 +254,10 @@ func TestSweep(t *testing.T) {
 
 func TestSweepKeepsRecentFailures(t *testing.T) {
 	t.Parallel()
-	clock := newClock()
-	v := newVendor(clock, time.Hour)
+	clock, v, c, req := setup(time.Hour)
 	v.setErr(errBadRequest)
-	c := newCache(clock)
 	c.retention = 10 * time.Minute
-	if _, err := c.read(context.Background(), v.request("k", "r")); err == nil {
+	if _, err := c.read(context.Background(), req); err == nil {
 		t.Fatal("read succeeded")
 	}
 	clock.Advance(10*time.Minute - time.Second)
@@ -333,37 +272,28 @@ func TestSweepKeepsRecentFailures(t *testing.T) {
 
 func TestSweepSparesAnEntryBeingFetched(t *testing.T) {
 	t.Parallel()
-	clock := newClock()
-	v := newVendor(clock, time.Hour)
-	c := newCache(clock)
-	req := v.request("k", "r")
+	clock, v, c, req := setup(time.Hour)
 	expectSource(t, c, req, Fetched)
 	recv(t, v.entered, "the first fetch")
 
-	v.gate = make(chan struct{})
+	v.gated()
 	clock.Advance(2 * time.Hour) // the token has expired
-	reader := goGet(context.Background(), c, req)
-	recv(t, v.entered, "the second fetch")
+	reader := goFetch(t, c, v, req, "the second fetch")
 	if rep := refreshDue(context.Background(), c); rep.swept != 0 {
 		t.Fatalf("RefreshDue swept an entry with a fetch in flight: %+v", rep)
 	}
 	close(v.gate)
-	if r := recv(t, reader, "the reader"); r.err != nil || r.res.Source != Fetched {
-		t.Fatalf("reader: %+v", r)
-	}
+	expectRead(t, reader, "the reader", Fetched)
 	expectSource(t, c, req, Hit)
 	expectCalls(t, v, 2)
 }
 
 func TestNoRefreshWhenNoTokenCanQualify(t *testing.T) {
 	t.Parallel()
-	clock := newClock()
 	// A 2 s token: its floor (1 s margin + 1 s) is its whole lifetime, so
 	// a fresh token is handed out once and no replacement could qualify
 	// for longer.
-	v := newVendor(clock, 2*time.Second)
-	c := newCache(clock)
-	req := v.request("k", "r")
+	clock, v, c, req := setup(2 * time.Second)
 
 	expectSource(t, c, req, Fetched)
 	clock.Advance(time.Millisecond)
