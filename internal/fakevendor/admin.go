@@ -34,43 +34,22 @@ func (s *Server) serveAdmin(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Date", httpDate(s.Now()))
 	route := r.Method + " " + r.URL.Path
 	switch route {
-	case "GET /_fake/faults":
-		adminJSON(w, http.StatusOK, s.Faults())
-	case "PUT /_fake/faults":
-		var f Faults
-		if !adminDecode(w, r, &f) {
-			return
-		}
-		if err := s.SetFaults(f); err != nil {
-			adminError(w, http.StatusBadRequest, err.Error())
-			return
-		}
-		adminJSON(w, http.StatusOK, s.Faults())
+	case "GET /_fake/faults", "PUT /_fake/faults":
+		adminResource(w, r, s.Faults, s.SetFaults)
 	case "GET /_fake/stats":
 		adminJSON(w, http.StatusOK, s.Stats())
 	case "POST /_fake/stats/reset":
 		s.ResetStats()
 		w.WriteHeader(http.StatusNoContent)
 	case "POST /_fake/accounts":
-		var a Account
-		if !adminDecode(w, r, &a) {
-			return
-		}
-		if err := s.AddAccount(a); err != nil {
-			adminError(w, http.StatusBadRequest, err.Error())
-			return
-		}
-		adminJSON(w, http.StatusCreated, map[string]string{"provider": a.Provider, "id": a.ID()})
+		adminSet(w, r, s.AddAccount, http.StatusCreated, func(a Account) any {
+			return map[string]string{"provider": a.Provider, "id": a.ID()}
+		})
 	case "PUT /_fake/oauth2/jwks":
-		var set jose.JSONWebKeySet
-		if !adminDecode(w, r, &set) {
-			return
-		}
-		if err := s.SetJWKS(r.URL.Query().Get("client_id"), set); err != nil {
-			adminError(w, http.StatusBadRequest, err.Error())
-			return
-		}
-		adminJSON(w, http.StatusOK, map[string]any{"client_id": r.URL.Query().Get("client_id"), "keys": len(set.Keys)})
+		id := r.URL.Query().Get("client_id")
+		adminSet(w, r, func(set jose.JSONWebKeySet) error { return s.SetJWKS(id, set) }, http.StatusOK, func(set jose.JSONWebKeySet) any {
+			return map[string]any{"client_id": id, "keys": len(set.Keys)}
+		})
 	case "GET /_fake/oauth2/last_request":
 		rec, ok := s.LastOAuth2Request(r.URL.Query().Get("client_id"))
 		if !ok {
@@ -78,17 +57,8 @@ func (s *Server) serveAdmin(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		adminJSON(w, http.StatusOK, rec)
-	case "GET /_fake/lifetimes":
-		adminJSON(w, http.StatusOK, s.lifetimeStrings())
-	case "PUT /_fake/lifetimes":
-		var in map[string]string
-		if !adminDecode(w, r, &in) {
-			return
-		}
-		if !s.setLifetimeStrings(w, in) {
-			return
-		}
-		adminJSON(w, http.StatusOK, s.lifetimeStrings())
+	case "GET /_fake/lifetimes", "PUT /_fake/lifetimes":
+		adminResource(w, r, s.lifetimeStrings, s.setLifetimeStrings)
 	case "GET /_fake/check":
 		info, valid := s.Check(r.URL.Query().Get("token"))
 		res := CheckResult{Minted: info.Provider != "", Valid: valid}
@@ -98,18 +68,8 @@ func (s *Server) serveAdmin(w http.ResponseWriter, r *http.Request) {
 		adminJSON(w, http.StatusOK, res)
 	case "GET /_fake/now":
 		adminJSON(w, http.StatusOK, map[string]time.Time{"now": s.Now()})
-	case "GET /_fake/iam/faults":
-		adminJSON(w, http.StatusOK, s.IAMFaults())
-	case "PUT /_fake/iam/faults":
-		var f IAMFaults
-		if !adminDecode(w, r, &f) {
-			return
-		}
-		if err := s.SetIAMFaults(f); err != nil {
-			adminError(w, http.StatusBadRequest, err.Error())
-			return
-		}
-		adminJSON(w, http.StatusOK, s.IAMFaults())
+	case "GET /_fake/iam/faults", "PUT /_fake/iam/faults":
+		adminResource(w, r, s.IAMFaults, s.SetIAMFaults)
 	case "GET /_fake/iam/accounts":
 		adminJSON(w, http.StatusOK, s.IAMAccounts())
 	default:
@@ -127,21 +87,44 @@ func (s *Server) lifetimeStrings() map[string]string {
 
 // setLifetimeStrings validates every lifetime before setting any, so a bad
 // request changes nothing.
-func (s *Server) setLifetimeStrings(w http.ResponseWriter, in map[string]string) bool {
+func (s *Server) setLifetimeStrings(in map[string]string) error {
 	parsed := map[string]time.Duration{}
 	for p, v := range in {
 		d, err := time.ParseDuration(v)
 		if err != nil || !knownProvider(p) || d < 0 || d > maxLifetime {
-			adminError(w, http.StatusBadRequest,
-				"lifetimes: want {\"<provider>\": \"<duration between 0s and 100 years>\"}")
-			return false
+			return errors.New(`lifetimes: want {"<provider>": "<duration between 0s and 100 years>"}`)
 		}
 		parsed[p] = d
 	}
 	for p, d := range parsed {
 		_ = s.SetLifetime(p, d) // validated above
 	}
-	return true
+	return nil
+}
+
+// adminResource answers a GET with get's value, and a PUT by setting the
+// body's value (adminSet) and answering with get's value after it.
+func adminResource[T any](w http.ResponseWriter, r *http.Request, get func() T, set func(T) error) {
+	if r.Method == http.MethodGet {
+		adminJSON(w, http.StatusOK, get())
+		return
+	}
+	adminSet(w, r, set, http.StatusOK, func(T) any { return get() })
+}
+
+// adminSet decodes the body into a T and hands it to set: a body that does
+// not decode, or an error of set, is a 400 naming what is wrong; a success
+// is answered with status and answer's value.
+func adminSet[T any](w http.ResponseWriter, r *http.Request, set func(T) error, status int, answer func(T) any) {
+	var v T
+	if !adminDecode(w, r, &v) {
+		return
+	}
+	if err := set(v); err != nil {
+		adminError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	adminJSON(w, status, answer(v))
 }
 
 // adminDecode reads a JSON body strictly into v, answering 400 on failure.

@@ -221,14 +221,11 @@ func (f *Faults) UnmarshalJSON(b []byte) error {
 		return err
 	}
 	out := Faults(w.plainFaults)
-	var err error
-	if out.Delay, err = parseDuration("delay", w.Delay); err != nil {
-		return err
-	}
-	if out.RetryAfter, err = parseDuration("retry_after", w.RetryAfter); err != nil {
-		return err
-	}
-	if out.ClockSkew, err = parseDuration("clock_skew", w.ClockSkew); err != nil {
+	if err := parseDurations(
+		durationField{"delay", w.Delay, &out.Delay},
+		durationField{"retry_after", w.RetryAfter, &out.RetryAfter},
+		durationField{"clock_skew", w.ClockSkew, &out.ClockSkew},
+	); err != nil {
 		return err
 	}
 	*f = out
@@ -242,15 +239,28 @@ func durationString(d time.Duration) string {
 	return d.String()
 }
 
-func parseDuration(field, s string) (time.Duration, error) {
-	if s == "" {
-		return 0, nil
+// durationField is a duration in a JSON form: the field's name, the string
+// read, and where its value goes.
+type durationField struct {
+	name string
+	in   string
+	out  *time.Duration
+}
+
+// parseDurations sets each field's duration from its string, such as
+// "1.5s" ("" is zero), and stops at the first that is not a duration.
+func parseDurations(fields ...durationField) error {
+	for _, f := range fields {
+		var d time.Duration
+		if f.in != "" {
+			var err error
+			if d, err = time.ParseDuration(f.in); err != nil {
+				return fmt.Errorf("%s: %q is not a duration such as 1.5s", f.name, f.in)
+			}
+		}
+		*f.out = d
 	}
-	d, err := time.ParseDuration(s)
-	if err != nil {
-		return 0, fmt.Errorf("%s: %q is not a duration such as 1.5s", field, s)
-	}
-	return d, nil
+	return nil
 }
 
 // maxFaultDuration bounds Delay, RetryAfter and the size of ClockSkew.
@@ -377,12 +387,10 @@ func (s *Server) takeFault(provider string, inFlight int) (string, Faults) {
 	if f.MaxInFlight > 0 && inFlight > f.MaxInFlight {
 		return FaultInFlight, snapshot
 	}
-	if f.ResetNext > 0 {
-		f.ResetNext--
+	if countDown(&f.ResetNext) {
 		return FaultReset, snapshot
 	}
-	if f.FailNext > 0 {
-		f.FailNext--
+	if countDown(&f.FailNext) {
 		return FaultError, snapshot
 	}
 	if p := f.ErrorRatePercent; p > 0 {
@@ -392,18 +400,26 @@ func (s *Server) takeFault(provider string, inFlight int) (string, Faults) {
 			return FaultError, snapshot
 		}
 	}
-	if f.RateLimitNext > 0 {
-		f.RateLimitNext--
+	if countDown(&f.RateLimitNext) {
 		return FaultRateLimit, snapshot
 	}
-	if f.HTMLNext > 0 {
-		f.HTMLNext--
+	if countDown(&f.HTMLNext) {
 		return FaultHTML, snapshot
 	}
 	if f.EchoSecret != "" {
 		return FaultEchoSecret, snapshot
 	}
 	return "", snapshot
+}
+
+// countDown takes one from a "next n requests" counter that is not used
+// up, and tells whether it did.
+func countDown(n *int) bool {
+	if *n <= 0 {
+		return false
+	}
+	*n--
+	return true
 }
 
 // echoResponse is the EchoSecret answer to a token request of provider.

@@ -120,14 +120,11 @@ func (f *IAMFaults) UnmarshalJSON(b []byte) error {
 		return err
 	}
 	out := IAMFaults(w.plainIAMFaults)
-	var err error
-	if out.ResetDelay, err = parseDuration("reset_delay", w.ResetDelay); err != nil {
-		return err
-	}
-	if out.AnswerDelay, err = parseDuration("answer_delay", w.AnswerDelay); err != nil {
-		return err
-	}
-	if out.OldSecretGrace, err = parseDuration("old_secret_grace", w.OldSecretGrace); err != nil {
+	if err := parseDurations(
+		durationField{"reset_delay", w.ResetDelay, &out.ResetDelay},
+		durationField{"answer_delay", w.AnswerDelay, &out.AnswerDelay},
+		durationField{"old_secret_grace", w.OldSecretGrace, &out.OldSecretGrace},
+	); err != nil {
 		return err
 	}
 	*f = out

@@ -2,6 +2,7 @@ package fakevendor
 
 import (
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 )
@@ -21,23 +22,12 @@ import (
 
 func (s *Server) saasToken(in *tokenRequest) response {
 	const p = ProviderSaaSSecurity
-	form, resp, bad := postForm(in, p)
+	form, acct, resp, bad := s.basicClient(in, p, basicRules{
+		inBody:    "Client credentials must be sent in the Authorization header, not the request body.",
+		noBasic:   oauthError(http.StatusUnauthorized, "unauthorized", "Full authentication is required to access this resource"),
+		badClient: oauthError(http.StatusUnauthorized, "unauthorized", "Bad credentials"),
+	})
 	if bad {
-		return resp
-	}
-	if form.Has("client_id") || form.Has("client_secret") {
-		return oauthError(http.StatusBadRequest, "invalid_request",
-			"Client credentials must be sent in the Authorization header, not the request body.")
-	}
-	id, secret, ok := in.r.BasicAuth()
-	if !ok {
-		return oauthError(http.StatusUnauthorized, "unauthorized", "Full authentication is required to access this resource")
-	}
-	acct, ok := s.checkClient(p, id, secret, false)
-	if !ok || acct.Disabled {
-		return oauthError(http.StatusUnauthorized, "unauthorized", "Bad credentials")
-	}
-	if resp, bad := checkGrantType(form.Get("grant_type")); bad {
 		return resp
 	}
 	scopes := strings.Fields(form.Get("scope"))
@@ -61,6 +51,41 @@ func (s *Server) saasToken(in *tokenRequest) response {
 	fields["tenant"] = acct.Tenant
 	fields["jti"] = newUUID()
 	return resp.withBody(http.StatusOK, fields)
+}
+
+// basicRules are how an endpoint that takes HTTP Basic client
+// authentication alone answers a client it refuses.
+type basicRules struct {
+	inBody    string   // the description when the body holds client credentials
+	noBasic   response // the answer without HTTP Basic credentials
+	badClient response // the answer to an unknown client, a wrong secret or a disabled account
+	decode    bool     // whether form-encoded Basic credentials are accepted too
+}
+
+// basicClient reads a client_credentials token request whose client
+// authenticates with HTTP Basic alone (SaaS Security, SCM): the form, no
+// credentials in the body, a known and enabled account, and the grant
+// type. bad is true when resp answers the request instead.
+func (s *Server) basicClient(in *tokenRequest, provider string, rules basicRules) (form url.Values, acct Account, resp response, bad bool) {
+	form, resp, bad = postForm(in, provider)
+	if bad {
+		return nil, Account{}, resp, true
+	}
+	if form.Has("client_id") || form.Has("client_secret") {
+		return nil, Account{}, oauthError(http.StatusBadRequest, "invalid_request", rules.inBody), true
+	}
+	id, secret, ok := in.r.BasicAuth()
+	if !ok {
+		return nil, Account{}, rules.noBasic, true
+	}
+	acct, ok = s.checkClient(provider, id, secret, rules.decode)
+	if !ok || acct.Disabled {
+		return nil, Account{}, rules.badClient, true
+	}
+	if resp, bad := checkGrantType(form.Get("grant_type")); bad {
+		return nil, Account{}, resp, true
+	}
+	return form, acct, response{}, false
 }
 
 // checkGrantType checks an RFC 6749 grant_type for client credentials.

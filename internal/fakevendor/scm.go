@@ -25,24 +25,12 @@ import (
 
 func (s *Server) scmToken(in *tokenRequest) response {
 	const p = ProviderSCM
-	form, resp, bad := postForm(in, p)
-	if bad {
-		return resp
-	}
-	if form.Has("client_id") || form.Has("client_secret") {
-		return oauthError(http.StatusBadRequest, "invalid_request",
-			"Client credentials must be sent with HTTP Basic authentication, not in the request body.")
-	}
 	invalidClient := oauthError(s.scmInvalidClientStatus, "invalid_client", "Client authentication failed")
-	id, secret, ok := in.r.BasicAuth()
-	if !ok {
-		return invalidClient
-	}
-	acct, ok := s.checkClient(p, id, secret, true)
-	if !ok || acct.Disabled {
-		return invalidClient
-	}
-	if resp, bad := checkGrantType(form.Get("grant_type")); bad {
+	form, acct, resp, bad := s.basicClient(in, p, basicRules{
+		inBody:  "Client credentials must be sent with HTTP Basic authentication, not in the request body.",
+		noBasic: invalidClient, badClient: invalidClient, decode: true,
+	})
+	if bad {
 		return resp
 	}
 	tsg, found := strings.CutPrefix(form.Get("scope"), "tsg_id:")

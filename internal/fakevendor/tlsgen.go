@@ -42,40 +42,20 @@ func GenerateTLS(hosts ...string) (*TLSBundle, error) {
 		hosts = DefaultTLSHosts
 	}
 	now := time.Now()
-	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return nil, fmt.Errorf("generate CA key: %w", err)
-	}
-	caTmpl := &x509.Certificate{
-		SerialNumber:          randomSerial(),
-		Subject:               pkix.Name{CommonName: "fakevendor test CA", Organization: []string{"fakevendor"}},
-		NotBefore:             now.Add(-time.Hour),
-		NotAfter:              now.Add(tlsValidity),
+	ca, err := newCert("CA", &x509.Certificate{
+		Subject:               pkix.Name{CommonName: "fakevendor test CA"},
 		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
 		BasicConstraintsValid: true,
 		IsCA:                  true,
 		MaxPathLenZero:        true,
-	}
-	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
+	}, now, nil)
 	if err != nil {
-		return nil, fmt.Errorf("create CA certificate: %w", err)
-	}
-	caCert, err := x509.ParseCertificate(caDER)
-	if err != nil {
-		return nil, fmt.Errorf("parse CA certificate: %w", err)
-	}
-
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return nil, fmt.Errorf("generate server key: %w", err)
+		return nil, err
 	}
 	tmpl := &x509.Certificate{
-		SerialNumber: randomSerial(),
-		Subject:      pkix.Name{CommonName: hosts[0], Organization: []string{"fakevendor"}},
-		NotBefore:    now.Add(-time.Hour),
-		NotAfter:     now.Add(tlsValidity),
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		Subject:     pkix.Name{CommonName: hosts[0]},
+		KeyUsage:    x509.KeyUsageDigitalSignature,
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
 	}
 	for _, h := range hosts {
 		if ip := net.ParseIP(h); ip != nil {
@@ -84,23 +64,53 @@ func GenerateTLS(hosts ...string) (*TLSBundle, error) {
 			tmpl.DNSNames = append(tmpl.DNSNames, h)
 		}
 	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, caCert, &key.PublicKey, caKey)
+	server, err := newCert("server", tmpl, now, &ca)
 	if err != nil {
-		return nil, fmt.Errorf("create server certificate: %w", err)
-	}
-	leaf, err := x509.ParseCertificate(der)
-	if err != nil {
-		return nil, fmt.Errorf("parse server certificate: %w", err)
+		return nil, err
 	}
 	return &TLSBundle{
-		CACertPEM: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER}),
-		CACert:    caCert,
+		CACertPEM: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: ca.der}),
+		CACert:    ca.cert,
 		ServerCert: tls.Certificate{
-			Certificate: [][]byte{der, caDER},
-			PrivateKey:  key,
-			Leaf:        leaf,
+			Certificate: [][]byte{server.der, ca.der},
+			PrivateKey:  server.key,
+			Leaf:        server.cert,
 		},
 	}, nil
+}
+
+// keyCert is a generated key and its certificate.
+type keyCert struct {
+	key  *ecdsa.PrivateKey
+	der  []byte
+	cert *x509.Certificate
+}
+
+// newCert makes a P-256 key and a certificate of it from tmpl, with a
+// random serial, the organization "fakevendor", valid from an hour before
+// now for tlsValidity, and signed by issuer (self-signed when issuer is
+// nil). what names the certificate in errors.
+func newCert(what string, tmpl *x509.Certificate, now time.Time, issuer *keyCert) (keyCert, error) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return keyCert{}, fmt.Errorf("generate %s key: %w", what, err)
+	}
+	tmpl.SerialNumber = randomSerial()
+	tmpl.Subject.Organization = []string{"fakevendor"}
+	tmpl.NotBefore, tmpl.NotAfter = now.Add(-time.Hour), now.Add(tlsValidity)
+	parent, parentKey := tmpl, key
+	if issuer != nil {
+		parent, parentKey = issuer.cert, issuer.key
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, &key.PublicKey, parentKey)
+	if err != nil {
+		return keyCert{}, fmt.Errorf("create %s certificate: %w", what, err)
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		return keyCert{}, fmt.Errorf("parse %s certificate: %w", what, err)
+	}
+	return keyCert{key: key, der: der, cert: cert}, nil
 }
 
 // randomSerial returns a random 128-bit certificate serial number.
