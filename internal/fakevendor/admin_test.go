@@ -20,6 +20,14 @@ func admin(t testing.TB, ts *TestServer, method, path, body string) result {
 	return do(t, ts, rq)
 }
 
+// expectAdmin sends an admin request (admin) and checks its status.
+func expectAdmin(t testing.TB, ts *TestServer, status int, method, path, body string) {
+	t.Helper()
+	if res := admin(t, ts, method, path, body); res.status != status {
+		t.Errorf("%s %s %s: status %d, want %d; body %s", method, path, body, res.status, status, res.raw)
+	}
+}
+
 func TestAdminFaults(t *testing.T) {
 	t.Parallel()
 	ts, _ := newDemoServer(t)
@@ -56,9 +64,7 @@ func TestAdminFaults(t *testing.T) {
 		t.Error("a rejected PUT changed the faults")
 	}
 	// Clearing: an empty object.
-	if res := admin(t, ts, http.MethodPut, "/_fake/faults", `{}`); res.status != http.StatusOK {
-		t.Errorf("clear: status %d", res.status)
-	}
+	expectAdmin(t, ts, http.StatusOK, http.MethodPut, "/_fake/faults", `{}`)
 	if ts.Faults().FailNext != 0 {
 		t.Error("faults not cleared")
 	}
@@ -67,7 +73,7 @@ func TestAdminFaults(t *testing.T) {
 func TestAdminStats(t *testing.T) {
 	t.Parallel()
 	ts, _ := newDemoServer(t)
-	do(t, ts, goodRequest(t, ProviderBrightPattern))
+	issue(t, ts, ProviderBrightPattern)
 	res := admin(t, ts, http.MethodGet, "/_fake/stats", "")
 	var st Stats
 	if err := json.Unmarshal(res.raw, &st); err != nil {
@@ -76,9 +82,7 @@ func TestAdminStats(t *testing.T) {
 	if st.Requests != 1 || st.Successes != 1 || st.ByAccount["demo.user"].Successes != 1 || st.ByStatus[200] != 1 {
 		t.Errorf("stats = %s", res.raw)
 	}
-	if res := admin(t, ts, http.MethodPost, "/_fake/stats/reset", ""); res.status != http.StatusNoContent {
-		t.Errorf("reset: status %d", res.status)
-	}
+	expectAdmin(t, ts, http.StatusNoContent, http.MethodPost, "/_fake/stats/reset", "")
 	if ts.Stats().Requests != 0 {
 		t.Error("stats not reset")
 	}
@@ -129,15 +133,13 @@ func TestAdminLifetimes(t *testing.T) {
 	if tok := do(t, ts, goodRequest(t, ProviderSCM)); tok.json["expires_in"] != float64(1) {
 		t.Errorf("expires_in = %v", tok.json["expires_in"])
 	}
-	for name, body := range map[string]string{
+	for _, body := range map[string]string{
 		"unknown provider": `{"okta":"1s"}`,
 		"negative":         `{"paloalto_scm":"-1s","oauth2":"5s"}`,
 		"not a duration":   `{"paloalto_scm":"soon"}`,
 		"number":           `{"paloalto_scm":1}`,
 	} {
-		if res := admin(t, ts, http.MethodPut, "/_fake/lifetimes", body); res.status != http.StatusBadRequest {
-			t.Errorf("%s: status %d", name, res.status)
-		}
+		expectAdmin(t, ts, http.StatusBadRequest, http.MethodPut, "/_fake/lifetimes", body)
 	}
 	if ts.Lifetime(ProviderOAuth2) != DefaultLifetime(ProviderOAuth2) {
 		t.Error("a rejected PUT changed a lifetime")
@@ -187,21 +189,17 @@ func TestAdminNowAndRoutes(t *testing.T) {
 	if res.header.Get("Date") != clk.Now().Add(time.Minute).Format(http.TimeFormat) {
 		t.Errorf("Date = %q", res.header.Get("Date"))
 	}
-	for name, rq := range map[string][2]string{
+	for _, rq := range map[string][2]string{
 		"unknown route":   {http.MethodGet, "/_fake/nothing"},
 		"wrong method":    {http.MethodDelete, "/_fake/faults"},
 		"GET on a reset":  {http.MethodGet, "/_fake/stats/reset"},
 		"POST on a check": {http.MethodPost, "/_fake/check"},
 	} {
-		if res := admin(t, ts, rq[0], rq[1], ""); res.status != http.StatusNotFound {
-			t.Errorf("%s: status %d", name, res.status)
-		}
+		expectAdmin(t, ts, http.StatusNotFound, rq[0], rq[1], "")
 	}
 	// Faults never touch the admin API.
 	if err := ts.SetFaults(Faults{Outage: OutageReset}); err != nil {
 		t.Fatal(err)
 	}
-	if res := admin(t, ts, http.MethodGet, "/_fake/stats", ""); res.status != http.StatusOK {
-		t.Errorf("admin during an outage: status %d", res.status)
-	}
+	expectAdmin(t, ts, http.StatusOK, http.MethodGet, "/_fake/stats", "")
 }

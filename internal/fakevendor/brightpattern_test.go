@@ -15,12 +15,7 @@ func TestBrightPatternSuccess(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			ts, clk := newDemoServer(t)
-			rq := goodRequest(t, ProviderBrightPattern)
-			rq.path = path
-			res := do(t, ts, rq)
-			if res.status != http.StatusOK {
-				t.Fatalf("status = %d, body %s", res.status, res.raw)
-			}
+			res := issue(t, ts, ProviderBrightPattern, func(rq *req) { rq.path = path })
 			if got := res.json["expires_in"]; got != "3599" {
 				t.Errorf("expires_in = %#v, want the string \"3599\"", got)
 			}
@@ -59,10 +54,8 @@ func TestBrightPatternErrors(t *testing.T) {
 func TestBrightPatternTenantHostIsCaseInsensitive(t *testing.T) {
 	t.Parallel()
 	ts, _ := newDemoServer(t)
-	rq := goodRequest(t, ProviderBrightPattern)
-	rq.body = form("grant_type", "client_credentials", "client_id", "demo.user",
-		"client_secret", "demo-bright-secret-not-real", "scope", "Demo.Example.COM")
-	if res := do(t, ts, rq); res.status != http.StatusOK {
-		t.Errorf("status %d, body %s", res.status, res.raw)
-	}
+	issue(t, ts, ProviderBrightPattern, func(rq *req) {
+		rq.body = form("grant_type", "client_credentials", "client_id", "demo.user",
+			"client_secret", "demo-bright-secret-not-real", "scope", "Demo.Example.COM")
+	})
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -33,39 +34,33 @@ func waitFor(t testing.TB, what string, cond func() bool) {
 
 func TestFaultFailNextThenRecover(t *testing.T) {
 	t.Parallel()
-	for _, p := range Providers() {
-		t.Run(p, func(t *testing.T) {
-			t.Parallel()
-			ts, _ := newDemoServer(t)
-			setFaults(t, ts.Server, Faults{FailNext: 3})
-			for i := range 3 {
-				res := do(t, ts, goodRequest(t, p))
-				if res.status != http.StatusServiceUnavailable || tokenOf(res) != "" {
-					t.Fatalf("request %d: status %d, body %s", i+1, res.status, res.raw)
-				}
-				if res.header.Get("Retry-After") != "" {
-					t.Errorf("Retry-After %q without RetryAfter", res.header.Get("Retry-After"))
-				}
-				wantCode := "temporarily_unavailable"
-				if p == ProviderOracleCASB {
-					wantCode = "SERVICE_UNAVAILABLE"
-				}
-				if errorCode(res) != wantCode {
-					t.Errorf("error body %s, want code %s", res.raw, wantCode)
-				}
-				if left := ts.Faults().FailNext; left != 2-i {
-					t.Errorf("FailNext = %d after %d failures", left, i+1)
-				}
+	forEachProvider(t, func(t *testing.T, p string) {
+		ts, _ := newFaultyServer(t, Faults{FailNext: 3})
+		for i := range 3 {
+			res := do(t, ts, goodRequest(t, p))
+			if res.status != http.StatusServiceUnavailable || tokenOf(res) != "" {
+				t.Fatalf("request %d: status %d, body %s", i+1, res.status, res.raw)
 			}
-			if res := do(t, ts, goodRequest(t, p)); res.status != successStatus(p) || tokenOf(res) == "" {
-				t.Fatalf("after the burst: status %d, body %s", res.status, res.raw)
+			if res.header.Get("Retry-After") != "" {
+				t.Errorf("Retry-After %q without RetryAfter", res.header.Get("Retry-After"))
 			}
-			st := ts.Stats()
-			if st.ByStatus[503] != 3 || st.ByFault[FaultError] != 3 || st.Successes != 1 || st.Failures != 3 {
-				t.Errorf("stats = %+v", st)
+			wantCode := "temporarily_unavailable"
+			if p == ProviderOracleCASB {
+				wantCode = "SERVICE_UNAVAILABLE"
 			}
-		})
-	}
+			if errorCode(res) != wantCode {
+				t.Errorf("error body %s, want code %s", res.raw, wantCode)
+			}
+			if left := ts.Faults().FailNext; left != 2-i {
+				t.Errorf("FailNext = %d after %d failures", left, i+1)
+			}
+		}
+		issue(t, ts, p) // after the burst
+		st := ts.Stats()
+		if st.ByStatus[503] != 3 || st.ByFault[FaultError] != 3 || st.Successes != 1 || st.Failures != 3 {
+			t.Errorf("stats = %+v", st)
+		}
+	})
 }
 
 func TestFaultErrorRatePercent(t *testing.T) {
@@ -81,8 +76,7 @@ func TestFaultErrorRatePercent(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			ts, _ := newDemoServer(t)
-			setFaults(t, ts.Server, Faults{ErrorRatePercent: tc.percent, FailStatus: 502})
+			ts, _ := newFaultyServer(t, Faults{ErrorRatePercent: tc.percent, FailStatus: 502})
 			var failed []int
 			for n := 1; n <= 20; n++ {
 				res := do(t, ts, goodRequest(t, ProviderSCM))
@@ -92,23 +86,11 @@ func TestFaultErrorRatePercent(t *testing.T) {
 					t.Fatalf("request %d: status %d", n, res.status)
 				}
 			}
-			if !equalInts(failed, tc.failing) {
+			if !slices.Equal(failed, tc.failing) {
 				t.Errorf("failed requests %v, want %v", failed, tc.failing)
 			}
 		})
 	}
-}
-
-func equalInts(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 func TestFaultOutage(t *testing.T) {
@@ -127,8 +109,7 @@ func TestFaultOutage(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			ts, _ := newDemoServer(t)
-			setFaults(t, ts.Server, tc.faults)
+			ts, _ := newFaultyServer(t, tc.faults)
 			for i := range 5 {
 				res, err := tryDo(ts, goodRequest(t, ProviderOAuth2))
 				switch {
@@ -141,9 +122,7 @@ func TestFaultOutage(t *testing.T) {
 				}
 			}
 			setFaults(t, ts.Server, Faults{})
-			if res := do(t, ts, goodRequest(t, ProviderOAuth2)); res.status != http.StatusOK {
-				t.Errorf("after the outage: status %d", res.status)
-			}
+			issue(t, ts, ProviderOAuth2) // after the outage
 			if st := ts.Stats(); st.Failures != 5 || st.Successes != 1 || st.ByStatus[tc.status] != 5 {
 				t.Errorf("stats = %+v", st)
 			}
@@ -153,16 +132,13 @@ func TestFaultOutage(t *testing.T) {
 
 func TestFaultResetNext(t *testing.T) {
 	t.Parallel()
-	ts, _ := newDemoServer(t)
-	setFaults(t, ts.Server, Faults{ResetNext: 2})
+	ts, _ := newFaultyServer(t, Faults{ResetNext: 2})
 	for i := range 2 {
 		if res, err := tryDo(ts, goodRequest(t, ProviderSaaSSecurity)); err == nil {
 			t.Fatalf("request %d: got status %d, want a reset", i, res.status)
 		}
 	}
-	if res := do(t, ts, goodRequest(t, ProviderSaaSSecurity)); res.status != http.StatusOK {
-		t.Fatalf("after the resets: status %d", res.status)
-	}
+	issue(t, ts, ProviderSaaSSecurity) // after the resets
 	st := ts.Stats()
 	if st.ByFault[FaultReset] != 2 || st.ByStatus[0] != 2 || st.Successes != 1 {
 		t.Errorf("stats = %+v", st)
@@ -191,8 +167,7 @@ func TestFaultRateLimitRetryAfter(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			ts, clk := newDemoServer(t)
-			setFaults(t, ts.Server, tc.faults)
+			ts, clk := newFaultyServer(t, tc.faults)
 			res := do(t, ts, goodRequest(t, ProviderSCM))
 			if res.status != http.StatusTooManyRequests || errorCode(res) != "too_many_requests" {
 				t.Fatalf("status %d, body %s", res.status, res.raw)
@@ -200,17 +175,14 @@ func TestFaultRateLimitRetryAfter(t *testing.T) {
 			if got, want := res.header.Get("Retry-After"), tc.retryAfter(clk.Now()); got != want {
 				t.Errorf("Retry-After = %q, want %q", got, want)
 			}
-			if res := do(t, ts, goodRequest(t, ProviderSCM)); res.status != http.StatusOK {
-				t.Errorf("second request: status %d", res.status)
-			}
+			issue(t, ts, ProviderSCM) // the second request
 		})
 	}
 }
 
 func TestFaultRetryAfterOn503(t *testing.T) {
 	t.Parallel()
-	ts, _ := newDemoServer(t)
-	setFaults(t, ts.Server, Faults{FailNext: 1, RetryAfter: 5 * time.Second})
+	ts, _ := newFaultyServer(t, Faults{FailNext: 1, RetryAfter: 5 * time.Second})
 	res := do(t, ts, goodRequest(t, ProviderBrightPattern))
 	if res.status != 503 || res.header.Get("Retry-After") != "5" {
 		t.Errorf("status %d, Retry-After %q", res.status, res.header.Get("Retry-After"))
@@ -234,8 +206,7 @@ func TestFaultHTML(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			ts, _ := newDemoServer(t)
-			setFaults(t, ts.Server, Faults{HTMLNext: 1, HTMLStatus: tc.status})
+			ts, _ := newFaultyServer(t, Faults{HTMLNext: 1, HTMLStatus: tc.status})
 			res := do(t, ts, goodRequest(t, ProviderOracleCASB))
 			if res.status != tc.want || !strings.HasPrefix(res.header.Get("Content-Type"), "text/html") {
 				t.Errorf("status %d, Content-Type %q", res.status, res.header.Get("Content-Type"))
@@ -252,53 +223,45 @@ func TestFaultHTML(t *testing.T) {
 
 func TestFaultTruncateBody(t *testing.T) {
 	t.Parallel()
-	for _, p := range Providers() {
-		t.Run(p, func(t *testing.T) {
-			t.Parallel()
-			ts, _ := newDemoServer(t)
-			setFaults(t, ts.Server, Faults{TruncateBody: true})
-			res := do(t, ts, goodRequest(t, p))
-			if res.status != successStatus(p) || json.Valid(res.raw) || len(res.raw) == 0 {
-				t.Errorf("status %d, body %q: want the success status and broken JSON", res.status, res.raw)
-			}
-			if st := ts.Stats(); st.Successes != 0 || st.Failures != 1 || st.ByFault[FaultTruncate] != 1 {
-				t.Errorf("stats = %+v", st)
-			}
-			// Errors are not truncated: the fault shapes successes.
-			rq := goodRequest(t, p)
-			rq.method = http.MethodGet
-			if res := do(t, ts, rq); !json.Valid(res.raw) {
-				t.Errorf("an error body was truncated: %s", res.raw)
-			}
-		})
-	}
+	forEachProvider(t, func(t *testing.T, p string) {
+		ts, _ := newFaultyServer(t, Faults{TruncateBody: true})
+		res := do(t, ts, goodRequest(t, p))
+		if res.status != successStatus(p) || json.Valid(res.raw) || len(res.raw) == 0 {
+			t.Errorf("status %d, body %q: want the success status and broken JSON", res.status, res.raw)
+		}
+		if st := ts.Stats(); st.Successes != 0 || st.Failures != 1 || st.ByFault[FaultTruncate] != 1 {
+			t.Errorf("stats = %+v", st)
+		}
+		// Errors are not truncated: the fault shapes successes.
+		rq := goodRequest(t, p)
+		rq.method = http.MethodGet
+		if res := do(t, ts, rq); !json.Valid(res.raw) {
+			t.Errorf("an error body was truncated: %s", res.raw)
+		}
+	})
 }
 
 func TestFaultOmitToken(t *testing.T) {
 	t.Parallel()
-	for _, p := range Providers() {
-		t.Run(p, func(t *testing.T) {
-			t.Parallel()
-			ts, _ := newDemoServer(t)
-			setFaults(t, ts.Server, Faults{OmitToken: true})
-			res := do(t, ts, goodRequest(t, p))
-			if res.status != successStatus(p) || res.json == nil {
-				t.Fatalf("status %d, body %s", res.status, res.raw)
-			}
-			if _, ok := res.json["access_token"]; ok {
-				t.Errorf("body has access_token: %s", res.raw)
-			}
-			if _, ok := res.json["accessToken"]; ok {
-				t.Errorf("body has accessToken: %s", res.raw)
-			}
-			if len(res.json) == 0 {
-				t.Error("the other fields are gone too")
-			}
-			if st := ts.Stats(); st.Successes != 0 || st.ByFault[FaultNoToken] != 1 {
-				t.Errorf("stats = %+v", st)
-			}
-		})
-	}
+	forEachProvider(t, func(t *testing.T, p string) {
+		ts, _ := newFaultyServer(t, Faults{OmitToken: true})
+		res := do(t, ts, goodRequest(t, p))
+		if res.status != successStatus(p) || res.json == nil {
+			t.Fatalf("status %d, body %s", res.status, res.raw)
+		}
+		if _, ok := res.json["access_token"]; ok {
+			t.Errorf("body has access_token: %s", res.raw)
+		}
+		if _, ok := res.json["accessToken"]; ok {
+			t.Errorf("body has accessToken: %s", res.raw)
+		}
+		if len(res.json) == 0 {
+			t.Error("the other fields are gone too")
+		}
+		if st := ts.Stats(); st.Successes != 0 || st.ByFault[FaultNoToken] != 1 {
+			t.Errorf("stats = %+v", st)
+		}
+	})
 }
 
 func TestFaultExpiresInForm(t *testing.T) {
@@ -321,12 +284,8 @@ func TestFaultExpiresInForm(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			ts, _ := newDemoServer(t)
-			setFaults(t, ts.Server, Faults{ExpiresIn: tc.form})
-			res := do(t, ts, goodRequest(t, tc.provider))
-			if res.status != successStatus(tc.provider) {
-				t.Fatalf("status %d, body %s", res.status, res.raw)
-			}
+			ts, _ := newFaultyServer(t, Faults{ExpiresIn: tc.form})
+			res := issue(t, ts, tc.provider)
 			field := "expires_in"
 			if tc.provider == ProviderOracleCASB {
 				field = "expiresAt"
@@ -368,10 +327,7 @@ func TestFaultLifetimes(t *testing.T) {
 				t.Fatal(err)
 			}
 			start := clk.Now()
-			res := do(t, ts, goodRequest(t, tc.provider))
-			if res.status != successStatus(tc.provider) {
-				t.Fatalf("status %d, body %s", res.status, res.raw)
-			}
+			res := issue(t, ts, tc.provider)
 			whole := tc.lifetime.Truncate(time.Second)
 			if tc.provider == ProviderOracleCASB {
 				want := start.Add(whole).Format(time.RFC3339)
@@ -399,8 +355,7 @@ func TestFaultLifetimes(t *testing.T) {
 
 func TestFaultClockSkew(t *testing.T) {
 	t.Parallel()
-	ts, clk := newDemoServer(t)
-	setFaults(t, ts.Server, Faults{ClockSkew: 5 * time.Minute})
+	ts, clk := newFaultyServer(t, Faults{ClockSkew: 5 * time.Minute})
 	vendorNow := clk.Now().Add(5 * time.Minute)
 
 	res := do(t, ts, goodRequest(t, ProviderOracleCASB))
@@ -435,15 +390,12 @@ func TestFaultClockSkew(t *testing.T) {
 
 func TestFaultProvidersFilter(t *testing.T) {
 	t.Parallel()
-	ts, _ := newDemoServer(t)
-	setFaults(t, ts.Server, Faults{Providers: []string{ProviderSCM}, Outage: OutageError, TruncateBody: true})
+	ts, _ := newFaultyServer(t, Faults{Providers: []string{ProviderSCM}, Outage: OutageError, TruncateBody: true})
 	if res := do(t, ts, goodRequest(t, ProviderSCM)); res.status != 503 {
 		t.Errorf("SCM status %d, want 503", res.status)
 	}
 	for _, p := range []string{ProviderSaaSSecurity, ProviderOracleCASB, ProviderBrightPattern, ProviderOAuth2} {
-		if res := do(t, ts, goodRequest(t, p)); res.status != successStatus(p) || tokenOf(res) == "" {
-			t.Errorf("%s: status %d, body %s", p, res.status, res.raw)
-		}
+		issue(t, ts, p)
 	}
 	// FailNext counts only the providers it applies to.
 	setFaults(t, ts.Server, Faults{Providers: []string{ProviderSCM}, FailNext: 1})
@@ -466,10 +418,10 @@ func TestFaultDelayPastTimeout(t *testing.T) {
 	ts := Serve(t, s)
 	setFaults(t, s, Faults{Delay: time.Hour})
 
-	rq := goodRequest(t, ProviderSCM)
-	r, _ := http.NewRequest(http.MethodPost, ts.URL+rq.path, strings.NewReader(rq.body))
-	r.Header.Set("Content-Type", rq.contentType)
-	r.SetBasicAuth(rq.basicUser, rq.basicPass)
+	r, err := newRequest(context.Background(), ts, goodRequest(t, ProviderSCM))
+	if err != nil {
+		t.Fatal(err)
+	}
 	// The timeout starts once the request is written, so the server has it.
 	client := &http.Client{Transport: &http.Transport{ResponseHeaderTimeout: 50 * time.Millisecond}}
 	defer client.CloseIdleConnections()
@@ -494,14 +446,11 @@ func TestFaultDelayPastTimeout(t *testing.T) {
 
 func TestFaultDelayThenAnswer(t *testing.T) {
 	t.Parallel()
-	ts, _ := newDemoServer(t)
-	setFaults(t, ts.Server, Faults{Delay: time.Millisecond, FailNext: 1})
+	ts, _ := newFaultyServer(t, Faults{Delay: time.Millisecond, FailNext: 1})
 	if res := do(t, ts, goodRequest(t, ProviderSaaSSecurity)); res.status != 503 {
 		t.Errorf("status %d, want the 503 after the delay", res.status)
 	}
-	if res := do(t, ts, goodRequest(t, ProviderSaaSSecurity)); res.status != 200 {
-		t.Errorf("status %d, want 200 after the delay", res.status)
-	}
+	issue(t, ts, ProviderSaaSSecurity) // after the delay
 	if st := ts.Stats(); st.ByFault[FaultDelay] != 2 || st.ByFault[FaultError] != 1 {
 		t.Errorf("stats = %+v", st)
 	}
@@ -520,13 +469,12 @@ func TestFaultMaxInFlightAndPeak(t *testing.T) {
 	errs := make(chan error, n)
 	for range n {
 		go func() {
-			rq := goodRequest(t, ProviderSCM)
-			r, _ := http.NewRequestWithContext(ctx, http.MethodPost, ts.URL+rq.path, strings.NewReader(rq.body))
-			r.Header.Set("Content-Type", rq.contentType)
-			r.SetBasicAuth(rq.basicUser, rq.basicPass)
-			resp, err := ts.Client().Do(r)
+			r, err := newRequest(ctx, ts, goodRequest(t, ProviderSCM))
 			if err == nil {
-				_ = resp.Body.Close()
+				var resp *http.Response
+				if resp, err = ts.Client().Do(r); err == nil {
+					_ = resp.Body.Close()
+				}
 			}
 			errs <- err
 		}()
@@ -627,11 +575,10 @@ func TestFaultEchoSecret(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			ts, _ := newDemoServer(t)
+			ts, _ := newFaultyServer(t, tc.faults)
 			if err := ts.AddAccount(oauth2); err != nil {
 				t.Fatal(err)
 			}
-			setFaults(t, ts.Server, tc.faults)
 			res := do(t, ts, tc.rq)
 			if res.status != tc.status || !strings.HasPrefix(res.header.Get("Content-Type"), tc.contentType) {
 				t.Errorf("status %d, Content-Type %q; want %d %q", res.status, res.header.Get("Content-Type"), tc.status, tc.contentType)
@@ -665,11 +612,10 @@ func TestFaultControlChar(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			ts, _ := newDemoServer(t)
-			setFaults(t, ts.Server, Faults{ControlCharField: tc.field, ControlChar: tc.char})
-			res := do(t, ts, goodRequest(t, tc.provider))
-			if res.status != successStatus(tc.provider) || res.str(tc.field) != tc.want {
-				t.Errorf("status %d, %s = %q, want %q; body %s", res.status, tc.field, res.str(tc.field), tc.want, res.raw)
+			ts, _ := newFaultyServer(t, Faults{ControlCharField: tc.field, ControlChar: tc.char})
+			res := issue(t, ts, tc.provider)
+			if res.str(tc.field) != tc.want {
+				t.Errorf("%s = %q, want %q; body %s", tc.field, res.str(tc.field), tc.want, res.raw)
 			}
 			if _, ok := ts.Check(tokenOf(res)); !ok {
 				t.Error("the token is not valid")

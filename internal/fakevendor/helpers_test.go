@@ -1,6 +1,8 @@
 package fakevendor
 
 import (
+	"cmp"
+	"context"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -76,14 +78,11 @@ func do(t testing.TB, ts *TestServer, rq req) result {
 	return res
 }
 
-func tryDo(ts *TestServer, rq req) (result, error) {
-	method := rq.method
-	if method == "" {
-		method = http.MethodPost
-	}
-	r, err := http.NewRequest(method, ts.URL+rq.path, strings.NewReader(rq.body))
+// newRequest is rq as an HTTP request to ts.
+func newRequest(ctx context.Context, ts *TestServer, rq req) (*http.Request, error) {
+	r, err := http.NewRequestWithContext(ctx, cmp.Or(rq.method, http.MethodPost), ts.URL+rq.path, strings.NewReader(rq.body))
 	if err != nil {
-		return result{}, err
+		return nil, err
 	}
 	if rq.contentType != "" {
 		r.Header.Set("Content-Type", rq.contentType)
@@ -93,6 +92,14 @@ func tryDo(ts *TestServer, rq req) (result, error) {
 	}
 	for k, v := range rq.header {
 		r.Header.Set(k, v)
+	}
+	return r, nil
+}
+
+func tryDo(ts *TestServer, rq req) (result, error) {
+	r, err := newRequest(context.Background(), ts, rq)
+	if err != nil {
+		return result{}, err
 	}
 	resp, err := ts.Client().Do(r)
 	if err != nil {
@@ -106,6 +113,40 @@ func tryDo(ts *TestServer, rq req) (result, error) {
 	res := result{status: resp.StatusCode, header: resp.Header, raw: raw}
 	_ = json.Unmarshal(raw, &res.json)
 	return res, nil
+}
+
+// issue sends provider's good request, changed by each of change, and
+// fails the test unless the answer is a success that carries a token.
+func issue(t testing.TB, ts *TestServer, provider string, change ...func(*req)) result {
+	t.Helper()
+	rq := goodRequest(t, provider)
+	for _, c := range change {
+		c(&rq)
+	}
+	res := do(t, ts, rq)
+	if res.status != successStatus(provider) || tokenOf(res) == "" {
+		t.Fatalf("%s: status %d, body %s; want a token", provider, res.status, res.raw)
+	}
+	return res
+}
+
+// newFaultyServer is newDemoServer with faults f in force.
+func newFaultyServer(t testing.TB, f Faults) (*TestServer, *testclock.Clock) {
+	t.Helper()
+	ts, clk := newDemoServer(t)
+	setFaults(t, ts.Server, f)
+	return ts, clk
+}
+
+// forEachProvider runs test as a parallel subtest for every provider.
+func forEachProvider(t *testing.T, test func(t *testing.T, provider string)) {
+	t.Helper()
+	for _, p := range Providers() {
+		t.Run(p, func(t *testing.T) {
+			t.Parallel()
+			test(t, p)
+		})
+	}
 }
 
 // form encodes key/value pairs in the given order.

@@ -39,12 +39,7 @@ func TestOAuth2Success(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			ts, clk := newDemoServer(t)
-			rq := goodRequest(t, ProviderOAuth2)
-			tc.mutate(&rq)
-			res := do(t, ts, rq)
-			if res.status != http.StatusOK {
-				t.Fatalf("status = %d, body %s", res.status, res.raw)
-			}
+			res := issue(t, ts, ProviderOAuth2, tc.mutate)
 			if res.json["expires_in"] != float64(3600) || res.str("token_type") != "Bearer" {
 				t.Errorf("body %s", res.raw)
 			}

@@ -11,10 +11,7 @@ func TestOracleSuccess(t *testing.T) {
 	t.Parallel()
 	ts, clk := newDemoServer(t)
 	clk.Advance(500 * time.Millisecond) // expiresAt is whole seconds
-	res := do(t, ts, goodRequest(t, ProviderOracleCASB))
-	if res.status != http.StatusCreated {
-		t.Fatalf("status = %d, want 201; body %s", res.status, res.raw)
-	}
+	res := issue(t, ts, ProviderOracleCASB)
 	if res.str("tenantId") != "00000000-demo-0000-0000-000000000001" {
 		t.Errorf("tenantId = %q", res.str("tenantId"))
 	}
@@ -105,15 +102,4 @@ func TestOracleErrors(t *testing.T) {
 		"unknown key":        {body(`{"accessKey":"NOPE","accessSecret":"demo-oracle-secret-not-real"}`), 200, "runtime-response"},
 		"accessKey in query": {func(r *req) { r.path += "?accessKey=DEMOACCESSKEY0000001" }, 400, "BAD_REQUEST"},
 	})
-}
-
-func TestOracleDisabledTenant(t *testing.T) {
-	t.Parallel()
-	a := demo(t, ProviderOracleCASB)
-	a.Disabled = true
-	ts := NewTestServer(t, a)
-	res := do(t, ts, goodRequest(t, ProviderOracleCASB))
-	if res.status != http.StatusForbidden || errorCode(res) != "FORBIDDEN" || res.json["status"] != float64(403) {
-		t.Errorf("status %d, body %s", res.status, res.raw)
-	}
 }

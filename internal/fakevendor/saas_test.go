@@ -11,10 +11,7 @@ import (
 func TestSaaSSuccess(t *testing.T) {
 	t.Parallel()
 	ts, clk := newDemoServer(t)
-	res := do(t, ts, goodRequest(t, ProviderSaaSSecurity))
-	if res.status != http.StatusOK {
-		t.Fatalf("status = %d, body %s", res.status, res.raw)
-	}
+	res := issue(t, ts, ProviderSaaSSecurity)
 	tok := tokenOf(res)
 	if !strings.HasPrefix(tok, "fake-saas-") || len(tok) < 40 {
 		t.Errorf("access_token = %q", tok)
@@ -91,15 +88,4 @@ func TestSaaSErrors(t *testing.T) {
 			r.body += "&" + form("client_id", "demo-saas-client", "client_secret", "demo-saas-secret-not-real")
 		}, 400, "invalid_request"},
 	})
-}
-
-func TestSaaSDisabledAccount(t *testing.T) {
-	t.Parallel()
-	a := demo(t, ProviderSaaSSecurity)
-	a.Disabled = true
-	ts := NewTestServer(t, a)
-	res := do(t, ts, goodRequest(t, ProviderSaaSSecurity))
-	if res.status != http.StatusUnauthorized || tokenOf(res) != "" {
-		t.Errorf("status %d, body %s", res.status, res.raw)
-	}
 }

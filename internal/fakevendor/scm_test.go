@@ -21,16 +21,13 @@ func TestSCMSuccess(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			ts, clk := newDemoServer(t)
-			rq := goodRequest(t, ProviderSCM)
-			rq.path = tc.path
-			rq.body = form("grant_type", "client_credentials", "scope", "tsg_id:"+tc.tsg)
-			if name == "charset in the content type" {
-				rq.contentType = "application/x-www-form-urlencoded; charset=UTF-8"
-			}
-			res := do(t, ts, rq)
-			if res.status != http.StatusOK {
-				t.Fatalf("status = %d, body %s", res.status, res.raw)
-			}
+			res := issue(t, ts, ProviderSCM, func(rq *req) {
+				rq.path = tc.path
+				rq.body = form("grant_type", "client_credentials", "scope", "tsg_id:"+tc.tsg)
+				if name == "charset in the content type" {
+					rq.contentType = "application/x-www-form-urlencoded; charset=UTF-8"
+				}
+			})
 			if res.str("token_type") != "Bearer" || res.str("scope") != "tsg_id:"+tc.tsg {
 				t.Errorf("body %s", res.raw)
 			}
@@ -50,12 +47,7 @@ func TestSCMSuccess(t *testing.T) {
 func TestSCMFormEncodedBasic(t *testing.T) {
 	t.Parallel()
 	ts, _ := newDemoServer(t)
-	rq := goodRequest(t, ProviderSCM)
-	rq.basicUser = url.QueryEscape(rq.basicUser)
-	res := do(t, ts, rq)
-	if res.status != http.StatusOK {
-		t.Fatalf("status = %d, body %s", res.status, res.raw)
-	}
+	issue(t, ts, ProviderSCM, func(rq *req) { rq.basicUser = url.QueryEscape(rq.basicUser) })
 }
 
 func TestSCMErrors(t *testing.T) {

@@ -43,6 +43,32 @@ func TestCheck(t *testing.T) {
 	}
 }
 
+// A disabled account gets no token: the vendor's refusal of bad
+// credentials, or Oracle CASB's 403 for a disabled tenant.
+func TestDisabledAccount(t *testing.T) {
+	t.Parallel()
+	for p, want := range map[string]struct {
+		status int
+		code   string
+	}{
+		ProviderSaaSSecurity:  {http.StatusUnauthorized, "unauthorized"},
+		ProviderSCM:           {http.StatusUnauthorized, "invalid_client"},
+		ProviderBrightPattern: {http.StatusUnauthorized, "invalid_client"},
+		ProviderOAuth2:        {http.StatusUnauthorized, "invalid_client"},
+		ProviderOracleCASB:    {http.StatusForbidden, "FORBIDDEN"},
+	} {
+		a := demo(t, p)
+		a.Disabled = true
+		res := do(t, NewTestServer(t, a), goodRequest(t, p))
+		if res.status != want.status || errorCode(res) != want.code || tokenOf(res) != "" {
+			t.Errorf("%s: status %d, body %s; want %d %s", p, res.status, res.raw, want.status, want.code)
+		}
+		if p == ProviderOracleCASB && res.json["status"] != float64(403) {
+			t.Errorf("the Oracle body's status is not 403: %s", res.raw)
+		}
+	}
+}
+
 func TestTokensAreUnique(t *testing.T) {
 	t.Parallel()
 	ts, _ := newDemoServer(t)
