@@ -24,6 +24,7 @@ import (
 	"github.com/go-jose/go-jose/v4"
 
 	"github.com/vault-palo/vault-plugin-secrets-palo/internal/fakevendor"
+	"github.com/vault-palo/vault-plugin-secrets-palo/internal/testkit"
 	"github.com/vault-palo/vault-plugin-secrets-palo/internal/vaulttest"
 )
 
@@ -339,27 +340,11 @@ func jwks(t *testing.T, keys ...jose.JSONWebKey) json.RawMessage {
 // signed by key with its kid in the header.
 func assertion(t *testing.T, key jose.JSONWebKey, clientID, aud, jti string) string {
 	t.Helper()
-	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.ES256, Key: key}, (&jose.SignerOptions{}).WithType("JWT"))
-	if err != nil {
-		t.Fatal(err)
-	}
 	now := time.Now()
-	claims, err := json.Marshal(map[string]any{
+	return testkit.SignJWT(t, jose.ES256, key.Key, key.KeyID, map[string]any{
 		"iss": clientID, "sub": clientID, "aud": aud, "jti": jti,
 		"iat": now.Unix(), "exp": now.Add(5 * time.Minute).Unix(),
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	obj, err := signer.Sign(claims)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := obj.CompactSerialize()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
 }
 
 // jwksServer serves a JWKS on loopback and counts its fetches.

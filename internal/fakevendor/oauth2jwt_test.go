@@ -51,24 +51,7 @@ func (k testKey) jwk(kid string) jose.JSONWebKey {
 // empty).
 func (k testKey) sign(t testing.TB, kid string, claims map[string]any) string {
 	t.Helper()
-	opts := (&jose.SignerOptions{}).WithType("JWT")
-	if kid != "" {
-		opts = opts.WithHeader("kid", kid)
-	}
-	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: k.alg, Key: k.priv}, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	payload, _ := json.Marshal(claims)
-	jws, err := signer.Sign(payload)
-	if err != nil {
-		t.Fatal(err)
-	}
-	out, err := jws.CompactSerialize()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return out
+	return testkit.SignJWT(t, k.alg, k.priv, kid, claims)
 }
 
 // jwtClient is a private_key_jwt account with the ES256 key as kid k1.

@@ -1,8 +1,8 @@
 // Package testkit holds what the engine's, the fake vendor's and the
 // end-to-end tests share: readers that read throughout a change and count
-// what failed, a listener that records every request sent to it, and the
-// forms a secret takes on its way out with a check that a text holds none
-// (secrets.go).
+// what failed, a listener that records every request sent to it, the forms
+// a secret takes on its way out with a check that a text holds none
+// (secrets.go), and a signer of client assertions (jwt.go).
 package testkit
 
 import (
