@@ -9,6 +9,7 @@ package e2e
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -127,6 +128,22 @@ func runSteps(t *testing.T, steps ...step) {
 			return
 		}
 	}
+}
+
+// roundTrip sends req with the default client and returns the answer's
+// status, headers and whole body, failing the test if there is no answer.
+func roundTrip(t *testing.T, req *http.Request) (int, http.Header, []byte) {
+	t.Helper()
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp.StatusCode, resp.Header, body
 }
 
 // readToken reads creds at path through the API and returns what went

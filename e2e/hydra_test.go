@@ -10,7 +10,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -253,18 +252,10 @@ func requestToken(t *testing.T, tokenURL string, form url.Values, user, pass str
 		req.SetBasicAuth(url.QueryEscape(user), url.QueryEscape(pass))
 	}
 	a := tokenAnswer{issued: time.Now()}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	a.status, a.body = resp.StatusCode, string(b)
+	status, _, b := roundTrip(t, req)
+	a.status, a.body = status, string(b)
 	if err := json.Unmarshal(b, &a); err != nil {
-		t.Fatalf("token endpoint answered %d, not JSON: %s", resp.StatusCode, b)
+		t.Fatalf("token endpoint answered %d, not JSON: %s", status, b)
 	}
 	return a
 }
@@ -380,15 +371,11 @@ func getJSON(t *testing.T, u string, out any) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
+	status, _, body := roundTrip(t, req)
+	if status != http.StatusOK {
+		t.Fatalf("GET %s: %d", u, status)
 	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("GET %s: %d", u, resp.StatusCode)
-	}
-	if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
+	if err := json.Unmarshal(body, out); err != nil {
 		t.Fatalf("GET %s: %v", u, err)
 	}
 }

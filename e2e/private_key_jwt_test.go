@@ -4,7 +4,6 @@ package e2e
 
 import (
 	"encoding/json"
-	"io"
 	"net/http"
 	"slices"
 	"strings"
@@ -133,15 +132,14 @@ func TestOAuth2AgainstHydra(t *testing.T) {
 	// bare document.
 	read = e.config(t, "byuri", "client_id=byuri", "token_endpoint_auth_method=private_key_jwt", "key_type=rsa-2048")
 	uri := e.p.Vault.Addr + str(t, read, "jwks_path")
-	resp, err := http.Get(uri) //nolint:gosec,noctx // G107: a loopback URL the test made
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, uri, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	body, _ := io.ReadAll(resp.Body)
-	_ = resp.Body.Close()
-	if resp.StatusCode != http.StatusOK || !strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json") ||
+	status, header, body := roundTrip(t, req)
+	if status != http.StatusOK || !strings.HasPrefix(header.Get("Content-Type"), "application/json") ||
 		len(kidsOf(t, body)) != 1 || strings.Contains(string(body), `"data"`) {
-		t.Fatalf("GET %s without a token: %d %s\n%s", uri, resp.StatusCode, resp.Header.Get("Content-Type"), body)
+		t.Fatalf("GET %s without a token: %d %s\n%s", uri, status, header.Get("Content-Type"), body)
 	}
 	if err := e.h.CreateClient(ctx, vaulttest.HydraClient{ //nolint:gosec // G101: field names, not credentials
 		ClientID: "byuri", TokenEndpointAuthMethod: "private_key_jwt", TokenEndpointAuthSigningAlg: "RS256", JWKSURI: uri, Scope: "read",
