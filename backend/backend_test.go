@@ -234,6 +234,16 @@ func (e *testEnv) mustOK(op logical.Operation, path string, data map[string]any)
 	return resp
 }
 
+// mustDelete deletes path and checks that a read then finds nothing: nil,
+// nil, which Vault answers with a 404.
+func (e *testEnv) mustDelete(path string) {
+	e.t.Helper()
+	e.mustOK(logical.DeleteOperation, path, nil)
+	if resp, err := e.do(logical.ReadOperation, path, nil); resp != nil || err != nil {
+		e.t.Errorf("read of %s after delete = %v, %v; want nil, nil (404)", path, resp, err)
+	}
+}
+
 // badWrite is a write the engine must refuse with a 400 whose message holds
 // each of want.
 type badWrite struct {

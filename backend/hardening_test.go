@@ -237,10 +237,7 @@ func TestRotationNeverQuotesAResetAnswer(t *testing.T) {
 func TestRotationEndsTheCredentialCooldown(t *testing.T) {
 	t.Parallel()
 	e := rotationEnv(t, map[string]any{"auth_failure_cooldown": "1h"})
-	e.setIAMFaults(fakevendor.IAMFaults{LoseResetNext: provider.ResetAttempts})
-	if _, err := e.b.rotate(context.Background(), e.storage, "scm", "manual"); err == nil {
-		t.Fatal("want a failure")
-	}
+	e.loseReset()
 	e.mustOK(logical.UpdateOperation, "cache/purge", nil)
 	for range 2 { // the vendor's refusal, then its replay
 		if out := e.route(logical.ReadOperation, "creds/wf", nil); out.err == nil || !strings.Contains(out.err.Error(), "HTTP 401") {

@@ -226,11 +226,7 @@ func TestMetricsCredentialCooldownAndDeletedConfigs(t *testing.T) {
 	t.Parallel()
 	e := newTestEnv(t)
 	e.rejectedConfig("bp", "role-bp")
-	for range 3 {
-		if _, err := e.do(logical.ReadOperation, "creds/role-bp", nil); err == nil {
-			t.Fatal("read with a wrong secret succeeded")
-		}
-	}
+	e.rejectedReads("role-bp", 3)
 	x, _ := e.scrape()
 	expectValues(t, x, "a credential failure replayed", "config", "bp", map[sample]float64{
 		{"palo_vendor_requests_total", "outcome", "4xx"}:   1,

@@ -41,10 +41,7 @@ func TestRoleLifecycle(t *testing.T) {
 	if keys := list.Data["keys"].([]string); len(keys) != 1 || keys[0] != "child" {
 		t.Errorf("list = %v", keys)
 	}
-	e.mustOK(logical.DeleteOperation, "roles/child", nil)
-	if resp, err := e.do(logical.ReadOperation, "roles/child", nil); resp != nil || err != nil {
-		t.Errorf("read after delete = %v, %v", resp, err)
-	}
+	e.mustDelete("roles/child")
 }
 
 func TestRoleBadInput(t *testing.T) {
@@ -222,15 +219,21 @@ func (e *testEnv) rejectedConfig(config, role string) {
 	e.mustOK(logical.UpdateOperation, "roles/"+role, map[string]any{"config": config})
 }
 
+// rejectedReads reads creds/role n times, each of which must fail.
+func (e *testEnv) rejectedReads(role string, n int) {
+	e.t.Helper()
+	for range n {
+		if _, err := e.do(logical.ReadOperation, "creds/"+role, nil); err == nil {
+			e.t.Fatal("read with a wrong secret succeeded")
+		}
+	}
+}
+
 func TestCredsCredentialFailureFailsFastUntilConfigWrite(t *testing.T) {
 	t.Parallel()
 	e := newTestEnv(t)
 	e.rejectedConfig("bp", "bp")
-	for range 5 {
-		if _, err := e.do(logical.ReadOperation, "creds/bp", nil); err == nil {
-			t.Fatal("read with a wrong secret succeeded")
-		}
-	}
+	e.rejectedReads("bp", 5)
 	if n := e.vendor.Stats().Requests; n != 1 {
 		t.Errorf("vendor saw %d logins for 5 reads; want 1 (a Bright Pattern user can be locked out)", n)
 	}

@@ -93,6 +93,17 @@ func (e *testEnv) resets() int {
 	return 0
 }
 
+// loseReset runs a manual rotation of config "scm" whose every reset
+// answer the vendor loses: it fails, and the reset's outcome is unknown.
+// The fault stays set.
+func (e *testEnv) loseReset() {
+	e.t.Helper()
+	e.setIAMFaults(fakevendor.IAMFaults{LoseResetNext: provider.ResetAttempts})
+	if _, err := e.b.rotate(context.Background(), e.storage, "scm", "manual"); err == nil {
+		e.t.Fatal("a rotation whose every reset answer was lost succeeded")
+	}
+}
+
 func (e *testEnv) setIAMFaults(f fakevendor.IAMFaults) {
 	e.t.Helper()
 	if err := e.vendor.SetIAMFaults(f); err != nil {
@@ -364,10 +375,7 @@ func TestRotationRepeatsAResetWhoseAnswerWasLost(t *testing.T) {
 func TestRotationLostAnswerAfterTheSavedTokenExpired(t *testing.T) {
 	t.Parallel()
 	e := rotationEnv(t, nil)
-	e.setIAMFaults(fakevendor.IAMFaults{LoseResetNext: provider.ResetAttempts})
-	if _, err := e.b.rotate(context.Background(), e.storage, "scm", "manual"); err == nil {
-		t.Fatal("want a failure")
-	}
+	e.loseReset()
 	e.setIAMFaults(fakevendor.IAMFaults{})
 	later := time.Now().Add(time.Hour)
 	e.b.now = func() time.Time { return later }
@@ -629,10 +637,7 @@ func TestRotationInvalidatePicksUpTheNewSecret(t *testing.T) {
 func TestRotationRefusedRepeatKeepsThePendingReset(t *testing.T) {
 	t.Parallel()
 	e := rotationEnv(t, nil)
-	e.setIAMFaults(fakevendor.IAMFaults{LoseResetNext: provider.ResetAttempts})
-	if _, err := e.b.rotate(context.Background(), e.storage, "scm", "manual"); err == nil {
-		t.Fatal("want a failure")
-	}
+	e.loseReset()
 	e.setIAMFaults(fakevendor.IAMFaults{RefuseReset: true})
 	_, err := e.b.rotate(context.Background(), e.storage, "scm", "manual")
 	if err == nil || !strings.Contains(err.Error(), "HTTP 403") || !strings.Contains(err.Error(), "is unknown") {

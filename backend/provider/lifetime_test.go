@@ -13,12 +13,7 @@ var testNow = time.Date(2025, 3, 4, 10, 0, 0, 0, time.UTC)
 func TestParseExpiresIn(t *testing.T) {
 	t.Parallel()
 	saturated := time.Duration(maxDurationSeconds) * time.Second
-	cases := map[string]struct {
-		raw         string // "" means the field is missing
-		want        time.Duration
-		wantPresent bool
-		wantErr     error
-	}{
+	runFieldCases(t, ParseExpiresIn, func(a, b time.Duration) bool { return a == b }, map[string]fieldCase[time.Duration]{
 		"missing":                  {raw: "", wantPresent: false},
 		"null":                     {raw: `null`, wantPresent: false},
 		"empty string":             {raw: `""`, wantPresent: false},
@@ -55,33 +50,62 @@ func TestParseExpiresIn(t *testing.T) {
 		"array":                    {raw: `[3600]`, wantPresent: true, wantErr: errLifetimeType},
 		"invalid JSON number":      {raw: `12abc`, wantPresent: true, wantErr: errLifetimeNumber},
 		"unterminated JSON string": {raw: `"3600`, wantPresent: true, wantErr: errLifetimeType},
-	}
+	})
+}
+
+// fieldCase is a lifetime field as a response holds it and what parsing it
+// must give.
+type fieldCase[T any] struct {
+	raw         string // "" means the field is missing
+	want        T
+	wantPresent bool
+	wantErr     error
+}
+
+// runFieldCases parses each case's field with parse, in a subtest of its
+// own, and checks the error, whether the field is present and the value
+// (compared with equal).
+func runFieldCases[T any](t *testing.T, parse func(json.RawMessage) (T, bool, error), equal func(a, b T) bool, cases map[string]fieldCase[T]) {
+	t.Helper()
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			d, present, err := ParseExpiresIn(json.RawMessage(tc.raw))
+			got, present, err := parse(json.RawMessage(tc.raw))
 			if !errors.Is(err, tc.wantErr) {
 				t.Fatalf("err = %v, want %v", err, tc.wantErr)
 			}
 			if present != tc.wantPresent {
 				t.Errorf("present = %v, want %v", present, tc.wantPresent)
 			}
-			if d != tc.want {
-				t.Errorf("d = %v, want %v", d, tc.want)
+			if !equal(got, tc.want) {
+				t.Errorf("value = %v, want %v", got, tc.want)
 			}
 		})
+	}
+}
+
+// expectExpiry checks an expiry against a case: the error, or else the
+// time and whether it was defaulted or clamped.
+func expectExpiry(t *testing.T, got expiry, err, wantErr error, want expiry) {
+	t.Helper()
+	if !errors.Is(err, wantErr) {
+		t.Fatalf("err = %v, want %v", err, wantErr)
+	}
+	if err != nil {
+		return
+	}
+	if !got.at.Equal(want.at) {
+		t.Errorf("expires at %v, want %v", got.at, want.at)
+	}
+	if got.defaulted != want.defaulted || got.clamped != want.clamped {
+		t.Errorf("defaulted, clamped = %v, %v; want %v, %v", got.defaulted, got.clamped, want.defaulted, want.clamped)
 	}
 }
 
 func TestParseExpiresAt(t *testing.T) {
 	t.Parallel()
 	documented := time.Date(2017, 9, 11, 0, 19, 24, 0, time.UTC)
-	cases := map[string]struct {
-		raw         string
-		want        time.Time
-		wantPresent bool
-		wantErr     error
-	}{
+	runFieldCases(t, ParseExpiresAt, time.Time.Equal, map[string]fieldCase[time.Time]{
 		"documented example":      {raw: `"2017-09-11T00:19:24Z"`, want: documented, wantPresent: true},
 		"fractional seconds":      {raw: `"2017-09-11T00:19:24.123456Z"`, want: documented.Add(123456 * time.Microsecond), wantPresent: true},
 		"positive offset":         {raw: `"2017-09-11T02:19:24+02:00"`, want: documented, wantPresent: true},
@@ -98,22 +122,7 @@ func TestParseExpiresAt(t *testing.T) {
 		"garbage":                 {raw: `"tomorrow"`, wantPresent: true, wantErr: errLifetimeTime},
 		"bool":                    {raw: `false`, wantPresent: true, wantErr: errLifetimeType},
 		"object":                  {raw: `{}`, wantPresent: true, wantErr: errLifetimeType},
-	}
-	for name, tc := range cases {
-		t.Run(name, func(t *testing.T) {
-			t.Parallel()
-			got, present, err := ParseExpiresAt(json.RawMessage(tc.raw))
-			if !errors.Is(err, tc.wantErr) {
-				t.Fatalf("err = %v, want %v", err, tc.wantErr)
-			}
-			if present != tc.wantPresent {
-				t.Errorf("present = %v, want %v", present, tc.wantPresent)
-			}
-			if !got.Equal(tc.want) {
-				t.Errorf("t = %v, want %v", got, tc.want)
-			}
-		})
-	}
+	})
 }
 
 func TestRelativeExpiry(t *testing.T) {
@@ -140,18 +149,7 @@ func TestRelativeExpiry(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			exp, err := relativeExpiry(json.RawMessage(tc.raw), testNow, tc.defaultTTL)
-			if !errors.Is(err, tc.wantErr) {
-				t.Fatalf("err = %v, want %v", err, tc.wantErr)
-			}
-			if err != nil {
-				return
-			}
-			if got := exp.at.Sub(testNow); got != tc.wantLife {
-				t.Errorf("lifetime = %v, want %v", got, tc.wantLife)
-			}
-			if exp.defaulted != tc.wantDefaulted || exp.clamped != tc.wantClamped {
-				t.Errorf("defaulted, clamped = %v, %v; want %v, %v", exp.defaulted, exp.clamped, tc.wantDefaulted, tc.wantClamped)
-			}
+			expectExpiry(t, exp, err, tc.wantErr, expiry{at: testNow.Add(tc.wantLife), defaulted: tc.wantDefaulted, clamped: tc.wantClamped})
 		})
 	}
 }
@@ -230,18 +228,7 @@ func TestAbsoluteExpiry(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			exp, err := absoluteExpiry(json.RawMessage(tc.raw), tc.date, tc.now, 30*time.Minute)
-			if !errors.Is(err, tc.wantErr) {
-				t.Fatalf("err = %v, want %v", err, tc.wantErr)
-			}
-			if err != nil {
-				return
-			}
-			if !exp.at.Equal(tc.wantExpiresAt) {
-				t.Errorf("expires at %v, want %v", exp.at, tc.wantExpiresAt)
-			}
-			if exp.defaulted != tc.wantDefaulted || exp.clamped != tc.wantClamped {
-				t.Errorf("defaulted, clamped = %v, %v; want %v, %v", exp.defaulted, exp.clamped, tc.wantDefaulted, tc.wantClamped)
-			}
+			expectExpiry(t, exp, err, tc.wantErr, expiry{at: tc.wantExpiresAt, defaulted: tc.wantDefaulted, clamped: tc.wantClamped})
 		})
 	}
 }
