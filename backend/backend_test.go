@@ -1,14 +1,12 @@
 package backend
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -21,6 +19,7 @@ import (
 	"github.com/vault-palo/vault-plugin-secrets-palo/backend/provider"
 	"github.com/vault-palo/vault-plugin-secrets-palo/internal/demo"
 	"github.com/vault-palo/vault-plugin-secrets-palo/internal/fakevendor"
+	"github.com/vault-palo/vault-plugin-secrets-palo/internal/testkit"
 )
 
 // testEnv is one backend on in-memory storage, wired to its own fake vendor,
@@ -30,28 +29,10 @@ type testEnv struct {
 	b       *paloBackend
 	storage *logical.InmemStorage
 	vendor  *fakevendor.TestServer
-	logs    *syncBuffer
+	logs    *testkit.SyncBuffer
 	// failing, when set, is the storage requests get instead of storage:
 	// the same entries, with a chosen verb failing.
 	failing *failingStorage
-}
-
-// syncBuffer is a bytes.Buffer safe for the concurrent writes of a logger.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.buf.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.buf.String()
 }
 
 const (
@@ -131,7 +112,7 @@ func newTestEnv(t *testing.T) *testEnv {
 // newTestEnvOn is newTestEnv with the given system view.
 func newTestEnvOn(t *testing.T, sys logical.SystemView) *testEnv {
 	t.Helper()
-	logs := &syncBuffer{}
+	logs := &testkit.SyncBuffer{}
 	b, storage := newTestBackendOn(t, logs, sys)
 	return &testEnv{
 		t:       t,

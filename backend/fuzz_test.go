@@ -14,6 +14,7 @@ import (
 
 	"github.com/vault-palo/vault-plugin-secrets-palo/backend/provider"
 	"github.com/vault-palo/vault-plugin-secrets-palo/internal/fakevendor"
+	"github.com/vault-palo/vault-plugin-secrets-palo/internal/testkit"
 )
 
 // The fuzz targets send arbitrary config and role input through the
@@ -44,7 +45,7 @@ var secretFields = func() []string {
 // too slow.
 func newFuzzEnv(t *testing.T, vendor *fakevendor.TestServer) *testEnv {
 	t.Helper()
-	logs := &syncBuffer{}
+	logs := &testkit.SyncBuffer{}
 	b, storage := newTestBackend(t, logs)
 	return &testEnv{t: t, b: b, storage: storage, vendor: vendor, logs: logs}
 }

@@ -25,6 +25,7 @@ import (
 	"github.com/vault-palo/vault-plugin-secrets-palo/backend/tokencache"
 	"github.com/vault-palo/vault-plugin-secrets-palo/internal/fakevendor"
 	"github.com/vault-palo/vault-plugin-secrets-palo/internal/metricstest"
+	"github.com/vault-palo/vault-plugin-secrets-palo/internal/testkit"
 )
 
 // readSCM writes config "scm" and role "wf" on it, and reads a token.
@@ -277,7 +278,7 @@ func TestMetricsArePerMount(t *testing.T) {
 	}
 
 	b2, _ := newTestBackend(t, nil)
-	again := &testEnv{t: t, b: b2, storage: e.storage, vendor: e.vendor, logs: &syncBuffer{}}
+	again := &testEnv{t: t, b: b2, storage: e.storage, vendor: e.vendor, logs: &testkit.SyncBuffer{}}
 	x, _ := again.scrape()
 	expectValues(t, x, "a new instance", "config", "scm", map[sample]float64{
 		{"palo_creds_reads_total", "result", "fetched"}:  0,

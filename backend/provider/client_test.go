@@ -1,7 +1,6 @@
 package provider
 
 import (
-	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -23,6 +22,8 @@ import (
 	"weak"
 
 	"github.com/hashicorp/go-hclog"
+
+	"github.com/vault-palo/vault-plugin-secrets-palo/internal/testkit"
 )
 
 // testTimeout bounds every wait in these tests.
@@ -731,34 +732,20 @@ func TestFetchLogs(t *testing.T) {
 		}
 		reply(w, 200, okBody)
 	})
-	var buf bytes.Buffer
-	var mu sync.Mutex
+	var buf testkit.SyncBuffer
 	opts := fastOptions()
-	opts.Logger = hclog.New(&hclog.LoggerOptions{Level: hclog.Trace, Output: &lockedWriter{w: &buf, mu: &mu}})
+	opts.Logger = hclog.New(&hclog.LoggerOptions{Level: hclog.Trace, Output: &buf})
 	for _, provider := range []string{BrightPattern, PaloAltoSCM} {
 		if _, err := newTestClient(t, opts).Fetch(fetchCtx(t), testParams(provider, v.URL)); err != nil {
 			t.Fatal(err)
 		}
 	}
-	mu.Lock()
-	defer mu.Unlock()
 	out := buf.String()
 	if !strings.Contains(out, "vendor token request") || !strings.Contains(out, "retry=true") || !strings.Contains(out, "status=503") ||
 		!strings.Contains(out, "duration=") {
 		t.Errorf("log lacks the attempts:\n%s", out)
 	}
 	assertNoSecret(t, "log", out, testParams(BrightPattern, ""))
-}
-
-type lockedWriter struct {
-	w  io.Writer
-	mu *sync.Mutex
-}
-
-func (l *lockedWriter) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.w.Write(p)
 }
 
 // signalWriter signals ch (without blocking) when a write contains match.

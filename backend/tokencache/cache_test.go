@@ -15,6 +15,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/vault-palo/vault-plugin-secrets-palo/backend/provider"
+	"github.com/vault-palo/vault-plugin-secrets-palo/internal/testkit"
 )
 
 func TestGetMissThenHit(t *testing.T) {
@@ -651,9 +652,8 @@ func TestConcurrentMixedUse(t *testing.T) {
 
 func TestLogsNeverShowTokensOrPanicValues(t *testing.T) {
 	t.Parallel()
-	var buf strings.Builder
-	var mu sync.Mutex
-	logger := hclog.New(&hclog.LoggerOptions{Level: hclog.Trace, Output: &lockedWriter{w: &buf, mu: &mu}})
+	var buf testkit.SyncBuffer
+	logger := hclog.New(&hclog.LoggerOptions{Level: hclog.Trace, Output: &buf})
 	clock, v, _, req := setup(time.Hour)
 	c := New(Options{Now: clock.Now, Logger: logger})
 
@@ -673,9 +673,7 @@ func TestLogsNeverShowTokensOrPanicValues(t *testing.T) {
 		t.Fatal("panicking fetch succeeded")
 	}
 
-	mu.Lock()
 	out := buf.String()
-	mu.Unlock()
 	for _, want := range []string{"background token refresh failed", "HTTP 503", "token fetch panicked", "dropped expired"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("log lacks %q:\n%s", want, out)
@@ -686,18 +684,6 @@ func TestLogsNeverShowTokensOrPanicValues(t *testing.T) {
 			t.Errorf("log shows %q:\n%s", secret, out)
 		}
 	}
-}
-
-// lockedWriter serialises writes to w.
-type lockedWriter struct {
-	w  *strings.Builder
-	mu *sync.Mutex
-}
-
-func (l *lockedWriter) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.w.Write(p)
 }
 
 func TestFloorScalesWithTheTokensLifetime(t *testing.T) {

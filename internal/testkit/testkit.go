@@ -1,11 +1,13 @@
 // Package testkit holds what the engine's, the fake vendor's and the
 // end-to-end tests share: readers that read throughout a change and count
-// what failed, a listener that records every request sent to it, the forms
-// a secret takes on its way out with a check that a text holds none
-// (secrets.go), and a signer of client assertions (jwt.go).
+// what failed, a listener that records every request sent to it, a log
+// buffer safe for concurrent writes, the forms a secret takes on its way
+// out with a check that a text holds none (secrets.go), and a signer of
+// client assertions (jwt.go).
 package testkit
 
 import (
+	"bytes"
 	"fmt"
 	"io"
 	"net/http"
@@ -89,4 +91,25 @@ func (r *Recorder) Requests() []string {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return append([]string(nil), r.seen...)
+}
+
+// SyncBuffer is a bytes.Buffer that loggers and commands may write to from
+// several goroutines while the test reads it.
+type SyncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+// Write appends p.
+func (s *SyncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.buf.Write(p)
+}
+
+// String returns what was written so far.
+func (s *SyncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.buf.String()
 }
