@@ -54,12 +54,8 @@ func newEmptyBenchEnv(tb testing.TB) *benchEnv {
 
 // demoAccount is the fake vendor's demo account of provider p.
 func demoAccount(p string) fakevendor.Account {
-	for _, a := range fakevendor.DemoAccounts() {
-		if a.Provider == p {
-			return a
-		}
-	}
-	return fakevendor.Account{}
+	a, _ := fakevendor.DemoAccount(p)
+	return a
 }
 
 // write creates or updates path as Vault would: an existence check first.

@@ -115,7 +115,7 @@ func TestRotationRefusesAnotherServiceAccount(t *testing.T) {
 	}
 	e.mustOK(logical.UpdateOperation, "config/scm", map[string]any{"service_account_id": fakevendor.DemoSCMSiblingID})
 	e.mustBadRequest(logical.UpdateOperation, "config/scm/rotate-root", nil,
-		fakevendor.DemoSCMSiblingID, fakevendor.DemoSCMSibling().ClientID, scmDemo(t).ClientID, "nothing was reset")
+		fakevendor.DemoSCMSiblingID, fakevendor.DemoSCMSibling().ClientID, scmDemo().ClientID, "nothing was reset")
 	for _, a := range e.vendor.IAMAccounts() {
 		if a.Resets != 0 {
 			t.Errorf("%s was reset %d times", a.ClientID, a.Resets)
@@ -191,7 +191,7 @@ func (a *answerRecorder) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func TestRotationNeverQuotesAResetAnswer(t *testing.T) {
 	t.Parallel()
 	fv := fakevendor.New()
-	a := scmDemo(t)
+	a := scmDemo()
 	if err := fv.AddAccount(a); err != nil {
 		t.Fatal(err)
 	}

@@ -22,16 +22,7 @@ import (
 )
 
 // scmDemo is the demo paloalto_scm account.
-func scmDemo(t *testing.T) fakevendor.Account {
-	t.Helper()
-	for _, a := range fakevendor.DemoAccounts() {
-		if a.Provider == fakevendor.ProviderSCM {
-			return a
-		}
-	}
-	t.Fatal("no demo SCM account")
-	return fakevendor.Account{}
-}
+func scmDemo() fakevendor.Account { return demoAccount(fakevendor.ProviderSCM) }
 
 // rotationEnv is a test env with config "scm" (with iam_url on the fake)
 // and role "wf" on it.
@@ -71,7 +62,7 @@ func (e *testEnv) vendorAccepts(secret string) bool {
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	a := scmDemo(e.t)
+	a := scmDemo()
 	_, err = c.Fetch(context.Background(), provider.Params{
 		Provider: provider.PaloAltoSCM, TokenURL: e.vendor.TokenURL("paloalto_scm"), Values: provider.Values{"client_id": a.ClientID, "client_secret": secret, "tsg_id": a.TSGIDs[0]},
 	})
@@ -85,7 +76,7 @@ func (e *testEnv) vendorAccepts(secret string) bool {
 func (e *testEnv) resets() int {
 	e.t.Helper()
 	for _, a := range e.vendor.IAMAccounts() {
-		if a.ClientID == scmDemo(e.t).ClientID {
+		if a.ClientID == scmDemo().ClientID {
 			return a.Resets
 		}
 	}
@@ -119,7 +110,7 @@ func TestRotateRootManual(t *testing.T) {
 
 	resp := e.mustOK(logical.UpdateOperation, "config/scm/rotate-root", nil)
 	e.validate("config/scm/rotate-root", logical.UpdateOperation, resp)
-	if got, want := resp.Data["service_account_id"], fakevendor.ServiceAccountID(scmDemo(t)); got != want {
+	if got, want := resp.Data["service_account_id"], fakevendor.ServiceAccountID(scmDemo()); got != want {
 		t.Errorf("service_account_id = %v, want %v (found by client_id)", got, want)
 	}
 	if resp.Data["last_vault_rotation"] == "" || resp.Data["next_vault_rotation"] != "" {
@@ -169,7 +160,7 @@ func TestRotateRootManual(t *testing.T) {
 
 func TestRotateRootServiceAccountID(t *testing.T) {
 	t.Parallel()
-	id := fakevendor.ServiceAccountID(scmDemo(t))
+	id := fakevendor.ServiceAccountID(scmDemo())
 	e := rotationEnv(t, map[string]any{"service_account_id": id})
 	resp := e.mustOK(logical.UpdateOperation, "config/scm/rotate-root", nil)
 	if resp.Data["service_account_id"] != id || resp.Data["service_account_name"] != "wildfire-sa" {
@@ -261,7 +252,7 @@ func TestRotationStepFailures(t *testing.T) {
 			check:  check{step: provider.StepToken, contains: []string{"HTTP 401", "invalid_client", "unchanged"}},
 		},
 		"find: the IAM API is unreachable": {
-			config: map[string]any{"iam_url": "http://127.0.0.1:1", "client_secret": scmDemo(t).ClientSecret},
+			config: map[string]any{"iam_url": "http://127.0.0.1:1", "client_secret": scmDemo().ClientSecret},
 			check:  check{step: provider.StepFind, contains: []string{"service account list failed", "network error", "unchanged"}, oldWorks: true},
 		},
 		"record: storage refuses the pending record": {
@@ -394,7 +385,7 @@ func TestRotationLostAnswerAfterTheSavedTokenExpired(t *testing.T) {
 func TestRotationVerifyFailure(t *testing.T) {
 	t.Parallel()
 	fv := fakevendor.New()
-	if err := fv.AddAccount(scmDemo(t)); err != nil {
+	if err := fv.AddAccount(scmDemo()); err != nil {
 		t.Fatal(err)
 	}
 	// After the reset, the token endpoint refuses everything.
@@ -406,7 +397,7 @@ func TestRotationVerifyFailure(t *testing.T) {
 	}))
 	t.Cleanup(hs.Close)
 	e := newTestEnv(t)
-	a := scmDemo(t)
+	a := scmDemo()
 	e.mustOK(logical.UpdateOperation, "config/scm", map[string]any{
 		"provider": "paloalto_scm", "token_url": hs.URL + fakevendor.TokenPath("paloalto_scm"), "iam_url": hs.URL,
 		"client_id": a.ClientID, "client_secret": a.ClientSecret, "tsg_id": a.TSGIDs[0],

@@ -61,7 +61,7 @@ func TestConcurrentReaders(t *testing.T) {
 			o := vaulttest.PaloOptions{
 				Dev: vaulttest.DevOptions{LogLevel: "info"},
 				FakeVendor: vaulttest.FakeVendorOptions{
-					Accounts: scmOnly(t),
+					Accounts: scmOnly(),
 				},
 			}
 			if tc.lifetime > 0 {
@@ -259,13 +259,7 @@ func pooledClient(t *testing.T, v *vaulttest.Server) *api.Client {
 }
 
 // scmOnly is the demo SCM account alone: the test needs no other vendor.
-func scmOnly(t *testing.T) []fakevendor.Account {
-	t.Helper()
-	for _, a := range fakevendor.DemoAccounts() {
-		if a.Provider == fakevendor.ProviderSCM {
-			return []fakevendor.Account{a}
-		}
-	}
-	t.Fatal("no demo SCM account")
-	return nil
+func scmOnly() []fakevendor.Account {
+	a, _ := fakevendor.DemoAccount(fakevendor.ProviderSCM)
+	return []fakevendor.Account{a}
 }

@@ -39,7 +39,7 @@ func TestUnleasedRoleAgentRerenders(t *testing.T) {
 	t.Parallel()
 	p := vaulttest.NewPalo(t, vaulttest.PaloOptions{
 		FakeVendor: vaulttest.FakeVendorOptions{
-			Accounts:  scmOnly(t),
+			Accounts:  scmOnly(),
 			Lifetimes: map[string]time.Duration{fakevendor.ProviderSCM: unleasedLifetime},
 		},
 	})

@@ -144,12 +144,7 @@ func TestUpgradeAndRollback(t *testing.T) {
 func TestUpgradeReadsOlderStorageEntries(t *testing.T) {
 	t.Parallel()
 	vendor := fakevendor.NewTLSTestServer(t, fakevendor.DemoAccounts()...)
-	var scm fakevendor.Account
-	for _, a := range fakevendor.DemoAccounts() {
-		if a.Provider == fakevendor.ProviderSCM {
-			scm = a
-		}
-	}
+	scm, _ := fakevendor.DemoAccount(fakevendor.ProviderSCM)
 	storage := &logical.InmemStorage{}
 	b, err := backend.Factory(context.Background(), &logical.BackendConfig{
 		Logger:      hclog.NewNullLogger(),

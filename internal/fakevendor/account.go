@@ -276,6 +276,17 @@ func (a Account) withDefaults() Account {
 	return a
 }
 
+// DemoAccount returns the demo account of provider (one of DemoAccounts),
+// and false for a provider without one.
+func DemoAccount(provider string) (Account, bool) {
+	for _, a := range DemoAccounts() {
+		if a.Provider == provider {
+			return a, true
+		}
+	}
+	return Account{}, false
+}
+
 // DemoAccounts returns one account per provider with obviously fake
 // credentials, for the demo, the command's default and tests. Each call
 // returns fresh copies.

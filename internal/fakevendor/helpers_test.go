@@ -22,13 +22,11 @@ func newTestClock() *testclock.Clock {
 // demo returns the demo account of provider.
 func demo(t testing.TB, provider string) Account {
 	t.Helper()
-	for _, a := range DemoAccounts() {
-		if a.Provider == provider {
-			return a
-		}
+	a, ok := DemoAccount(provider)
+	if !ok {
+		t.Fatalf("no demo account for %s", provider)
 	}
-	t.Fatalf("no demo account for %s", provider)
-	return Account{}
+	return a
 }
 
 // newDemoServer serves a Server with a test clock and the demo accounts.

@@ -69,6 +69,18 @@ func TestDisabledAccount(t *testing.T) {
 	}
 }
 
+func TestDemoAccount(t *testing.T) {
+	t.Parallel()
+	for _, p := range Providers() {
+		if a, ok := DemoAccount(p); !ok || a.Provider != p || a.Validate() != nil {
+			t.Errorf("DemoAccount(%s) = %v, %t; want a valid account of the provider", p, a, ok)
+		}
+	}
+	if a, ok := DemoAccount("okta"); ok || a.Provider != "" {
+		t.Errorf("DemoAccount(okta) = %v, %t", a, ok)
+	}
+}
+
 func TestTokensAreUnique(t *testing.T) {
 	t.Parallel()
 	ts, _ := newDemoServer(t)

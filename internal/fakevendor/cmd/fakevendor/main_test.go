@@ -195,7 +195,7 @@ func TestRunTLS(t *testing.T) {
 	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}}}
 	defer client.CloseIdleConnections()
 
-	scm := fakevendor.DemoAccounts()[1]
+	scm, _ := fakevendor.DemoAccount(fakevendor.ProviderSCM)
 	status, body := post(t, client, cmd.url+"/am/oauth2/access_token", "application/x-www-form-urlencoded",
 		"grant_type=client_credentials&scope=tsg_id:1234567891", scm.ClientID, scm.ClientSecret)
 	if status != http.StatusOK || body["expires_in"] != float64(1) {
@@ -285,7 +285,7 @@ func TestRunAccountsFile(t *testing.T) {
 	if status, _ := post(t, client, u, form, "grant_type=client_credentials&client_id=file-client&client_secret=file-secret"); status != 200 {
 		t.Errorf("file account: status %d", status)
 	}
-	demo := fakevendor.DemoAccounts()[4]
+	demo, _ := fakevendor.DemoAccount(fakevendor.ProviderOAuth2)
 	if status, _ := post(t, client, u, form, "grant_type=client_credentials", demo.ClientID, demo.ClientSecret); status != 401 {
 		t.Errorf("demo account served beside a file: status %d", status)
 	}
