@@ -16,17 +16,10 @@ func TestBrightPatternSuccess(t *testing.T) {
 			t.Parallel()
 			ts, clk := newDemoServer(t)
 			res := issue(t, ts, ProviderBrightPattern, func(rq *req) { rq.path = path })
-			if got := res.json["expires_in"]; got != "3599" {
-				t.Errorf("expires_in = %#v, want the string \"3599\"", got)
-			}
-			if res.str("token_type") != "Bearer" {
-				t.Errorf("token_type = %q", res.str("token_type"))
-			}
-			info, ok := ts.Check(tokenOf(res))
-			if !ok || info.Account != "demo.user" || info.Scope != "demo.example.com" ||
-				!info.ExpiresAt.Equal(clk.Now().Add(3599*time.Second)) {
-				t.Errorf("Check = %+v, %t", info, ok)
-			}
+			expectFields(t, res, map[string]any{"expires_in": "3599", "token_type": "Bearer"})
+			expectInfo(t, ts, res, TokenInfo{
+				Provider: ProviderBrightPattern, Account: "demo.user", Scope: "demo.example.com", ExpiresAt: clk.Now().Add(3599 * time.Second),
+			})
 		})
 	}
 }

@@ -128,6 +128,28 @@ func issue(t testing.TB, ts *TestServer, provider string, change ...func(*req)) 
 	return res
 }
 
+// expectFields checks fields of a success body as JSON decodes them
+// (numbers as float64); a nil value means the field must be absent.
+func expectFields(t testing.TB, res result, want map[string]any) {
+	t.Helper()
+	for k, w := range want {
+		if got, has := res.json[k]; has != (w != nil) || got != w {
+			t.Errorf("%s = %#v, want %#v; body %s", k, got, w, res.raw)
+		}
+	}
+}
+
+// expectInfo checks what Check says of the token of res: alive, and minted
+// as want says (provider, account, scope, auth method and expiry).
+func expectInfo(t testing.TB, ts *TestServer, res result, want TokenInfo) {
+	t.Helper()
+	info, ok := ts.Check(tokenOf(res))
+	if !ok || info.Provider != want.Provider || info.Account != want.Account || info.Scope != want.Scope ||
+		info.AuthMethod != want.AuthMethod || !info.ExpiresAt.Equal(want.ExpiresAt) {
+		t.Errorf("Check = %+v, %t; want %+v", info, ok, want)
+	}
+}
+
 // newFaultyServer is newDemoServer with faults f in force.
 func newFaultyServer(t testing.TB, f Faults) (*TestServer, *testclock.Clock) {
 	t.Helper()

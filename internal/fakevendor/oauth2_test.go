@@ -13,44 +13,40 @@ func TestOAuth2Success(t *testing.T) {
 		return func(r *req) { r.basic = false; r.body = form(kv...) }
 	}
 	for name, tc := range map[string]struct {
-		mutate    func(r *req)
-		method    string
-		scope     string
-		hasScopes bool
+		mutate func(r *req)
+		method string
+		scope  string // "" for a token without a scope, and no scope field
 	}{
-		"basic with scope": {func(*req) {}, AuthMethodBasic, "read", true},
+		"basic with scope": {func(*req) {}, AuthMethodBasic, "read"},
 		"basic without scope": {
-			func(r *req) { r.body = form("grant_type", "client_credentials") }, AuthMethodBasic, "", false,
+			func(r *req) { r.body = form("grant_type", "client_credentials") }, AuthMethodBasic, "",
 		},
 		"basic form-encoded": {
-			func(r *req) { r.basicUser = url.QueryEscape(r.basicUser) }, AuthMethodBasic, "read", true,
+			func(r *req) { r.basicUser = url.QueryEscape(r.basicUser) }, AuthMethodBasic, "read",
 		},
 		"post with two scopes": {
 			post("grant_type", "client_credentials", "client_id", "demo-oauth2-client",
 				"client_secret", "demo-oauth2-secret-not-real", "scope", "read write"),
-			AuthMethodPost, "read write", true,
+			AuthMethodPost, "read write",
 		},
 		"post without scope": {
 			post("grant_type", "client_credentials", "client_id", "demo-oauth2-client",
 				"client_secret", "demo-oauth2-secret-not-real"),
-			AuthMethodPost, "", false,
+			AuthMethodPost, "",
 		},
 	} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			ts, clk := newDemoServer(t)
 			res := issue(t, ts, ProviderOAuth2, tc.mutate)
-			if res.json["expires_in"] != float64(3600) || res.str("token_type") != "Bearer" {
-				t.Errorf("body %s", res.raw)
+			scope := any(nil)
+			if tc.scope != "" {
+				scope = tc.scope
 			}
-			if _, has := res.json["scope"]; has != tc.hasScopes || res.str("scope") != tc.scope {
-				t.Errorf("scope in %s, want %q", res.raw, tc.scope)
-			}
-			info, ok := ts.Check(tokenOf(res))
-			if !ok || info.AuthMethod != tc.method || info.Scope != tc.scope ||
-				!info.ExpiresAt.Equal(clk.Now().Add(time.Hour)) {
-				t.Errorf("Check = %+v, %t", info, ok)
-			}
+			expectFields(t, res, map[string]any{"expires_in": float64(3600), "token_type": "Bearer", "scope": scope})
+			expectInfo(t, ts, res, TokenInfo{
+				Provider: ProviderOAuth2, Account: "demo-oauth2-client", Scope: tc.scope, AuthMethod: tc.method, ExpiresAt: clk.Now().Add(time.Hour),
+			})
 		})
 	}
 }

@@ -12,24 +12,15 @@ func TestOracleSuccess(t *testing.T) {
 	ts, clk := newDemoServer(t)
 	clk.Advance(500 * time.Millisecond) // expiresAt is whole seconds
 	res := issue(t, ts, ProviderOracleCASB)
-	if res.str("tenantId") != "00000000-demo-0000-0000-000000000001" {
-		t.Errorf("tenantId = %q", res.str("tenantId"))
-	}
 	want := clk.Now().Add(time.Hour).Truncate(time.Second)
-	if got := res.str("expiresAt"); got != want.Format("2006-01-02T15:04:05Z") {
-		t.Errorf("expiresAt = %q, want %q", got, want.Format(time.RFC3339))
-	}
-	tok := res.str("accessToken")
-	if !strings.HasPrefix(tok, "fake-casb-") {
+	// Oracle CASB sends accessToken, not access_token.
+	expectFields(t, res, map[string]any{
+		"tenantId": "00000000-demo-0000-0000-000000000001", "expiresAt": want.Format("2006-01-02T15:04:05Z"), "access_token": nil,
+	})
+	if tok := res.str("accessToken"); !strings.HasPrefix(tok, "fake-casb-") {
 		t.Errorf("accessToken = %q", tok)
 	}
-	if _, ok := res.json["access_token"]; ok {
-		t.Error("Oracle CASB sends accessToken, not access_token")
-	}
-	info, ok := ts.Check(tok)
-	if !ok || info.Account != "DEMOACCESSKEY0000001" || !info.ExpiresAt.Equal(want) {
-		t.Errorf("Check = %+v, %t; want expiry %s", info, ok, want)
-	}
+	expectInfo(t, ts, res, TokenInfo{Provider: ProviderOracleCASB, Account: "DEMOACCESSKEY0000001", ExpiresAt: want})
 }
 
 func TestOracleTenantIDDefault(t *testing.T) {

@@ -16,15 +16,7 @@ func TestSaaSSuccess(t *testing.T) {
 	if !strings.HasPrefix(tok, "fake-saas-") || len(tok) < 40 {
 		t.Errorf("access_token = %q", tok)
 	}
-	if got := res.json["expires_in"]; got != float64(7199) {
-		t.Errorf("expires_in = %#v, want the number 7199", got)
-	}
-	want := map[string]string{"token_type": "bearer", "scope": "api_access", "tenant": "demo tenant"}
-	for k, v := range want {
-		if got := res.str(k); got != v {
-			t.Errorf("%s = %q, want %q", k, got, v)
-		}
-	}
+	expectFields(t, res, map[string]any{"expires_in": float64(7199), "token_type": "bearer", "scope": "api_access", "tenant": "demo tenant"})
 	if !regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$`).MatchString(res.str("jti")) {
 		t.Errorf("jti = %q, want a UUID", res.str("jti"))
 	}
@@ -34,13 +26,9 @@ func TestSaaSSuccess(t *testing.T) {
 	if got := res.header.Get("Cache-Control"); got != "no-store" {
 		t.Errorf("Cache-Control = %q", got)
 	}
-	info, ok := ts.Check(tok)
-	if !ok || info.Provider != ProviderSaaSSecurity || info.Account != "demo-saas-client" || info.Scope != "api_access" {
-		t.Errorf("Check = %+v, %t", info, ok)
-	}
-	if !info.ExpiresAt.Equal(clk.Now().Add(7199 * time.Second)) {
-		t.Errorf("ExpiresAt = %s", info.ExpiresAt)
-	}
+	expectInfo(t, ts, res, TokenInfo{
+		Provider: ProviderSaaSSecurity, Account: "demo-saas-client", Scope: "api_access", ExpiresAt: clk.Now().Add(7199 * time.Second),
+	})
 }
 
 func TestSaaSSeveralScopes(t *testing.T) {

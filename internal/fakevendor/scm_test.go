@@ -28,16 +28,10 @@ func TestSCMSuccess(t *testing.T) {
 					rq.contentType = "application/x-www-form-urlencoded; charset=UTF-8"
 				}
 			})
-			if res.str("token_type") != "Bearer" || res.str("scope") != "tsg_id:"+tc.tsg {
-				t.Errorf("body %s", res.raw)
-			}
-			if got := res.json["expires_in"]; got != float64(899) {
-				t.Errorf("expires_in = %#v, want the number 899", got)
-			}
-			info, ok := ts.Check(tokenOf(res))
-			if !ok || info.Scope != "tsg_id:"+tc.tsg || !info.ExpiresAt.Equal(clk.Now().Add(899*time.Second)) {
-				t.Errorf("Check = %+v, %t", info, ok)
-			}
+			expectFields(t, res, map[string]any{"token_type": "Bearer", "scope": "tsg_id:" + tc.tsg, "expires_in": float64(899)})
+			expectInfo(t, ts, res, TokenInfo{
+				Provider: ProviderSCM, Account: demo(t, ProviderSCM).ClientID, Scope: "tsg_id:" + tc.tsg, ExpiresAt: clk.Now().Add(899 * time.Second),
+			})
 		})
 	}
 }
