@@ -109,6 +109,22 @@ func newTestEnv(t *testing.T) *testEnv {
 	return newTestEnvOn(t, newSystemView())
 }
 
+// newSCMEnv is newTestEnv after writeSCM.
+func newSCMEnv(t *testing.T) *testEnv {
+	t.Helper()
+	e := newTestEnv(t)
+	e.writeSCM()
+	return e
+}
+
+// writeSCM writes config "scm" for the demo paloalto_scm account and role
+// "wf" on it.
+func (e *testEnv) writeSCM() {
+	e.t.Helper()
+	e.mustOK(logical.UpdateOperation, "config/scm", e.demoConfig("paloalto_scm"))
+	e.mustOK(logical.UpdateOperation, "roles/wf", map[string]any{"config": "scm"})
+}
+
 // newTestEnvOn is newTestEnv with the given system view.
 func newTestEnvOn(t *testing.T, sys logical.SystemView) *testEnv {
 	t.Helper()
@@ -347,9 +363,7 @@ func TestPathHelpAndOpenAPIForEveryPath(t *testing.T) {
 
 func TestInvalidateDropsConfigsRolesAndTokens(t *testing.T) {
 	t.Parallel()
-	e := newTestEnv(t)
-	e.mustOK(logical.UpdateOperation, "config/scm", e.demoConfig("paloalto_scm"))
-	e.mustOK(logical.UpdateOperation, "roles/wf", map[string]any{"config": "scm"})
+	e := newSCMEnv(t)
 	e.mustOK(logical.ReadOperation, "creds/wf", nil)
 	if n := len(e.b.cache.Entries()); n != 1 {
 		t.Fatalf("cache entries = %d, want 1", n)
@@ -379,9 +393,7 @@ func TestInvalidateDropsConfigsRolesAndTokens(t *testing.T) {
 
 func TestRevokeIsANoOp(t *testing.T) {
 	t.Parallel()
-	e := newTestEnv(t)
-	e.mustOK(logical.UpdateOperation, "config/scm", e.demoConfig("paloalto_scm"))
-	e.mustOK(logical.UpdateOperation, "roles/wf", map[string]any{"config": "scm"})
+	e := newSCMEnv(t)
 	first := e.mustOK(logical.ReadOperation, "creds/wf", nil)
 
 	resp, err := e.b.HandleRequest(context.Background(), &logical.Request{

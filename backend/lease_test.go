@@ -20,8 +20,7 @@ func TestMountTTLsFollowATuneWithinASecond(t *testing.T) {
 	e := newTestEnvOn(t, sys)
 	clock := testclock.New(time.Now())
 	e.b.now = clock.Now
-	e.mustOK(logical.UpdateOperation, "config/scm", e.demoConfig("paloalto_scm"))
-	e.mustOK(logical.UpdateOperation, "roles/wf", map[string]any{"config": "scm"})
+	e.writeSCM()
 	lease := func() time.Duration {
 		t.Helper()
 		return e.mustOK(logical.ReadOperation, "creds/wf", nil).Secret.TTL

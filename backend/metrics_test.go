@@ -28,11 +28,11 @@ import (
 	"github.com/vault-palo/vault-plugin-secrets-palo/internal/testkit"
 )
 
-// readSCM writes config "scm" and role "wf" on it, and reads a token.
+// readSCM writes config "scm" and role "wf" on it (writeSCM), and reads a
+// token.
 func (e *testEnv) readSCM() {
 	e.t.Helper()
-	e.mustOK(logical.UpdateOperation, "config/scm", e.demoConfig("paloalto_scm"))
-	e.mustOK(logical.UpdateOperation, "roles/wf", map[string]any{"config": "scm"})
+	e.writeSCM()
 	e.mustOK(logical.ReadOperation, "creds/wf", nil)
 }
 

@@ -40,9 +40,7 @@ func TestPerformanceStandbyForwardsTokenPaths(t *testing.T) {
 			t.Parallel()
 			// The config and role are written as the active node would
 			// have written them to the shared storage.
-			active := newTestEnv(t)
-			active.mustOK(logical.UpdateOperation, "config/scm", active.demoConfig("paloalto_scm"))
-			active.mustOK(logical.UpdateOperation, "roles/wf", map[string]any{"config": "scm"})
+			active := newSCMEnv(t)
 
 			sys := newSystemView()
 			sys.ReplicationStateVal = tc.state
@@ -82,9 +80,7 @@ func TestPerformanceStandbyForwardsTokenPaths(t *testing.T) {
 // or one that purged something, does not.
 func TestCachePurgeOfNothingWarns(t *testing.T) {
 	t.Parallel()
-	e := newTestEnv(t)
-	e.mustOK(logical.UpdateOperation, "config/scm", e.demoConfig("paloalto_scm"))
-	e.mustOK(logical.UpdateOperation, "roles/wf", map[string]any{"config": "scm"})
+	e := newSCMEnv(t)
 	cases := map[string]struct {
 		data   map[string]any
 		purged int
@@ -115,9 +111,7 @@ func TestCachePurgeOfNothingWarns(t *testing.T) {
 // each with a warning that the cache listing repeats.
 func TestUnmetMinTTLIsBoundedAndTold(t *testing.T) {
 	t.Parallel()
-	e := newTestEnv(t)
-	e.mustOK(logical.UpdateOperation, "config/scm", e.demoConfig("paloalto_scm"))
-	e.mustOK(logical.UpdateOperation, "roles/wf", map[string]any{"config": "scm"})
+	e := newSCMEnv(t)
 	e.mustOK(logical.ReadOperation, "creds/wf", nil) // a 15-minute token is cached
 
 	w := e.mustOK(logical.UpdateOperation, "roles/greedy", map[string]any{"config": "scm", "min_ttl": "2h"})

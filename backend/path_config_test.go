@@ -215,9 +215,7 @@ func TestConfigDeleteInUseIsRefused(t *testing.T) {
 
 func TestConfigWriteDropsCachedTokens(t *testing.T) {
 	t.Parallel()
-	e := newTestEnv(t)
-	e.mustOK(logical.UpdateOperation, "config/scm", e.demoConfig("paloalto_scm"))
-	e.mustOK(logical.UpdateOperation, "roles/wf", map[string]any{"config": "scm"})
+	e := newSCMEnv(t)
 	first := e.mustOK(logical.ReadOperation, "creds/wf", nil).Data["access_token"]
 	e.mustOK(logical.UpdateOperation, "config/scm", map[string]any{"request_timeout": "20s"})
 	second := e.mustOK(logical.ReadOperation, "creds/wf", nil).Data["access_token"]

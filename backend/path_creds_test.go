@@ -280,9 +280,7 @@ func TestCredsSharedTokenOneVendorCall(t *testing.T) {
 
 func TestCacheEndpoints(t *testing.T) {
 	t.Parallel()
-	e := newTestEnv(t)
-	e.mustOK(logical.UpdateOperation, "config/scm", e.demoConfig("paloalto_scm"))
-	e.mustOK(logical.UpdateOperation, "roles/wf", map[string]any{"config": "scm"})
+	e := newSCMEnv(t)
 	tok := e.mustOK(logical.ReadOperation, "creds/wf", nil).Data["access_token"].(string)
 	e.mustOK(logical.ReadOperation, "creds/wf", nil)
 

@@ -101,10 +101,8 @@ func TestStorageFailures(t *testing.T) {
 		for _, verb := range []string{"get", "put", "list", "delete"} {
 			t.Run(name+"/"+verb, func(t *testing.T) {
 				t.Parallel()
-				e := newTestEnv(t)
-				e.mustOK(logical.UpdateOperation, "config/scm", e.demoConfig("paloalto_scm"))
+				e := newSCMEnv(t)
 				e.mustOK(logical.UpdateOperation, "config/spare", e.demoConfig("paloalto_scm"))
-				e.mustOK(logical.UpdateOperation, "roles/wf", map[string]any{"config": "scm"})
 				data := tc.data
 				if tc.path == "config/new" {
 					data = e.demoConfig("oauth2")
