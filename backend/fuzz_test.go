@@ -57,6 +57,29 @@ func (e *testEnv) unverified(p string) map[string]any {
 	return c
 }
 
+// fuzzWrite writes data to path as Vault would and checks what every
+// write must do: answer no 5xx (show prints the answer in that failure),
+// hold none of secrets in the answer or the log, and, when refused, leave
+// the storage entry at key as it was. It reports whether the write was
+// accepted.
+func (e *testEnv) fuzzWrite(path, key string, data map[string]any, show func(string) string, secrets ...string) bool {
+	e.t.Helper()
+	before := e.stored(key)
+	o := e.route(logical.UpdateOperation, path, data)
+	if o.status >= 500 {
+		e.t.Fatalf("HTTP %d for %s input: %s", o.status, path, show(o.text()))
+	}
+	assertClean(e.t, "the response", o.text(), secrets...)
+	assertClean(e.t, "the log", e.logs.String(), secrets...)
+	if o.status < 400 {
+		return true
+	}
+	if after := e.stored(key); !bytes.Equal(before, after) {
+		e.t.Fatalf("a refused write (HTTP %d) changed the stored entry %s", o.status, key)
+	}
+	return false
+}
+
 // stored returns the raw storage entry at key, nil if there is none.
 func (e *testEnv) stored(key string) []byte {
 	entry, err := e.storage.Get(context.Background(), key)
@@ -185,18 +208,7 @@ func FuzzConfigWrite(f *testing.F) {
 			data["verify_connection"] = false
 		}
 
-		key := configStoragePrefix + name
-		before := e.stored(key)
-		o := e.route(logical.UpdateOperation, "config/"+name, data)
-		if o.status >= 500 {
-			t.Fatalf("HTTP %d for config input: %s", o.status, redactCanary(o.text(), canary))
-		}
-		assertClean(t, "the response", o.text(), canary)
-		assertClean(t, "the log", e.logs.String(), canary)
-		if o.status >= 400 {
-			if after := e.stored(key); !bytes.Equal(before, after) {
-				t.Fatalf("a refused write (HTTP %d) changed the stored config", o.status)
-			}
+		if !e.fuzzWrite("config/"+name, configStoragePrefix+name, data, func(s string) string { return redactCanary(s, canary) }, canary) {
 			return
 		}
 
@@ -269,17 +281,7 @@ func FuzzRoleWrite(f *testing.F) {
 		}
 		secrets := demoSecrets()
 
-		key := roleStoragePrefix + name
-		before := e.stored(key)
-		o := e.route(logical.UpdateOperation, "roles/"+name, data)
-		if o.status >= 500 {
-			t.Fatalf("HTTP %d for role input: %s", o.status, o.text())
-		}
-		assertClean(t, "the response", o.text(), secrets...)
-		if o.status >= 400 {
-			if after := e.stored(key); !bytes.Equal(before, after) {
-				t.Fatalf("a refused write (HTTP %d) changed the stored role", o.status)
-			}
+		if !e.fuzzWrite("roles/"+name, roleStoragePrefix+name, data, func(s string) string { return s }, secrets...) {
 			return
 		}
 
