@@ -209,20 +209,23 @@ func (b *paloBackend) invalidate(_ context.Context, key string) {
 // forgetConfig drops a config's parsed copy and its tokens. Its HTTP
 // connection pool may be shared with other configs; it goes once unused.
 func (b *paloBackend) forgetConfig(name string) {
-	b.mu.Lock()
-	delete(b.configs, name)
-	b.gen++
-	b.mu.Unlock()
+	b.forget(func() { delete(b.configs, name) })
 	b.cache.PurgeConfig(name)
 }
 
 // forgetRole drops a role's parsed copy and the tokens it was using.
 func (b *paloBackend) forgetRole(name string) {
-	b.mu.Lock()
-	delete(b.roles, name)
-	b.gen++
-	b.mu.Unlock()
+	b.forget(func() { delete(b.roles, name) })
 	b.cache.PurgeRole(name)
+}
+
+// forget drops a parsed copy (drop runs under the lock) and counts it, so
+// that a load that raced with it is not remembered.
+func (b *paloBackend) forget(drop func()) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	drop()
+	b.gen++
 }
 
 // newInstanceID is a random name for one instance of the mount.

@@ -122,6 +122,16 @@ func rejectUnknown(req *logical.Request, fields map[string]*framework.FieldSchem
 	return logical.ErrorResponse("unknown field(s): %s; %s", strings.Join(unknown, ", "), takes)
 }
 
+// writeTarget refuses a write to config/<name> or roles/<name> that names
+// an unknown field or a bad name, and returns the name otherwise.
+func writeTarget(req *logical.Request, d *framework.FieldData) (string, *logical.Response) {
+	if resp := rejectUnknown(req, d.Schema); resp != nil {
+		return "", resp
+	}
+	name := d.Get("name").(string)
+	return name, checkName(name)
+}
+
 // checkName validates a resource name taken from the path.
 func checkName(name string) *logical.Response {
 	if name == "" {

@@ -252,11 +252,8 @@ func (b *paloBackend) pathConfigRead(ctx context.Context, req *logical.Request, 
 // then; it is verified again only if the vendor login it makes changed
 // meanwhile, and refused only if that keeps happening.
 func (b *paloBackend) pathConfigWrite(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
-	if resp := rejectUnknown(req, d.Schema); resp != nil {
-		return resp, nil
-	}
-	name := d.Get("name").(string)
-	if resp := checkName(name); resp != nil {
+	name, resp := writeTarget(req, d)
+	if resp != nil {
 		return resp, nil
 	}
 	var w configWrite

@@ -102,11 +102,8 @@ func (b *paloBackend) pathRoleRead(ctx context.Context, req *logical.Request, d 
 }
 
 func (b *paloBackend) pathRoleWrite(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
-	if resp := rejectUnknown(req, d.Schema); resp != nil {
-		return resp, nil
-	}
-	name := d.Get("name").(string)
-	if resp := checkName(name); resp != nil {
+	name, resp := writeTarget(req, d)
+	if resp != nil {
 		return resp, nil
 	}
 
