@@ -2,6 +2,7 @@ package vaulttest
 
 import (
 	"errors"
+	"fmt"
 	"net"
 	"os"
 	"os/exec"
@@ -85,19 +86,56 @@ func TestParseStat(t *testing.T) {
 	}
 }
 
+// TestFreePorts: the ports FreePorts returns can be bound, and a port some
+// listener holds is never counted free. Another process (a test package
+// running beside this one) may take a returned port before the test binds
+// it, as callers of FreePorts expect; so each of three tries gets fresh
+// ports, and the test fails only if no try can bind what it was given.
 func TestFreePorts(t *testing.T) {
 	t.Parallel()
-	first, err := FreePorts(2)
+	var bindErrs []error
+	for range 3 {
+		first, err := FreePorts(2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := bindAll(first, 2); err != nil {
+			bindErrs = append(bindErrs, err)
+			continue
+		}
+		bindErrs = nil
+		break
+	}
+	if bindErrs != nil {
+		t.Fatalf("no ports FreePorts returned could be bound: %v", bindErrs)
+	}
+
+	held, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, port := range []int{first, first + 1} {
+	defer func() { _ = held.Close() }()
+	port := held.Addr().(*net.TCPAddr).Port
+	handedOut.Lock() // portsFree reads the ports handed out so far
+	defer handedOut.Unlock()
+	if portsFree(port, 1) {
+		t.Fatalf("portsFree(%d, 1) = true while a listener holds the port", port)
+	}
+	if port > 1 && portsFree(port-1, 2) {
+		t.Fatalf("portsFree(%d, 2) = true while a listener holds port %d", port-1, port)
+	}
+}
+
+// bindAll listens on ports first..first+n-1 of 127.0.0.1 and closes them.
+func bindAll(first, n int) error {
+	for port := first; port < first+n; port++ {
 		l, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
 		if err != nil {
-			t.Fatalf("port %d is not free: %v", port, err)
+			return fmt.Errorf("port %d: %w", port, err)
 		}
 		_ = l.Close()
 	}
+	return nil
 }
 
 // TestFreePortsAvoidEphemeralAndRepeats: ports come from outside the
