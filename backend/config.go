@@ -318,37 +318,46 @@ func (c *configEntry) applyDefaults() {
 	d.ApplyDefaults(c.Values)
 }
 
-// liveConfig returns the loaded config, from memory or storage
-// (double-checked so concurrent readers load it once). nil when it does not
-// exist.
+// liveConfig returns the loaded config, from memory or storage; nil when
+// it does not exist.
 func (b *paloBackend) liveConfig(ctx context.Context, s logical.Storage, name string) (*liveConfig, error) {
-	b.mu.RLock()
-	cs, gen := b.configs[name], b.gen
-	b.mu.RUnlock()
-	if cs != nil {
-		return cs, nil
-	}
+	return loadShared(b, &b.configs, name, func() (*liveConfig, error) {
+		entry, err := readConfigEntry(ctx, s, name)
+		if err != nil || entry == nil {
+			return nil, err
+		}
+		b.metrics.noteConfig(name, entry)
+		client, err := entry.newClient(b.Logger().Named("provider").With("config", name), &b.transports)
+		if err != nil {
+			return nil, fmt.Errorf("config %q: building its HTTP client: %w", name, err)
+		}
+		return &liveConfig{name: name, entry: entry, client: client, fingerprint: entry.fingerprint()}, nil
+	})
+}
 
-	entry, err := readConfigEntry(ctx, s, name)
-	if err != nil || entry == nil {
+// loadShared returns (*m)[name] from memory, or else what load reads from
+// storage (nil when name does not exist). It is double-checked, so that
+// concurrent readers share one copy, and remembers the copy only if nothing
+// was written or invalidated while it loaded (b.gen): otherwise that copy
+// may already be stale. m points at the map field, which clean replaces.
+func loadShared[T any](b *paloBackend, m *map[string]*T, name string, load func() (*T, error)) (*T, error) {
+	b.mu.RLock()
+	v, gen := (*m)[name], b.gen
+	b.mu.RUnlock()
+	if v != nil {
+		return v, nil
+	}
+	loaded, err := load()
+	if err != nil || loaded == nil {
 		return nil, err
 	}
-	b.metrics.noteConfig(name, entry)
-	client, err := entry.newClient(b.Logger().Named("provider").With("config", name), &b.transports)
-	if err != nil {
-		return nil, fmt.Errorf("config %q: building its HTTP client: %w", name, err)
-	}
-	loaded := &liveConfig{name: name, entry: entry, client: client, fingerprint: entry.fingerprint()}
-
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if cs := b.configs[name]; cs != nil {
-		return cs, nil
+	if v := (*m)[name]; v != nil {
+		return v, nil
 	}
-	// Remember it only if nothing was written or invalidated meanwhile;
-	// otherwise this copy may already be stale.
 	if gen == b.gen {
-		b.configs[name] = loaded
+		(*m)[name] = loaded
 	}
 	return loaded, nil
 }

@@ -150,26 +150,13 @@ func readRoleEntry(ctx context.Context, s logical.Storage, name string) (*roleEn
 
 // role returns the role from memory or storage; nil when it does not exist.
 func (b *paloBackend) role(ctx context.Context, s logical.Storage, name string) (*roleState, error) {
-	b.mu.RLock()
-	rs, gen := b.roles[name], b.gen
-	b.mu.RUnlock()
-	if rs != nil {
-		return rs, nil
-	}
-	r, err := readRoleEntry(ctx, s, name)
-	if err != nil || r == nil {
-		return nil, err
-	}
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if cur := b.roles[name]; cur != nil {
-		return cur, nil
-	}
-	rs = &roleState{entry: r}
-	if gen == b.gen {
-		b.roles[name] = rs
-	}
-	return rs, nil
+	return loadShared(b, &b.roles, name, func() (*roleState, error) {
+		r, err := readRoleEntry(ctx, s, name)
+		if err != nil || r == nil {
+			return nil, err
+		}
+		return &roleState{entry: r}, nil
+	})
 }
 
 // rolesUsingConfig lists the roles bound to config name, reading storage.

@@ -326,16 +326,12 @@ func TestFaultVendorFailures(t *testing.T) {
 			faults: fakevendor.Faults{Delay: time.Minute}, requests: 1,
 			wantErr: []string{"the request timed out"},
 		},
-		"connection reset twice": {
-			faults: fakevendor.Faults{ResetNext: 2}, requests: 3,
-		},
+		"connection reset twice": {faults: fakevendor.Faults{ResetNext: 2}, requests: 3},
 		"connection reset always": {
 			faults: fakevendor.Faults{Outage: fakevendor.OutageReset}, requests: 4,
 			wantErr: []string{"network error", "(after 4 attempts)"},
 		},
-		"503 burst of two": {
-			faults: fakevendor.Faults{FailNext: 2}, requests: 3,
-		},
+		"503 burst of two": {faults: fakevendor.Faults{FailNext: 2}, requests: 3},
 		"503 burst with Retry-After": {
 			faults:   fakevendor.Faults{FailNext: 1, RetryAfter: 2 * time.Second},
 			requests: 2, minTook: 2 * time.Second,
@@ -349,9 +345,7 @@ func TestFaultVendorFailures(t *testing.T) {
 			faults:   fakevendor.Faults{Outage: fakevendor.OutageError}, requests: 4,
 			wantErr: []string{"HTTP 503", "Service Unavailable.", "(after 4 attempts)"},
 		},
-		"429 without Retry-After": {
-			faults: fakevendor.Faults{RateLimitNext: 1}, requests: 2,
-		},
+		"429 without Retry-After": {faults: fakevendor.Faults{RateLimitNext: 1}, requests: 2},
 		"429 with Retry-After in seconds": {
 			faults:   fakevendor.Faults{RateLimitNext: 1, RetryAfter: 2 * time.Second},
 			requests: 2, minTook: 2 * time.Second,
@@ -377,9 +371,7 @@ func TestFaultVendorFailures(t *testing.T) {
 			requests: 4, minTook: 6 * time.Second,
 			wantErr: []string{"HTTP 429", "too_many_requests", "(after 4 attempts)"},
 		},
-		"HTML error page once": {
-			faults: fakevendor.Faults{HTMLNext: 1}, requests: 2,
-		},
+		"HTML error page once": {faults: fakevendor.Faults{HTMLNext: 1}, requests: 2},
 		"HTML error pages": {
 			faults: fakevendor.Faults{Outage: fakevendor.OutageHTML}, requests: 4,
 			wantErr: []string{"HTTP 502", "502 Bad Gateway", "(after 4 attempts)"},
@@ -476,21 +468,13 @@ func TestFaultTokenLifetimes(t *testing.T) {
 			provider: fakevendor.ProviderOracleCASB, lifetime: ptr(time.Second),
 			wantErr: []string{"the vendor issued a token with", "less than the 2s needed to hand it out"},
 		},
-		"lifetime 10 years": {
-			provider: fakevendor.ProviderSCM, lifetime: ptr(tenYears), maxLease: 24 * time.Hour, warning: clamped,
-		},
-		"oracle lifetime 10 years": {
-			provider: fakevendor.ProviderOracleCASB, lifetime: ptr(tenYears), maxLease: 24 * time.Hour, warning: clamped,
-		},
+		"lifetime 10 years":        {provider: fakevendor.ProviderSCM, lifetime: ptr(tenYears), maxLease: 24 * time.Hour, warning: clamped},
+		"oracle lifetime 10 years": {provider: fakevendor.ProviderOracleCASB, lifetime: ptr(tenYears), maxLease: 24 * time.Hour, warning: clamped},
 		"bright_pattern lifetime 10 years": {
 			provider: fakevendor.ProviderBrightPattern, lifetime: ptr(tenYears), maxLease: 24 * time.Hour, warning: clamped,
 		},
-		"oracle vendor clock 5 minutes ahead": {
-			provider: fakevendor.ProviderOracleCASB, faults: fakevendor.Faults{ClockSkew: 5 * time.Minute},
-		},
-		"oracle vendor clock 5 minutes behind": {
-			provider: fakevendor.ProviderOracleCASB, faults: fakevendor.Faults{ClockSkew: -5 * time.Minute},
-		},
+		"oracle vendor clock 5 minutes ahead":  {provider: fakevendor.ProviderOracleCASB, faults: fakevendor.Faults{ClockSkew: 5 * time.Minute}},
+		"oracle vendor clock 5 minutes behind": {provider: fakevendor.ProviderOracleCASB, faults: fakevendor.Faults{ClockSkew: -5 * time.Minute}},
 		"oracle vendor clock 50 minutes ahead": {
 			// Without the Date header correction the token would seem
 			// to live 110 minutes, and the lease would outlive it.
@@ -501,27 +485,13 @@ func TestFaultTokenLifetimes(t *testing.T) {
 			// minutes.
 			provider: fakevendor.ProviderOracleCASB, faults: fakevendor.Faults{ClockSkew: -50 * time.Minute},
 		},
-		"scm vendor clock 7 minutes ahead": {
-			provider: fakevendor.ProviderSCM, faults: fakevendor.Faults{ClockSkew: 7 * time.Minute},
-		},
-		"scm vendor clock 7 minutes behind": {
-			provider: fakevendor.ProviderSCM, faults: fakevendor.Faults{ClockSkew: -7 * time.Minute},
-		},
-		"saas vendor clock 10 minutes ahead": {
-			provider: fakevendor.ProviderSaaSSecurity, faults: fakevendor.Faults{ClockSkew: 10 * time.Minute},
-		},
-		"scm expires_in as a string": {
-			provider: fakevendor.ProviderSCM, faults: fakevendor.Faults{ExpiresIn: fakevendor.ExpiresInString},
-		},
-		"saas expires_in as a string": {
-			provider: fakevendor.ProviderSaaSSecurity, faults: fakevendor.Faults{ExpiresIn: fakevendor.ExpiresInString},
-		},
-		"oauth2 expires_in as a string": {
-			provider: fakevendor.ProviderOAuth2, faults: fakevendor.Faults{ExpiresIn: fakevendor.ExpiresInString},
-		},
-		"bright_pattern expires_in as a number": {
-			provider: fakevendor.ProviderBrightPattern, faults: fakevendor.Faults{ExpiresIn: fakevendor.ExpiresInNumber},
-		},
+		"scm vendor clock 7 minutes ahead":      {provider: fakevendor.ProviderSCM, faults: fakevendor.Faults{ClockSkew: 7 * time.Minute}},
+		"scm vendor clock 7 minutes behind":     {provider: fakevendor.ProviderSCM, faults: fakevendor.Faults{ClockSkew: -7 * time.Minute}},
+		"saas vendor clock 10 minutes ahead":    {provider: fakevendor.ProviderSaaSSecurity, faults: fakevendor.Faults{ClockSkew: 10 * time.Minute}},
+		"scm expires_in as a string":            {provider: fakevendor.ProviderSCM, faults: fakevendor.Faults{ExpiresIn: fakevendor.ExpiresInString}},
+		"saas expires_in as a string":           {provider: fakevendor.ProviderSaaSSecurity, faults: fakevendor.Faults{ExpiresIn: fakevendor.ExpiresInString}},
+		"oauth2 expires_in as a string":         {provider: fakevendor.ProviderOAuth2, faults: fakevendor.Faults{ExpiresIn: fakevendor.ExpiresInString}},
+		"bright_pattern expires_in as a number": {provider: fakevendor.ProviderBrightPattern, faults: fakevendor.Faults{ExpiresIn: fakevendor.ExpiresInNumber}},
 		"scm expires_in missing": {
 			provider: fakevendor.ProviderSCM, config: map[string]any{"default_token_ttl": "10m"},
 			faults:   fakevendor.Faults{ExpiresIn: fakevendor.ExpiresInOmit},

@@ -67,6 +67,11 @@ func TestHydra(t *testing.T) {
 		}
 	}
 	want := url.Values{"scope": {"read"}, "audience": {audience}}
+	// signed is want with a fresh client assertion for clientID, signed by k.
+	signed := func(t *testing.T, k jose.JSONWebKey, clientID string) url.Values {
+		t.Helper()
+		return withAssertion(want, assertion(t, k, clientID, h.TokenURL, rand.Text()))
+	}
 
 	for _, c := range clients {
 		t.Run(c.TokenEndpointAuthMethod, func(t *testing.T) {
@@ -77,7 +82,7 @@ func TestHydra(t *testing.T) {
 			case fakevendor.AuthMethodPost:
 				a = requestToken(t, h.TokenURL, with(want, "client_id", c.ClientID, "client_secret", c.ClientSecret), "", "")
 			case fakevendor.AuthMethodPrivateKeyJWT:
-				a = requestToken(t, h.TokenURL, withAssertion(want, assertion(t, key, c.ClientID, h.TokenURL, rand.Text())), "", "")
+				a = requestToken(t, h.TokenURL, signed(t, key, c.ClientID), "", "")
 			}
 			checkToken(t, h, a, c.ClientID, "read", audience)
 		})
@@ -100,8 +105,7 @@ func TestHydra(t *testing.T) {
 				descContains: "Claim 'jti' from 'client_assertion' MUST only be used once.",
 			},
 			"a wrong key": {
-				form:   withAssertion(want, assertion(t, other, "jwt", h.TokenURL, rand.Text())),
-				status: http.StatusUnauthorized, errorCode: "invalid_client",
+				form: signed(t, other, "jwt"), status: http.StatusUnauthorized, errorCode: "invalid_client",
 				descContains: "Unable to verify the integrity of the 'client_assertion' value.",
 			},
 			"an unknown client with a secret": {
@@ -109,8 +113,7 @@ func TestHydra(t *testing.T) {
 				descContains: "Client authentication failed",
 			},
 			"an unknown client with an assertion": {
-				form:   withAssertion(want, assertion(t, key, "nobody", h.TokenURL, rand.Text())),
-				status: http.StatusUnauthorized, errorCode: "invalid_client",
+				form: signed(t, key, "nobody"), status: http.StatusUnauthorized, errorCode: "invalid_client",
 				descContains: "Client authentication failed",
 			},
 			"a refused scope": {
@@ -155,7 +158,7 @@ func TestHydra(t *testing.T) {
 			t.Fatalf("Hydra fetched the JWKS %d times at registration, want 0", n)
 		}
 		get := func(k jose.JSONWebKey) tokenAnswer {
-			return requestToken(t, h.TokenURL, withAssertion(want, assertion(t, k, c.ClientID, h.TokenURL, rand.Text())), "", "")
+			return requestToken(t, h.TokenURL, signed(t, k, c.ClientID), "", "")
 		}
 		checkToken(t, h, get(key), c.ClientID, "read", audience)
 		if n := served.fetches.Load(); n != 1 {

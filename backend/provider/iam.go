@@ -271,9 +271,7 @@ func (scmSecretReset) Begin(ctx context.Context, env RotationEnv) (Pending, erro
 		p.Values = cloneValues(p.Values)
 		p.Values[TSGID.Name] = tsg
 	}
-	tctx, cancel := context.WithTimeout(ctx, env.Timeout)
-	tok, err := env.Client.Fetch(tctx, p)
-	cancel()
+	tok, err := env.fetch(ctx, p)
 	if err != nil {
 		return Pending{}, stepError(StepToken, err)
 	}

@@ -338,9 +338,7 @@ func (keyRotation) Finish(ctx context.Context, env RotationEnv, pend Pending) (O
 	p := env.Params
 	p.Values = cloneValues(p.Values)
 	p.Values[SigningKey.Name] = next
-	fctx, cancel := context.WithTimeout(ctx, env.Timeout)
-	tok, err := env.Client.Fetch(fctx, p)
-	cancel()
+	tok, err := env.fetch(ctx, p)
 	if err != nil {
 		return Outcome{}, stepError("accept", fmt.Errorf("the server does not accept the next key yet: %w", err))
 	}

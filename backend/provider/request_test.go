@@ -1,6 +1,7 @@
 package provider
 
 import (
+	"cmp"
 	"context"
 	"encoding/base64"
 	"errors"
@@ -47,8 +48,8 @@ func TestNewRequest(t *testing.T) {
 	}
 	cases := map[string]struct {
 		params   Params
-		wantURL  string
-		wantType string
+		wantURL  string // "" means params.TokenURL
+		wantType string // "" means a form
 		wantAuth string // "" means no Authorization header
 		wantBody string
 	}{
@@ -56,15 +57,12 @@ func TestNewRequest(t *testing.T) {
 			params: Params{ //nolint:gosec // G101: made-up test credentials
 				Provider: PaloAltoSaaSSecurity, TokenURL: "https://api.aperture.paloaltonetworks.com/oauth/token", Values: Values{"client_id": "acme", "client_secret": "acmesecret", "scope": "api_access"},
 			},
-			wantURL:  "https://api.aperture.paloaltonetworks.com/oauth/token",
-			wantType: "application/x-www-form-urlencoded",
 			wantAuth: "Basic YWNtZTphY21lc2VjcmV0", // the vendor document's own example
 			wantBody: "grant_type=client_credentials&scope=api_access",
 		},
 		"saas security defaults the URL and scope": {
 			params:   Params{Provider: PaloAltoSaaSSecurity, Values: Values{"client_id": "acme", "client_secret": "acmesecret"}},
 			wantURL:  "https://api.aperture.paloaltonetworks.com/oauth/token",
-			wantType: "application/x-www-form-urlencoded",
 			wantAuth: "Basic YWNtZTphY21lc2VjcmV0",
 			wantBody: "grant_type=client_credentials&scope=api_access",
 		},
@@ -72,8 +70,6 @@ func TestNewRequest(t *testing.T) {
 			params: Params{ //nolint:gosec // G101: made-up test credentials
 				Provider: PaloAltoSaaSSecurity, TokenURL: "https://api.aperture-eu.paloaltonetworks.com/oauth/token", Values: Values{"client_id": "acme", "client_secret": "acmesecret", "scope": "log_access incident_management"},
 			},
-			wantURL:  "https://api.aperture-eu.paloaltonetworks.com/oauth/token",
-			wantType: "application/x-www-form-urlencoded",
 			wantAuth: "Basic YWNtZTphY21lc2VjcmV0",
 			wantBody: "grant_type=client_credentials&scope=log_access+incident_management",
 		},
@@ -81,8 +77,7 @@ func TestNewRequest(t *testing.T) {
 			params: Params{
 				Provider: PaloAltoSCM, Values: Values{"client_id": "sa@1234567890.iam.panserviceaccount.com", "client_secret": "p:ss/w rd", "tsg_id": "1234567890"}, //nolint:gosec // G101: made-up test credentials
 			},
-			wantURL:  "https://auth.apps.paloaltonetworks.com/am/oauth2/access_token",
-			wantType: "application/x-www-form-urlencoded",
+			wantURL: "https://auth.apps.paloaltonetworks.com/am/oauth2/access_token",
 			// curl -u sends the id and secret as they are.
 			wantAuth: basic("sa@1234567890.iam.panserviceaccount.com", "p:ss/w rd"),
 			wantBody: "grant_type=client_credentials&scope=tsg_id%3A1234567890",
@@ -91,7 +86,6 @@ func TestNewRequest(t *testing.T) {
 			params: Params{ //nolint:gosec // G101: made-up test credentials
 				Provider: OracleCASB, TokenURL: "https://pod1.palerra.net/api/v1/token", Values: Values{"access_key": "BLHZKSBNTO7DIYRB3DRQ", "access_secret": "uQHUJdDrb08png%7K2guKbADYKnZKz05xke9LjTlEs"}, //nolint:gosec // G101: made-up test credentials
 			},
-			wantURL:  "https://pod1.palerra.net/api/v1/token",
 			wantType: "application/json",
 			wantBody: `{"accessKey":"BLHZKSBNTO7DIYRB3DRQ","accessSecret":"uQHUJdDrb08png%7K2guKbADYKnZKz05xke9LjTlEs"}`,
 		},
@@ -99,24 +93,18 @@ func TestNewRequest(t *testing.T) {
 			params: Params{ //nolint:gosec // G101: made-up test credentials
 				Provider: BrightPattern, TokenURL: "https://example.com/configapi/v2/oauth/token", Values: Values{"client_id": "clientid", "client_secret": "qkDwDJlDfig2IpeuUZYKH1Wb8q1V0ju6sILxQQqhJ", "scope": "example.com"}, //nolint:gosec // G101: made-up test credentials
 			},
-			wantURL:  "https://example.com/configapi/v2/oauth/token",
-			wantType: "application/x-www-form-urlencoded",
 			wantBody: "grant_type=client_credentials&client_id=clientid&client_secret=qkDwDJlDfig2IpeuUZYKH1Wb8q1V0ju6sILxQQqhJ&scope=example.com",
 		},
 		"bright pattern encodes the form": {
 			params: Params{ //nolint:gosec // G101: made-up test credentials
 				Provider: BrightPattern, TokenURL: "http://127.0.0.1:8443/configapi/v2/oauth/token", Values: Values{"client_id": "sheila.thomas", "client_secret": "a&b=c+d", "scope": "tenant.example.com"},
 			},
-			wantURL:  "http://127.0.0.1:8443/configapi/v2/oauth/token",
-			wantType: "application/x-www-form-urlencoded",
 			wantBody: "grant_type=client_credentials&client_id=sheila.thomas&client_secret=a%26b%3Dc%2Bd&scope=tenant.example.com",
 		},
 		"oauth2 basic encodes id and secret first (RFC 6749 2.3.1)": {
 			params: Params{ //nolint:gosec // G101: made-up test credentials
 				Provider: OAuth2, TokenURL: "https://idp.example.com/token", Values: Values{"token_endpoint_auth_method": AuthClientSecretBasic, "client_id": "my client", "client_secret": "p@ss:w/rd", "scope": "read write"},
 			},
-			wantURL:  "https://idp.example.com/token",
-			wantType: "application/x-www-form-urlencoded",
 			wantAuth: basic("my+client", "p%40ss%3Aw%2Frd"),
 			wantBody: "grant_type=client_credentials&scope=read+write",
 		},
@@ -124,8 +112,6 @@ func TestNewRequest(t *testing.T) {
 			params: Params{ //nolint:gosec // G101: made-up test credentials
 				Provider: OAuth2, TokenURL: "https://idp.example.com/token", Values: Values{"client_id": "id", "client_secret": "secret"},
 			},
-			wantURL:  "https://idp.example.com/token",
-			wantType: "application/x-www-form-urlencoded",
 			wantAuth: basic("id", "secret"),
 			wantBody: "grant_type=client_credentials",
 		},
@@ -133,8 +119,6 @@ func TestNewRequest(t *testing.T) {
 			params: Params{ //nolint:gosec // G101: made-up test credentials
 				Provider: OAuth2, TokenURL: "https://idp.example.com/token", Values: Values{"token_endpoint_auth_method": AuthClientSecretPost, "client_id": "my client", "client_secret": "p@ss:w/rd", "scope": "read"},
 			},
-			wantURL:  "https://idp.example.com/token",
-			wantType: "application/x-www-form-urlencoded",
 			wantBody: "grant_type=client_credentials&client_id=my+client&client_secret=p%40ss%3Aw%2Frd&scope=read",
 		},
 	}
@@ -156,11 +140,12 @@ func TestNewRequest(t *testing.T) {
 			if req.Method != http.MethodPost {
 				t.Errorf("method = %s, want POST", req.Method)
 			}
-			if req.URL.String() != tc.wantURL {
-				t.Errorf("URL = %s, want %s", req.URL, tc.wantURL)
+			wantURL, wantType := cmp.Or(tc.wantURL, tc.params.TokenURL), cmp.Or(tc.wantType, "application/x-www-form-urlencoded")
+			if req.URL.String() != wantURL {
+				t.Errorf("URL = %s, want %s", req.URL, wantURL)
 			}
-			if got := req.Header.Get("Content-Type"); got != tc.wantType {
-				t.Errorf("Content-Type = %q, want %q", got, tc.wantType)
+			if got := req.Header.Get("Content-Type"); got != wantType {
+				t.Errorf("Content-Type = %q, want %q", got, wantType)
 			}
 			if got := req.Header.Get("Accept"); got != "application/json" {
 				t.Errorf("Accept = %q, want application/json", got)

@@ -45,11 +45,10 @@ func testParams(provider, tokenURL string) Params {
 }
 
 type parseCase struct {
-	provider string
-	params   func(*Params) // optional changes to testParams
-	status   int
-	header   http.Header
-	body     string
+	params func(*Params) // optional changes to testParams
+	status int
+	header http.Header
+	body   string
 
 	// On success:
 	want Token // IssuedAt is always testNow; Extra nil means empty
@@ -61,16 +60,17 @@ type parseCase struct {
 	wantNotMsg []string // must not appear in Error()
 }
 
-func runParseCases(t *testing.T, cases map[string]parseCase) {
+// runParseCases parses every case's response as provider's.
+func runParseCases(t *testing.T, provider string, cases map[string]parseCase) {
 	t.Helper()
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			p := testParams(tc.provider, "")
+			p := testParams(provider, "")
 			if tc.params != nil {
 				tc.params(&p)
 			}
-			proto := protocolOf(tc.provider)
+			proto := protocolOf(provider)
 			resp := &Response{StatusCode: tc.status, Header: tc.header, Body: []byte(tc.body)}
 			tok, err := proto.ParseResponse(p, resp, testNow)
 			if tc.wantMsg == nil && tc.wantCode == "" && tc.wantKind == 0 && tc.want.AccessToken != "" {
@@ -94,8 +94,8 @@ func runParseCases(t *testing.T, cases map[string]parseCase) {
 			if !reflect.DeepEqual(tok, Token{}) {
 				t.Errorf("a failure returned a token: %+v", tok)
 			}
-			if pe.Provider != tc.provider || pe.StatusCode != tc.status {
-				t.Errorf("provider, status = %q, %d; want %q, %d", pe.Provider, pe.StatusCode, tc.provider, tc.status)
+			if pe.Provider != provider || pe.StatusCode != tc.status {
+				t.Errorf("provider, status = %q, %d; want %q, %d", pe.Provider, pe.StatusCode, provider, tc.status)
 			}
 			if pe.Kind != tc.wantKind {
 				t.Errorf("kind = %v, want %v (%v)", pe.Kind, tc.wantKind, pe)
@@ -148,9 +148,9 @@ const (
 
 func TestParseResponseSaaSSecurity(t *testing.T) {
 	t.Parallel()
-	runParseCases(t, map[string]parseCase{
+	runParseCases(t, PaloAltoSaaSSecurity, map[string]parseCase{
 		"documented success": {
-			provider: PaloAltoSaaSSecurity, status: 200, body: saasDocBody,
+			status: 200, body: saasDocBody,
 			want: Token{ //nolint:gosec // G101: a made-up test token
 				AccessToken: "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzY29wZSI6WyJhcGlfYWNjZXNzIl0.vxao73NJcehYkngrI9WvHIxugbhDzOEWDBbR4TS99Eg",
 				TokenType:   "bearer", Scope: "api_access", ExpiresAt: testNow.Add(7199 * time.Second),
@@ -158,47 +158,47 @@ func TestParseResponseSaaSSecurity(t *testing.T) {
 			},
 		},
 		"no expires_in means the default, not forever": {
-			provider: PaloAltoSaaSSecurity, status: 200, body: `{"access_token":"t","token_type":"bearer"}`,
+			status: 200, body: `{"access_token":"t","token_type":"bearer"}`,
 			want: Token{AccessToken: "t", TokenType: "bearer", Scope: "api_access", ExpiresAt: testNow.Add(30 * time.Minute), LifetimeDefaulted: true},
 		},
 		"expires_in as a string": {
-			provider: PaloAltoSaaSSecurity, status: 200, body: `{"access_token":"t","expires_in":"7199"}`,
+			status: 200, body: `{"access_token":"t","expires_in":"7199"}`,
 			want: Token{AccessToken: "t", Scope: "api_access", ExpiresAt: testNow.Add(7199 * time.Second)},
 		},
 		"any 2xx": {
-			provider: PaloAltoSaaSSecurity, status: 201, body: `{"access_token":"t","expires_in":60,"tenant":7}`,
+			status: 201, body: `{"access_token":"t","expires_in":60,"tenant":7}`,
 			want: Token{AccessToken: "t", Scope: "api_access", ExpiresAt: testNow.Add(time.Minute)},
 		},
 		"spring 401": {
-			provider: PaloAltoSaaSSecurity, status: 401, body: springUnauthorized,
+			status: 401, body: springUnauthorized,
 			wantKind: KindCredentials, wantMsg: []string{"Bad credentials"},
 		},
 		"spring error without message": {
-			provider: PaloAltoSaaSSecurity, status: 400, body: `{"timestamp":"x","status":400,"error":"Bad Request","path":"/oauth/token"}`,
+			status: 400, body: `{"timestamp":"x","status":400,"error":"Bad Request","path":"/oauth/token"}`,
 			wantKind: KindRequest, wantMsg: []string{"Bad Request"},
 		},
 		"oauth2 invalid_scope": {
-			provider: PaloAltoSaaSSecurity, status: 400, body: `{"error":"invalid_scope","error_description":"Invalid scope: api_acess"}`,
+			status: 400, body: `{"error":"invalid_scope","error_description":"Invalid scope: api_acess"}`,
 			wantKind: KindRequest, wantCode: "invalid_scope", wantMsg: []string{"Invalid scope: api_acess"},
 		},
 		"oauth2 unauthorized_client": {
-			provider: PaloAltoSaaSSecurity, status: 400, body: `{"error":"unauthorized_client"}`,
+			status: 400, body: `{"error":"unauthorized_client"}`,
 			wantKind: KindCredentials, wantCode: "unauthorized_client",
 		},
 		"403 is a credential failure": {
-			provider: PaloAltoSaaSSecurity, status: 403, body: `{"message":"Forbidden"}`,
+			status: 403, body: `{"message":"Forbidden"}`,
 			wantKind: KindCredentials, wantMsg: []string{"Forbidden"},
 		},
 		"500 is transient": {
-			provider: PaloAltoSaaSSecurity, status: 500, body: `{"message":"Internal error"}`,
+			status: 500, body: `{"message":"Internal error"}`,
 			wantKind: KindTransient, wantMsg: []string{"Internal error"},
 		},
 		"zero lifetime": {
-			provider: PaloAltoSaaSSecurity, status: 200, body: `{"access_token":"t","expires_in":0}`,
+			status: 200, body: `{"access_token":"t","expires_in":0}`,
 			wantKind: KindResponse, wantMsg: []string{"expires_in", "already be expired"},
 		},
 		"no lifetime and no default": {
-			provider: PaloAltoSaaSSecurity, params: func(p *Params) { p.DefaultTTL = 0 },
+			params: func(p *Params) { p.DefaultTTL = 0 },
 			status: 200, body: `{"access_token":"t"}`,
 			wantKind: KindConfig, wantMsg: []string{"no lifetime"},
 		},
@@ -207,66 +207,66 @@ func TestParseResponseSaaSSecurity(t *testing.T) {
 
 func TestParseResponseSCM(t *testing.T) {
 	t.Parallel()
-	runParseCases(t, map[string]parseCase{
+	runParseCases(t, PaloAltoSCM, map[string]parseCase{
 		"documented success": {
-			provider: PaloAltoSCM, status: 200, body: scmDocBody,
+			status: 200, body: scmDocBody,
 			want: Token{ //nolint:gosec // G101: a made-up test token
 				AccessToken: "eyJhb...truncated", TokenType: "Bearer", Scope: "tsg_id:1234567890",
 				ExpiresAt: testNow.Add(15 * time.Minute), Extra: map[string]string{"tsg_id": "1234567890"},
 			},
 		},
 		"scope from the request when the response has none": {
-			provider: PaloAltoSCM, status: 200, body: `{"access_token":"t","token_type":"Bearer","expires_in":899}`,
+			status: 200, body: `{"access_token":"t","token_type":"Bearer","expires_in":899}`,
 			want: Token{
 				AccessToken: "t", TokenType: "Bearer", Scope: "tsg_id:1234567890",
 				ExpiresAt: testNow.Add(899 * time.Second), Extra: map[string]string{"tsg_id": "1234567890"},
 			},
 		},
 		"invalid_client with 400": {
-			provider: PaloAltoSCM, status: 400, body: `{"error":"invalid_client","error_description":"Client authentication failed"}`,
+			status: 400, body: `{"error":"invalid_client","error_description":"Client authentication failed"}`,
 			wantKind: KindCredentials, wantCode: "invalid_client", wantMsg: []string{"Client authentication failed"},
 		},
 		"invalid_client with 401": {
-			provider: PaloAltoSCM, status: 401, body: `{"error":"invalid_client","error_description":"Client authentication failed"}`,
+			status: 401, body: `{"error":"invalid_client","error_description":"Client authentication failed"}`,
 			wantKind: KindCredentials, wantCode: "invalid_client",
 		},
 		"429 is transient": {
-			provider: PaloAltoSCM, status: 429, body: `{"error":"too_many_requests"}`,
+			status: 429, body: `{"error":"too_many_requests"}`,
 			wantKind: KindTransient, wantCode: "too_many_requests",
 		},
 		"408 is transient": {
-			provider: PaloAltoSCM, status: 408, body: ``,
+			status: 408, body: ``,
 			wantKind: KindTransient,
 		},
 		"HTML 502 becomes a short clean excerpt": {
-			provider: PaloAltoSCM, status: 502, body: htmlBadGateway,
+			status: 502, body: htmlBadGateway,
 			wantKind: KindTransient, wantMsg: []string{"502 Bad Gateway Bad Gateway The proxy received an invalid response & gave up."},
 			wantNotMsg: []string{"<", "alert", "color:red", "\n", "\t", "&amp;"},
 		},
 		"long HTML body is cut": {
-			provider: PaloAltoSCM, status: 503, body: "<html><body>" + strings.Repeat("overloaded ", 500) + "</body></html>",
+			status: 503, body: "<html><body>" + strings.Repeat("overloaded ", 500) + "</body></html>",
 			wantKind: KindTransient, wantMsg: []string{"overloaded overloaded", "..."},
 		},
 		"404 is a request error": {
-			provider: PaloAltoSCM, status: 404, body: `Not Found`,
+			status: 404, body: `Not Found`,
 			wantKind: KindRequest, wantMsg: []string{"Not Found"},
 		},
 		"redirect is refused and named": {
-			provider: PaloAltoSCM, status: 302,
+			status:   302,
 			header:   http.Header{"Location": {"https://login.example.net/am/oauth2/access_token?client_secret=" + testSecret}},
 			wantKind: KindRequest, wantMsg: []string{"redirected to https://login.example.net/am/oauth2/access_token", "token_url"},
 			wantNotMsg: []string{"client_secret"},
 		},
 		"relative redirect resolved against token_url": {
-			provider: PaloAltoSCM, status: 307, header: http.Header{"Location": {"/oauth2/access_token"}},
+			status: 307, header: http.Header{"Location": {"/oauth2/access_token"}},
 			wantKind: KindRequest, wantMsg: []string{"redirected to https://auth.apps.paloaltonetworks.com/oauth2/access_token"},
 		},
 		"redirect without Location": {
-			provider: PaloAltoSCM, status: 301, body: "moved",
+			status: 301, body: "moved",
 			wantKind: KindRequest, wantMsg: []string{"moved"},
 		},
 		"1xx is unusable": {
-			provider: PaloAltoSCM, status: 101, body: "",
+			status: 101, body: "",
 			wantKind: KindResponse,
 		},
 	})
@@ -276,71 +276,71 @@ func TestParseResponseOracleCASB(t *testing.T) {
 	t.Parallel()
 	vendorDate := time.Date(2017, 9, 11, 0, 4, 24, 0, time.UTC) // 15 minutes before the documented expiresAt
 	dated := http.Header{"Date": {vendorDate.Format(http.TimeFormat)}}
-	runParseCases(t, map[string]parseCase{
+	runParseCases(t, OracleCASB, map[string]parseCase{
 		"documented success, 201, lifetime measured against Date": {
-			provider: OracleCASB, status: 201, header: dated, body: oracleDocBody,
+			status: 201, header: dated, body: oracleDocBody,
 			want: Token{
 				AccessToken: "oracle-token-value", TokenType: "Bearer", ExpiresAt: testNow.Add(15 * time.Minute),
 				Extra: map[string]string{"tenant_id": "abcdefgh-1234-ijkl-5678-mnopqrstuvwx"},
 			},
 		},
 		"200 is accepted too; no Date means expiresAt as is": {
-			provider: OracleCASB, status: 200,
-			body: `{"accessToken":"t","tenantId":"tid","expiresAt":"` + testNow.Add(time.Hour).Format(time.RFC3339) + `"}`,
+			status: 200,
+			body:   `{"accessToken":"t","tenantId":"tid","expiresAt":"` + testNow.Add(time.Hour).Format(time.RFC3339) + `"}`,
 			want: Token{
 				AccessToken: "t", TokenType: "Bearer", ExpiresAt: testNow.Add(time.Hour),
 				Extra: map[string]string{"tenant_id": "tid"},
 			},
 		},
 		"expiresAt with offset and fraction": {
-			provider: OracleCASB, status: 201, header: http.Header{"Date": {testNow.Format(http.TimeFormat)}},
+			status: 201, header: http.Header{"Date": {testNow.Format(http.TimeFormat)}},
 			body: `{"accessToken":"t","expiresAt":"2025-03-04T11:30:00.250+01:00"}`,
 			want: Token{AccessToken: "t", TokenType: "Bearer", ExpiresAt: testNow.Add(30*time.Minute + 250*time.Millisecond)},
 		},
 		"missing expiresAt uses the default": {
-			provider: OracleCASB, status: 201, body: `{"accessToken":"t","tenantId":"tid"}`,
+			status: 201, body: `{"accessToken":"t","tenantId":"tid"}`,
 			want: Token{
 				AccessToken: "t", TokenType: "Bearer", ExpiresAt: testNow.Add(30 * time.Minute), LifetimeDefaulted: true,
 				Extra: map[string]string{"tenant_id": "tid"},
 			},
 		},
 		"runtime-response failure inside a 200": {
-			provider: OracleCASB, status: 200, body: oracleRuntimeFailure,
+			status: 200, body: oracleRuntimeFailure,
 			wantKind: KindRequest, wantMsg: []string{"no accessToken", "No existing keys found for tenant"},
 		},
 		"400 status/entity/metadata": {
-			provider: OracleCASB, status: 400,
+			status:   400,
 			body:     `{"status":400,"entity":{"errors":[{"field":"accessKey","message":"accessKey must not be empty"}]},"metadata":{}}`,
 			wantKind: KindRequest, wantMsg: []string{"accessKey must not be empty"},
 		},
 		"401 status/entity/metadata": {
-			provider: OracleCASB, status: 401,
+			status:   401,
 			body:     `{"status":401,"entity":{"errorMessage":"Invalid access key or secret"},"metadata":{"Content-Type":["application/json"]}}`,
 			wantKind: KindCredentials, wantMsg: []string{"Invalid access key or secret"},
 		},
 		"403 with a string entity": {
-			provider: OracleCASB, status: 403, body: `{"status":403,"entity":"APIs are not enabled for this tenant","metadata":{}}`,
+			status: 403, body: `{"status":403,"entity":"APIs are not enabled for this tenant","metadata":{}}`,
 			wantKind: KindCredentials, wantMsg: []string{"APIs are not enabled for this tenant"}, wantNotMsg: []string{`"status"`},
 		},
 		"404": {
-			provider: OracleCASB, status: 404, body: `{"status":404,"entity":{"message":"Resource not present"}}`,
+			status: 404, body: `{"status":404,"entity":{"message":"Resource not present"}}`,
 			wantKind: KindRequest, wantMsg: []string{"Resource not present"},
 		},
 		"500 runtime-response": {
-			provider: OracleCASB, status: 500, body: `{"runtime-response":{"status":500,"message":"Internal Server error"}}`,
+			status: 500, body: `{"runtime-response":{"status":500,"message":"Internal Server error"}}`,
 			wantKind: KindTransient, wantMsg: []string{"Internal Server error"},
 		},
 		"expired by the vendor's clock": {
-			provider: OracleCASB, status: 201, header: dated,
+			status: 201, header: dated,
 			body:     `{"accessToken":"t","expiresAt":"2017-09-11T00:04:00Z"}`,
 			wantKind: KindResponse, wantMsg: []string{"expiresAt", "already be expired"},
 		},
 		"expiresAt as epoch number": {
-			provider: OracleCASB, status: 201, body: `{"accessToken":"t","expiresAt":1505089164}`,
+			status: 201, body: `{"accessToken":"t","expiresAt":1505089164}`,
 			wantKind: KindResponse, wantMsg: []string{"expiresAt", "RFC 3339"},
 		},
 		"absurd expiresAt is clamped": {
-			provider: OracleCASB, status: 201, header: dated, body: `{"accessToken":"t","expiresAt":"9999-01-01T00:00:00Z"}`,
+			status: 201, header: dated, body: `{"accessToken":"t","expiresAt":"9999-01-01T00:00:00Z"}`,
 			want: Token{AccessToken: "t", TokenType: "Bearer", ExpiresAt: testNow.Add(MaxLifetime), LifetimeClamped: true},
 		},
 	})
@@ -348,32 +348,32 @@ func TestParseResponseOracleCASB(t *testing.T) {
 
 func TestParseResponseBrightPattern(t *testing.T) {
 	t.Parallel()
-	runParseCases(t, map[string]parseCase{
+	runParseCases(t, BrightPattern, map[string]parseCase{
 		"documented success, string expires_in, trailing comma": {
-			provider: BrightPattern, status: 200, body: brightDocBody,
+			status: 200, body: brightDocBody,
 			want: Token{ //nolint:gosec // G101: a made-up test token
 				AccessToken: "eyJhbGciOiJSUzI1NiI5q9Jgt...6HznsvPWy7UP3MINA", TokenType: "Bearer",
 				Scope: "example.com", ExpiresAt: testNow.Add(3599 * time.Second),
 			},
 		},
 		"numeric expires_in also read": {
-			provider: BrightPattern, status: 200, body: `{"access_token":"t","token_type":"Bearer","expires_in":3480,"scope":"example.com"}`,
+			status: 200, body: `{"access_token":"t","token_type":"Bearer","expires_in":3480,"scope":"example.com"}`,
 			want: Token{AccessToken: "t", TokenType: "Bearer", Scope: "example.com", ExpiresAt: testNow.Add(3480 * time.Second)},
 		},
 		"float string": {
-			provider: BrightPattern, status: 200, body: `{"access_token":"t","expires_in":"3600.0"}`,
+			status: 200, body: `{"access_token":"t","expires_in":"3600.0"}`,
 			want: Token{AccessToken: "t", Scope: "example.com", ExpiresAt: testNow.Add(time.Hour)},
 		},
 		"non-numeric expires_in": {
-			provider: BrightPattern, status: 200, body: `{"access_token":"t","expires_in":"one hour"}`,
+			status: 200, body: `{"access_token":"t","expires_in":"one hour"}`,
 			wantKind: KindResponse, wantMsg: []string{"expires_in", "not a decimal number"}, wantNotMsg: []string{"one hour"},
 		},
 		"401 with an empty body": {
-			provider: BrightPattern, status: 401, body: ``,
+			status: 401, body: ``,
 			wantKind: KindCredentials,
 		},
 		"401 with a plain text body": {
-			provider: BrightPattern, status: 401, body: "User is locked\n",
+			status: 401, body: "User is locked\n",
 			wantKind: KindCredentials, wantMsg: []string{"User is locked"},
 		},
 	})
@@ -381,55 +381,55 @@ func TestParseResponseBrightPattern(t *testing.T) {
 
 func TestParseResponseOAuth2(t *testing.T) {
 	t.Parallel()
-	runParseCases(t, map[string]parseCase{
+	runParseCases(t, OAuth2, map[string]parseCase{
 		"success": {
-			provider: OAuth2, status: 200, params: func(p *Params) { p.Values[Scope.Name] = "read" },
+			status: 200, params: func(p *Params) { p.Values[Scope.Name] = "read" },
 			body: `{"access_token":"t","token_type":"Bearer","expires_in":3600}`,
 			want: Token{AccessToken: "t", TokenType: "Bearer", Scope: "read", ExpiresAt: testNow.Add(time.Hour)},
 		},
 		"response scope wins": {
-			provider: OAuth2, status: 200, params: func(p *Params) { p.Values[Scope.Name] = "read write" },
+			status: 200, params: func(p *Params) { p.Values[Scope.Name] = "read write" },
 			body: `{"access_token":"t","scope":"read","expires_in":3600}`,
 			want: Token{AccessToken: "t", Scope: "read", ExpiresAt: testNow.Add(time.Hour)},
 		},
 		"invalid_client inside a 200": {
-			provider: OAuth2, status: 200, body: `{"error":"invalid_client","error_description":"Unknown client"}`,
+			status: 200, body: `{"error":"invalid_client","error_description":"Unknown client"}`,
 			wantKind: KindCredentials, wantCode: "invalid_client", wantMsg: []string{"no access_token", "Unknown client"},
 		},
 		"2xx without a token or a message": {
-			provider: OAuth2, status: 200, body: `{"token_type":"Bearer"}`,
+			status: 200, body: `{"token_type":"Bearer"}`,
 			wantKind: KindRequest, wantMsg: []string{"no access_token"},
 		},
 		"blank token": {
-			provider: OAuth2, status: 200, body: `{"access_token":"  "}`,
+			status: 200, body: `{"access_token":"  "}`,
 			wantKind: KindRequest, wantMsg: []string{"no access_token"},
 		},
 		"token of the wrong type": {
-			provider: OAuth2, status: 200, body: `{"access_token":12345}`,
+			status: 200, body: `{"access_token":12345}`,
 			wantKind: KindResponse, wantMsg: []string{"not a string"},
 		},
 		"HTML with 200": {
-			provider: OAuth2, status: 200, body: `<html><body>Please log in</body></html>`,
+			status: 200, body: `<html><body>Please log in</body></html>`,
 			wantKind: KindResponse, wantMsg: []string{"not a JSON object", "Please log in"},
 		},
 		"JSON array": {
-			provider: OAuth2, status: 200, body: `[{"access_token":"t"}]`,
+			status: 200, body: `[{"access_token":"t"}]`,
 			wantKind: KindResponse, wantMsg: []string{"not a JSON object"},
 		},
 		"empty 200": {
-			provider: OAuth2, status: 204, body: ``,
+			status: 204, body: ``,
 			wantKind: KindResponse, wantMsg: []string{"not a JSON object", "empty body"},
 		},
 		"truncated JSON": {
-			provider: OAuth2, status: 200, body: `{"access_token":"abc","expi`,
+			status: 200, body: `{"access_token":"abc","expi`,
 			wantKind: KindResponse, wantMsg: []string{"not a JSON object"},
 		},
 		"token echoing the secret is refused": {
-			provider: OAuth2, status: 200, body: `{"access_token":"x` + testSecret + `x","expires_in":60}`,
+			status: 200, body: `{"access_token":"x` + testSecret + `x","expires_in":60}`,
 			wantKind: KindResponse, wantMsg: []string{"echoes a credential"},
 		},
 		"extra field echoing the secret is refused": {
-			provider: OAuth2, status: 200, body: `{"access_token":"t","scope":"` + testSecret + `","expires_in":60}`,
+			status: 200, body: `{"access_token":"t","scope":"` + testSecret + `","expires_in":60}`,
 			wantKind: KindResponse, wantMsg: []string{"echoes a credential"},
 		},
 	})

@@ -63,6 +63,13 @@ type RotationEnv struct {
 	Log hclog.Logger
 }
 
+// fetch gets a token for p, the request bounded by env.Timeout.
+func (env RotationEnv) fetch(ctx context.Context, p Params) (Token, error) {
+	ctx, cancel := context.WithTimeout(ctx, env.Timeout)
+	defer cancel()
+	return env.Client.Fetch(ctx, p)
+}
+
 // Pending is a rotation that Begin prepared and Finish has not completed.
 // The engine stores it seal-wrapped and never shows State.
 type Pending struct {

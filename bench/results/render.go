@@ -83,6 +83,16 @@ func (r *renderer) p(format string, args ...any) {
 	r.buf.WriteByte('\n')
 }
 
+// code writes ls as a fenced code block, followed by a blank line.
+func (r *renderer) code(ls []string) {
+	r.p("```")
+	for _, l := range ls {
+		r.p("%s", l)
+	}
+	r.p("```")
+	r.p("")
+}
+
 func (r *renderer) header() {
 	m, res := r.in.Meta, r.in.Results
 	r.p("# Benchmarks")
@@ -551,30 +561,15 @@ func (r *renderer) profile() {
 	r.p("")
 	r.p("The plugin process (`go tool pprof -top -cum`):")
 	r.p("")
-	r.p("```")
-	for _, l := range prof.Plugin {
-		r.p("%s", l)
-	}
-	r.p("```")
-	r.p("")
+	r.code(prof.Plugin)
 	if len(prof.PluginCreds) > 0 {
 		r.p("The same profile, only the samples inside the creds handler (`-focus=pathCredsRead`; percentages of the whole):")
 		r.p("")
-		r.p("```")
-		for _, l := range prof.PluginCreds {
-			r.p("%s", l)
-		}
-		r.p("```")
-		r.p("")
+		r.code(prof.PluginCreds)
 	}
 	r.p("The Vault server at the same time (`/v1/sys/pprof/profile`):")
 	r.p("")
-	r.p("```")
-	for _, l := range prof.Vault {
-		r.p("%s", l)
-	}
-	r.p("```")
-	r.p("")
+	r.code(prof.Vault)
 }
 
 func (r *renderer) load() {

@@ -177,12 +177,7 @@ func (r *renderer) scale() {
 			r.p("Where the live heap is at %s configs (`go tool pprof -top -sample_index=inuse_space`, an allocation sampled", nz)
 			r.p("every %s bytes on average):", thousands(int64(h.MemProfileRate)))
 			r.p("")
-			r.p("```")
-			for _, l := range h.Top {
-				r.p("%s", l)
-			}
-			r.p("```")
-			r.p("")
+			r.code(h.Top)
 		}
 	}
 	b, ms := s.metricsTargets()

@@ -62,15 +62,13 @@ func fullPlan() plan {
 	}
 }
 
+// quickPlan is fullPlan with shorter runs and fewer samples and roles.
 func quickPlan() plan {
-	return plan{
-		rounds: 1, warmup: 100 * time.Millisecond, run: 500 * time.Millisecond, clients: []int{1, 16, 64},
-		coldSamples: 20, delayed: 5, vendorDelay: 20 * time.Millisecond,
-		callsRun: 40 * time.Second, lifetime: 64 * time.Second,
-		roles:      500,
-		raftRounds: 1, raftClients: []int{1, 16},
-		profile: 2 * time.Second,
-	}
+	p := fullPlan()
+	p.rounds, p.warmup, p.run = 1, 100*time.Millisecond, 500*time.Millisecond
+	p.coldSamples, p.delayed = 20, 5
+	p.callsRun, p.roles, p.raftRounds, p.profile = 40*time.Second, 500, 1, 2*time.Second
+	return p
 }
 
 // bench is the shared state of one benchmark run.

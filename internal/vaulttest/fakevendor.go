@@ -56,9 +56,7 @@ type FakeVendor struct {
 // port and waits until it listens. It is stopped in t.Cleanup.
 func StartFakeVendor(t testing.TB, bin string, o FakeVendorOptions) *FakeVendor {
 	t.Helper()
-	if o.StartTimeout <= 0 {
-		o.StartTimeout = DefaultStartTimeout
-	}
+	o.StartTimeout = startTimeout(o.StartTimeout)
 	dir := t.TempDir()
 	caFile := filepath.Join(dir, "ca.pem")
 	addrFile := filepath.Join(dir, "url.txt")

@@ -55,9 +55,7 @@ type Hydra struct {
 // https it trusts the system roots, which SSL_CERT_FILE (in Env) replaces.
 func StartHydra(t testing.TB, bin string, o HydraOptions) *Hydra {
 	t.Helper()
-	if o.StartTimeout <= 0 {
-		o.StartTimeout = DefaultStartTimeout
-	}
+	o.StartTimeout = startTimeout(o.StartTimeout)
 	dir := t.TempDir()
 	h := &Hydra{client: &http.Client{Timeout: 30 * time.Second}}
 	t.Cleanup(h.client.CloseIdleConnections)

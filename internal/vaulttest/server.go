@@ -26,6 +26,15 @@ const (
 	startAttempts = 4
 )
 
+// startTimeout is d, or DefaultStartTimeout when d is not positive: the
+// wait for readiness of a process the Start functions run.
+func startTimeout(d time.Duration) time.Duration {
+	if d <= 0 {
+		return DefaultStartTimeout
+	}
+	return d
+}
+
 // Server is one running Vault server: a dev server from StartDev (with its
 // Process), or a node of a Cluster, whose process scripts/cluster.sh runs.
 type Server struct {
@@ -72,9 +81,7 @@ func StartDev(t testing.TB, vaultBin string, o DevOptions) *Server {
 	if o.LogLevel == "" {
 		o.LogLevel = "debug"
 	}
-	if o.StartTimeout <= 0 {
-		o.StartTimeout = DefaultStartTimeout
-	}
+	o.StartTimeout = startTimeout(o.StartTimeout)
 	dir := t.TempDir()
 	s := &Server{Bin: vaultBin, RootToken: o.RootToken, Dir: dir, PluginDir: filepath.Join(dir, "plugins")}
 	if err := os.Mkdir(s.PluginDir, 0o700); err != nil {
