@@ -1,0 +1,119 @@
+package backend
+
+// Tests that demonstrate findings of a security review. Each fails today
+// and passes once the finding is fixed.
+
+import (
+	"context"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/vault/sdk/logical"
+
+	"github.com/vault-palo/vault-plugin-secrets-palo/internal/fakevendor"
+	"github.com/vault-palo/vault-plugin-secrets-palo/internal/testclock"
+)
+
+// Two roles of one oauth2 config that override audience (or resource) but
+// not scope get tokens from one cache entry: a reader of creds/b is handed
+// the token the server minted for role a's audience. The cache key
+// (cacheKey in role.go) is config, fingerprint and RequestedScope only.
+func TestReviewRoleAudienceOverrideIsPartOfTheCacheKey(t *testing.T) {
+	t.Parallel()
+	e := newTestEnv(t)
+	e.mustOK(logical.UpdateOperation, "config/o", e.demoConfig("oauth2"))
+	e.mustOK(logical.UpdateOperation, "roles/a", map[string]any{"config": "o", "audience": "https://api-a.example"})
+	e.mustOK(logical.UpdateOperation, "roles/b", map[string]any{"config": "o", "audience": "https://api-b.example"})
+	e.mustOK(logical.UpdateOperation, "roles/r", map[string]any{"config": "o", "resource": "https://res-r.example"})
+
+	tokA := e.mustOK(logical.ReadOperation, "creds/a", nil).Data["access_token"].(string)
+	tokB := e.mustOK(logical.ReadOperation, "creds/b", nil).Data["access_token"].(string)
+	tokR := e.mustOK(logical.ReadOperation, "creds/r", nil).Data["access_token"].(string)
+	if info, ok := e.vendor.Check(tokB); !ok || !slices.Equal(info.Audience, []string{"https://api-b.example"}) {
+		t.Errorf("creds/b returned a token for audience %v (same token as creds/a: %t); want [https://api-b.example]", info.Audience, tokA == tokB)
+	}
+	if info, ok := e.vendor.Check(tokR); !ok || !slices.Equal(info.Resources, []string{"https://res-r.example"}) {
+		t.Errorf("creds/r returned a token for resources %v audience %v; want resource https://res-r.example", info.Resources, info.Audience)
+	}
+}
+
+// While a reset whose answer was lost is pending, a writer with update on
+// config/scm (no secret) changes client_id with verify_connection=false.
+// Only a written secret is held to verification while a reset is pending
+// (writeConfig: pending is looked up only when secretGiven), so the write
+// is stored. The resumed reset (scmSecretReset.Finish) then resets the
+// pending service account again with the saved token, and discards every
+// answer because it names the account's client_id rather than the
+// config's new one: each repeat resets the secret at the vendor and
+// throws the new one away. Once the saved token has expired, putting
+// client_id back does not help: no working secret is left.
+func TestReviewClientIDChangeDuringAPendingResetLosesTheSecret(t *testing.T) {
+	t.Parallel()
+	e := rotationEnv(t, nil)
+	orig := scmDemo().ClientID
+	e.loseReset()
+	e.setIAMFaults(fakevendor.IAMFaults{})
+	resetsBefore := e.resets()
+
+	out := e.route(logical.UpdateOperation, "config/scm", map[string]any{
+		"client_id": "intruder@1234567890.iam.panserviceaccount.com", "verify_connection": false,
+	})
+	if out.err == nil && !out.resp.IsError() {
+		t.Log("the client_id change was stored while a reset was pending")
+	}
+	_, err := e.b.rotate(context.Background(), e.storage, "scm", "manual")
+	t.Logf("resumed rotation: %v", err)
+	if n := e.resets() - resetsBefore; n > 0 && !e.vendorAccepts(e.storedSecret()) {
+		t.Errorf("the resumed rotation reset the service account %d more time(s) and stored none of the new secrets", n)
+	}
+	// The saved token expires; the operator puts client_id back.
+	later := time.Now().Add(time.Hour)
+	e.b.now = func() time.Time { return later }
+	e.mustOK(logical.UpdateOperation, "config/scm", map[string]any{"client_id": orig, "verify_connection": false})
+	_, err = e.b.rotate(context.Background(), e.storage, "scm", "manual")
+	if !e.vendorAccepts(e.storedSecret()) {
+		t.Errorf("the engine holds no working secret any more (last run: %v)", err)
+	}
+}
+
+// A reset whose answer is lost is repeated by "the periodic check (within
+// a minute on the active node)" (README, "No lost secret"; the run's own
+// error says so too). But periodic (rotation.go) skips any config whose
+// record counts failures until the failure backoff has passed, and the
+// backoff doubles with every failed run since the last success: after
+// four earlier failures (say the IAM role could not reset, then was
+// fixed), the fifth run's lost answer is next retried 16 minutes later,
+// after the saved 15-minute token has expired. Nothing can reset again:
+// the secret is lost although the IAM API answered again one minute
+// after the loss.
+func TestReviewFailureBackoffOutlivesTheSavedToken(t *testing.T) {
+	t.Parallel()
+	e := rotationEnv(t, nil)
+	clk := testclock.New(time.Now())
+	e.b.now = clk.Now
+	tick := func() {
+		if err := e.b.periodic(context.Background(), &logical.Request{Storage: e.storage}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Four failed runs: the vendor refuses the reset (403), nothing changes.
+	e.setIAMFaults(fakevendor.IAMFaults{RefuseReset: true})
+	for range 4 {
+		if _, err := e.b.rotate(context.Background(), e.storage, "scm", "manual"); err == nil {
+			t.Fatal("want a refused reset")
+		}
+	}
+	// The IAM role is fixed; the next run's answer is lost.
+	e.loseReset()
+	e.setIAMFaults(fakevendor.IAMFaults{})
+	// The active node runs the periodic check every minute for 20 minutes.
+	for range 20 {
+		clk.Advance(time.Minute)
+		tick()
+	}
+	if !e.vendorAccepts(e.storedSecret()) {
+		rec, _ := readRotationRecord(context.Background(), e.storage, "scm")
+		t.Errorf("the periodic check did not repeat the lost reset while its token was valid; the secret is lost (last error: %s)", rec.LastError)
+	}
+}
