@@ -5,7 +5,10 @@ package backend
 
 import (
 	"context"
+	"net/http"
+	"net/http/httptest"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -115,5 +118,37 @@ func TestReviewFailureBackoffOutlivesTheSavedToken(t *testing.T) {
 	if !e.vendorAccepts(e.storedSecret()) {
 		rec, _ := readRotationRecord(context.Background(), e.storage, "scm")
 		t.Errorf("the periodic check did not repeat the lost reset while its token was valid; the secret is lost (last error: %s)", rec.LastError)
+	}
+}
+
+// A token endpoint that answers 200 with a form-encoded body (as GitHub
+// and some older OAuth2 servers do by default) is "not a JSON object", and
+// successBodySummary (provider/vendorerror.go) quotes text that does not
+// start with '{', '[' or '"' as an excerpt: the live access token lands in
+// the creds error, the Warn log line "token fetch failed" and the
+// verify_connection refusal. The redactor knows only the config's own
+// secrets, not the token in the body.
+func TestReviewFormEncodedSuccessBodyIsNeverQuoted(t *testing.T) {
+	t.Parallel()
+	const token = "gho_LiveAccessToken0123456789abcdef"
+	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/x-www-form-urlencoded")
+		_, _ = w.Write([]byte("access_token=" + token + "&scope=&token_type=bearer"))
+	}))
+	t.Cleanup(hs.Close)
+	e := newTestEnv(t)
+	cfg := map[string]any{
+		"provider": "oauth2", "token_url": hs.URL + "/login/oauth/access_token",
+		"client_id": "client-1", "client_secret": "client-secret-0123456789",
+	}
+	verify := e.route(logical.UpdateOperation, "config/gh", cfg)
+	cfg["verify_connection"] = false
+	e.mustOK(logical.UpdateOperation, "config/gh", cfg)
+	e.mustOK(logical.UpdateOperation, "roles/gh", map[string]any{"config": "gh"})
+	read := e.route(logical.ReadOperation, "creds/gh", nil)
+	for what, text := range map[string]string{"verify_connection refusal": verify.text(), "creds error": read.text(), "log": e.logs.String()} {
+		if strings.Contains(text, token) {
+			t.Errorf("the %s quotes the access token", what)
+		}
 	}
 }
