@@ -152,3 +152,26 @@ func TestReviewFormEncodedSuccessBodyIsNeverQuoted(t *testing.T) {
 		}
 	}
 }
+
+// Whether a pending reset is live is decided by comparing wall-clock
+// times written by possibly different nodes: livePending (rotation.go)
+// treats a record as a leftover when the config's SecretSetAt is after the
+// pending's StartedAt. When the clock that begins the rotation is behind
+// the clock that last wrote the secret (a failover to a node whose clock
+// is a minute behind, or an NTP step back), a reset whose answer is lost
+// is never repeated: the saved token is ignored, the next run begins anew
+// with the reset secret and fails, and a hand-written old secret is not
+// held to verification. The secret is lost at once, with no "recover"
+// message.
+func TestReviewPendingResetSurvivesAClockBehindTheLastWrite(t *testing.T) {
+	t.Parallel()
+	e := rotationEnv(t, nil) // SecretSetAt: now, by this node's clock
+	behind := time.Now().Add(-time.Minute)
+	e.b.now = func() time.Time { return behind } // the node that rotates next
+	e.loseReset()
+	e.setIAMFaults(fakevendor.IAMFaults{})
+	_, err := e.b.rotate(context.Background(), e.storage, "scm", "manual")
+	if !e.vendorAccepts(e.storedSecret()) {
+		t.Errorf("the lost reset was not repeated with its saved token (run: %v)", err)
+	}
+}
