@@ -9,11 +9,13 @@ import (
 	"net/http/httptest"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/hashicorp/vault/sdk/logical"
 
+	"github.com/vault-palo/vault-plugin-secrets-palo/backend/provider"
 	"github.com/vault-palo/vault-plugin-secrets-palo/internal/fakevendor"
 	"github.com/vault-palo/vault-plugin-secrets-palo/internal/testclock"
 )
@@ -173,5 +175,66 @@ func TestReviewPendingResetSurvivesAClockBehindTheLastWrite(t *testing.T) {
 	_, err := e.b.rotate(context.Background(), e.storage, "scm", "manual")
 	if !e.vendorAccepts(e.storedSecret()) {
 		t.Errorf("the lost reset was not repeated with its saved token (run: %v)", err)
+	}
+}
+
+// A reset's answer was lost; the operator resets the secret at the vendor
+// by hand and writes it. The write verifies it without the config's lock
+// (writeConfig), and meanwhile the periodic check resumes the pending
+// reset with its saved token: the vendor's secret is reset again, and the
+// run stores the new one and ends. The write's second attempt then merges
+// its secret onto the rotated config and, since the fingerprint of what it
+// stores equals the one it verified, stores it without verifying again:
+// the rotated secret, the vendor's only valid one, is overwritten by one
+// the vendor no longer accepts. Nothing said so: the write succeeded.
+func TestReviewVerifiedWriteRacingAResumedResetLosesTheSecret(t *testing.T) {
+	t.Parallel()
+	const manual = "hand-reset-secret-0123456789"
+	fv := fakevendor.New()
+	a := scmDemo()
+	if err := fv.AddAccount(a); err != nil {
+		t.Fatal(err)
+	}
+	inFlight, release := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	// The vendor as it was when the operator reset by hand: it accepts
+	// the hand-reset secret, slowly.
+	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, pw, ok := r.BasicAuth(); ok && pw == manual {
+			once.Do(func() { close(inFlight) })
+			<-release
+			w.Header().Set("Content-Type", "application/json")
+			_, _ = w.Write([]byte(`{"access_token":"hand-token","token_type":"Bearer","expires_in":899,"scope":"tsg_id:` + a.TSGIDs[0] + `"}`))
+			return
+		}
+		fv.ServeHTTP(w, r)
+	}))
+	t.Cleanup(hs.Close)
+	e := newTestEnv(t)
+	e.mustOK(logical.UpdateOperation, "config/scm", map[string]any{
+		"provider": "paloalto_scm", "token_url": hs.URL + fakevendor.TokenPath("paloalto_scm"), "iam_url": hs.URL,
+		"client_id": a.ClientID, "client_secret": a.ClientSecret, "tsg_id": a.TSGIDs[0],
+	})
+	if err := fv.SetIAMFaults(fakevendor.IAMFaults{LoseResetNext: provider.ResetAttempts}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.b.rotate(context.Background(), e.storage, "scm", "manual"); err == nil {
+		t.Fatal("want a lost answer")
+	}
+	if err := fv.SetIAMFaults(fakevendor.IAMFaults{}); err != nil {
+		t.Fatal(err)
+	}
+	written := make(chan outcome, 1)
+	go func() { written <- e.route(logical.UpdateOperation, "config/scm", map[string]any{"client_secret": manual}) }()
+	<-inFlight
+	if _, err := e.b.rotate(context.Background(), e.storage, "scm", "scheduled"); err != nil {
+		t.Fatalf("the resumed reset: %v", err)
+	}
+	rotated := e.storedSecret()
+	close(release)
+	out := <-written
+	t.Logf("the write: %s", out.text())
+	if got := e.storedSecret(); got != rotated && (out.err == nil && !out.resp.IsError()) {
+		t.Errorf("the write replaced the rotated secret, the vendor's only valid one, without verifying again (stored %q)", got)
 	}
 }
