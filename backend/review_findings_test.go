@@ -238,3 +238,21 @@ func TestReviewVerifiedWriteRacingAResumedResetLosesTheSecret(t *testing.T) {
 		t.Errorf("the write replaced the rotated secret, the vendor's only valid one, without verifying again (stored %q)", got)
 	}
 }
+
+// After a rotation, this node's fetches use liveConfig.current, which
+// copies every value the rotation stored (useRotated keeps the whole
+// stored Values, not just the new credential) over the token request's
+// values, role overrides included. A role that overrides tsg_id (a child
+// TSG) then gets tokens of the config's own TSG, cached under the role's
+// scope, until the config is next written or invalidated.
+func TestReviewRoleOverrideSurvivesARotation(t *testing.T) {
+	t.Parallel()
+	e := rotationEnv(t, nil)
+	const child = "1234567891"
+	e.mustOK(logical.UpdateOperation, "roles/child", map[string]any{"config": "scm", "tsg_id": child})
+	e.mustOK(logical.UpdateOperation, "config/scm/rotate-root", nil)
+	tok := e.mustOK(logical.ReadOperation, "creds/child", nil).Data["access_token"].(string)
+	if info, ok := e.vendor.Check(tok); !ok || info.Scope != "tsg_id:"+child {
+		t.Errorf("creds/child after a rotation returned a token with scope %q; want tsg_id:%s", info.Scope, child)
+	}
+}
