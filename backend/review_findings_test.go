@@ -225,7 +225,9 @@ func TestReviewVerifiedWriteRacingAResumedResetLosesTheSecret(t *testing.T) {
 		t.Fatal(err)
 	}
 	written := make(chan outcome, 1)
-	go func() { written <- e.route(logical.UpdateOperation, "config/scm", map[string]any{"client_secret": manual}) }()
+	go func() {
+		written <- e.route(logical.UpdateOperation, "config/scm", map[string]any{"client_secret": manual})
+	}()
 	<-inFlight
 	if _, err := e.b.rotate(context.Background(), e.storage, "scm", "scheduled"); err != nil {
 		t.Fatalf("the resumed reset: %v", err)
