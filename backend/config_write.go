@@ -59,14 +59,27 @@ func (w *configWrite) makeKey(existing, entry *configEntry) string {
 //     destination is then who may hold its secret;
 //   - one that writes the credential, or changes the vendor login, while a
 //     rotation of the config runs, here or on another instance: its store
-//     would overwrite, or be overwritten by, the rotation's.
-func checkConfigChange(name string, existing, entry *configEntry, held bool, since time.Time, req *logical.Request) string {
+//     would overwrite, or be overwritten by, the rotation's;
+//   - one that changes the login a rotation whose outcome is unknown began
+//     with (client_id and the fields only rotation uses, such as
+//     service_account_id) without a credential to verify: the rotation is
+//     resumed for the account it began with, and a login changed under it
+//     could leave no working credential.
+func checkConfigChange(name string, existing, entry *configEntry, held bool, since time.Time, pending *provider.Pending, req *logical.Request) string {
 	if existing == nil {
 		return ""
 	}
+	w := entry.rotationTerms()
 	if held && (secretGiven(req) || existing.fingerprint() != entry.fingerprint() || !maps.Equal(existing.Values, entry.Values)) {
 		return fmt.Sprintf("config %q: a rotation of its credential is running (since %s); this write would overwrite or lose "+
-			"the rotated %s. Wait for it to end (read config/%s) and write again", name, formatTime(since), entry.rotationTerms().Credential, name)
+			"the rotated %s. Wait for it to end (read config/%s) and write again", name, formatTime(since), w.Credential, name)
+	}
+	if login := entry.loginChangedFrom(existing); pending != nil && !pending.ValidUntil.IsZero() && len(login) > 0 && !secretGiven(req) {
+		return fmt.Sprintf("%s: config %q has a %s begun at %s whose outcome is unknown (its answer was lost); the engine resumes it "+
+			"for the login it began with, and changing %s now could leave no working %s. Let rotate-root finish it "+
+			"(read config/%s: rotation_pending), or write %s=... in the same write: it is verified with the vendor and ends "+
+			"the pending %s", strings.Join(login, ", "), name, w.Changed, formatTime(pending.StartedAt), strings.Join(login, " and "),
+			w.Credential, name, w.Field, w.Changed)
 	}
 	changed := entry.destinationsChangedFrom(existing)
 	if len(changed) == 0 || secretGiven(req) || provider.UsesKey(entry.Values) {
@@ -93,6 +106,19 @@ func (c *configEntry) destinationsChangedFrom(old *configEntry) []string {
 	}
 	for _, f := range c.descriptor().Fields {
 		if f.Destination && c.Values[f.Name] != old.Values[f.Name] {
+			changed = append(changed, f.Name)
+		}
+	}
+	return changed
+}
+
+// loginChangedFrom lists the fields naming the account whose credential
+// a rotation changes (client_id, and the fields only rotation uses) that
+// differ from old.
+func (c *configEntry) loginChangedFrom(old *configEntry) []string {
+	var changed []string
+	for _, f := range c.descriptor().Fields {
+		if (f.Name == provider.ClientID.Name || f.RotationOnly && !f.Hidden) && c.Values[f.Name] != old.Values[f.Name] {
 			changed = append(changed, f.Name)
 		}
 	}

@@ -7,8 +7,10 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -16,6 +18,7 @@ import (
 
 	"github.com/vault-palo/vault-plugin-secrets-palo/backend/provider"
 	"github.com/vault-palo/vault-plugin-secrets-palo/internal/fakevendor"
+	"github.com/vault-palo/vault-plugin-secrets-palo/internal/testclock"
 	"github.com/vault-palo/vault-plugin-secrets-palo/internal/testkit"
 )
 
@@ -343,5 +346,262 @@ func TestConcurrentWritesWithoutVerificationAreNeverRefused(t *testing.T) {
 	close(errs)
 	for msg := range errs {
 		t.Errorf("a concurrent write was refused: %s", msg)
+	}
+}
+
+// Roles of one oauth2 config that override audience or resource but not
+// scope request different tokens: each gets its own, never another role's.
+func TestRolesOverridingAudienceOrResourceGetTheirOwnTokens(t *testing.T) {
+	t.Parallel()
+	e := newTestEnv(t)
+	e.mustOK(logical.UpdateOperation, "config/o", e.demoConfig("oauth2"))
+	e.mustOK(logical.UpdateOperation, "roles/a", map[string]any{"config": "o", "audience": "https://api-a.example"})
+	e.mustOK(logical.UpdateOperation, "roles/b", map[string]any{"config": "o", "audience": "https://api-b.example"})
+	e.mustOK(logical.UpdateOperation, "roles/r", map[string]any{"config": "o", "resource": "https://res-r.example"})
+	e.mustOK(logical.UpdateOperation, "roles/a2", map[string]any{"config": "o", "audience": "https://api-a.example"})
+
+	read := func(role string) (string, fakevendor.TokenInfo) {
+		tok := e.mustOK(logical.ReadOperation, "creds/"+role, nil).Data["access_token"].(string)
+		info, ok := e.vendor.Check(tok)
+		if !ok {
+			t.Fatalf("creds/%s: the vendor does not know the token", role)
+		}
+		return tok, info
+	}
+	tokA, infoA := read("a")
+	tokB, infoB := read("b")
+	_, infoR := read("r")
+	tokA2, _ := read("a2")
+	if !slices.Equal(infoA.Audience, []string{"https://api-a.example"}) || !slices.Equal(infoB.Audience, []string{"https://api-b.example"}) {
+		t.Errorf("audiences: creds/a %v, creds/b %v (same token: %t)", infoA.Audience, infoB.Audience, tokA == tokB)
+	}
+	if !slices.Equal(infoR.Resources, []string{"https://res-r.example"}) {
+		t.Errorf("creds/r got a token for resources %v, audience %v", infoR.Resources, infoR.Audience)
+	}
+	if tokA2 != tokA {
+		t.Error("two roles requesting the same token did not share it")
+	}
+}
+
+// A rotation switches this node's fetches to the new credential only: a
+// role's overrides (a child TSG) still apply to its tokens.
+func TestRoleOverridesSurviveARotation(t *testing.T) {
+	t.Parallel()
+	e := rotationEnv(t, nil)
+	const child = "1234567891"
+	e.mustOK(logical.UpdateOperation, "roles/child", map[string]any{"config": "scm", "tsg_id": child})
+	e.mustOK(logical.UpdateOperation, "config/scm/rotate-root", nil)
+	tok := e.mustOK(logical.ReadOperation, "creds/child", nil).Data["access_token"].(string)
+	if info, ok := e.vendor.Check(tok); !ok || info.Scope != "tsg_id:"+child {
+		t.Errorf("creds/child after a rotation returned a token with scope %q; want tsg_id:%s", info.Scope, child)
+	}
+}
+
+// While a reset whose answer was lost is pending, a write that changes
+// client_id without the secret is refused naming the field, and the
+// resumed reset is checked against the account it began with: it stores
+// the vendor's new secret.
+func TestLoginChangeDuringAPendingResetIsRefused(t *testing.T) {
+	t.Parallel()
+	e := rotationEnv(t, nil)
+	e.loseReset()
+	e.setIAMFaults(fakevendor.IAMFaults{})
+	for _, change := range []map[string]any{
+		{"client_id": "intruder@1234567890.iam.panserviceaccount.com", "verify_connection": false},
+		{"service_account_id": "2f56a901-4b71-45dc-a8d6-6b77eb41934d"},
+	} {
+		out := e.route(logical.UpdateOperation, "config/scm", change)
+		for field := range change {
+			if field == "verify_connection" {
+				continue
+			}
+			if out.status != http.StatusBadRequest || !strings.Contains(out.text(), field) || !strings.Contains(out.text(), "outcome is unknown") {
+				t.Errorf("writing %s while a reset is pending: %d %s; want a 400 naming it", field, out.status, out.text())
+			}
+		}
+	}
+	if _, err := e.b.rotate(context.Background(), e.storage, "scm", "manual"); err != nil {
+		t.Fatalf("the resumed reset: %v", err)
+	}
+	if !e.vendorAccepts(e.storedSecret()) {
+		t.Error("the resumed reset did not store the vendor's secret")
+	}
+}
+
+// A pending reset records the account it began with: a record whose
+// config names another client_id (written by an earlier version, which
+// checked no login change) still resumes against the account it began
+// with.
+func TestResumedResetIsCheckedAgainstTheAccountItBeganWith(t *testing.T) {
+	t.Parallel()
+	e := rotationEnv(t, nil)
+	e.loseReset()
+	e.setIAMFaults(fakevendor.IAMFaults{})
+	entry, err := readConfigEntry(context.Background(), e.storage, "scm")
+	if err != nil {
+		t.Fatal(err)
+	}
+	entry.Values[provider.ClientID.Name] = "intruder@1234567890.iam.panserviceaccount.com"
+	if err := putJSON(context.Background(), e.storage, configStoragePrefix+"scm", entry); err != nil {
+		t.Fatal(err)
+	}
+	e.b.forgetConfig("scm")
+	before := e.resets()
+	// The run stores the new secret after one reset; its verification
+	// then fails, since the config names another client_id.
+	_, err = e.b.rotate(context.Background(), e.storage, "scm", "manual")
+	if n := e.resets() - before; n != 1 || err == nil || !strings.Contains(err.Error(), `step "verify"`) {
+		t.Fatalf("the resumed reset: %v after %d resets; want the secret stored after one and its verification refused", err, n)
+	}
+	if !e.vendorAccepts(e.storedSecret()) {
+		t.Error("the resumed reset did not store the vendor's secret")
+	}
+}
+
+// After repeated failed runs, the periodic check still repeats a reset
+// whose answer was lost while its saved token is valid, however long the
+// failure backoff has grown.
+func TestFailureBackoffEndsBeforeTheSavedTokenExpires(t *testing.T) {
+	t.Parallel()
+	e := rotationEnv(t, nil)
+	clk := testclock.New(time.Now())
+	e.b.now = clk.Now
+	e.setIAMFaults(fakevendor.IAMFaults{RefuseReset: true})
+	for range 4 {
+		if _, err := e.b.rotate(context.Background(), e.storage, "scm", "manual"); err == nil {
+			t.Fatal("want a refused reset")
+		}
+	}
+	e.loseReset()
+	e.setIAMFaults(fakevendor.IAMFaults{})
+	rec, err := readRotationRecord(context.Background(), e.storage, "scm")
+	if err != nil || rec.Pending == nil || rec.Failures != 5 {
+		t.Fatalf("record after the lost answer: %+v, %v; want a pending reset after 5 failures", rec, err)
+	}
+	validUntil := rec.Pending.ValidUntil
+	for clk.Now().Before(validUntil) && !e.vendorAccepts(e.storedSecret()) {
+		clk.Advance(time.Minute)
+		if err := e.b.periodic(context.Background(), &logical.Request{Storage: e.storage}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !e.vendorAccepts(e.storedSecret()) {
+		rec, _ := readRotationRecord(context.Background(), e.storage, "scm")
+		t.Errorf("the periodic check did not repeat the lost reset while its token was valid (last error: %s)", rec.LastError)
+	}
+}
+
+// A pending reset belongs to the secret stored when it began, whatever
+// the clocks of the nodes say: a node whose clock is behind the one that
+// wrote the secret still repeats a lost reset with its saved token.
+func TestPendingResetSurvivesAClockBehindTheLastWrite(t *testing.T) {
+	t.Parallel()
+	e := rotationEnv(t, nil)
+	behind := time.Now().Add(-time.Minute)
+	e.b.now = func() time.Time { return behind }
+	e.loseReset()
+	e.setIAMFaults(fakevendor.IAMFaults{})
+	if _, err := e.b.rotate(context.Background(), e.storage, "scm", "manual"); err != nil {
+		t.Fatalf("the resumed reset: %v", err)
+	}
+	if !e.vendorAccepts(e.storedSecret()) {
+		t.Error("the lost reset was not repeated with its saved token")
+	}
+}
+
+// A token endpoint that answers 200 with a form-encoded body carrying the
+// token: the body is never quoted, in the verification's refusal, a
+// creds error or the log.
+func TestFormEncodedSuccessBodyIsNeverQuoted(t *testing.T) {
+	t.Parallel()
+	const token = "gho_LiveAccessToken0123456789abcdef"
+	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/x-www-form-urlencoded")
+		_, _ = w.Write([]byte("access_token=" + token + "&scope=&token_type=bearer"))
+	}))
+	t.Cleanup(hs.Close)
+	e := newTestEnv(t)
+	cfg := map[string]any{
+		"provider": "oauth2", "token_url": hs.URL + "/login/oauth/access_token",
+		"client_id": "client-1", "client_secret": "client-secret-0123456789",
+	}
+	verify := e.route(logical.UpdateOperation, "config/gh", cfg)
+	cfg["verify_connection"] = false
+	e.mustOK(logical.UpdateOperation, "config/gh", cfg)
+	e.mustOK(logical.UpdateOperation, "roles/gh", map[string]any{"config": "gh"})
+	read := e.route(logical.ReadOperation, "creds/gh", nil)
+	for what, text := range map[string]string{"verify_connection refusal": verify.text(), "creds error": read.text()} {
+		if !strings.Contains(text, "not quoted") {
+			t.Errorf("the %s does not describe the unusable body: %s", what, text)
+		}
+	}
+	for what, text := range map[string]string{"verify_connection refusal": verify.text(), "creds error": read.text(), "log": e.logs.String()} {
+		if strings.Contains(text, token) {
+			t.Errorf("the %s quotes the access token", what)
+		}
+	}
+}
+
+// A reset's answer was lost; the operator resets the secret at the vendor
+// by hand and writes it. While the write verifies it (without the
+// config's lock), a resumed reset changes the vendor's secret again and
+// stores the new one. The write then verifies again, since the stored
+// config changed, and is refused: the rotated secret stays.
+func TestVerifiedWriteRacingAResumedResetKeepsTheRotatedSecret(t *testing.T) {
+	t.Parallel()
+	const manual = "hand-reset-secret-0123456789"
+	fv := fakevendor.New()
+	a := scmDemo()
+	if err := fv.AddAccount(a); err != nil {
+		t.Fatal(err)
+	}
+	inFlight, release := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	var resetAgain atomic.Bool
+	// The vendor accepts the hand-reset secret, slowly, until the resumed
+	// reset replaces it.
+	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, pw, ok := r.BasicAuth(); ok && pw == manual && !resetAgain.Load() {
+			once.Do(func() { close(inFlight) })
+			<-release
+			w.Header().Set("Content-Type", "application/json")
+			_, _ = w.Write([]byte(`{"access_token":"hand-token","token_type":"Bearer","expires_in":899,"scope":"tsg_id:` + a.TSGIDs[0] + `"}`))
+			return
+		}
+		fv.ServeHTTP(w, r)
+	}))
+	t.Cleanup(hs.Close)
+	e := newTestEnv(t)
+	e.mustOK(logical.UpdateOperation, "config/scm", map[string]any{
+		"provider": "paloalto_scm", "token_url": hs.URL + fakevendor.TokenPath("paloalto_scm"), "iam_url": hs.URL,
+		"client_id": a.ClientID, "client_secret": a.ClientSecret, "tsg_id": a.TSGIDs[0],
+	})
+	if err := fv.SetIAMFaults(fakevendor.IAMFaults{LoseResetNext: provider.ResetAttempts}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.b.rotate(context.Background(), e.storage, "scm", "manual"); err == nil {
+		t.Fatal("want a lost answer")
+	}
+	if err := fv.SetIAMFaults(fakevendor.IAMFaults{}); err != nil {
+		t.Fatal(err)
+	}
+	written := make(chan outcome, 1)
+	go func() {
+		written <- e.route(logical.UpdateOperation, "config/scm", map[string]any{"client_secret": manual})
+	}()
+	<-inFlight
+	if _, err := e.b.rotate(context.Background(), e.storage, "scm", "scheduled"); err != nil {
+		t.Fatalf("the resumed reset: %v", err)
+	}
+	resetAgain.Store(true)
+	rotated := e.storedSecret()
+	close(release)
+	out := <-written
+	if out.status != http.StatusBadRequest || !strings.Contains(out.text(), "changed while this write verified it") {
+		t.Errorf("the write: %d %s; want a 400 saying the config changed while it verified", out.status, out.text())
+	}
+	// The resumed reset verified the secret it stored (its step verify).
+	if got := e.storedSecret(); got != rotated {
+		t.Errorf("the write (%d %s) replaced the rotated secret, the vendor's only valid one", out.status, out.text())
 	}
 }

@@ -270,8 +270,8 @@ func (b *paloBackend) pathConfigWrite(ctx context.Context, req *logical.Request,
 const maxConfigWriteAttempts = 5
 
 // configWrite is what one config write carries from attempt to attempt:
-// the fingerprint of the login it verified and that verification's
-// warnings.
+// what it verified (the login it would store and the stored config it
+// would replace) and that verification's warnings.
 type configWrite struct {
 	verified string
 	warnings []string
@@ -305,9 +305,13 @@ func (b *paloBackend) writeConfig(ctx context.Context, req *logical.Request, d *
 	if err != nil {
 		return nil, true, err
 	}
+	var live *provider.Pending
+	if existing != nil {
+		live = rec.livePending(existing)
+	}
 	entry, msg := mergeConfig(existing, req, d)
 	if msg == "" {
-		msg = checkConfigChange(name, existing, entry, held, since, req)
+		msg = checkConfigChange(name, existing, entry, held, since, live, req)
 	}
 	if msg == "" {
 		msg = w.makeKey(existing, entry)
@@ -316,21 +320,27 @@ func (b *paloBackend) writeConfig(ctx context.Context, req *logical.Request, d *
 		return logical.ErrorResponse(msg), true, nil
 	}
 	var pending *provider.Pending
-	if existing != nil && secretGiven(req) {
-		pending = rec.livePending(existing)
+	if secretGiven(req) {
+		pending = live
 	}
-	fp := entry.fingerprint()
+	fp, base := entry.fingerprint(), ""
+	if existing != nil {
+		base = existing.fingerprint()
+	}
 	// A key made by this write cannot be known to the server yet: there
-	// is nothing to verify until it is registered.
-	mustVerify := pending != nil || entry.VerifyConnection && w.key == "" && (existing == nil || existing.fingerprint() != fp)
-	if mustVerify && fp != w.verified {
+	// is nothing to verify until it is registered. A write that verified
+	// once verifies again if the stored config changed meanwhile (a
+	// rotation may have replaced the credential the vendor accepted).
+	again := w.verified != ""
+	mustVerify := pending != nil || again || entry.VerifyConnection && w.key == "" && base != fp
+	if key := fp + "\x00" + base; mustVerify && key != w.verified {
 		lock.Unlock()
 		locked = false
-		warnings, msg := b.verifyConfig(ctx, name, entry, pending)
+		warnings, msg := b.verifyConfig(ctx, name, entry, pending, again)
 		if msg != "" {
 			return logical.ErrorResponse(msg), true, nil
 		}
-		w.verified, w.warnings = fp, warnings
+		w.verified, w.warnings = key, warnings
 		return nil, false, nil
 	}
 	return b.storeConfig(ctx, req, name, existing, entry, rec, pending, w.warnings)
@@ -372,8 +382,9 @@ func (b *paloBackend) storeConfig(ctx context.Context, req *logical.Request, nam
 // returns warnings, or a message for a 400 naming the config, the vendor,
 // the HTTP status and the vendor's message. pending is the rotation whose
 // outcome is unknown that the written secret would end, if any: then the
-// write is verified whatever verify_connection says.
-func (b *paloBackend) verifyConfig(ctx context.Context, name string, entry *configEntry, pending *provider.Pending) ([]string, string) {
+// write is verified whatever verify_connection says. again says the
+// stored config changed while the write verified it once already.
+func (b *paloBackend) verifyConfig(ctx context.Context, name string, entry *configEntry, pending *provider.Pending, again bool) ([]string, string) {
 	client, err := entry.newClient(b.Logger().Named("provider").With("config", name), &b.transports)
 	if err != nil {
 		return nil, fmt.Sprintf("config %q: %v", name, err)
@@ -386,8 +397,12 @@ func (b *paloBackend) verifyConfig(ctx context.Context, name string, entry *conf
 	case err != nil && pending != nil:
 		return nil, fmt.Sprintf("config %q: a rotation begun at %s may have replaced the %s at the vendor (its answer was lost), so a "+
 			"written %s is stored only once the vendor accepts it, and it refused this one: %v. Nothing was changed: the engine "+
-			"still resumes that rotation%s on the next rotate-root or within a minute", name, formatTime(pending.StartedAt),
+			"still resumes that rotation%s on the next rotate-root or in the periodic check", name, formatTime(pending.StartedAt),
 			entry.rotationTerms().Credential, entry.rotationTerms().Credential, err, validUntil(pending))
+	case err != nil && again:
+		return nil, fmt.Sprintf("config %q changed while this write verified it (a rotation stored a new %s, or another write "+
+			"landed), and with that change the vendor refuses what this write would store: %v. Nothing was changed: read "+
+			"config/%s and write again", name, entry.rotationTerms().Credential, err, name)
 	case err != nil:
 		return nil, fmt.Sprintf("verify_connection: config %q could not fetch a token: %v "+
 			"(fix the settings, or write with verify_connection=false to store them unverified)", name, err)

@@ -120,7 +120,7 @@ func (rs *roleState) loginFor(cfg *liveConfig) *tokencache.Login {
 	params := cfg.entry.params(rs.entry)
 	scope := params.RequestedScope()
 	l := &tokencache.Login{
-		Key:      cacheKey(cfg, scope),
+		Key:      cacheKey(cfg, params),
 		Config:   cfg.name,
 		Scope:    scope,
 		Timeout:  cfg.entry.RequestTimeout,
@@ -134,9 +134,20 @@ func (rs *roleState) loginFor(cfg *liveConfig) *tokencache.Login {
 }
 
 // cacheKey identifies one distinct vendor token: the config (by name and by
-// a fingerprint of everything that affects its tokens) and the scope.
-func cacheKey(cfg *liveConfig, scope string) tokencache.Key {
-	return tokencache.Key(cfg.name + "\x00" + cfg.fingerprint + "\x00" + scope)
+// a fingerprint of everything that affects its tokens), the scope, and
+// every value a role may override (a child TSG, an audience, a resource),
+// since each changes the token the vendor issues: two roles share a token
+// only when they would request the same one.
+func cacheKey(cfg *liveConfig, params provider.Params) tokencache.Key {
+	var b strings.Builder
+	b.WriteString(cfg.name + "\x00" + cfg.fingerprint + "\x00" + params.RequestedScope())
+	for _, f := range cfg.entry.descriptor().Fields {
+		if f.RoleOverride {
+			v := params.Get(f.Field)
+			fmt.Fprintf(&b, "\x00%d:%s", len(v), v)
+		}
+	}
+	return tokencache.Key(b.String())
 }
 
 func readRoleEntry(ctx context.Context, s logical.Storage, name string) (*roleEntry, error) {

@@ -45,7 +45,7 @@ import (
 // Before "record" nothing has changed anywhere. A refused finish that
 // changed nothing (provider.Rotation.KeepsPending false) drops the record
 // and leaves the old credential. An unknown outcome keeps the record, and
-// the next run (rotate-root, or the periodic check within a minute) calls
+// the next run (rotate-root, or the periodic check: see retryAt) calls
 // finish again with it while it is usable.
 
 const (
@@ -91,6 +91,11 @@ var (
 type rotationRecord struct {
 	// Pending is set from before a change until its credential is stored.
 	Pending *provider.Pending `json:"pending,omitempty"`
+	// PendingFor is the config's SecretSetAt when Pending was recorded:
+	// Pending belongs to that credential, and a credential stored since
+	// (with another SecretSetAt) makes it a leftover. Comparing stored
+	// values, not clocks, holds when nodes' clocks differ.
+	PendingFor time.Time `json:"pending_for,omitzero"`
 	// LastError and LastErrorAt describe the latest failed run; Failures
 	// counts the failed runs since the last success or hand-written secret.
 	LastError   string    `json:"last_error,omitempty"`
@@ -186,12 +191,29 @@ func (c *configEntry) nextRotation(rec *rotationRecord, now time.Time) time.Time
 		return time.Time{}
 	}
 	next := c.scheduledAfter(c.SecretSetAt, now)
-	if !next.IsZero() && rec != nil && rec.Failures > 0 {
-		if retry := rec.LastErrorAt.Add(failurePolicy.Floor(rec.Failures)); retry.After(next) {
-			next = retry
-		}
+	if retry := rec.retryAt(c); !next.IsZero() && retry.After(next) {
+		next = retry
 	}
 	return next.UTC()
+}
+
+// retryAt is when a rotation of c that failed is tried again on its own:
+// failurePolicy's wait after the latest failure, but while a pending
+// rotation's saved state can still finish it (the bearer token of a reset
+// whose answer was lost), no later than a minute before that state is too
+// short-lived to use, so that a periodic check still uses it. Zero after
+// no failure.
+func (r *rotationRecord) retryAt(c *configEntry) time.Time {
+	if r == nil || r.Failures == 0 {
+		return time.Time{}
+	}
+	at := r.LastErrorAt.Add(failurePolicy.Floor(r.Failures))
+	if p := r.livePending(c); p != nil && !p.ValidUntil.IsZero() {
+		if last := p.ValidUntil.Add(-savedStateMargin - time.Minute); at.After(last) {
+			at = last
+		}
+	}
+	return at
 }
 
 func rotationStatusFields() map[string]*framework.FieldSchema {
@@ -223,8 +245,17 @@ func (b *paloBackend) addRotationStatus(ctx context.Context, s logical.Storage, 
 
 // livePending is the record's pending rotation, unless a credential stored
 // after it began (its own, or one written by hand) has made it a leftover.
+// A record that does not say which credential it belongs to (written by an
+// earlier version) is judged by the times.
 func (r *rotationRecord) livePending(c *configEntry) *provider.Pending {
-	if r.Pending == nil || c.SecretSetAt.After(r.Pending.StartedAt) {
+	switch {
+	case r.Pending == nil:
+		return nil
+	case !r.PendingFor.IsZero():
+		if !r.PendingFor.Equal(c.SecretSetAt) {
+			return nil
+		}
+	case c.SecretSetAt.After(r.Pending.StartedAt):
 		return nil
 	}
 	return r.Pending
@@ -528,7 +559,10 @@ func (r *runState) begin(ctx context.Context, rec *rotationRecord) (pending *pro
 	case err != nil:
 		return nil, false, r.fail(stepBegin, r.unchanged(), err)
 	}
-	if err := r.b.updateRecord(ctx, r.s, r.name, func(rec *rotationRecord) error { rec.Pending = &fresh; return nil }); err != nil {
+	if err := r.b.updateRecord(ctx, r.s, r.name, func(rec *rotationRecord) error {
+		rec.Pending, rec.PendingFor = &fresh, r.entry.SecretSetAt
+		return nil
+	}); err != nil {
 		return nil, false, r.fail(stepRecord, fmt.Sprintf("the %s was not %s; %s", w.Credential, w.Changed, r.unchanged()), err)
 	}
 	return &fresh, false, nil
@@ -544,7 +578,10 @@ func (r *runState) finish(ctx context.Context, pending *provider.Pending, resume
 	if resumed || r.rot.KeepsPending(err) {
 		return out, r.fail(stepFinish, stillPending(r.words, pending), err)
 	}
-	if perr := r.b.updateRecord(ctx, r.s, r.name, func(rec *rotationRecord) error { rec.Pending = nil; return nil }); perr != nil {
+	if perr := r.b.updateRecord(ctx, r.s, r.name, func(rec *rotationRecord) error {
+		rec.Pending, rec.PendingFor = nil, time.Time{}
+		return nil
+	}); perr != nil {
 		r.b.Logger().Warn("clearing the pending rotation failed", "config", r.name, "error", perr.Error())
 	}
 	return out, r.fail(stepFinish, fmt.Sprintf("the %s was not %s; %s", r.words.Credential, r.words.Changed, r.unchanged()), err)
@@ -558,7 +595,7 @@ func (r *runState) complete(ctx context.Context, run *rotationRun, pending *prov
 	at, err := r.b.storeRotated(ctx, r.s, r.name, out.Values)
 	if err != nil {
 		return nil, r.fail(stepStore, fmt.Sprintf("the vendor %s the %s but the new one could not be stored; the engine repeats it "+
-			"with its %s%s on the next rotate-root or within a minute (periodic check)", w.Changed, w.Credential, w.Saved, validUntil(pending)), err)
+			"with its %s%s on the next rotate-root or in the periodic check while it is valid", w.Changed, w.Credential, w.Saved, validUntil(pending)), err)
 	}
 	r.b.release(run)
 	r.b.cache.EndCooldown(r.name)
@@ -588,7 +625,7 @@ func (r *runState) complete(ctx context.Context, run *rotationRun, pending *prov
 // unknown (saved state that expires), or one the server has not accepted
 // yet.
 func stillPending(w provider.Terms, p *provider.Pending) string {
-	again := fmt.Sprintf("the engine tries again with its %s%s on the next rotate-root or within a minute (periodic check)", w.Saved, validUntil(p))
+	again := fmt.Sprintf("the engine tries again with its %s%s on the next rotate-root or in the periodic check while it is valid", w.Saved, validUntil(p))
 	if p.ValidUntil.IsZero() {
 		return fmt.Sprintf("the server has not accepted the new %s yet and the current one stays in use; %s", w.Credential, again)
 	}
@@ -612,7 +649,6 @@ func (b *paloBackend) storeRotated(ctx context.Context, s logical.Storage, name 
 	lock.Lock()
 	defer lock.Unlock()
 	now := b.now().UTC()
-	var stored *configEntry
 	_, err := provider.Retry(ctx, storePolicy, func(int) (struct{}, error) {
 		entry, err := readConfigEntry(ctx, s, name)
 		if err == nil && entry == nil {
@@ -623,19 +659,19 @@ func (b *paloBackend) storeRotated(ctx context.Context, s logical.Storage, name 
 		}
 		maps.Copy(entry.Values, values)
 		entry.SecretSetAt, entry.LastVaultRotation = now, now
-		stored = entry
 		return struct{}{}, putJSON(ctx, s, configStoragePrefix+name, entry)
 	})
 	if err != nil {
 		return time.Time{}, err
 	}
-	b.useRotated(name, stored.Values)
+	b.useRotated(name, values)
 	return now, nil
 }
 
-// useRotated switches this node's fetches for config name to the values a
-// rotation stored, without dropping its cached tokens, and makes sure no
-// copy loaded before the store is remembered.
+// useRotated switches this node's fetches for config name to the
+// credential a rotation stored (only its fields: a role's overrides still
+// apply over the rest), without dropping its cached tokens, and makes sure
+// no copy loaded before the store is remembered.
 func (b *paloBackend) useRotated(name string, values provider.Values) {
 	v := maps.Clone(values)
 	b.mu.Lock()
@@ -721,7 +757,7 @@ func (b *paloBackend) periodic(ctx context.Context, req *logical.Request) error 
 		b.scheduled.set(name, next)
 		pending := rec.livePending(entry)
 		isDue := pending != nil && !now.Before(pending.NotBefore) || !next.IsZero() && !now.Before(next)
-		if !isDue || rec.Failures > 0 && now.Before(rec.LastErrorAt.Add(failurePolicy.Floor(rec.Failures))) {
+		if !isDue || now.Before(rec.retryAt(entry)) {
 			continue // not due, or backing off after a failure
 		}
 		_, err = b.rotate(ctx, req.Storage, name, "scheduled")

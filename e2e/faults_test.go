@@ -378,7 +378,7 @@ func TestFaultVendorFailures(t *testing.T) {
 		},
 		"HTML page with status 200": {
 			faults: fakevendor.Faults{HTMLNext: 1, HTMLStatus: 200}, requests: 1,
-			wantErr: []string{"HTTP 200", "not a JSON object", "200 OK"},
+			wantErr: []string{"HTTP 200", "not a JSON object", "an HTML or XML page", "not quoted"},
 		},
 		"truncated body": {
 			faults: fakevendor.Faults{TruncateBody: true}, requests: 1,

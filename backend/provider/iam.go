@@ -1,6 +1,7 @@
 package provider
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -246,8 +247,9 @@ var resetPolicy = Policy{Attempts: ResetAttempts, WaitMin: time.Second, WaitMax:
 
 // Pending-state keys of a secret reset.
 const (
-	stateToken   = "token"
-	stateAccount = "service_account_id"
+	stateToken    = "token"
+	stateAccount  = "service_account_id"
+	stateClientID = "client_id"
 )
 
 func (scmSecretReset) Applies(Values) bool { return true }
@@ -283,13 +285,16 @@ func (scmSecretReset) Begin(ctx context.Context, env RotationEnv) (Pending, erro
 	return Pending{
 		StartedAt:  env.Now().UTC(),
 		ValidUntil: tok.ExpiresAt.UTC(),
-		State:      map[string]string{stateToken: tok.AccessToken, stateAccount: id},
+		State:      map[string]string{stateToken: tok.AccessToken, stateAccount: id, stateClientID: p.Get(ClientID)},
 	}, nil
 }
 
 func (scmSecretReset) Finish(ctx context.Context, env RotationEnv, pend Pending) (Outcome, error) {
 	iam := iamRequest(env.Params, pend.State[stateToken])
 	id := pend.State[stateAccount]
+	// The answer must be for the account the reset began with, whatever
+	// the config says now (a record from an earlier version names none).
+	clientID := cmp.Or(pend.State[stateClientID], env.Params.Get(ClientID))
 	pol := resetPolicy
 	pol.After = func(n int, err error, again bool, _ time.Duration) {
 		if again {
@@ -304,12 +309,12 @@ func (scmSecretReset) Finish(ctx context.Context, env RotationEnv, pend Pending)
 		rctx, cancel := context.WithTimeout(ctx, env.Timeout)
 		defer cancel()
 		sa, secret, err := env.Client.ResetSecret(rctx, iam, id)
-		if err == nil && sa.ClientID != "" && sa.ClientID != env.Params.Get(ClientID) {
+		if err == nil && sa.ClientID != "" && sa.ClientID != clientID {
 			// The answer speaks of another account: its secret is not
 			// this config's, and whether ours was reset is unknown.
 			return reset{}, &Error{
 				Provider: PaloAltoSCM, Op: OpResetSecret, Kind: KindResponse, StatusCode: http.StatusOK,
-				Message: fmt.Sprintf("the answer is for client_id %q, not the config's %q", truncate(sa.ClientID, 120), env.Params.Get(ClientID)),
+				Message: fmt.Sprintf("the answer is for client_id %q, not the config's %q", truncate(sa.ClientID, 120), clientID),
 			}
 		}
 		return reset{sa, secret}, err

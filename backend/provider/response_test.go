@@ -410,7 +410,7 @@ func TestParseResponseOAuth2(t *testing.T) {
 		},
 		"HTML with 200": {
 			status: 200, body: `<html><body>Please log in</body></html>`,
-			wantKind: KindResponse, wantMsg: []string{"not a JSON object", "Please log in"},
+			wantKind: KindResponse, wantMsg: []string{"not a JSON object", "an HTML or XML page of 39 bytes", "not quoted"},
 		},
 		"JSON array": {
 			status: 200, body: `[{"access_token":"t"}]`,

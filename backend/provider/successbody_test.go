@@ -27,8 +27,14 @@ func TestUnusableSuccessBodyNeverQuotesATokenOrSecret(t *testing.T) {
 		"token under another key": {
 			PaloAltoSaaSSecurity, 200, `{"id_token":"` + tok + `","token_type":"bearer"}`, "fields id_token, token_type",
 		},
-		"html page with status 200 is quoted": {
-			BrightPattern, 200, `<html><body>Please log in to the proxy</body></html>`, "Please log in to the proxy",
+		"html page with status 200": {
+			BrightPattern, 200, `<html><body>Please log in to the proxy ` + tok + `</body></html>`, "an HTML or XML page of 103 bytes",
+		},
+		"form-encoded body": {
+			OAuth2, 200, `access_token=` + tok + `&scope=&token_type=bearer`, "text that is not JSON",
+		},
+		"plain text": {
+			PaloAltoSaaSSecurity, 200, tok, "text that is not JSON",
 		},
 	}
 	for name, tc := range cases {

@@ -240,17 +240,20 @@ func responseError(provider string, p Params, resp *Response, detail string, exc
 
 // successBodySummary describes a 2xx body that could not be used. A success
 // body may carry a token, in the field we expected or in another (a
-// truncated body, an id_token, a refresh_token), so JSON is never quoted:
-// an object is summarised by its field names, anything else that looks like
-// JSON by its size. Text that is not JSON (an HTML page from a proxy or a
-// captive portal) is quoted as a sanitised excerpt.
+// truncated body, an id_token, a form-encoded answer), in a form no
+// redaction knows, so a success body is never quoted: a JSON object is
+// summarised by its field names, anything else by its size and kind (an
+// HTML page from a proxy or a captive portal, or other text).
 func successBodySummary(body []byte, r redactor) string {
 	trimmed := bytes.TrimSpace(body)
 	if len(trimmed) == 0 {
 		return ""
 	}
+	if trimmed[0] == '<' {
+		return fmt.Sprintf("an HTML or XML page of %d bytes (not quoted: a success body may carry a token; a proxy or a captive portal may have answered)", len(body))
+	}
 	if trimmed[0] != '{' && trimmed[0] != '[' && trimmed[0] != '"' {
-		return sanitize(string(trimmed), r, maxExcerpt)
+		return fmt.Sprintf("%d bytes of text that is not JSON (not quoted: a success body may carry a token)", len(body))
 	}
 	var obj map[string]json.RawMessage
 	if err := json.Unmarshal(trimmed, &obj); err == nil {
