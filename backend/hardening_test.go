@@ -134,7 +134,7 @@ func TestRotationRefusesAnAnswerForAnotherAccount(t *testing.T) {
 	old := e.storedSecret()
 	e.setIAMFaults(fakevendor.IAMFaults{ResetAnswer: fakevendor.ResetAnswerOtherClientID})
 	_, err := e.b.rotate(context.Background(), e.storage, "scm", "manual")
-	if err == nil || !strings.Contains(err.Error(), "not the config's") || !strings.Contains(err.Error(), "unknown") {
+	if err == nil || !strings.Contains(err.Error(), "the account this reset began with") || !strings.Contains(err.Error(), "unknown") {
 		t.Fatalf("error %v, want the other client_id named and the outcome unknown", err)
 	}
 	if e.storedSecret() != old {
@@ -603,5 +603,140 @@ func TestVerifiedWriteRacingAResumedResetKeepsTheRotatedSecret(t *testing.T) {
 	// The resumed reset verified the secret it stored (its step verify).
 	if got := e.storedSecret(); got != rotated {
 		t.Errorf("the write (%d %s) replaced the rotated secret, the vendor's only valid one", out.status, out.text())
+	}
+}
+
+// Once a pending reset's saved token has expired and the stored secret is
+// refused (the reset happened, its answer was lost), every run fails at
+// step "recover": the periodic check backs off as after any failure, not
+// every minute.
+func TestFailureBackoffHoldsAfterTheSavedTokenExpired(t *testing.T) {
+	t.Parallel()
+	e := rotationEnv(t, nil)
+	clk := testclock.New(time.Now())
+	e.b.now = clk.Now
+	e.loseReset()
+	e.setIAMFaults(fakevendor.IAMFaults{})
+	rec, err := readRotationRecord(context.Background(), e.storage, "scm")
+	if err != nil || rec.Pending == nil {
+		t.Fatalf("want a pending reset: %+v %v", rec, err)
+	}
+	clk.Advance(rec.Pending.ValidUntil.Sub(clk.Now()) + time.Minute)
+	const minutes = 120
+	for range minutes {
+		clk.Advance(time.Minute)
+		if err := e.b.periodic(context.Background(), &logical.Request{Storage: e.storage}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rec, _ = readRotationRecord(context.Background(), e.storage, "scm")
+	// failurePolicy (1m doubling to 2h) allows about 8 runs in 2 hours.
+	if rec.Failures > 15 || rec.Failures < 2 {
+		t.Errorf("%d failed runs in %d minutes after the saved token expired: the failure backoff no longer applies (last error: %s)",
+			rec.Failures, minutes, rec.LastError)
+	}
+}
+
+// A config stored before secret_set_at existed has none: a write that
+// does not change its secret (here request_timeout alone) while a reset is
+// pending leaves it so, and the pending reset stays live.
+func TestWriteDuringAPendingResetOfAConfigWithoutSecretSetAt(t *testing.T) {
+	t.Parallel()
+	e := rotationEnv(t, nil)
+	entry, err := readConfigEntry(context.Background(), e.storage, "scm")
+	if err != nil {
+		t.Fatal(err)
+	}
+	entry.SecretSetAt = time.Time{}
+	if err := putJSON(context.Background(), e.storage, configStoragePrefix+"scm", entry); err != nil {
+		t.Fatal(err)
+	}
+	e.b.forgetConfig("scm")
+	e.loseReset()
+	e.setIAMFaults(fakevendor.IAMFaults{})
+	e.mustOK(logical.UpdateOperation, "config/scm", map[string]any{"request_timeout": 30})
+	if _, err := e.b.rotate(context.Background(), e.storage, "scm", "manual"); err != nil {
+		t.Errorf("the lost reset was not resumed after an unrelated write: %v", err)
+	}
+	if !e.vendorAccepts(e.storedSecret()) {
+		t.Error("the engine holds no working secret")
+	}
+}
+
+// A write carrying the current secret and another change verifies without
+// the lock. Meanwhile a rotation records a pending reset, resets the
+// secret at the vendor and loses the answer: only the rotation record
+// changes. The write verifies again, now against the pending reset, and is
+// refused; the record and its saved token stay, and the resumed reset
+// recovers.
+func TestPendingRecordedWhileAWriteVerifiesIsVerifiedAgainst(t *testing.T) {
+	t.Parallel()
+	fv := fakevendor.New()
+	a := scmDemo()
+	if err := fv.AddAccount(a); err != nil {
+		t.Fatal(err)
+	}
+	inFlight, release := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	var first atomic.Bool
+	first.Store(true)
+	// The write's verification (the first token request after arm) is
+	// answered, slowly, as the vendor would have before the reset.
+	var armed atomic.Bool
+	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, pw, ok := r.BasicAuth(); ok && pw == a.ClientSecret && armed.Load() && first.CompareAndSwap(true, false) {
+			once.Do(func() { close(inFlight) })
+			<-release
+			w.Header().Set("Content-Type", "application/json")
+			_, _ = w.Write([]byte(`{"access_token":"old-token","token_type":"Bearer","expires_in":899,"scope":"tsg_id:` + a.TSGIDs[0] + `"}`))
+			return
+		}
+		fv.ServeHTTP(w, r)
+	}))
+	t.Cleanup(hs.Close)
+	e := newTestEnv(t)
+	e.mustOK(logical.UpdateOperation, "config/scm", map[string]any{
+		"provider": "paloalto_scm", "token_url": hs.URL + fakevendor.TokenPath("paloalto_scm"), "iam_url": hs.URL,
+		"client_id": a.ClientID, "client_secret": a.ClientSecret, "tsg_id": a.TSGIDs[0],
+	})
+	armed.Store(true)
+	written := make(chan outcome, 1)
+	go func() {
+		written <- e.route(logical.UpdateOperation, "config/scm", map[string]any{"client_secret": a.ClientSecret, "default_token_ttl": 600})
+	}()
+	<-inFlight
+	if err := fv.SetIAMFaults(fakevendor.IAMFaults{LoseResetNext: provider.ResetAttempts}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.b.rotate(context.Background(), e.storage, "scm", "scheduled"); err == nil {
+		t.Fatal("want a lost answer")
+	}
+	if err := fv.SetIAMFaults(fakevendor.IAMFaults{}); err != nil {
+		t.Fatal(err)
+	}
+	close(release)
+	out := <-written
+	if out.status != http.StatusBadRequest || !strings.Contains(out.text(), "stored only once the vendor accepts it") {
+		t.Errorf("the write: %d %s; want a 400 saying the written secret must be accepted while a reset is pending", out.status, out.text())
+	}
+	if rec, err := readRotationRecord(context.Background(), e.storage, "scm"); err != nil || rec.Pending == nil {
+		t.Fatalf("the pending reset was dropped: %+v %v", rec, err)
+	}
+	if _, err := e.b.rotate(context.Background(), e.storage, "scm", "manual"); err != nil {
+		t.Fatalf("the resumed reset: %v", err)
+	}
+	entry, err := readConfigEntry(context.Background(), e.storage, "scm")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := provider.NewClient(provider.ClientOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Fetch(context.Background(), provider.Params{
+		Provider: provider.PaloAltoSCM, TokenURL: hs.URL + fakevendor.TokenPath("paloalto_scm"),
+		Values: provider.Values{"client_id": a.ClientID, "client_secret": entry.Values["client_secret"], "tsg_id": a.TSGIDs[0]},
+	}); err != nil {
+		t.Errorf("the vendor refuses the stored secret after the resumed reset: %v", err)
 	}
 }

@@ -335,7 +335,8 @@ func collectEntries(ch chan<- prometheus.Metric, configs map[string]configMetric
 		cooldown[name] = 0
 	}
 	// Two entries of one config and scope (a config written while a fetch
-	// of its old version is in flight) report the shorter life.
+	// of its old version is in flight, or roles requesting different
+	// audiences or resources) report the shorter life.
 	type token struct{ config, scope string }
 	left := map[token]float64{}
 	for _, e := range entries {

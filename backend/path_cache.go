@@ -123,7 +123,10 @@ func (b *paloBackend) pathCacheRead(_ context.Context, _ *logical.Request, _ *fr
 			row["warnings"] = e.Warnings
 		}
 		name := strings.TrimSpace(e.Config + " " + e.Scope)
-		for i := 2; data[name] != nil; i++ { // two versions of a config during a write
+		// Two entries of one config and scope: roles that request different
+		// tokens (an audience, a resource), or two versions of a config
+		// during a write. Their roles tell them apart.
+		for i := 2; data[name] != nil; i++ {
 			name = fmt.Sprintf("%s (%d)", strings.TrimSpace(e.Config+" "+e.Scope), i)
 		}
 		data[name] = row
@@ -187,7 +190,8 @@ func formatTime(t time.Time) string {
 }
 
 const cacheHelp = `
-The token cache holds one vendor token per config and scope, in memory only
+The token cache holds one vendor token per config and scope (and the other
+values a role may override, such as audience and resource), in memory only
 (never in storage), shared by every role and reader that resolves to it.
 
   vault read palo/cache                          one row per cached token, named

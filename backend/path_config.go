@@ -333,7 +333,14 @@ func (b *paloBackend) writeConfig(ctx context.Context, req *logical.Request, d *
 	// rotation may have replaced the credential the vendor accepted).
 	again := w.verified != ""
 	mustVerify := pending != nil || again || entry.VerifyConnection && w.key == "" && base != fp
-	if key := fp + "\x00" + base; mustVerify && key != w.verified {
+	// What was verified covers a pending rotation too: one recorded while
+	// this write verified (its reset may have replaced the secret) is
+	// verified against anew.
+	var pendingSince string
+	if pending != nil {
+		pendingSince = pending.StartedAt.String()
+	}
+	if key := fp + "\x00" + base + "\x00" + pendingSince; mustVerify && key != w.verified {
 		lock.Unlock()
 		locked = false
 		warnings, msg := b.verifyConfig(ctx, name, entry, pending, again)
@@ -353,7 +360,11 @@ func (b *paloBackend) storeConfig(ctx context.Context, req *logical.Request, nam
 ) (*logical.Response, bool, error) {
 	newCredential := existing == nil || secretGiven(req) ||
 		existing.Values[provider.SigningKey.Name] != entry.Values[provider.SigningKey.Name]
-	if newCredential || entry.SecretSetAt.IsZero() {
+	// A config stored before SecretSetAt existed gets one on its next
+	// write, unless a rotation is pending: that record was made for the
+	// credential without one, and a new SecretSetAt would make it look
+	// like a leftover.
+	if newCredential || entry.SecretSetAt.IsZero() && rec.Pending == nil {
 		entry.SecretSetAt = b.now().UTC()
 	}
 	if err := putJSON(ctx, req.Storage, configStoragePrefix+name, entry); err != nil {

@@ -197,7 +197,8 @@ mount's max lease TTL, which the engine reads from Vault at most once a
 second. Read again for a new lease; Vault Agent does this on its own at
 85-95%% of the lease.
 
-One token per config and scope is shared by all readers and refreshed in the
+One token per config and scope (and audience and resource, where a role
+overrides them) is shared by all readers and refreshed in the
 background before it stops qualifying (see the role's min_ttl), so readers
 rarely wait on the vendor. A min_ttl over nine tenths of the token's
 lifetime cannot be met: half the lifetime applies instead, with a warning.

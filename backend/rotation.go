@@ -35,7 +35,8 @@ import (
 //	         switch this node's fetches to it; end any credential-failure
 //	         cooldown
 //	clear    drop the pending rotation (a failure is only a warning: the
-//	         next run sees the record is older than the credential)
+//	         record names the credential it was for, and the next run sees
+//	         that another one is stored)
 //	verify   fetch a token with the new credential (retried briefly),
 //	         unless finish already did
 //	recover  (only after a crash or lost answer) the saved pending state
@@ -198,18 +199,18 @@ func (c *configEntry) nextRotation(rec *rotationRecord, now time.Time) time.Time
 }
 
 // retryAt is when a rotation of c that failed is tried again on its own:
-// failurePolicy's wait after the latest failure, but while a pending
-// rotation's saved state can still finish it (the bearer token of a reset
-// whose answer was lost), no later than a minute before that state is too
-// short-lived to use, so that a periodic check still uses it. Zero after
-// no failure.
+// failurePolicy's wait after the latest failure; but if, at that failure, a
+// pending rotation's saved state could still finish it (the bearer token of
+// a reset whose answer was lost), no later than a minute before that state
+// is too short-lived to use, so that a periodic check still uses it. Zero
+// after no failure.
 func (r *rotationRecord) retryAt(c *configEntry) time.Time {
 	if r == nil || r.Failures == 0 {
 		return time.Time{}
 	}
 	at := r.LastErrorAt.Add(failurePolicy.Floor(r.Failures))
 	if p := r.livePending(c); p != nil && !p.ValidUntil.IsZero() {
-		if last := p.ValidUntil.Add(-savedStateMargin - time.Minute); at.After(last) {
+		if last := p.ValidUntil.Add(-savedStateMargin - time.Minute); at.After(last) && last.After(r.LastErrorAt) {
 			at = last
 		}
 	}
@@ -602,7 +603,8 @@ func (r *runState) complete(ctx context.Context, run *rotationRun, pending *prov
 
 	res := &rotationResult{info: out.Info, at: at}
 	if err := r.b.updateRecord(ctx, r.s, r.name, func(rec *rotationRecord) error { *rec = rotationRecord{}; return nil }); err != nil {
-		// The record is recognised as a leftover by its start time.
+		// The record is a leftover: it names the credential stored before
+		// (PendingFor), and another one is stored now.
 		res.warnings = append(res.warnings, "the pending-rotation record could not be cleared (step "+stepClear+"); the next run drops it")
 		r.b.Logger().Warn("clearing the pending rotation failed", "config", r.name, "step", stepClear, "error", err.Error())
 	}
@@ -717,7 +719,7 @@ func (b *paloBackend) noteFailure(s logical.Storage, name string, runErr error) 
 // periodic is the framework's PeriodicFunc, which Vault calls about once a
 // minute on the node that may write. It rotates every config whose
 // next_vault_rotation has come and resumes pending rotations; after a
-// failure, either waits out failurePolicy.
+// failure, either waits until retryAt.
 func (b *paloBackend) periodic(ctx context.Context, req *logical.Request) error {
 	if !b.WriteSafeReplicationState() {
 		return nil

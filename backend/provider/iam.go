@@ -314,7 +314,7 @@ func (scmSecretReset) Finish(ctx context.Context, env RotationEnv, pend Pending)
 			// this config's, and whether ours was reset is unknown.
 			return reset{}, &Error{
 				Provider: PaloAltoSCM, Op: OpResetSecret, Kind: KindResponse, StatusCode: http.StatusOK,
-				Message: fmt.Sprintf("the answer is for client_id %q, not the config's %q", truncate(sa.ClientID, 120), clientID),
+				Message: fmt.Sprintf("the answer is for client_id %q, not %q, the account this reset began with", truncate(sa.ClientID, 120), clientID),
 			}
 		}
 		return reset{sa, secret}, err

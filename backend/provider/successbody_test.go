@@ -33,6 +33,9 @@ func TestUnusableSuccessBodyNeverQuotesATokenOrSecret(t *testing.T) {
 		"form-encoded body": {
 			OAuth2, 200, `access_token=` + tok + `&scope=&token_type=bearer`, "text that is not JSON",
 		},
+		"a JSON string": {
+			OAuth2, 200, `"` + tok + `"`, "a JSON value of 52 bytes that is not an object",
+		},
 		"plain text": {
 			PaloAltoSaaSSecurity, 200, tok, "text that is not JSON",
 		},

@@ -264,6 +264,9 @@ func successBodySummary(body []byte, r redactor) string {
 		sort.Strings(keys)
 		return sanitize("a JSON object with fields "+strings.Join(keys, ", "), r, maxExcerpt)
 	}
+	if json.Valid(trimmed) {
+		return fmt.Sprintf("a JSON value of %d bytes that is not an object (not quoted: a success body may carry a token)", len(body))
+	}
 	return fmt.Sprintf("%d bytes that are not valid JSON (not quoted: a success body may carry a token)", len(body))
 }
 
