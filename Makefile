@@ -115,7 +115,7 @@ vulncheck:
 	scripts/vulncheck.sh
 
 ## compat: the e2e suite against every other Vault version the README's compatibility table lists
-##         (each built once into the cache; about 10 minutes per version the first time)
+##         (each built once into the cache; about 18 minutes per version the first time)
 compat:
 	scripts/compat.sh
 

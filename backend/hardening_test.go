@@ -420,12 +420,7 @@ func TestLoginChangeDuringAPendingResetIsRefused(t *testing.T) {
 			}
 		}
 	}
-	if _, err := e.b.rotate(context.Background(), e.storage, "scm", "manual"); err != nil {
-		t.Fatalf("the resumed reset: %v", err)
-	}
-	if !e.vendorAccepts(e.storedSecret()) {
-		t.Error("the resumed reset did not store the vendor's secret")
-	}
+	e.mustResume()
 }
 
 // A pending reset records the account it began with: a record whose
@@ -501,12 +496,7 @@ func TestPendingResetSurvivesAClockBehindTheLastWrite(t *testing.T) {
 	e.b.now = func() time.Time { return behind }
 	e.loseReset()
 	e.setIAMFaults(fakevendor.IAMFaults{})
-	if _, err := e.b.rotate(context.Background(), e.storage, "scm", "manual"); err != nil {
-		t.Fatalf("the resumed reset: %v", err)
-	}
-	if !e.vendorAccepts(e.storedSecret()) {
-		t.Error("the lost reset was not repeated with its saved token")
-	}
+	e.mustResume()
 }
 
 // A token endpoint that answers 200 with a form-encoded body carrying the
@@ -542,6 +532,66 @@ func TestFormEncodedSuccessBodyIsNeverQuoted(t *testing.T) {
 	}
 }
 
+// heldVendor is the fake vendor behind a server that answers one kind of
+// token request itself, slowly: the first whose secret hold accepts waits
+// until release is closed (inFlight is closed when it arrives) and gets a
+// token; every other request goes to the fake. e's config "scm" uses it.
+type heldVendor struct {
+	fv                *fakevendor.Server
+	account           fakevendor.Account
+	url               string
+	inFlight, release chan struct{}
+	e                 *testEnv
+}
+
+func newHeldVendor(t *testing.T, hold func(secret string) bool) *heldVendor {
+	t.Helper()
+	h := &heldVendor{fv: fakevendor.New(), account: scmDemo(), inFlight: make(chan struct{}), release: make(chan struct{})}
+	if err := h.fv.AddAccount(h.account); err != nil {
+		t.Fatal(err)
+	}
+	var held atomic.Bool
+	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, pw, ok := r.BasicAuth(); ok && hold(pw) && held.CompareAndSwap(false, true) {
+			close(h.inFlight)
+			<-h.release
+			w.Header().Set("Content-Type", "application/json")
+			_, _ = w.Write([]byte(`{"access_token":"held-token","token_type":"Bearer","expires_in":899,"scope":"tsg_id:` + h.account.TSGIDs[0] + `"}`))
+			return
+		}
+		h.fv.ServeHTTP(w, r)
+	}))
+	t.Cleanup(hs.Close)
+	h.url = hs.URL
+	h.e = newTestEnv(t)
+	h.e.mustOK(logical.UpdateOperation, "config/scm", map[string]any{
+		"provider": "paloalto_scm", "token_url": hs.URL + fakevendor.TokenPath("paloalto_scm"), "iam_url": hs.URL,
+		"client_id": h.account.ClientID, "client_secret": h.account.ClientSecret, "tsg_id": h.account.TSGIDs[0],
+	})
+	return h
+}
+
+func (h *heldVendor) setIAMFaults(t *testing.T, f fakevendor.IAMFaults) {
+	t.Helper()
+	if err := h.fv.SetIAMFaults(f); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// accepts reports whether the vendor issues a token for secret.
+func (h *heldVendor) accepts(t *testing.T, secret string) error {
+	t.Helper()
+	c, err := provider.NewClient(provider.ClientOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.Fetch(context.Background(), provider.Params{
+		Provider: provider.PaloAltoSCM, TokenURL: h.url + fakevendor.TokenPath("paloalto_scm"),
+		Values: provider.Values{"client_id": h.account.ClientID, "client_secret": secret, "tsg_id": h.account.TSGIDs[0]},
+	})
+	return err
+}
+
 // A reset's answer was lost; the operator resets the secret at the vendor
 // by hand and writes it. While the write verifies it (without the
 // config's lock), a resumed reset changes the vendor's secret again and
@@ -550,116 +600,33 @@ func TestFormEncodedSuccessBodyIsNeverQuoted(t *testing.T) {
 func TestVerifiedWriteRacingAResumedResetKeepsTheRotatedSecret(t *testing.T) {
 	t.Parallel()
 	const manual = "hand-reset-secret-0123456789"
-	fv := fakevendor.New()
-	a := scmDemo()
-	if err := fv.AddAccount(a); err != nil {
-		t.Fatal(err)
-	}
-	inFlight, release := make(chan struct{}), make(chan struct{})
-	var once sync.Once
-	var resetAgain atomic.Bool
 	// The vendor accepts the hand-reset secret, slowly, until the resumed
 	// reset replaces it.
-	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if _, pw, ok := r.BasicAuth(); ok && pw == manual && !resetAgain.Load() {
-			once.Do(func() { close(inFlight) })
-			<-release
-			w.Header().Set("Content-Type", "application/json")
-			_, _ = w.Write([]byte(`{"access_token":"hand-token","token_type":"Bearer","expires_in":899,"scope":"tsg_id:` + a.TSGIDs[0] + `"}`))
-			return
-		}
-		fv.ServeHTTP(w, r)
-	}))
-	t.Cleanup(hs.Close)
-	e := newTestEnv(t)
-	e.mustOK(logical.UpdateOperation, "config/scm", map[string]any{
-		"provider": "paloalto_scm", "token_url": hs.URL + fakevendor.TokenPath("paloalto_scm"), "iam_url": hs.URL,
-		"client_id": a.ClientID, "client_secret": a.ClientSecret, "tsg_id": a.TSGIDs[0],
-	})
-	if err := fv.SetIAMFaults(fakevendor.IAMFaults{LoseResetNext: provider.ResetAttempts}); err != nil {
-		t.Fatal(err)
-	}
+	var resetAgain atomic.Bool
+	h := newHeldVendor(t, func(secret string) bool { return secret == manual && !resetAgain.Load() })
+	e := h.e
+	h.setIAMFaults(t, fakevendor.IAMFaults{LoseResetNext: provider.ResetAttempts})
 	if _, err := e.b.rotate(context.Background(), e.storage, "scm", "manual"); err == nil {
 		t.Fatal("want a lost answer")
 	}
-	if err := fv.SetIAMFaults(fakevendor.IAMFaults{}); err != nil {
-		t.Fatal(err)
-	}
+	h.setIAMFaults(t, fakevendor.IAMFaults{})
 	written := make(chan outcome, 1)
 	go func() {
 		written <- e.route(logical.UpdateOperation, "config/scm", map[string]any{"client_secret": manual})
 	}()
-	<-inFlight
+	<-h.inFlight
 	if _, err := e.b.rotate(context.Background(), e.storage, "scm", "scheduled"); err != nil {
 		t.Fatalf("the resumed reset: %v", err)
 	}
 	resetAgain.Store(true)
 	rotated := e.storedSecret()
-	close(release)
+	close(h.release)
 	out := <-written
 	if out.status != http.StatusBadRequest || !strings.Contains(out.text(), "changed while this write verified it") {
 		t.Errorf("the write: %d %s; want a 400 saying the config changed while it verified", out.status, out.text())
 	}
-	// The resumed reset verified the secret it stored (its step verify).
-	if got := e.storedSecret(); got != rotated {
+	if got := e.storedSecret(); got != rotated || h.accepts(t, got) != nil {
 		t.Errorf("the write (%d %s) replaced the rotated secret, the vendor's only valid one", out.status, out.text())
-	}
-}
-
-// Once a pending reset's saved token has expired and the stored secret is
-// refused (the reset happened, its answer was lost), every run fails at
-// step "recover": the periodic check backs off as after any failure, not
-// every minute.
-func TestFailureBackoffHoldsAfterTheSavedTokenExpired(t *testing.T) {
-	t.Parallel()
-	e := rotationEnv(t, nil)
-	clk := testclock.New(time.Now())
-	e.b.now = clk.Now
-	e.loseReset()
-	e.setIAMFaults(fakevendor.IAMFaults{})
-	rec, err := readRotationRecord(context.Background(), e.storage, "scm")
-	if err != nil || rec.Pending == nil {
-		t.Fatalf("want a pending reset: %+v %v", rec, err)
-	}
-	clk.Advance(rec.Pending.ValidUntil.Sub(clk.Now()) + time.Minute)
-	const minutes = 120
-	for range minutes {
-		clk.Advance(time.Minute)
-		if err := e.b.periodic(context.Background(), &logical.Request{Storage: e.storage}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	rec, _ = readRotationRecord(context.Background(), e.storage, "scm")
-	// failurePolicy (1m doubling to 2h) allows about 8 runs in 2 hours.
-	if rec.Failures > 15 || rec.Failures < 2 {
-		t.Errorf("%d failed runs in %d minutes after the saved token expired: the failure backoff no longer applies (last error: %s)",
-			rec.Failures, minutes, rec.LastError)
-	}
-}
-
-// A config stored before secret_set_at existed has none: a write that
-// does not change its secret (here request_timeout alone) while a reset is
-// pending leaves it so, and the pending reset stays live.
-func TestWriteDuringAPendingResetOfAConfigWithoutSecretSetAt(t *testing.T) {
-	t.Parallel()
-	e := rotationEnv(t, nil)
-	entry, err := readConfigEntry(context.Background(), e.storage, "scm")
-	if err != nil {
-		t.Fatal(err)
-	}
-	entry.SecretSetAt = time.Time{}
-	if err := putJSON(context.Background(), e.storage, configStoragePrefix+"scm", entry); err != nil {
-		t.Fatal(err)
-	}
-	e.b.forgetConfig("scm")
-	e.loseReset()
-	e.setIAMFaults(fakevendor.IAMFaults{})
-	e.mustOK(logical.UpdateOperation, "config/scm", map[string]any{"request_timeout": 30})
-	if _, err := e.b.rotate(context.Background(), e.storage, "scm", "manual"); err != nil {
-		t.Errorf("the lost reset was not resumed after an unrelated write: %v", err)
-	}
-	if !e.vendorAccepts(e.storedSecret()) {
-		t.Error("the engine holds no working secret")
 	}
 }
 
@@ -671,50 +638,24 @@ func TestWriteDuringAPendingResetOfAConfigWithoutSecretSetAt(t *testing.T) {
 // recovers.
 func TestPendingRecordedWhileAWriteVerifiesIsVerifiedAgainst(t *testing.T) {
 	t.Parallel()
-	fv := fakevendor.New()
-	a := scmDemo()
-	if err := fv.AddAccount(a); err != nil {
-		t.Fatal(err)
-	}
-	inFlight, release := make(chan struct{}), make(chan struct{})
-	var once sync.Once
-	var first atomic.Bool
-	first.Store(true)
-	// The write's verification (the first token request after arm) is
-	// answered, slowly, as the vendor would have before the reset.
+	// The write's verification (the first request with the secret once
+	// armed) is answered, slowly, as the vendor would have before the
+	// reset.
 	var armed atomic.Bool
-	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if _, pw, ok := r.BasicAuth(); ok && pw == a.ClientSecret && armed.Load() && first.CompareAndSwap(true, false) {
-			once.Do(func() { close(inFlight) })
-			<-release
-			w.Header().Set("Content-Type", "application/json")
-			_, _ = w.Write([]byte(`{"access_token":"old-token","token_type":"Bearer","expires_in":899,"scope":"tsg_id:` + a.TSGIDs[0] + `"}`))
-			return
-		}
-		fv.ServeHTTP(w, r)
-	}))
-	t.Cleanup(hs.Close)
-	e := newTestEnv(t)
-	e.mustOK(logical.UpdateOperation, "config/scm", map[string]any{
-		"provider": "paloalto_scm", "token_url": hs.URL + fakevendor.TokenPath("paloalto_scm"), "iam_url": hs.URL,
-		"client_id": a.ClientID, "client_secret": a.ClientSecret, "tsg_id": a.TSGIDs[0],
-	})
+	h := newHeldVendor(t, func(secret string) bool { return armed.Load() && secret == scmDemo().ClientSecret })
+	e := h.e
 	armed.Store(true)
 	written := make(chan outcome, 1)
 	go func() {
-		written <- e.route(logical.UpdateOperation, "config/scm", map[string]any{"client_secret": a.ClientSecret, "default_token_ttl": 600})
+		written <- e.route(logical.UpdateOperation, "config/scm", map[string]any{"client_secret": h.account.ClientSecret, "default_token_ttl": 600})
 	}()
-	<-inFlight
-	if err := fv.SetIAMFaults(fakevendor.IAMFaults{LoseResetNext: provider.ResetAttempts}); err != nil {
-		t.Fatal(err)
-	}
+	<-h.inFlight
+	h.setIAMFaults(t, fakevendor.IAMFaults{LoseResetNext: provider.ResetAttempts})
 	if _, err := e.b.rotate(context.Background(), e.storage, "scm", "scheduled"); err == nil {
 		t.Fatal("want a lost answer")
 	}
-	if err := fv.SetIAMFaults(fakevendor.IAMFaults{}); err != nil {
-		t.Fatal(err)
-	}
-	close(release)
+	h.setIAMFaults(t, fakevendor.IAMFaults{})
+	close(h.release)
 	out := <-written
 	if out.status != http.StatusBadRequest || !strings.Contains(out.text(), "stored only once the vendor accepts it") {
 		t.Errorf("the write: %d %s; want a 400 saying the written secret must be accepted while a reset is pending", out.status, out.text())
@@ -725,18 +666,7 @@ func TestPendingRecordedWhileAWriteVerifiesIsVerifiedAgainst(t *testing.T) {
 	if _, err := e.b.rotate(context.Background(), e.storage, "scm", "manual"); err != nil {
 		t.Fatalf("the resumed reset: %v", err)
 	}
-	entry, err := readConfigEntry(context.Background(), e.storage, "scm")
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := provider.NewClient(provider.ClientOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := c.Fetch(context.Background(), provider.Params{
-		Provider: provider.PaloAltoSCM, TokenURL: hs.URL + fakevendor.TokenPath("paloalto_scm"),
-		Values: provider.Values{"client_id": a.ClientID, "client_secret": entry.Values["client_secret"], "tsg_id": a.TSGIDs[0]},
-	}); err != nil {
+	if err := h.accepts(t, e.storedSecret()); err != nil {
 		t.Errorf("the vendor refuses the stored secret after the resumed reset: %v", err)
 	}
 }

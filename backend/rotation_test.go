@@ -95,6 +95,18 @@ func (e *testEnv) loseReset() {
 	}
 }
 
+// mustResume runs a manual rotation of config "scm" that resumes a
+// pending reset: it must succeed and store a secret the vendor accepts.
+func (e *testEnv) mustResume() {
+	e.t.Helper()
+	if _, err := e.b.rotate(context.Background(), e.storage, "scm", "manual"); err != nil {
+		e.t.Fatalf("the resumed reset: %v", err)
+	}
+	if !e.vendorAccepts(e.storedSecret()) {
+		e.t.Error("the resumed reset did not store a secret the vendor accepts")
+	}
+}
+
 func (e *testEnv) setIAMFaults(f fakevendor.IAMFaults) {
 	e.t.Helper()
 	if err := e.vendor.SetIAMFaults(f); err != nil {

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs the whole end-to-end suite against every Vault version in
 # tools/vault/v*/ (each built once from the Go module proxy into the
-# cache by scripts/get-vault.sh, about ten minutes per version on 2 cores):
+# cache by scripts/get-vault.sh, about 18 minutes per version on 2 cores):
 # make e2e with VAULT_BIN set to that Vault. The default Vault
 # (tools/vault) is the one make test uses.
 # Usage: scripts/compat.sh [vX.Y.Z...]   (default: every version there)
