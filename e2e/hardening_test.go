@@ -101,10 +101,23 @@ func TestSecretWrittenDuringARotationThroughVault(t *testing.T) {
 			t.Errorf("the old secret written after the lost answers: the refusal does not say %q:\n%s", w, r.Stderr)
 		}
 	}
+	// While the reset's outcome is unknown, the account it is for cannot
+	// be changed without the secret.
+	r = mustFail(t, p.Vault, "", 400, "write", config, "client_id=intruder@"+scm.Account.TSGIDs[0]+".iam.panserviceaccount.com", "verify_connection=false")
+	if !strings.Contains(r.Stderr, "client_id") || !strings.Contains(r.Stderr, "outcome is unknown") {
+		t.Errorf("a client_id change while the reset is pending: %s", r.Stderr)
+	}
 	p.Vendor.SetIAMFaults(t, fakevendor.IAMFaults{})
 	p.Vault.MustCLI(t, "write", "-f", config+"/rotate-root")
 	p.Vault.MustCLI(t, "write", p.Path("cache", "purge"), "config="+scm.Config)
 	token(t, p, "", p.Path("creds", scm.Role))
+	// A role of a child TSG still gets tokens of its own TSG after the
+	// rotation.
+	child := scm.Role + "-child"
+	p.Vault.MustCLI(t, "write", p.Path("roles", child), "config="+scm.Config, "tsg_id="+scm.Account.TSGIDs[1])
+	if _, tok := token(t, p, "", p.Path("creds", child)); p.Vendor.Check(t, tok).Info.Scope != "tsg_id:"+scm.Account.TSGIDs[1] {
+		t.Errorf("creds/%s after the rotation: a token for %q, want tsg_id:%s", child, p.Vendor.Check(t, tok).Info.Scope, scm.Account.TSGIDs[1])
+	}
 }
 
 // TestPluginReloadDuringASlowReset: Vault lets a reload wait for the

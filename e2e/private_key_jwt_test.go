@@ -4,6 +4,7 @@ package e2e
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"slices"
 	"strings"
@@ -113,6 +114,33 @@ func TestOAuth2AgainstHydra(t *testing.T) {
 		}
 		e.config(t, method, "client_id="+method, "client_secret="+secret, "token_endpoint_auth_method="+method, "audience="+audience)
 		e.creds(t, method, method, audience)
+	}
+
+	// Two roles of one config asking for different audiences each get a
+	// token for their own: roles share a token only when they would
+	// request the same one.
+	audiences := []string{"https://a.example.test", "https://b.example.test"}
+	if err := e.h.CreateClient(ctx, vaulttest.HydraClient{
+		ClientID: "twoaud", ClientSecret: secret, TokenEndpointAuthMethod: "client_secret_basic", Scope: "read", Audience: audiences,
+	}); err != nil {
+		t.Fatal(err)
+	}
+	e.config(t, "twoaud", "client_id=twoaud", "client_secret="+secret)
+	var toks []string
+	for i, aud := range audiences {
+		role := fmt.Sprintf("twoaud-%d", i)
+		e.p.Vault.MustCLI(t, "write", e.p.Path("roles", role), "config=twoaud", "audience="+aud)
+		toks = append(toks, e.creds(t, role, "twoaud", aud))
+		in, err := e.h.Introspect(ctx, toks[i])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if other := audiences[1-i]; slices.Contains(in.Aud, other) {
+			t.Errorf("creds/%s (audience %s) got a token for %v", role, aud, in.Aud)
+		}
+	}
+	if toks[0] == toks[1] {
+		t.Error("two roles asking for different audiences got one token")
 	}
 
 	// A key pasted into the registration.
