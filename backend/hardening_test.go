@@ -476,9 +476,7 @@ func TestFailureBackoffEndsBeforeTheSavedTokenExpires(t *testing.T) {
 	validUntil := rec.Pending.ValidUntil
 	for clk.Now().Before(validUntil) && !e.vendorAccepts(e.storedSecret()) {
 		clk.Advance(time.Minute)
-		if err := e.b.periodic(context.Background(), &logical.Request{Storage: e.storage}); err != nil {
-			t.Fatal(err)
-		}
+		e.tick()
 	}
 	if !e.vendorAccepts(e.storedSecret()) {
 		rec, _ := readRotationRecord(context.Background(), e.storage, "scm")

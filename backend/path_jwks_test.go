@@ -313,17 +313,12 @@ func TestPrivateKeyJWTScheduledRotation(t *testing.T) {
 	clk := testclock.New(time.Now())
 	e.b.now = clk.Now
 	first := e.jwks("jwt").Keys[0].KeyID
-	tick := func() {
-		if err := e.b.periodic(context.Background(), &logical.Request{Storage: e.storage}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	tick()
+	e.tick()
 	if len(e.jwks("jwt").Keys) != 1 {
 		t.Fatal("a rotation began before it was due")
 	}
 	clk.Advance(24 * time.Hour)
-	tick()
+	e.tick()
 	set := e.jwks("jwt")
 	if len(set.Keys) != 2 {
 		t.Fatalf("the due rotation did not publish a next key: %v", kids(set))
@@ -332,7 +327,7 @@ func TestPrivateKeyJWTScheduledRotation(t *testing.T) {
 		t.Fatal(err)
 	}
 	clk.Advance(time.Hour)
-	tick()
+	e.tick()
 	if got := e.mustOK(logical.ReadOperation, "config/jwt", nil).Data["key_id"]; got == first || got != set.Keys[1].KeyID {
 		t.Errorf("key_id after the overlap = %v; want the next key %s", got, set.Keys[1].KeyID)
 	}

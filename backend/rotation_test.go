@@ -107,6 +107,15 @@ func (e *testEnv) mustResume() {
 	}
 }
 
+// tick runs the periodic function once, as Vault does about every minute
+// on the active node.
+func (e *testEnv) tick() {
+	e.t.Helper()
+	if err := e.b.periodic(context.Background(), &logical.Request{Storage: e.storage}); err != nil {
+		e.t.Fatal(err)
+	}
+}
+
 func (e *testEnv) setIAMFaults(f fakevendor.IAMFaults) {
 	e.t.Helper()
 	if err := e.vendor.SetIAMFaults(f); err != nil {
@@ -495,12 +504,6 @@ func TestRotationSchedule(t *testing.T) {
 	cfg["rotation_period"] = "2h"
 	e.mustOK(logical.UpdateOperation, "config/scm", cfg)
 	t0 := clk.Now()
-	tick := func() {
-		t.Helper()
-		if err := e.b.periodic(context.Background(), &logical.Request{Storage: e.storage}); err != nil {
-			t.Fatal(err)
-		}
-	}
 	field := func(k string) string {
 		t.Helper()
 		return e.mustOK(logical.ReadOperation, "config/scm", nil).Data[k].(string)
@@ -509,12 +512,12 @@ func TestRotationSchedule(t *testing.T) {
 		t.Fatalf("next_vault_rotation = %s, want %s", got, formatTime(t0.Add(2*time.Hour)))
 	}
 	clk.Advance(time.Hour)
-	tick()
+	e.tick()
 	if e.resets() != 0 {
 		t.Fatal("rotated before next_vault_rotation")
 	}
 	clk.Advance(time.Hour + time.Second)
-	tick()
+	e.tick()
 	if e.resets() != 1 || field("last_vault_rotation") != formatTime(clk.Now()) {
 		t.Fatalf("resets = %d, last_vault_rotation = %s; want 1, %s", e.resets(), field("last_vault_rotation"), formatTime(clk.Now()))
 	}
@@ -525,7 +528,7 @@ func TestRotationSchedule(t *testing.T) {
 	// A failing scheduled rotation backs off, visibly.
 	e.setIAMFaults(fakevendor.IAMFaults{RefuseReset: true})
 	clk.Advance(2*time.Hour + time.Second)
-	tick()
+	e.tick()
 	failedAt := clk.Now()
 	if !strings.Contains(field("last_rotation_error"), "HTTP 403") || field("last_rotation_error_at") != formatTime(failedAt) {
 		t.Fatalf("no failure recorded: %q at %q", field("last_rotation_error"), field("last_rotation_error_at"))
@@ -534,12 +537,12 @@ func TestRotationSchedule(t *testing.T) {
 		t.Errorf("next_vault_rotation after one failure = %s, want %s", got, formatTime(failedAt.Add(failurePolicy.WaitMin)))
 	}
 	clk.Advance(30 * time.Second)
-	tick()
+	e.tick()
 	if field("last_rotation_error_at") != formatTime(failedAt) {
 		t.Error("retried inside the backoff")
 	}
 	clk.Advance(31 * time.Second)
-	tick()
+	e.tick()
 	if got := field("next_vault_rotation"); got != formatTime(clk.Now().Add(2*failurePolicy.WaitMin)) {
 		t.Errorf("after a second failure next_vault_rotation = %s, want the backoff doubled", got)
 	}
@@ -580,9 +583,7 @@ func TestRotationScheduleOnlyWhereWritesAreSafe(t *testing.T) {
 		t.Error("a performance standby rotated")
 	}
 	e.b.now = later
-	if err := e.b.periodic(context.Background(), &logical.Request{Storage: e.storage}); err != nil {
-		t.Fatal(err)
-	}
+	e.tick()
 	if e.resets() != 1 {
 		t.Error("the active node did not rotate a due config")
 	}
@@ -604,17 +605,12 @@ func TestRotationPeriodicRecoversAPendingReset(t *testing.T) {
 	if e.vendorAccepts(e.storedSecret()) {
 		t.Fatal("the vendor still accepts the stored secret; the test shows nothing")
 	}
-	tick := func() {
-		if err := e.b.periodic(context.Background(), &logical.Request{Storage: e.storage}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	tick()
+	e.tick()
 	if e.resets() != 1 {
 		t.Fatal("the periodic check repeated the reset inside the failure backoff")
 	}
 	clk.Advance(failurePolicy.WaitMin)
-	tick()
+	e.tick()
 	if !e.vendorAccepts(e.storedSecret()) || e.resets() != 2 {
 		t.Errorf("after the periodic check: stored secret works = %t, resets = %d", e.vendorAccepts(e.storedSecret()), e.resets())
 	}
