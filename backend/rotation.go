@@ -325,32 +325,42 @@ func (b *paloBackend) rotationHeld(ctx context.Context, s logical.Storage, name 
 // A credential failure while a rotation of the config runs on this node (the
 // vendor may have reset the old secret a moment ago) waits until the run
 // has stored the new credential, or ended; then, if the credential has
-// changed since the failed fetch, it tries once more with the new one.
+// changed since the failed attempt, it tries again with the new one. It
+// repeats that for as long as each attempt is overtaken by a rotation (a
+// second run may reset the secret the first one stored while a reader
+// still retries with it), and returns any other outcome.
 func (cfg *liveConfig) fetch(ctx context.Context, params provider.Params) (provider.Token, error) {
-	before := cfg.rotated.Load()
-	tok, err := cfg.client.Fetch(ctx, cfg.current(params))
-	if err == nil || !provider.IsCredentialError(err) {
-		return tok, err
-	}
-	if run := cfg.run.Load(); run != nil {
-		select {
-		case <-run.stored:
-		case <-ctx.Done():
+	for {
+		used := cfg.rotated.Load()
+		tok, err := cfg.client.Fetch(ctx, withRotated(params, used))
+		if err == nil || !provider.IsCredentialError(err) {
+			return tok, err
+		}
+		if run := cfg.run.Load(); run != nil {
+			select {
+			case <-run.stored:
+			case <-ctx.Done():
+				return tok, err
+			}
+		}
+		if cfg.rotated.Load() == used {
 			return tok, err
 		}
 	}
-	if cfg.rotated.Load() != before {
-		return cfg.client.Fetch(ctx, cfg.current(params))
-	}
-	return tok, err
 }
 
 // current is params with the credential a rotation stored since cfg was
 // loaded.
 func (cfg *liveConfig) current(p provider.Params) provider.Params {
-	if v := cfg.rotated.Load(); v != nil {
+	return withRotated(p, cfg.rotated.Load())
+}
+
+// withRotated is p with a rotation's credential fields (none when rotated
+// is nil) in place of its own.
+func withRotated(p provider.Params, rotated *provider.Values) provider.Params {
+	if rotated != nil {
 		p.Values = maps.Clone(p.Values)
-		maps.Copy(p.Values, *v)
+		maps.Copy(p.Values, *rotated)
 	}
 	return p
 }

@@ -491,6 +491,97 @@ func TestRotationReadersNeverNotice(t *testing.T) {
 	}
 }
 
+// A reader's fetch is refused because a first rotation changed the secret;
+// that rotation has ended, so the reader tries again at once with the
+// secret it stored, and a second rotation resets that one at the vendor
+// while the retry is in flight. The reader waits for the second run and
+// gets a token with its secret, instead of failing (and starting a
+// credential-failure replay for every reader of the config).
+func TestFetchFollowsBackToBackRotations(t *testing.T) {
+	t.Parallel()
+	a := scmDemo()
+	type attempt struct {
+		secret string
+		accept chan bool
+	}
+	attempts := make(chan attempt)
+	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, pw, _ := r.BasicAuth()
+		at := attempt{secret: pw, accept: make(chan bool)}
+		attempts <- at
+		w.Header().Set("Content-Type", "application/json")
+		if !<-at.accept {
+			w.WriteHeader(http.StatusUnauthorized)
+			_, _ = w.Write([]byte(`{"error":"invalid_client","error_description":"Client authentication failed"}`))
+			return
+		}
+		_, _ = w.Write([]byte(`{"access_token":"t","token_type":"Bearer","expires_in":899,"scope":"tsg_id:` + a.TSGIDs[0] + `"}`))
+	}))
+	t.Cleanup(hs.Close)
+	client, err := provider.NewClient(provider.ClientOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := &liveConfig{name: "scm", client: client}
+	params := provider.Params{
+		Provider: provider.PaloAltoSCM, TokenURL: hs.URL + fakevendor.TokenPath("paloalto_scm"),
+		Values: provider.Values{"client_id": a.ClientID, "client_secret": "s0", "tsg_id": a.TSGIDs[0]},
+	}
+	next := func(want string) attempt {
+		t.Helper()
+		select {
+		case at := <-attempts:
+			if at.secret != want {
+				t.Fatalf("the reader sent secret %q, want %q", at.secret, want)
+			}
+			return at
+		case <-time.After(10 * time.Second):
+			t.Fatalf("no token request with secret %q", want)
+		}
+		return attempt{}
+	}
+	fetched := make(chan error, 1)
+	go func() {
+		_, err := cfg.fetch(context.Background(), params)
+		fetched <- err
+	}()
+
+	first := next("s0")
+	r1 := provider.Values{"client_secret": "s1"}
+	cfg.rotated.Store(&r1) // the first run stored s1 and ended
+	first.accept <- false
+
+	retry := next("s1")
+	run2 := &rotationRun{stored: make(chan struct{})}
+	cfg.run.Store(run2) // the second run reset s1 at the vendor
+	retry.accept <- false
+	select {
+	case at := <-attempts:
+		t.Fatalf("the reader tried secret %q before the second run stored its secret", at.secret)
+	case err := <-fetched:
+		t.Fatalf("the reader gave up during the second run: %v", err)
+	case <-time.After(200 * time.Millisecond):
+	}
+	r2 := provider.Values{"client_secret": "s2"}
+	cfg.rotated.Store(&r2)
+	close(run2.stored)
+	next("s2").accept <- true
+	if err := <-fetched; err != nil {
+		t.Fatalf("fetch: %v", err)
+	}
+
+	// Without a rotation, a refusal is the answer, after one request.
+	cfg.run.Store(nil)
+	go func() {
+		_, err := cfg.fetch(context.Background(), params)
+		fetched <- err
+	}()
+	next("s2").accept <- false
+	if err := <-fetched; !provider.IsCredentialError(err) {
+		t.Fatalf("fetch: %v, want the credential failure", err)
+	}
+}
+
 // TestRotationSchedule drives the periodic function with a fake clock past
 // next_vault_rotation, through failures and their backoff, and through a
 // hand-written secret that restarts the schedule.
