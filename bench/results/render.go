@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"iter"
 	"math"
 	"slices"
 	"strconv"
@@ -130,16 +131,26 @@ func clientsOf(runs []Run) []int {
 	return cs
 }
 
+// pairs yields, at each concurrency of runs in order, the run of target a
+// and the run of target b, where both ran.
+func pairs(runs []Run, a, b string) iter.Seq2[Run, Run] {
+	return func(yield func(Run, Run) bool) {
+		for _, c := range clientsOf(runs) {
+			x, ok1 := find(runs, a, c)
+			y, ok2 := find(runs, b, c)
+			if ok1 && ok2 && !yield(x, y) {
+				return
+			}
+		}
+	}
+}
+
 // hitWorst is the largest cost ratio of the engine's cache-hit read to the
 // minimal plugin's leased read (p50 latency or inverse throughput) over all
 // concurrencies, and where it was.
 func (r *renderer) hitWorst() (worst float64, where string) {
-	for _, c := range clientsOf(r.in.Results.HitPath) {
-		palo, ok1 := find(r.in.Results.HitPath, "palo", c)
-		base, ok2 := find(r.in.Results.HitPath, "const", c)
-		if !ok1 || !ok2 {
-			continue
-		}
+	for palo, base := range pairs(r.in.Results.HitPath, "palo", "const") {
+		c := palo.Clients
 		if v := div(palo.P50Micros, base.P50Micros); v > worst {
 			worst, where = v, fmt.Sprintf("p50 latency at %d client%s", c, plural(c))
 		}
@@ -165,12 +176,8 @@ func (r *renderer) vendorOK() bool {
 			return false
 		}
 	}
-	for _, x := range r.in.Results.HitPath {
-		if x.Target == "palo" && x.VendorCalls != 0 {
-			return false
-		}
-	}
-	return true
+	_, hitCalls := r.hitTotals()
+	return hitCalls == 0
 }
 
 // scheduled is the most vendor calls the token schedule allows in a run:
@@ -211,8 +218,9 @@ func (r *renderer) summary() {
 	for _, v := range res.VendorCalls {
 		calls = append(calls, fmt.Sprintf("%d client%s: %d calls for %d tokens", v.Clients, plural(v.Clients), v.Calls, v.DistinctTokens))
 	}
+	hitReads, _ := r.hitTotals()
 	r.p("| one vendor call per key per token window, at every concurrency | %s; none in %s cache-hit reads | %s |",
-		strings.Join(calls, ", "), thousands(int64(r.hitReads())), verdict(r.vendorOK()))
+		strings.Join(calls, ", "), thousands(int64(hitReads)), verdict(r.vendorOK()))
 	r.p("| cold path within %.1f× the bare vendor exchange | through Vault a miss adds %s the exchange to a read (%s with a %g ms vendor; %s in process) | %s |",
 		ColdTarget, ratio(coldOverhead(res.Cold)), delayedOverhead(res.Cold), res.Cold.VendorDelayMillis, r.inProcessCold(), verdict(coldOverhead(res.Cold) <= ColdTarget))
 	if b, ok := r.bytesPerToken(); ok {
@@ -226,14 +234,16 @@ func (r *renderer) summary() {
 	r.p("")
 }
 
-func (r *renderer) hitReads() int {
-	n := 0
+// hitTotals is the engine's reads in the cache-hit runs and the vendor
+// calls made during them.
+func (r *renderer) hitTotals() (reads int, vendorCalls int64) {
 	for _, x := range r.in.Results.HitPath {
 		if x.Target == "palo" {
-			n += x.Reads
+			reads += x.Reads
+			vendorCalls += x.VendorCalls
 		}
 	}
-	return n
+	return reads, vendorCalls
 }
 
 // inProcessCold is what a miss adds to a read in the backend's Go
@@ -371,13 +381,7 @@ func (r *renderer) vendorCalls() {
 			v.DistinctTokens, scheduled(v), div(v.Seconds, v.LifetimeSeconds), v.PeakInFlight)
 	}
 	r.p("")
-	hitCalls, hitReads := int64(0), 0
-	for _, x := range r.in.Results.HitPath {
-		if x.Target == "palo" {
-			hitCalls += x.VendorCalls
-			hitReads += x.Reads
-		}
-	}
+	hitReads, hitCalls := r.hitTotals()
 	r.p("The cache-hit runs above made %d vendor calls in %s reads (their 15-minute token was fetched before them).", hitCalls, thousands(int64(hitReads)))
 	r.p("")
 	if r.vendorOK() {

@@ -26,14 +26,9 @@ const (
 // scaleHitWorst is the largest ratio of the p50 of cache-hit reads spread
 // over every role to that of reads of one role, and where.
 func scaleHitWorst(s *Scale) (worst float64, where string) {
-	for _, c := range clientsOf(s.Hit) {
-		one, ok1 := find(s.Hit, "one", c)
-		spread, ok2 := find(s.Hit, "spread", c)
-		if !ok1 || !ok2 {
-			continue
-		}
+	for one, spread := range pairs(s.Hit, "one", "spread") {
 		if v := div(spread.P50Micros, one.P50Micros); v > worst {
-			worst, where = v, fmt.Sprintf("%d client%s", c, plural(c))
+			worst, where = v, fmt.Sprintf("%d client%s", one.Clients, plural(one.Clients))
 		}
 	}
 	return worst, where
@@ -230,13 +225,8 @@ func (r *renderer) scale() {
 	r.p("")
 	r.p("| clients | one role: p50 | p99 | reads/s | every role: p50 | p99 | reads/s | p50 ratio |")
 	r.p("|---:|---:|---:|---:|---:|---:|---:|---:|")
-	for _, c := range clientsOf(s.Hit) {
-		one, ok1 := find(s.Hit, "one", c)
-		spread, ok2 := find(s.Hit, "spread", c)
-		if !ok1 || !ok2 {
-			continue
-		}
-		r.p("| %d | %s | %s | %s | %s | %s | %s | %s |", c, us(one.P50Micros), us(one.P99Micros), thousands(int64(one.PerSecond)),
+	for one, spread := range pairs(s.Hit, "one", "spread") {
+		r.p("| %d | %s | %s | %s | %s | %s | %s | %s |", one.Clients, us(one.P50Micros), us(one.P99Micros), thousands(int64(one.PerSecond)),
 			us(spread.P50Micros), us(spread.P99Micros), thousands(int64(spread.PerSecond)), ratio(div(spread.P50Micros, one.P50Micros)))
 	}
 	worst, where := scaleHitWorst(s)
