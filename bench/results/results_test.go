@@ -85,6 +85,16 @@ func TestParseGoBenchRejectsABadValue(t *testing.T) {
 	}
 }
 
+// Rows of `go tool pprof -top` for the profiles of the fixtures: the
+// header, the creds handler and SystemView calls.
+const (
+	pprofHeader           = "      flat  flat%   sum%        cum   cum%"
+	pprofCredsRead        = "         0     0%     0%      200ms 30.30%  github.com/vault-palo/vault-plugin-secrets-palo/backend.(*paloBackend).pathCredsRead"
+	pprofReplicationState = "         0     0%     0%       90ms  9.68%  github.com/hashicorp/vault/sdk/plugin.(*gRPCSystemViewClient).ReplicationState"
+	pprofDefaultLeaseTTL  = "         0     0%     0%      110ms 16.67%  github.com/hashicorp/vault/sdk/plugin.(*gRPCSystemViewClient).DefaultLeaseTTL"
+	pprofMaxLeaseTTL      = "         0     0%     0%       80ms 12.12%  github.com/hashicorp/vault/sdk/plugin.(*gRPCSystemViewClient).MaxLeaseTTL"
+)
+
 // fixture is a complete set of results where every target is met.
 func fixture() Input {
 	runs := func(target, path string, p50, rps float64) []Run {
@@ -156,6 +166,34 @@ func targetLine(t *testing.T, doc, prefix string) string {
 	return ""
 }
 
+// checkVerdicts fails t unless, of the targets rows that start with the
+// prefixes of rows, the one named notMet and no other says "not met".
+func checkVerdicts(t *testing.T, doc string, rows map[string]string, notMet string) {
+	t.Helper()
+	for row, prefix := range rows {
+		line := targetLine(t, doc, prefix)
+		if got, want := strings.Contains(line, "**not met**"), row == notMet; got != want {
+			t.Errorf("row %s: %q; not met = %t, want %t", row, line, got, want)
+		}
+	}
+}
+
+// checkSays fails t for each text of want that doc does not contain and
+// each text of wantNone that it does.
+func checkSays(t *testing.T, doc string, want, wantNone []string) {
+	t.Helper()
+	for _, w := range want {
+		if !strings.Contains(doc, w) {
+			t.Errorf("the document does not say %q:\n%s", w, doc)
+		}
+	}
+	for _, w := range wantNone {
+		if strings.Contains(doc, w) {
+			t.Errorf("the document says %q:\n%s", w, doc)
+		}
+	}
+}
+
 func TestRenderVerdicts(t *testing.T) {
 	t.Parallel()
 	rows := map[string]string{
@@ -217,15 +255,8 @@ func TestRenderVerdicts(t *testing.T) {
 			in := fixture()
 			tc.change(&in)
 			doc := render(t, in)
-			for row, prefix := range rows {
-				line := targetLine(t, doc, prefix)
-				if got, want := strings.Contains(line, "**not met**"), row == tc.notMet; got != want {
-					t.Errorf("row %s: %q; not met = %t, want %t", row, line, got, want)
-				}
-			}
-			if !strings.Contains(doc, tc.mention) {
-				t.Errorf("the document does not say %q:\n%s", tc.mention, doc)
-			}
+			checkVerdicts(t, doc, rows, tc.notMet)
+			checkSays(t, doc, []string{tc.mention}, nil)
 		})
 	}
 }
@@ -234,34 +265,17 @@ func TestRenderExplainsASystemViewHeavyProfile(t *testing.T) {
 	t.Parallel()
 	in := slowHitFixture()
 	in.Results.Profile = &Profile{
-		What: "a profile",
-		Plugin: []string{
-			"      flat  flat%   sum%        cum   cum%",
-			"         0     0%     0%       90ms  9.68%  github.com/hashicorp/vault/sdk/plugin.(*gRPCSystemViewClient).ReplicationState",
-		},
+		What:   "a profile",
+		Plugin: []string{pprofHeader, pprofReplicationState},
 		// The displayed listing was cut before MaxLeaseTTL; the -show
 		// listing has both.
-		PluginCreds: []string{
-			"      flat  flat%   sum%        cum   cum%",
-			"         0     0%     0%      200ms 30.30%  github.com/vault-palo/vault-plugin-secrets-palo/backend.(*paloBackend).pathCredsRead",
-			"         0     0%     0%      110ms 16.67%  github.com/hashicorp/vault/sdk/plugin.(*gRPCSystemViewClient).DefaultLeaseTTL",
-		},
-		CredsCalls: []string{
-			"      flat  flat%   sum%        cum   cum%",
-			"         0     0%     0%      200ms 30.30%  github.com/vault-palo/vault-plugin-secrets-palo/backend.(*paloBackend).pathCredsRead",
-			"         0     0%     0%      110ms 16.67%  github.com/hashicorp/vault/sdk/plugin.(*gRPCSystemViewClient).DefaultLeaseTTL",
-			"         0     0%     0%       80ms 12.12%  github.com/hashicorp/vault/sdk/plugin.(*gRPCSystemViewClient).MaxLeaseTTL",
-		},
+		PluginCreds: []string{pprofHeader, pprofCredsRead, pprofDefaultLeaseTTL},
+		CredsCalls:  []string{pprofHeader, pprofCredsRead, pprofDefaultLeaseTTL, pprofMaxLeaseTTL},
 	}
-	doc := render(t, in)
-	for _, want := range []string{
+	checkSays(t, render(t, in), []string{
 		"`pathCredsRead` takes 30% of the plugin's CPU, and 29 points of that are SystemView calls (DefaultLeaseTTL, MaxLeaseTTL)",
 		"one more on every request, 10% here: the framework's own ReplicationState check",
-	} {
-		if !strings.Contains(doc, want) {
-			t.Errorf("no explanation %q in:\n%s", want, doc)
-		}
-	}
+	}, nil)
 }
 
 func TestRenderLoadReport(t *testing.T) {
@@ -286,12 +300,7 @@ func TestRenderLoadReport(t *testing.T) {
 			t.Parallel()
 			in := fixture()
 			in.Load = tc.load
-			doc := render(t, in)
-			for _, w := range tc.want {
-				if !strings.Contains(doc, w) {
-					t.Errorf("no %q in the load section:\n%s", w, doc[strings.Index(doc, "## Load test"):])
-				}
-			}
+			checkSays(t, render(t, in), tc.want, nil)
 		})
 	}
 }
@@ -359,17 +368,7 @@ func TestRenderMemory(t *testing.T) {
 			t.Parallel()
 			in := fixture()
 			in.Results.Memory.HeapBaselineBytes, in.Results.Memory.HeapRolesBytes, in.Results.Memory.HeapTokensBytes = tc.heap[0], tc.heap[1], tc.heap[2]
-			doc := render(t, in)
-			for _, w := range tc.want {
-				if !strings.Contains(doc, w) {
-					t.Errorf("no %q in:\n%s", w, doc)
-				}
-			}
-			for _, w := range tc.wantNone {
-				if strings.Contains(doc, w) {
-					t.Errorf("%q in:\n%s", w, doc)
-				}
-			}
+			checkSays(t, render(t, in), tc.want, tc.wantNone)
 		})
 	}
 }
@@ -381,13 +380,9 @@ func TestRenderDoesNotBlameCallsOutsideTheHandler(t *testing.T) {
 	t.Parallel()
 	in := slowHitFixture()
 	in.Results.Profile = &Profile{
-		What: "a profile",
-		Plugin: []string{
-			"         0     0%     0%       90ms  9.68%  github.com/hashicorp/vault/sdk/plugin.(*gRPCSystemViewClient).ReplicationState",
-		},
-		PluginCreds: []string{
-			"         0     0%     0%      200ms 30.30%  github.com/vault-palo/vault-plugin-secrets-palo/backend.(*paloBackend).pathCredsRead",
-		},
+		What:        "a profile",
+		Plugin:      []string{pprofReplicationState},
+		PluginCreds: []string{pprofCredsRead},
 	}
 	doc := render(t, in)
 	if strings.Contains(doc, "SystemView calls") || !strings.Contains(doc, "See the profiles under") {
@@ -432,21 +427,8 @@ func TestRenderMetricsCost(t *testing.T) {
 		GoBench{Pkg: pkg, Name: "BenchmarkCredsReadHit", Runs: 1, Metrics: map[string]float64{"ns/op": 8000, "allocs/op": 38}},
 		GoBench{Pkg: pkg, Name: "BenchmarkMetricsObserveRead", Runs: 1, Metrics: map[string]float64{"ns/op": 40, "allocs/op": 0}},
 		GoBench{Pkg: pkg, Name: "BenchmarkMetricsScrape", Runs: 1, Metrics: map[string]float64{"ns/op": 5.9e6}})
-	var buf bytes.Buffer
-	if err := Render(&buf, in); err != nil {
-		t.Fatal(err)
-	}
-	for _, w := range []string{"The metrics add 40 ns and 0 allocations to each read", "0.5% of a cache-hit read", "takes 5.9 ms"} {
-		if !strings.Contains(buf.String(), w) {
-			t.Errorf("no %q in:\n%s", w, buf.String())
-		}
-	}
-	in = fixture()
-	buf.Reset()
-	if err := Render(&buf, in); err != nil {
-		t.Fatal(err)
-	}
-	if strings.Contains(buf.String(), "The metrics add") {
+	checkSays(t, render(t, in), []string{"The metrics add 40 ns and 0 allocations to each read", "0.5% of a cache-hit read", "takes 5.9 ms"}, nil)
+	if strings.Contains(render(t, fixture()), "The metrics add") {
 		t.Error("a metrics cost without the benchmark that measures it")
 	}
 }
@@ -472,7 +454,7 @@ func scaleFixture() *Scale {
 		Rounds:      5, RunSeconds: 2,
 		Hit:         []Run{hit("one", 1, 1000), hit("spread", 1, 1100), hit("one", 16, 6000), hit("spread", 16, 6600)},
 		EmptyRSSKiB: 30000, AfterHitsRSSKiB: 52000,
-		Heap:    ScaleHeap{EmptyBytes: 3 << 20, ConfigsBytes: 3<<20 + 2000*5120, Top: []string{"      flat  flat%   sum%        cum   cum%"}},
+		Heap:    ScaleHeap{EmptyBytes: 3 << 20, ConfigsBytes: 3<<20 + 2000*5120, Top: []string{pprofHeader}},
 		Reloads: []Reload{{CallMillis: 120, UntilReadMillis: 160, Attempts: 1}, {CallMillis: 110, UntilReadMillis: 150, Attempts: 2}},
 		Periodic: Periodic{
 			RotatingConfigs: 200, StoredConfigs: 2200, Reload: Reload{CallMillis: 130, UntilReadMillis: 170, Attempts: 1},
@@ -556,25 +538,12 @@ func TestRenderScale(t *testing.T) {
 			in.Scale = scaleFixture()
 			tc.change(in.Scale)
 			doc := render(t, in)
+			at := map[string]string{}
 			for row, prefix := range rows {
-				if in.Scale.Configs != 2000 {
-					prefix = strings.Replace(prefix, "2,000", thousands(int64(in.Scale.Configs)), 1)
-				}
-				line := targetLine(t, doc, prefix)
-				if got, want := strings.Contains(line, "**not met**"), row == tc.notMet; got != want {
-					t.Errorf("row %s: %q; not met = %t, want %t", row, line, got, want)
-				}
+				at[row] = strings.Replace(prefix, "2,000", thousands(int64(in.Scale.Configs)), 1)
 			}
-			for _, w := range tc.mention {
-				if !strings.Contains(doc, w) {
-					t.Errorf("the document does not say %q:\n%s", w, doc[strings.Index(doc, "## Scale"):])
-				}
-			}
-			for _, w := range tc.wantNone {
-				if strings.Contains(doc, w) {
-					t.Errorf("the document says %q", w)
-				}
-			}
+			checkVerdicts(t, doc, at, tc.notMet)
+			checkSays(t, doc, tc.mention, tc.wantNone)
 		})
 	}
 }
