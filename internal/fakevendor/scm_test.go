@@ -69,6 +69,7 @@ func TestSCMErrors(t *testing.T) {
 // WithSCMInvalidClientStatus sets and no such header.
 func TestSCMInvalidClient(t *testing.T) {
 	t.Parallel()
+	const body = `{"error":"invalid_client","error_description":"Client authentication failed"}`
 	for name, tc := range map[string]struct {
 		opts   []Option
 		status int
@@ -82,7 +83,7 @@ func TestSCMInvalidClient(t *testing.T) {
 			rq := goodRequest(t, ProviderSCM)
 			rq.basicPass = "wrong"
 			res := do(t, ts, rq)
-			if res.status != tc.status || string(res.raw) != `{"error":"invalid_client","error_description":"Client authentication failed"}` {
+			if res.status != tc.status || string(res.raw) != body {
 				t.Errorf("status %d, body %s", res.status, res.raw)
 			}
 			if got := res.header.Get("WWW-Authenticate") != ""; got != (tc.status == http.StatusUnauthorized) {
