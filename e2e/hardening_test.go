@@ -22,6 +22,18 @@ import (
 // runs, a plugin reload during a slow reset, a reset that would hit another
 // account, and reset answers in forms the vendor does not document.
 
+// rotatableSCM writes p's paloalto_scm config with the fake vendor's IAM
+// API as its iam_url, the secret (a new iam_url needs it in the same
+// write) and extra, so that the engine can rotate the secret. It returns
+// the setup and the config's path.
+func rotatableSCM(t *testing.T, p *vaulttest.Palo, extra ...string) (vaulttest.VendorSetup, string) {
+	t.Helper()
+	scm := p.Setup(t, fakevendor.ProviderSCM)
+	config := p.Path("config", scm.Config)
+	p.Vault.MustCLI(t, append([]string{"write", config, "iam_url=" + p.Vendor.URL, "client_secret=" + scm.Account.ClientSecret}, extra...)...)
+	return scm, config
+}
+
 // TestConfigWriteCannotRedirectTheSecret: a write that changes token_url,
 // iam_url, proxy_url or ca_cert without the secret is refused with a 400
 // naming the field and why, for every provider; a listener on the new
@@ -56,9 +68,8 @@ func TestConfigWriteCannotRedirectTheSecret(t *testing.T) {
 		p.Vault.MustCLI(t, "write", p.Path("cache", "purge"), "config="+s.Config)
 		token(t, p, "", p.Path("creds", s.Role))
 	}
-	scm := p.Setup(t, fakevendor.ProviderSCM)
-	p.Vault.MustCLI(t, "write", p.Path("config", scm.Config), "iam_url="+p.Vendor.URL, "client_secret="+scm.Account.ClientSecret)
-	p.Vault.MustCLI(t, "write", "-f", p.Path("config", scm.Config, "rotate-root"))
+	_, config := rotatableSCM(t, p)
+	p.Vault.MustCLI(t, "write", "-f", config+"/rotate-root")
 	if seen := l.Requests(); len(seen) != 0 {
 		t.Errorf("the listener on the new address was sent %d requests: %q", len(seen), seen)
 	}
@@ -73,10 +84,8 @@ func TestConfigWriteCannotRedirectTheSecret(t *testing.T) {
 func TestSecretWrittenDuringARotationThroughVault(t *testing.T) {
 	t.Parallel()
 	p := vaulttest.NewPalo(t, vaulttest.PaloOptions{})
-	scm := p.Setup(t, fakevendor.ProviderSCM)
-	config := p.Path("config", scm.Config)
+	scm, config := rotatableSCM(t, p)
 	old := scm.Account.ClientSecret
-	p.Vault.MustCLI(t, "write", config, "iam_url="+p.Vendor.URL, "client_secret="+old)
 	p.Vendor.SetIAMFaults(t, fakevendor.IAMFaults{SlowResetNext: 1, AnswerDelay: 3 * time.Second, LoseResetNext: provider.ResetAttempts})
 
 	done := make(chan vaulttest.Result, 1)
@@ -128,9 +137,7 @@ func TestSecretWrittenDuringARotationThroughVault(t *testing.T) {
 func TestPluginReloadDuringASlowReset(t *testing.T) {
 	t.Parallel()
 	p := vaulttest.NewPalo(t, vaulttest.PaloOptions{})
-	scm := p.Setup(t, fakevendor.ProviderSCM)
-	config := p.Path("config", scm.Config)
-	p.Vault.MustCLI(t, "write", config, "iam_url="+p.Vendor.URL, "client_secret="+scm.Account.ClientSecret)
+	scm, config := rotatableSCM(t, p)
 	p.Vendor.SetIAMFaults(t, fakevendor.IAMFaults{ResetDelay: 2 * time.Minute})
 	impatient := p.Vault.Client(t)
 	impatient.SetClientTimeout(3 * time.Second)
@@ -161,10 +168,7 @@ func TestRotationResetAnswers(t *testing.T) {
 	sibling := fakevendor.DemoSCMSibling()
 	p := vaulttest.NewPalo(t, vaulttest.PaloOptions{})
 	p.Vendor.AddAccount(t, sibling)
-	scm := p.Setup(t, fakevendor.ProviderSCM)
-	config := p.Path("config", scm.Config)
-	p.Vault.MustCLI(t, "write", config, "iam_url="+p.Vendor.URL, "client_secret="+scm.Account.ClientSecret,
-		"service_account_id="+fakevendor.DemoSCMSiblingID)
+	scm, config := rotatableSCM(t, p, "service_account_id="+fakevendor.DemoSCMSiblingID)
 	r := mustFail(t, p.Vault, "", 400, "write", "-f", config+"/rotate-root")
 	for _, w := range []string{sibling.ClientID, scm.Account.ClientID, "nothing was reset"} {
 		if !strings.Contains(r.Stderr, w) {

@@ -30,11 +30,8 @@ func rfc3339(t *testing.T, what, s string) time.Time {
 func TestRotateRootThroughTheCLI(t *testing.T) {
 	t.Parallel()
 	p := vaulttest.NewPalo(t, vaulttest.PaloOptions{})
-	scm := p.Setup(t, fakevendor.ProviderSCM)
+	scm, config := rotatableSCM(t, p, "rotation_period=2h")
 	acct := scm.Account
-	config := p.Path("config", scm.Config)
-	// A new iam_url needs the secret in the same write.
-	p.Vault.MustCLI(t, "write", config, "iam_url="+p.Vendor.URL, "client_secret="+acct.ClientSecret, "rotation_period=2h")
 
 	before := readJSON(t, p.Vault, "", config)
 	if str(t, before.Data, "last_vault_rotation") != "" || str(t, before.Data, "iam_url") != p.Vendor.URL || num(t, before.Data, "rotation_period") != 7200 {

@@ -303,6 +303,21 @@ func (sc *secretScan) rotation(t *testing.T) {
 	}
 }
 
+// failingReads sets the vendor's faults to f (named what in the test's
+// messages), purges the cache and reads every role through the CLI: every
+// read fails, naming the provider.
+func (sc *secretScan) failingReads(t *testing.T, what string, f fakevendor.Faults) {
+	t.Helper()
+	sc.fv.SetFaults(t, f)
+	sc.cli(t, true, scanPlain, "write", "-f", "palo/cache/purge")
+	for _, s := range sc.setups {
+		r := sc.cli(t, false, scanPlain, "read", "palo/creds/"+s.Role)
+		if !strings.Contains(r.Stderr, s.Provider) {
+			t.Errorf("%s: the error for %s does not name the provider:\n%s", what, s.Role, r.Stderr)
+		}
+	}
+}
+
 // vendorFailures makes the vendor fail in ways that are not retried, for
 // every provider at once: every read fails, naming the provider.
 func (sc *secretScan) vendorFailures(t *testing.T) {
@@ -312,14 +327,7 @@ func (sc *secretScan) vendorFailures(t *testing.T) {
 		"HTML with 200":  {HTMLNext: 100, HTMLStatus: 200},
 		"bad request":    {FailNext: 100, FailStatus: 400},
 	} {
-		sc.fv.SetFaults(t, f)
-		sc.cli(t, true, scanPlain, "write", "-f", "palo/cache/purge")
-		for _, s := range sc.setups {
-			r := sc.cli(t, false, scanPlain, "read", "palo/creds/"+s.Role)
-			if !strings.Contains(r.Stderr, s.Provider) {
-				t.Errorf("%s: the error for %s does not name the provider:\n%s", name, s.Role, r.Stderr)
-			}
-		}
+		sc.failingReads(t, name, f)
 	}
 }
 
@@ -331,13 +339,8 @@ func (sc *secretScan) vendorEchoes(t *testing.T) {
 		fakevendor.EchoRaw, fakevendor.EchoPathEscape, fakevendor.EchoLowerHex, fakevendor.EchoForm, fakevendor.EchoBase64,
 		fakevendor.EchoBase64URL, fakevendor.EchoBase64URLNoPad, fakevendor.EchoJSONUnicode, fakevendor.EchoHTML,
 	} {
-		sc.fv.SetFaults(t, fakevendor.Faults{EchoSecret: enc})
-		sc.cli(t, true, scanPlain, "write", "-f", "palo/cache/purge")
+		sc.failingReads(t, enc, fakevendor.Faults{EchoSecret: enc})
 		for _, s := range sc.setups {
-			r := sc.cli(t, false, scanPlain, "read", "palo/creds/"+s.Role)
-			if !strings.Contains(r.Stderr, s.Provider) {
-				t.Errorf("%s: the error for %s does not name the provider:\n%s", enc, s.Role, r.Stderr)
-			}
 			sc.api.must(t, 500, http.MethodGet, "palo/creds/"+s.Role, nil)
 		}
 	}

@@ -194,11 +194,7 @@ func goodRequest(t testing.TB, provider string) req {
 			basic: true, basicUser: a.ClientID, basicPass: a.ClientSecret,
 		}
 	case ProviderSCM:
-		return req{
-			path: "/am/oauth2/access_token", contentType: "application/x-www-form-urlencoded",
-			body:  form("grant_type", "client_credentials", "scope", "tsg_id:1234567890"),
-			basic: true, basicUser: a.ClientID, basicPass: a.ClientSecret,
-		}
+		return scmRequest(a, "1234567890")
 	case ProviderOracleCASB:
 		b, _ := json.Marshal(map[string]string{"accessKey": a.AccessKey, "accessSecret": a.AccessSecret})
 		return req{path: "/api/v1/token", contentType: "application/json", body: string(b)}
@@ -217,6 +213,16 @@ func goodRequest(t testing.TB, provider string) req {
 	}
 	t.Fatalf("unknown provider %s", provider)
 	return req{}
+}
+
+// scmRequest returns a paloalto_scm token request of account a for a
+// token scoped to tsg.
+func scmRequest(a Account, tsg string) req {
+	return req{
+		path: "/am/oauth2/access_token", contentType: formType,
+		body:  form("grant_type", "client_credentials", "scope", "tsg_id:"+tsg),
+		basic: true, basicUser: a.ClientID, basicPass: a.ClientSecret,
+	}
 }
 
 // tokenOf returns the access token in a success body.

@@ -27,14 +27,10 @@ func iamEnv(t *testing.T) (*TestServer, *testclock.Clock) {
 	return ts, clk
 }
 
-// scmToken mints a token for account a scoped to tsg.
+// scmTokenFor mints a token for account a scoped to tsg.
 func scmTokenFor(t *testing.T, ts *TestServer, a Account, tsg string) string {
 	t.Helper()
-	res := do(t, ts, req{
-		path: "/am/oauth2/access_token", contentType: formType,
-		body:  form("grant_type", "client_credentials", "scope", "tsg_id:"+tsg),
-		basic: true, basicUser: a.ClientID, basicPass: a.ClientSecret,
-	})
+	res := do(t, ts, scmRequest(a, tsg))
 	if res.status != http.StatusOK {
 		t.Fatalf("token for %v: %d %s", a, res.status, res.raw)
 	}
@@ -67,11 +63,18 @@ func scmErrorCode(t *testing.T, res result) string {
 
 func resetPath(a Account) string { return iamPrefix + "/" + ServiceAccountID(a) + "/operations/reset" }
 
+// iamWithToken is iamEnv with the demo SCM account and a token of its own
+// TSG.
+func iamWithToken(t *testing.T) (ts *TestServer, parent Account, tok string) {
+	t.Helper()
+	ts, _ = iamEnv(t)
+	parent = demo(t, ProviderSCM)
+	return ts, parent, scmTokenFor(t, ts, parent, "1234567890")
+}
+
 func TestIAMListGetAndReset(t *testing.T) {
 	t.Parallel()
-	ts, _ := iamEnv(t)
-	parent := demo(t, ProviderSCM)
-	tok := scmTokenFor(t, ts, parent, "1234567890")
+	ts, parent, tok := iamWithToken(t)
 
 	res := iamCall(t, ts, http.MethodGet, iamPrefix, tok)
 	var list []ServiceAccount
@@ -152,13 +155,10 @@ func TestIAMRefusals(t *testing.T) {
 	}
 }
 
-// iamWithFaults is iamEnv with faults set, the demo SCM account and a
-// token of its own TSG.
+// iamWithFaults is iamWithToken with faults set.
 func iamWithFaults(t *testing.T, f IAMFaults) (ts *TestServer, parent Account, tok string) {
 	t.Helper()
-	ts, _ = iamEnv(t)
-	parent = demo(t, ProviderSCM)
-	tok = scmTokenFor(t, ts, parent, "1234567890")
+	ts, parent, tok = iamWithToken(t)
 	if err := ts.SetIAMFaults(f); err != nil {
 		t.Fatal(err)
 	}
@@ -234,11 +234,9 @@ func TestIAMOldSecretGrace(t *testing.T) {
 func TestIAMAdminAPI(t *testing.T) {
 	t.Parallel()
 	ts, _ := iamEnv(t)
-	put := do(t, ts, req{
-		method: http.MethodPut, path: "/_fake/iam/faults", contentType: jsonType,
-		body: `{"refuse_reset":true,"fail_reset_next":2,"reset_delay":"1.5s","answer_delay":"2s","old_secret_grace":"3s","lose_reset_next":1,` +
-			`"slow_reset_next":1,"reset_status":200,"reset_answer":"other_client_id"}`,
-	})
+	put := admin(t, ts, http.MethodPut, "/_fake/iam/faults",
+		`{"refuse_reset":true,"fail_reset_next":2,"reset_delay":"1.5s","answer_delay":"2s","old_secret_grace":"3s","lose_reset_next":1,`+
+			`"slow_reset_next":1,"reset_status":200,"reset_answer":"other_client_id"}`)
 	want := IAMFaults{
 		RefuseReset: true, FailResetNext: 2, ResetDelay: 1500 * time.Millisecond, AnswerDelay: 2 * time.Second, OldSecretGrace: 3 * time.Second,
 		LoseResetNext: 1, SlowResetNext: 1, ResetStatus: 200, ResetAnswer: ResetAnswerOtherClientID,
@@ -251,12 +249,12 @@ func TestIAMAdminAPI(t *testing.T) {
 		`{"nope":1}`: "nope", `{"slow_reset_next":-2}`: "slow_reset_next", `{"reset_status":204}`: "reset_status",
 		`{"reset_answer":"xml"}`: "reset_answer",
 	} {
-		if r := do(t, ts, req{method: http.MethodPut, path: "/_fake/iam/faults", contentType: jsonType, body: bad}); r.status != http.StatusBadRequest ||
+		if r := admin(t, ts, http.MethodPut, "/_fake/iam/faults", bad); r.status != http.StatusBadRequest ||
 			!strings.Contains(r.str("error"), field) {
 			t.Errorf("PUT %s: %d %s", bad, r.status, r.raw)
 		}
 	}
-	accts := do(t, ts, req{method: http.MethodGet, path: "/_fake/iam/accounts"})
+	accts := admin(t, ts, http.MethodGet, "/_fake/iam/accounts", "")
 	if accts.status != http.StatusOK || !strings.Contains(string(accts.raw), childSA.ClientID) {
 		t.Errorf("GET accounts: %d %s", accts.status, accts.raw)
 	}
@@ -334,10 +332,7 @@ func TestIAMSiblingInSameTSG(t *testing.T) {
 		t.Fatalf("reset: %d %s", res.status, res.raw)
 	}
 	scmTokenFor(t, ts, parent, parent.TSGIDs[0])
-	if r := do(t, ts, req{
-		path: "/am/oauth2/access_token", contentType: formType, body: form("grant_type", "client_credentials", "scope", "tsg_id:"+sibling.TSGIDs[0]),
-		basic: true, basicUser: sibling.ClientID, basicPass: sibling.ClientSecret,
-	}); r.status != http.StatusUnauthorized {
+	if r := do(t, ts, scmRequest(sibling, sibling.TSGIDs[0])); r.status != http.StatusUnauthorized {
 		t.Errorf("the sibling's old secret: %d", r.status)
 	}
 }
@@ -346,27 +341,16 @@ func TestIAMSiblingInSameTSG(t *testing.T) {
 // are lost three times, set up through the admin API.
 func TestIAMSlowThenLostThenAnswers(t *testing.T) {
 	t.Parallel()
-	ts, _ := iamEnv(t)
-	parent := demo(t, ProviderSCM)
-	tok := scmTokenFor(t, ts, parent, "1234567890")
+	ts, parent, tok := iamWithToken(t)
 	const delay = 200 * time.Millisecond
-	if r := do(t, ts, req{
-		method: http.MethodPut, path: "/_fake/iam/faults", contentType: jsonType,
-		body: `{"slow_reset_next":1,"answer_delay":"200ms","lose_reset_next":3}`,
-	}); r.status != http.StatusOK {
+	if r := admin(t, ts, http.MethodPut, "/_fake/iam/faults",
+		`{"slow_reset_next":1,"answer_delay":"200ms","lose_reset_next":3}`); r.status != http.StatusOK {
 		t.Fatalf("PUT: %d %s", r.status, r.raw)
 	}
 	for i := 1; i <= 4; i++ {
 		start := time.Now()
-		r, _ := http.NewRequest(http.MethodPost, ts.URL+resetPath(parent), nil)
-		r.Header.Set("Authorization", "Bearer "+tok)
-		resp, err := ts.Client().Do(r)
+		status, err := postReset(context.Background(), ts, parent, tok)
 		took := time.Since(start)
-		status := 0
-		if err == nil {
-			status = resp.StatusCode
-			_ = resp.Body.Close()
-		}
 		wantStatus := 0
 		if i == 4 {
 			wantStatus = http.StatusCreated

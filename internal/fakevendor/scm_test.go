@@ -64,31 +64,31 @@ func TestSCMErrors(t *testing.T) {
 	})
 }
 
-func TestSCMInvalidClientStatus(t *testing.T) {
+// TestSCMInvalidClient: a wrong secret gets the invalid_client body, with
+// the default status 401 and its WWW-Authenticate header, or with the 400
+// WithSCMInvalidClientStatus sets and no such header.
+func TestSCMInvalidClient(t *testing.T) {
 	t.Parallel()
-	ts, _ := newDemoServer(t, WithSCMInvalidClientStatus(http.StatusBadRequest))
-	rq := goodRequest(t, ProviderSCM)
-	rq.basicPass = "wrong"
-	res := do(t, ts, rq)
-	if res.status != http.StatusBadRequest || res.str("error") != "invalid_client" ||
-		res.str("error_description") != "Client authentication failed" {
-		t.Errorf("status %d, body %s", res.status, res.raw)
-	}
-	if res.header.Get("WWW-Authenticate") != "" {
-		t.Error("a 400 carries WWW-Authenticate")
-	}
-}
-
-func TestSCMInvalidClientBody(t *testing.T) {
-	t.Parallel()
-	ts, _ := newDemoServer(t)
-	rq := goodRequest(t, ProviderSCM)
-	rq.basicPass = "wrong"
-	res := do(t, ts, rq)
-	if string(res.raw) != `{"error":"invalid_client","error_description":"Client authentication failed"}` {
-		t.Errorf("body = %s", res.raw)
-	}
-	if res.header.Get("WWW-Authenticate") == "" {
-		t.Error("a 401 lacks WWW-Authenticate")
+	const body = `{"error":"invalid_client","error_description":"Client authentication failed"}`
+	for name, tc := range map[string]struct {
+		opts   []Option
+		status int
+	}{
+		"default": {nil, http.StatusUnauthorized},
+		"400":     {[]Option{WithSCMInvalidClientStatus(http.StatusBadRequest)}, http.StatusBadRequest},
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			ts, _ := newDemoServer(t, tc.opts...)
+			rq := goodRequest(t, ProviderSCM)
+			rq.basicPass = "wrong"
+			res := do(t, ts, rq)
+			if res.status != tc.status || string(res.raw) != body {
+				t.Errorf("status %d, body %s", res.status, res.raw)
+			}
+			if got := res.header.Get("WWW-Authenticate") != ""; got != (tc.status == http.StatusUnauthorized) {
+				t.Errorf("a %d carries WWW-Authenticate: %t", res.status, got)
+			}
+		})
 	}
 }
